@@ -1,0 +1,47 @@
+# Every target creates .venv itself, so each works on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+
+.PHONY: test demo docs serve lint bench clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.test: $(VENV)/bin/activate pyproject.toml
+	$(PIP) install -q -e ".[test]"
+	touch $@
+
+$(VENV)/.examples: $(VENV)/bin/activate pyproject.toml
+	$(PIP) install -q -e ".[examples]"
+	touch $@
+
+$(VENV)/.docs: $(VENV)/bin/activate pyproject.toml
+	$(PIP) install -q -e ".[docs]"
+	touch $@
+
+## make test: install the package with its test extra into .venv and run the test suite
+test: $(VENV)/.test
+	$(PY) -m ruff check zmix_transforms tests examples benchmarks
+	$(PY) -m pytest
+
+## make demo: train a small CNN on scikit-learn's digits through a ZetaMixupCollate DataLoader
+demo: $(VENV)/.examples
+	$(PY) examples/train_digits.py
+
+## make docs: build the documentation site (strict)
+docs: $(VENV)/.docs
+	$(PY) -m mkdocs build --strict
+
+## make serve: serve the documentation site locally
+serve: $(VENV)/.docs
+	$(PY) -m mkdocs serve
+
+lint: $(VENV)/.test
+	$(PY) -m ruff check zmix_transforms tests examples benchmarks
+	$(PY) -m ruff format --check zmix_transforms tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) site .pytest_cache .hypothesis .ruff_cache

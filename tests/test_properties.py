@@ -1,0 +1,145 @@
+"""Properties every mixing method has, checked on generated batches.
+
+(1) convexity: each output value lies within the inputs' range at its position and equals the weights
+applied to the inputs; (2) weight rows are non-negative and sum to 1; (3) each label row sums to the
+same convex combination of the input row sums; (5) a seed reproduces the result exactly. ζ-mixup's
+weight structure (4) is in test_zeta.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.methods import METHOD_IDS, METHODS, Method, reveal_sources, reveal_weights
+from tests.strategies import MixBatch, mix_batches, seeds
+
+# How far a mixed value may stray from the float64 reference, relative to the batch's largest magnitude.
+_REL_TOL = {torch.float64: 1e-12, torch.float32: 2e-6, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
+
+
+def _batches_for(method: Method) -> st.SearchStrategy[MixBatch]:
+    if method.functional and method.family != "cut":
+        return st.one_of(mix_batches(kind="image"), mix_batches(kind="any"))
+    return st.one_of(mix_batches(kind="image"), mix_batches(kind="video", max_batch=16))
+
+
+def _given_method(test):  # one hypothesis test per method, each with its own parameter strategy
+    def make(method: Method):
+        @given(batch=_batches_for(method), param=method.params, seed=seeds())
+        def run(batch: MixBatch, param: float, seed: int) -> None:
+            test(method, batch, param, seed)
+
+        return run
+
+    @pytest.mark.parametrize("method", METHODS, ids=METHOD_IDS)
+    def wrapper(method: Method) -> None:
+        make(method)()
+
+    wrapper.__name__ = test.__name__
+    wrapper.__doc__ = test.__doc__
+    return wrapper
+
+
+def _check_weights_normalized(weights: torch.Tensor, n: int) -> None:
+    assert weights.shape == (n, n)
+    assert weights.dtype == torch.float64
+    assert (weights >= 0).all()
+    torch.testing.assert_close(weights.sum(1), torch.ones(n, dtype=torch.float64), rtol=0, atol=1e-12)
+
+
+@_given_method
+def test_mix_is_convex_and_applies_its_weights(method: Method, batch: MixBatch, param: float, seed: int) -> None:
+    """Outputs are the weights applied to the inputs, within the inputs' range, labels included."""
+    images, labels = batch.images, batch.labels
+    images_before, labels_before = images.clone(), labels.clone()
+    out_images, out_labels = method.run(images, labels, batch.num_classes, param, seed)
+
+    # Inputs untouched; shapes, dtypes and label format as promised.
+    assert torch.equal(images, images_before) and torch.equal(labels, labels_before)
+    assert type(out_images) is torch.Tensor and out_images.shape == images.shape and out_images.dtype == images.dtype
+    assert out_labels.shape == (batch.batch_size, batch.num_classes) and out_labels.is_floating_point()
+    assert torch.isfinite(out_labels).all()
+
+    weights = reveal_weights(method, images, param, seed)
+    n = batch.batch_size
+    _check_weights_normalized(weights, n)
+
+    x = images.to(torch.float64).reshape(n, -1)
+    out = out_images.to(torch.float64).reshape(n, -1)
+    if method.family == "cut":
+        # Every value is copied whole from the sample itself or from one partner, which gives the
+        # label weight: the exact fraction of the pixels taken from it.
+        sources = reveal_sources(method, images, param, seed).reshape(n, -1)
+        assert torch.equal(out, x.gather(0, sources))
+        taken = torch.stack([torch.bincount(row, minlength=n) for row in sources]).to(torch.float64)
+        torch.testing.assert_close(weights, taken / sources.shape[1], rtol=0, atol=1e-12)
+    else:
+        reference = weights @ x
+        if images.dtype.is_floating_point:
+            scale = float(x.abs().max()) if x.numel() else 0.0
+            tol = _REL_TOL[images.dtype] * max(scale, 1.0)
+            assert (out - reference).abs().max() <= tol
+        else:  # mixed in float32, rounded to nearest
+            assert (out - reference).abs().max() <= 0.5 + 1e-3
+            tol = 0.0
+        # Convexity: within the inputs' range at every position.
+        assert (out >= x.min(0).values - tol).all() and (out <= x.max(0).values + tol).all()
+
+    torch.testing.assert_close(
+        out_labels.to(torch.float64), weights @ batch.soft_labels().to(torch.float64), rtol=1e-6, atol=1e-6
+    )
+
+
+@_given_method
+def test_label_sums_are_the_same_convex_combination(method: Method, batch: MixBatch, param: float, seed: int) -> None:
+    """Each output label row sums to the weights applied to the input row sums (1 for one-hot)."""
+    _, out_labels = method.run(batch.images, batch.labels, batch.num_classes, param, seed)
+    weights = reveal_weights(method, batch.images, param, seed)
+    input_sums = batch.soft_labels().to(torch.float64).sum(1)
+    torch.testing.assert_close(out_labels.to(torch.float64).sum(1), weights @ input_sums, rtol=1e-6, atol=1e-6)
+    if batch.label_kind in ("index", "one_hot"):
+        torch.testing.assert_close(out_labels.sum(1), torch.ones_like(out_labels[:, 0]), rtol=0, atol=1e-6)
+
+
+@_given_method
+def test_pairing_structure(method: Method, batch: MixBatch, param: float, seed: int) -> None:
+    """Pair methods: one weight for the sample, the rest on one partner, along a single cycle."""
+    weights = reveal_weights(method, batch.images, param, seed)
+    n = batch.batch_size
+    if method.family == "zeta":
+        assert (weights.argmax(1) == torch.arange(n)).all()
+        return
+    own = weights.diagonal()
+    assert torch.allclose(own, own[0].expand(n), rtol=0, atol=1e-12), "one λ for the whole batch"
+    if n == 1 or own[0] == 1.0:
+        assert torch.equal(weights, torch.eye(n, dtype=torch.float64))
+        return
+    off = weights - torch.diag(own)
+    partners = off.argmax(1)
+    assert ((off > 0).sum(1) == 1).all(), "exactly one partner per sample"
+    assert (partners != torch.arange(n)).all(), "no sample is its own partner"
+    visited, p = set(), 0
+    for _ in range(n):
+        visited.add(p)
+        p = int(partners[p])
+    assert p == 0 and len(visited) == n, "the partners form a single cycle through the batch"
+
+
+@_given_method
+def test_seed_reproduces_the_mix(method: Method, batch: MixBatch, param: float, seed: int) -> None:
+    """The same seed gives the same result, bit for bit."""
+    first = method.run(batch.images, batch.labels, batch.num_classes, param, seed)
+    second = method.run(batch.images, batch.labels, batch.num_classes, param, seed)
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("method", METHODS, ids=METHOD_IDS)
+def test_different_seeds_give_different_mixes(method: Method) -> None:
+    """Five seeds, five different weight matrices (16 samples leave no room for a coincidence)."""
+    images = torch.rand(16, 3, 8, 8)
+    param = 0.5 if method.functional and method.family != "zeta" else 1.0
+    distinct = {tuple(reveal_weights(method, images, param, seed).flatten().tolist()) for seed in range(5)}
+    assert len(distinct) == 5

@@ -1,0 +1,27 @@
+"""zmix_transforms: ζ-mixup, mixup and CutMix as torchvision v2 transforms and DataLoader collate functions.
+
+Examples:
+    >>> from torch.utils.data import DataLoader
+    >>> from zmix_transforms import ZetaMixupCollate
+    >>> collate = ZetaMixupCollate(num_classes=10)   # DataLoader(ds, batch_size=128, collate_fn=collate)
+"""
+
+from . import functional
+from .collate import CutMixCollate, MixCollate, MixUpCollate, ZetaMixupCollate
+from .losses import SoftTargetCrossEntropy
+from .transforms import CutMix, MixUp, ZetaMixup
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CutMix",
+    "CutMixCollate",
+    "MixCollate",
+    "MixUp",
+    "MixUpCollate",
+    "SoftTargetCrossEntropy",
+    "ZetaMixup",
+    "ZetaMixupCollate",
+    "__version__",
+    "functional",
+]

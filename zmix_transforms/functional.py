@@ -1,0 +1,596 @@
+"""Pure tensor functions behind every mixing method.
+
+Every method is one idea: output sample ``p`` is a convex combination of input samples, with row ``p``
+of a row-stochastic weight matrix ``W`` as its weights, and images and labels go through the same
+weights. ζ-mixup uses a dense ``W`` (:func:`zeta_weights`, applied by :func:`apply_weights`); mixup uses
+``W = λ·I + (1 − λ)·P`` for a pairing permutation ``P`` (:func:`cycle_partners`, applied by
+:func:`mix_pairs`); CutMix takes each pixel whole from the sample or its partner (:func:`cutmix_box`,
+applied by :func:`paste_box`) and weights the labels by the exact pixel fractions.
+
+The functions come in two kinds, as in torchvision's ``transforms.v2`` and timm's ``Mixup``:
+
+* **draws** (:func:`sample_lambda`, :func:`zeta_weights`, :func:`cycle_partners`, :func:`cutmix_box`)
+  take an explicit ``torch.Generator`` (the global torch RNG when it is ``None``);
+* **kernels** (:func:`apply_weights`, :func:`mix_pairs`, :func:`paste_box`) are deterministic.
+
+:func:`zeta_mixup`, :func:`mixup` and :func:`cutmix` draw and apply in one call.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+from ._checks import (
+    check_batch_tensor,
+    check_finite_positive,
+    check_generator,
+    check_lam,
+    check_num_classes,
+    check_soft_labels,
+)
+
+__all__ = [
+    "Box",
+    "apply_weights",
+    "cutmix",
+    "cutmix_box",
+    "cycle_partners",
+    "mix_pairs",
+    "mixup",
+    "one_hot",
+    "paste_box",
+    "sample_lambda",
+    "zeta_mixup",
+    "zeta_series",
+    "zeta_weights",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# dtype handling: half types and integers are computed in float32 and returned in their own dtype
+# --------------------------------------------------------------------------------------------------
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    return dtype if dtype in (torch.float32, torch.float64) else torch.float32
+
+
+def _restore_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Cast a float result back to ``dtype``, rounding to nearest for integer dtypes."""
+    if x.dtype == dtype:
+        return x
+    if not dtype.is_floating_point:
+        # A convex combination of integers lies within their range, so rounding cannot overflow.
+        x = x.round_()
+    return x.to(dtype)
+
+
+def _draw_device(generator: torch.Generator | None, device: torch.device | str | None) -> torch.device:
+    """The device random numbers are drawn on: the generator's own, else the target device."""
+    if generator is not None:
+        return generator.device
+    return torch.device(device) if device is not None else torch.device("cpu")
+
+
+# --------------------------------------------------------------------------------------------------
+# draws
+# --------------------------------------------------------------------------------------------------
+
+
+def sample_lambda(alpha: float, *, generator: torch.Generator | None = None) -> float:
+    """Draw a mixing weight λ ~ Beta(α, α).
+
+    Args:
+        alpha: The Beta distribution's concentration, a finite number > 0. Small values (0.2) give λ
+            near 0 or 1, ``alpha=1`` gives a uniform λ.
+        generator: Source of randomness; the global torch RNG when ``None``.
+
+    Returns:
+        λ as a Python float in [0, 1].
+
+    Raises:
+        ValueError: If ``alpha`` is not a finite number > 0.
+        TypeError: If ``alpha`` is not a number or ``generator`` is not a ``torch.Generator``.
+
+    Examples:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> 0.0 <= sample_lambda(1.0, generator=g) <= 1.0
+        True
+    """
+    alpha = check_finite_positive("alpha", alpha)
+    check_generator(generator)
+    concentration = torch.full((2,), alpha, dtype=torch.float64, device=_draw_device(generator, None))
+    # Beta(a, a) is the first coordinate of Dirichlet(a, a); torch clamps the underlying Gamma draws
+    # away from zero, so tiny alphas still give a finite λ.
+    return float(torch._sample_dirichlet(concentration, generator=generator)[0])
+
+
+def zeta_series(
+    batch_size: int,
+    gamma: float = 2.8,
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """The normalized p-series ``k^-γ / Σ_{j=1..N} j^-γ`` for ranks ``k = 1..N``.
+
+    Args:
+        batch_size: ``N``, an int >= 1.
+        gamma: The exponent γ, a finite number > 0.
+        device: Device of the result.
+        dtype: Float dtype of the result (default: ``torch.get_default_dtype()``).
+
+    Returns:
+        A 1-D tensor of length ``N``, decreasing, summing to 1; computed in float64, then cast.
+
+    Raises:
+        ValueError: If ``batch_size`` < 1 or ``gamma`` is not a finite number > 0.
+        TypeError: If ``batch_size`` is not an int.
+
+    Examples:
+        >>> zeta_series(3, 1.0, dtype=torch.float64)
+        tensor([0.5455, 0.2727, 0.1818], dtype=torch.float64)
+    """
+    n = _check_batch_size(batch_size)
+    gamma = check_finite_positive("gamma", gamma)
+    ranks = torch.arange(1, n + 1, dtype=torch.float64, device=device)
+    series = ranks.pow_(-gamma)
+    series /= series.sum()
+    return series.to(dtype or torch.get_default_dtype())
+
+
+def zeta_weights(
+    batch_size: int,
+    gamma: float = 2.8,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Draw the N×N ζ-mixup weight matrix.
+
+    Row ``p`` holds ``r^-γ / Σ_{k=1..N} k^-γ``, where the ranks ``r`` of row ``p`` are a uniformly
+    random permutation of ``1..N`` with rank 1 on the diagonal, drawn independently for each row.
+    The matrix is built without a Python loop: one ``argsort`` of random keys (the diagonal's key
+    forced to the front) gives every row's order, and one ``scatter`` writes the p-series there.
+
+    Args:
+        batch_size: ``N``, an int >= 1.
+        gamma: The exponent γ, a finite number > 0 (default 2.8, the paper's). Larger γ keeps each
+            output closer to its own input; for γ >= 1.73 the own weight exceeds 0.5 for every N.
+        generator: Source of randomness; the global torch RNG of ``device`` when ``None``. Keys are
+            drawn on the generator's device, then moved to ``device``.
+        device: Device of the result (default CPU).
+        dtype: Float dtype of the result (default: ``torch.get_default_dtype()``).
+
+    Returns:
+        A float tensor of shape (N, N), non-negative, each row summing to 1, its row maxima on the
+        diagonal.
+
+    Raises:
+        ValueError: If ``batch_size`` < 1 or ``gamma`` is not a finite number > 0.
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> w = zeta_weights(4, generator=torch.Generator().manual_seed(0))
+        >>> w.shape, bool(torch.allclose(w.sum(1), torch.ones(4)))
+        (torch.Size([4, 4]), True)
+        >>> bool((w.argmax(1) == torch.arange(4)).all())
+        True
+    """
+    check_generator(generator)
+    series = zeta_series(batch_size, gamma, device=device, dtype=dtype)
+    n = series.numel()
+    keys = torch.rand(n, n, generator=generator, device=_draw_device(generator, device))
+    keys.diagonal().fill_(-1.0)  # rank 1 (the largest weight) goes to the sample itself
+    order = keys.argsort(dim=1).to(series.device, non_blocking=True)
+    return torch.empty(n, n, dtype=series.dtype, device=series.device).scatter_(1, order, series.expand(n, n))
+
+
+def cycle_partners(
+    batch_size: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Draw a mixing partner for every sample: a uniformly random single cycle through the batch.
+
+    With ``σ`` a uniformly random permutation, the partner of ``σ_i`` is ``σ_{(i+1) mod N}``. Unlike
+    ``torch.randperm``, no sample is paired with itself (for N >= 2), and unlike torchvision's
+    ``roll(1)``, the pairing does not depend on the order the loader put the samples in.
+
+    Args:
+        batch_size: ``N``, an int >= 1.
+        generator: Source of randomness; the global torch RNG of ``device`` when ``None``.
+        device: Device of the result (default CPU).
+
+    Returns:
+        An int64 tensor ``partners`` of shape (N,): sample ``p`` is mixed with ``partners[p]``. For
+        N = 1 it is ``[0]``.
+
+    Raises:
+        ValueError: If ``batch_size`` < 1.
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> p = cycle_partners(5, generator=torch.Generator().manual_seed(0))
+        >>> bool((p != torch.arange(5)).all()), sorted(p.tolist())
+        (True, [0, 1, 2, 3, 4])
+    """
+    n = _check_batch_size(batch_size)
+    check_generator(generator)
+    sigma = torch.randperm(n, generator=generator, device=_draw_device(generator, device))
+    partners = torch.empty_like(sigma)
+    partners[sigma] = sigma.roll(-1)
+    return partners.to(device if device is not None else partners.device, non_blocking=True)
+
+
+class Box(NamedTuple):
+    """A half-open pixel box ``[y1, y2) × [x1, x2)``, in torchvision's XYXY order."""
+
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+
+    @property
+    def area(self) -> int:
+        """The number of pixels in the box."""
+        return (self.x2 - self.x1) * (self.y2 - self.y1)
+
+
+def cutmix_box(
+    height: int,
+    width: int,
+    lam: float,
+    *,
+    generator: torch.Generator | None = None,
+) -> Box:
+    """Draw a CutMix box of area about ``(1 − λ)·H·W`` with a uniformly random centre.
+
+    The box has the image's aspect ratio (sides ``H·√(1−λ)`` and ``W·√(1−λ)``, rounded), its centre is
+    uniform over the pixels, and it is clipped to the image, so it may be smaller than asked near the
+    border. Use ``1 − box.area / (H·W)`` as the exact fraction of pixels each sample keeps.
+
+    Args:
+        height: Image height ``H`` >= 1.
+        width: Image width ``W`` >= 1.
+        lam: The fraction of the image to keep, in [0, 1].
+        generator: Source of randomness; the global torch RNG when ``None``.
+
+    Returns:
+        The :class:`Box` ``(x1, y1, x2, y2)``, half-open.
+
+    Raises:
+        ValueError: If a size is < 1 or ``lam`` is outside [0, 1].
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> box = cutmix_box(32, 32, 0.75, generator=torch.Generator().manual_seed(0))
+        >>> 0 <= box.x1 <= box.x2 <= 32 and box.area <= 16 * 16
+        True
+    """
+    height = _check_size("height", height)
+    width = _check_size("width", width)
+    lam = check_lam(lam)
+    check_generator(generator)
+    ratio = math.sqrt(1.0 - lam)
+    cut_h, cut_w = round(height * ratio), round(width * ratio)
+    draw_device = _draw_device(generator, None)
+    cy = int(torch.randint(height, (), generator=generator, device=draw_device))
+    cx = int(torch.randint(width, (), generator=generator, device=draw_device))
+    y1, x1 = cy - cut_h // 2, cx - cut_w // 2
+    return Box(
+        x1=min(max(x1, 0), width),
+        y1=min(max(y1, 0), height),
+        x2=min(max(x1 + cut_w, 0), width),
+        y2=min(max(y1 + cut_h, 0), height),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# kernels
+# --------------------------------------------------------------------------------------------------
+
+
+def apply_weights(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mix a batch with a weight matrix: ``out[p] = Σ_i weights[p, i] · x[i]``, one matrix product.
+
+    Args:
+        x: A batch of shape (N, ...) of any float or integer dtype. Half types are computed in
+            float32, integers in float32 then rounded to nearest; the result has ``x``'s dtype.
+        weights: A float (M, N) matrix, on ``x``'s device; row-stochastic for a convex mix.
+
+    Returns:
+        The mixed batch of shape (M, ...), a new tensor.
+
+    Raises:
+        TypeError: If an argument is not a tensor of real numbers.
+        ValueError: If the shapes do not match.
+
+    Examples:
+        >>> apply_weights(torch.tensor([[0.0], [10.0]]), torch.tensor([[0.75, 0.25], [0.0, 1.0]]))
+        tensor([[ 2.5000],
+                [10.0000]])
+    """
+    n = check_batch_tensor("x", x, min_ndim=1, layout="(N, ...)")
+    if not isinstance(weights, torch.Tensor) or not weights.is_floating_point():
+        raise TypeError(f"weights must be a float torch.Tensor of shape (M, N), got {_describe(weights)}")
+    if weights.ndim != 2 or weights.shape[1] != n:
+        raise ValueError(
+            f"weights must have shape (M, N) with N = {n} (the batch size of x), got shape {tuple(weights.shape)}"
+        )
+    dtype = _compute_dtype(x.dtype)
+    out = weights.to(dtype) @ x.reshape(n, -1).to(dtype)
+    return _restore_dtype(out, x.dtype).reshape(weights.shape[0], *x.shape[1:])
+
+
+def mix_pairs(x: torch.Tensor, lam: float, partners: torch.Tensor) -> torch.Tensor:
+    """Mix every sample with its partner: ``out[p] = λ · x[p] + (1 − λ) · x[partners[p]]``.
+
+    Args:
+        x: A batch of shape (N, ...) of any float or integer dtype (computed as in
+            :func:`apply_weights`).
+        lam: The weight of each sample's own value, in [0, 1].
+        partners: Int64 indices of shape (N,), on ``x``'s device, as from :func:`cycle_partners`.
+
+    Returns:
+        The mixed batch, a new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If ``lam`` is outside [0, 1] or ``partners`` does not match the batch.
+
+    Examples:
+        >>> mix_pairs(torch.tensor([0.0, 8.0]), 0.75, torch.tensor([1, 0]))
+        tensor([2., 6.])
+    """
+    _check_partners(partners, check_batch_tensor("x", x, min_ndim=1, layout="(N, ...)"))
+    lam = check_lam(lam)
+    dtype = _compute_dtype(x.dtype)
+    xc = x.to(dtype)
+    out = xc.index_select(0, partners).lerp_(xc, lam)
+    return _restore_dtype(out, x.dtype)
+
+
+def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor) -> torch.Tensor:
+    """Paste the box region of every sample's partner into a copy of the sample (CutMix's image step).
+
+    Args:
+        x: A batch of shape (N, ..., H, W) of any dtype.
+        box: The region, as from :func:`cutmix_box`; it must lie inside the image.
+        partners: Int64 indices of shape (N,), on ``x``'s device, as from :func:`cycle_partners`.
+
+    Returns:
+        A new tensor: ``x`` with ``out[p, ..., y1:y2, x1:x2] = x[partners[p], ..., y1:y2, x1:x2]``.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If the box lies outside the image or ``partners`` does not match the batch.
+
+    Examples:
+        >>> x = torch.arange(8.0).reshape(2, 1, 2, 2)
+        >>> paste_box(x, Box(0, 0, 1, 1), torch.tensor([1, 0]))[0, 0]
+        tensor([[4., 1.],
+                [2., 3.]])
+    """
+    n = check_batch_tensor("x", x, min_ndim=3, layout="(N, ..., H, W)")
+    _check_partners(partners, n)
+    height, width = x.shape[-2:]
+    if not isinstance(box, tuple) or len(box) != 4:
+        raise TypeError(f"box must be a Box (x1, y1, x2, y2), got {box!r}")
+    x1, y1, x2, y2 = (int(v) for v in box)
+    if not (0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height):
+        raise ValueError(f"box must lie inside the {height}×{width} image with x1 <= x2 and y1 <= y2, got {box}")
+    out = x.clone()
+    if x2 > x1 and y2 > y1:
+        out[..., y1:y2, x1:x2] = x[..., y1:y2, x1:x2].index_select(0, partners)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# labels
+# --------------------------------------------------------------------------------------------------
+
+
+def one_hot(labels: torch.Tensor, num_classes: int, *, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Turn class indices into one-hot rows.
+
+    Args:
+        labels: Integer class indices of shape (N,), any integer dtype, each in ``[0, num_classes)``.
+        num_classes: The number of classes ``K`` >= 1.
+        dtype: Float dtype of the result (default float32).
+
+    Returns:
+        A float tensor of shape (N, K) on ``labels``' device.
+
+    Raises:
+        TypeError: If ``labels`` is not an integer tensor, or ``dtype`` is not a float dtype.
+        ValueError: If ``labels`` is not 1-D or holds a value outside ``[0, num_classes)``.
+
+    Note:
+        The range is checked on CPU tensors. On an accelerator it is left to the device-side assertion
+        of ``scatter`` (as ``torch.nn.functional.one_hot`` does on CUDA), so that no CPU sync is forced.
+
+    Examples:
+        >>> one_hot(torch.tensor([2, 0]), 3)
+        tensor([[0., 0., 1.],
+                [1., 0., 0.]])
+    """
+    num_classes = check_num_classes(num_classes, allow_none=False)
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels must be a torch.Tensor of class indices, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"labels must be integer class indices (any int dtype), got dtype {labels.dtype}")
+    if labels.ndim != 1:
+        raise ValueError(f"class-index labels must have shape (N,), got shape {tuple(labels.shape)}")
+    dtype = dtype or torch.float32
+    if not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a float dtype, got {dtype}")
+    if labels.device.type == "cpu" and labels.numel() > 0:
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= num_classes:
+            raise ValueError(
+                f"labels must be class indices in [0, num_classes) = [0, {num_classes}), "
+                f"got values from {low} to {high}"
+            )
+    out = torch.zeros(labels.shape[0], num_classes, dtype=dtype, device=labels.device)
+    return out.scatter_(1, labels.long().unsqueeze(1), 1.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# draw and apply in one call
+# --------------------------------------------------------------------------------------------------
+
+
+def zeta_mixup(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    gamma: float = 2.8,
+    *,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ζ-mixup: mix every sample with all samples of the batch, weighted by a random p-series.
+
+    ``W = zeta_weights(N, gamma)``; ``images' = W @ images`` and ``labels' = W @ labels``.
+
+    Args:
+        images: A batch of shape (N, ...) of any float or integer dtype: feature vectors, 2-D points,
+            images, videos or volumes. The result keeps the dtype (see :func:`apply_weights`).
+        labels: Float labels of shape (N, K) (one-hot, soft or multi-hot; see :func:`one_hot`).
+        gamma: The exponent γ, a finite number > 0 (default 2.8).
+        generator: Source of randomness; the global torch RNG of the images' device when ``None``.
+
+    Returns:
+        ``(images, labels)``: new tensors of the input shapes.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If the shapes do not match, a batch is empty, or ``gamma`` is out of range.
+
+    Examples:
+        >>> x, y = torch.rand(8, 3, 4, 4), one_hot(torch.arange(8) % 2, 2)
+        >>> xm, ym = zeta_mixup(x, y, generator=torch.Generator().manual_seed(0))
+        >>> xm.shape, bool(torch.allclose(ym.sum(1), torch.ones(8)))
+        (torch.Size([8, 3, 4, 4]), True)
+    """
+    n = check_batch_tensor("images", images, min_ndim=1, layout="(N, ...)")
+    check_soft_labels(labels, n)
+    # float64 weights: each use casts them to its own compute dtype, so label sums stay exact.
+    weights = zeta_weights(n, gamma, generator=generator, device=images.device, dtype=torch.float64)
+    return apply_weights(images, weights), apply_weights(labels, weights)
+
+
+def mixup(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    lam: float,
+    *,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup: ``x' = λ·x + (1 − λ)·x[π]`` for a random single-cycle pairing π, same for the labels.
+
+    Args:
+        images: A batch of shape (N, ...) of any float or integer dtype.
+        labels: Float labels of shape (N, K).
+        lam: The weight of each sample's own value, in [0, 1] (e.g. from :func:`sample_lambda`).
+        generator: Source of randomness for the pairing; the global torch RNG when ``None``.
+
+    Returns:
+        ``(images, labels)``: new tensors of the input shapes.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If the shapes do not match, a batch is empty, or ``lam`` is outside [0, 1].
+
+    Examples:
+        >>> x, y = torch.rand(4, 2), one_hot(torch.tensor([0, 1, 0, 1]), 2)
+        >>> xm, ym = mixup(x, y, 0.7, generator=torch.Generator().manual_seed(0))
+        >>> bool((ym.max(1).values >= 0.7).all())
+        True
+    """
+    n = check_batch_tensor("images", images, min_ndim=1, layout="(N, ...)")
+    check_soft_labels(labels, n)
+    lam = check_lam(lam)
+    partners = cycle_partners(n, generator=generator, device=images.device)
+    return mix_pairs(images, lam, partners), mix_pairs(labels, lam, partners)
+
+
+def cutmix(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    lam: float,
+    *,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CutMix: paste a random box of each sample's partner into it; weight labels by pixel fractions.
+
+    The box (:func:`cutmix_box`) has area about ``(1 − λ)·H·W``; after clipping to the image, the
+    label weight of the sample itself is the exact fraction of its pixels kept, ``1 − area / (H·W)``.
+
+    Args:
+        images: A batch of shape (N, ..., H, W) of any dtype.
+        labels: Float labels of shape (N, K).
+        lam: The fraction of each image to keep before clipping, in [0, 1].
+        generator: Source of randomness for the box and the pairing; the global torch RNG when ``None``.
+
+    Returns:
+        ``(images, labels)``: new tensors of the input shapes.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If the shapes do not match, a batch is empty, or ``lam`` is outside [0, 1].
+
+    Examples:
+        >>> x, y = torch.rand(4, 3, 8, 8), one_hot(torch.tensor([0, 1, 2, 3]), 4)
+        >>> xm, ym = cutmix(x, y, 0.5, generator=torch.Generator().manual_seed(0))
+        >>> xm.shape, bool(torch.allclose(ym.sum(1), torch.ones(4)))
+        (torch.Size([4, 3, 8, 8]), True)
+    """
+    n = check_batch_tensor("images", images, min_ndim=3, layout="(N, ..., H, W)")
+    check_soft_labels(labels, n)
+    lam = check_lam(lam)
+    height, width = images.shape[-2:]
+    box = cutmix_box(height, width, lam, generator=generator)
+    partners = cycle_partners(n, generator=generator, device=images.device)
+    kept = 1.0 - box.area / (height * width)
+    return paste_box(images, box, partners), mix_pairs(labels, kept, partners)
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_batch_size(batch_size: object) -> int:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool):
+        raise TypeError(f"batch_size must be an int >= 1, got {batch_size!r} of type {type(batch_size).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size}")
+    return batch_size
+
+
+def _check_size(name: str, size: object) -> int:
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise TypeError(f"{name} must be an int >= 1, got {size!r} of type {type(size).__name__}")
+    if size < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {size}")
+    return size
+
+
+def _check_partners(partners: object, batch_size: int) -> None:
+    if not isinstance(partners, torch.Tensor) or partners.dtype != torch.int64:
+        raise TypeError(f"partners must be an int64 torch.Tensor of shape (N,), got {_describe(partners)}")
+    if partners.shape != (batch_size,):
+        raise ValueError(
+            f"partners must have shape (N,) = ({batch_size},), matching the batch, got shape {tuple(partners.shape)}"
+        )
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of dtype {value.dtype} and shape {tuple(value.shape)}"
+    return type(value).__name__
