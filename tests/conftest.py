@@ -5,7 +5,10 @@ from hypothesis import HealthCheck, settings
 
 # torch calls vary in speed, so no per-example deadline. CI runs a fixed, derandomized set of examples.
 settings.register_profile(
-    "dev", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    "dev",
+    deadline=None,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile(
     "ci",

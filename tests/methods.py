@@ -51,7 +51,7 @@ def _transform(cls: type) -> Run:
 def _collate(cls: type) -> Run:
     def run(images: torch.Tensor, labels: torch.Tensor, k: int, param: float, seed: int):
         torch.manual_seed(seed)
-        samples = list(zip(images.unbind(0), labels.unbind(0)))
+        samples = list(zip(images.unbind(0), labels.unbind(0), strict=True))
         return tuple(cls(param, num_classes=k)(samples))
 
     return run

@@ -37,7 +37,9 @@ class MixBatch:
 @st.composite
 def batch_sizes(draw: st.DrawFn, min_size: int = 1, max_size: int = 64) -> int:
     """Batch sizes, with the edge cases 1 and 2 drawn often."""
-    return draw(st.one_of(st.sampled_from([1, 2]), st.integers(min_size, max_size)).filter(lambda n: n >= min_size))
+    return draw(
+        st.one_of(st.sampled_from([1, 2]), st.integers(min_size, max_size)).filter(lambda n: n >= min_size)
+    )
 
 
 @st.composite

@@ -51,7 +51,9 @@ def _check_weights_normalized(weights: torch.Tensor, n: int) -> None:
 
 
 @_given_method
-def test_mix_is_convex_and_applies_its_weights(method: Method, batch: MixBatch, param: float, seed: int) -> None:
+def test_mix_is_convex_and_applies_its_weights(
+    method: Method, batch: MixBatch, param: float, seed: int
+) -> None:
     """Outputs are the weights applied to the inputs, within the inputs' range, labels included."""
     images, labels = batch.images, batch.labels
     images_before, labels_before = images.clone(), labels.clone()
@@ -59,7 +61,11 @@ def test_mix_is_convex_and_applies_its_weights(method: Method, batch: MixBatch, 
 
     # Inputs untouched; shapes, dtypes and label format as promised.
     assert torch.equal(images, images_before) and torch.equal(labels, labels_before)
-    assert type(out_images) is torch.Tensor and out_images.shape == images.shape and out_images.dtype == images.dtype
+    assert (
+        type(out_images) is torch.Tensor
+        and out_images.shape == images.shape
+        and out_images.dtype == images.dtype
+    )
     assert out_labels.shape == (batch.batch_size, batch.num_classes) and out_labels.is_floating_point()
     assert torch.isfinite(out_labels).all()
 
@@ -94,12 +100,16 @@ def test_mix_is_convex_and_applies_its_weights(method: Method, batch: MixBatch, 
 
 
 @_given_method
-def test_label_sums_are_the_same_convex_combination(method: Method, batch: MixBatch, param: float, seed: int) -> None:
+def test_label_sums_are_the_same_convex_combination(
+    method: Method, batch: MixBatch, param: float, seed: int
+) -> None:
     """Each output label row sums to the weights applied to the input row sums (1 for one-hot)."""
     _, out_labels = method.run(batch.images, batch.labels, batch.num_classes, param, seed)
     weights = reveal_weights(method, batch.images, param, seed)
     input_sums = batch.soft_labels().to(torch.float64).sum(1)
-    torch.testing.assert_close(out_labels.to(torch.float64).sum(1), weights @ input_sums, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        out_labels.to(torch.float64).sum(1), weights @ input_sums, rtol=1e-6, atol=1e-6
+    )
     if batch.label_kind in ("index", "one_hot"):
         torch.testing.assert_close(out_labels.sum(1), torch.ones_like(out_labels[:, 0]), rtol=0, atol=1e-6)
 

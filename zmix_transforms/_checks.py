@@ -19,6 +19,7 @@ __all__ = [
     "check_lam",
     "check_num_classes",
     "check_probability",
+    "check_same_batch_size",
     "check_soft_labels",
 ]
 
@@ -58,7 +59,9 @@ def check_num_classes(num_classes: Any, *, allow_none: bool = True) -> int | Non
         return None
     if not isinstance(num_classes, numbers.Integral) or isinstance(num_classes, bool):
         expected = "an int >= 1 or None" if allow_none else "an int >= 1"
-        raise TypeError(f"num_classes must be {expected}, got {num_classes!r} of type {type(num_classes).__name__}")
+        raise TypeError(
+            f"num_classes must be {expected}, got {num_classes!r} of type {type(num_classes).__name__}"
+        )
     if num_classes < 1:
         raise ValueError(f"num_classes must be an int >= 1, got {num_classes}")
     return int(num_classes)
@@ -96,7 +99,9 @@ def check_batch_tensor(name: str, x: Any, *, min_ndim: int, layout: str) -> int:
             f"got shape {tuple(x.shape)}"
         )
     if x.shape[0] == 0:
-        raise ValueError(f"{name} must hold at least one sample, got an empty batch of shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must hold at least one sample, got an empty batch of shape {tuple(x.shape)}"
+        )
     return int(x.shape[0])
 
 
@@ -111,8 +116,13 @@ def check_soft_labels(labels: Any, batch_size: int) -> None:
         )
     if labels.ndim != 2:
         raise ValueError(f"labels must have shape (N, K), got shape {tuple(labels.shape)}")
-    if labels.shape[0] != batch_size:
+    check_same_batch_size(labels.shape[0], batch_size)
+
+
+def check_same_batch_size(num_labels: int, batch_size: int) -> None:
+    """Raise unless there is one label row per image."""
+    if num_labels != batch_size:
         raise ValueError(
-            f"labels and images must have the same batch size, got {labels.shape[0]} labels for "
-            f"{batch_size} images"
+            f"labels and images must have the same batch size, "
+            f"got {num_labels} labels for {batch_size} images"
         )

@@ -47,7 +47,9 @@ class MixCollate:
         (torch.Size([4, 3, 8, 8]), torch.Size([4, 3]))
     """
 
-    def __init__(self, transform: Callable[[Any], Any], *, collate_fn: Callable[[Any], Any] | None = None) -> None:
+    def __init__(
+        self, transform: Callable[[Any], Any], *, collate_fn: Callable[[Any], Any] | None = None
+    ) -> None:
         if not callable(transform):
             raise TypeError(f"transform must be a callable batch transform, got {type(transform).__name__}")
         if collate_fn is not None and not callable(collate_fn):
@@ -96,7 +98,11 @@ class ZetaMixupCollate(MixCollate):
     """
 
     def __init__(
-        self, gamma: float = 2.8, *, num_classes: int | None = None, collate_fn: Callable[[Any], Any] | None = None
+        self,
+        gamma: float = 2.8,
+        *,
+        num_classes: int | None = None,
+        collate_fn: Callable[[Any], Any] | None = None,
     ) -> None:
         super().__init__(ZetaMixup(gamma, num_classes=num_classes), collate_fn=collate_fn)
 
@@ -120,7 +126,11 @@ class MixUpCollate(MixCollate):
     """
 
     def __init__(
-        self, alpha: float = 1.0, *, num_classes: int | None = None, collate_fn: Callable[[Any], Any] | None = None
+        self,
+        alpha: float = 1.0,
+        *,
+        num_classes: int | None = None,
+        collate_fn: Callable[[Any], Any] | None = None,
     ) -> None:
         super().__init__(MixUp(alpha, num_classes=num_classes), collate_fn=collate_fn)
 
@@ -144,6 +154,10 @@ class CutMixCollate(MixCollate):
     """
 
     def __init__(
-        self, alpha: float = 1.0, *, num_classes: int | None = None, collate_fn: Callable[[Any], Any] | None = None
+        self,
+        alpha: float = 1.0,
+        *,
+        num_classes: int | None = None,
+        collate_fn: Callable[[Any], Any] | None = None,
     ) -> None:
         super().__init__(CutMix(alpha, num_classes=num_classes), collate_fn=collate_fn)

@@ -321,7 +321,8 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"weights must be a float torch.Tensor of shape (M, N), got {_describe(weights)}")
     if weights.ndim != 2 or weights.shape[1] != n:
         raise ValueError(
-            f"weights must have shape (M, N) with N = {n} (the batch size of x), got shape {tuple(weights.shape)}"
+            f"weights must have shape (M, N) with N = {n} (the batch size of x), "
+            f"got shape {tuple(weights.shape)}"
         )
     dtype = _compute_dtype(x.dtype)
     out = weights.to(dtype) @ x.reshape(n, -1).to(dtype)
@@ -384,7 +385,9 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor) -> torch.Tensor
         raise TypeError(f"box must be a Box (x1, y1, x2, y2), got {box!r}")
     x1, y1, x2, y2 = (int(v) for v in box)
     if not (0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height):
-        raise ValueError(f"box must lie inside the {height}×{width} image with x1 <= x2 and y1 <= y2, got {box}")
+        raise ValueError(
+            f"box must lie inside the {height}×{width} image with x1 <= x2 and y1 <= y2, got {box}"
+        )
     out = x.clone()
     if x2 > x1 and y2 > y1:
         out[..., y1:y2, x1:x2] = x[..., y1:y2, x1:x2].index_select(0, partners)
@@ -567,7 +570,9 @@ def cutmix(
 
 def _check_batch_size(batch_size: object) -> int:
     if not isinstance(batch_size, int) or isinstance(batch_size, bool):
-        raise TypeError(f"batch_size must be an int >= 1, got {batch_size!r} of type {type(batch_size).__name__}")
+        raise TypeError(
+            f"batch_size must be an int >= 1, got {batch_size!r} of type {type(batch_size).__name__}"
+        )
     if batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size}")
     return batch_size
@@ -586,7 +591,8 @@ def _check_partners(partners: object, batch_size: int) -> None:
         raise TypeError(f"partners must be an int64 torch.Tensor of shape (N,), got {_describe(partners)}")
     if partners.shape != (batch_size,):
         raise ValueError(
-            f"partners must have shape (N,) = ({batch_size},), matching the batch, got shape {tuple(partners.shape)}"
+            f"partners must have shape (N,) = ({batch_size},), matching the batch, "
+            f"got shape {tuple(partners.shape)}"
         )
 
 

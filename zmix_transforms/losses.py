@@ -59,7 +59,8 @@ class SoftTargetCrossEntropy(nn.Module):
         if targets.is_floating_point():
             if targets.shape != logits.shape:
                 raise ValueError(
-                    f"float targets must have the shape of logits {tuple(logits.shape)}, got {tuple(targets.shape)}"
+                    f"float targets must have the shape of logits {tuple(logits.shape)}, "
+                    f"got {tuple(targets.shape)}"
                 )
         elif targets.shape != logits.shape[:1]:
             raise ValueError(

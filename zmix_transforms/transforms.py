@@ -20,7 +20,7 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
 
 from . import functional as F
-from ._checks import check_finite_positive, check_num_classes
+from ._checks import check_finite_positive, check_num_classes, check_same_batch_size
 
 __all__ = ["CutMix", "MixUp", "ZetaMixup"]
 
@@ -47,7 +47,8 @@ def default_labels_getter(sample: Any) -> Any:
 
     A tuple or list gives its second item; a mapping (or a mapping found as that second item) gives the
     value of its key named ``labels``, else of the first key that contains ``label`` (both
-    case-insensitive).
+    case-insensitive). Unlike torchvision's heuristic, a lone tensor is not taken as the labels: a
+    mixing transform called with images alone reports that it found no labels.
 
     Args:
         sample: The input given to the transform.
@@ -59,8 +60,8 @@ def default_labels_getter(sample: Any) -> Any:
         if len(sample) < 2:
             return None
         sample = sample[1]
-    if isinstance(sample, torch.Tensor):
-        return sample
+        if not isinstance(sample, collections.abc.Mapping):
+            return sample  # checked by the caller: a tensor is expected
     if isinstance(sample, collections.abc.Mapping):
         keys = [key for key in sample if isinstance(key, str)]
         for key in keys:
@@ -126,9 +127,13 @@ class _BatchMix(Transform):
         else:
             params = self.make_params(images)
             flat_outputs[label_position] = self.mix_labels(labels, params)
-        for position, image in zip(image_positions, images):
-            mixed = image.as_subclass(torch.Tensor).clone() if params is None else self.transform(image, params)
-            flat_outputs[position] = tv_tensors.wrap(mixed, like=image) if isinstance(image, tv_tensors.TVTensor) else mixed
+        for position, image in zip(image_positions, images, strict=True):
+            mixed = (
+                image.as_subclass(torch.Tensor).clone() if params is None else self.transform(image, params)
+            )
+            flat_outputs[position] = (
+                tv_tensors.wrap(mixed, like=image) if isinstance(image, tv_tensors.TVTensor) else mixed
+            )
         return tree_unflatten(flat_outputs, spec)
 
     def _parse(self, sample: Any, flat_inputs: list[Any]) -> tuple[list[int], int, torch.Tensor]:
@@ -159,7 +164,9 @@ class _BatchMix(Transform):
             min_ndim = 5 if isinstance(image, tv_tensors.Video) else 4
             layout = "(N, T, C, H, W)" if min_ndim == 5 else "(N, C, H, W)"
             if image.dtype == torch.bool or image.is_complex():
-                raise TypeError(f"images must hold real numbers (a float or integer dtype), got dtype {image.dtype}")
+                raise TypeError(
+                    f"images must hold real numbers (a float or integer dtype), got dtype {image.dtype}"
+                )
             if image.ndim < min_ndim:
                 raise ValueError(
                     f"{name}() needs a batch of images of shape {layout}, got an unbatched "
@@ -167,9 +174,13 @@ class _BatchMix(Transform):
                     f"(for example with a DataLoader or the collate classes)"
                 )
             if image.shape[0] == 0:
-                raise ValueError(f"images must hold at least one sample, got an empty batch of shape {tuple(image.shape)}")
+                raise ValueError(
+                    f"images must hold at least one sample, got an empty batch of shape {tuple(image.shape)}"
+                )
             if batch_size is not None and image.shape[0] != batch_size:
-                raise ValueError(f"all image batches must have the same size, got {batch_size} and {image.shape[0]}")
+                raise ValueError(
+                    f"all image batches must have the same size, got {batch_size} and {image.shape[0]}"
+                )
             batch_size = int(image.shape[0])
         assert batch_size is not None
         return image_positions, label_position, _soft_labels(labels, self.num_classes, batch_size)
@@ -183,9 +194,14 @@ class _BatchMix(Transform):
 
 
 def _find_image_batches(flat_inputs: list[Any], labels: torch.Tensor, name: str) -> list[int]:
-    """Positions of the image batches, by torchvision's rule: every tv_tensors.Image/Video, else the
-    first plain tensor that is not the labels."""
-    explicit = [i for i, item in enumerate(flat_inputs) if isinstance(item, (tv_tensors.Image, tv_tensors.Video))]
+    """Positions of the image batches, found by torchvision's rule.
+
+    Every ``tv_tensors.Image`` or ``Video`` is an image batch; without one, the first plain tensor
+    that is not the labels is.
+    """
+    explicit = [
+        i for i, item in enumerate(flat_inputs) if isinstance(item, (tv_tensors.Image, tv_tensors.Video))
+    ]
     if explicit:
         return explicit
     for i, item in enumerate(flat_inputs):
@@ -210,14 +226,17 @@ def _soft_labels(labels: torch.Tensor, num_classes: int | None, batch_size: int)
                 f"give float labels as (N, K)"
             )
         if num_classes is None:
-            raise ValueError("num_classes must be given when labels are class indices of shape (N,), got None")
+            raise ValueError(
+                "num_classes must be given when labels are class indices of shape (N,), got None"
+            )
         soft = F.one_hot(labels, num_classes)
     elif labels.ndim == 2:
         if labels.is_complex():
             raise TypeError(f"labels must hold real numbers, got dtype {labels.dtype}")
         if num_classes is not None and labels.shape[1] != num_classes:
             raise ValueError(
-                f"labels of shape (N, K) must have K == num_classes = {num_classes}, got K = {labels.shape[1]}"
+                f"labels of shape (N, K) must have K == num_classes = {num_classes}, "
+                f"got K = {labels.shape[1]}"
             )
         soft = labels if labels.is_floating_point() else labels.to(torch.float32)
     else:
@@ -225,10 +244,7 @@ def _soft_labels(labels: torch.Tensor, num_classes: int | None, batch_size: int)
             f"labels must be class indices of shape (N,) or float labels of shape (N, K), "
             f"got shape {tuple(labels.shape)}"
         )
-    if soft.shape[0] != batch_size:
-        raise ValueError(
-            f"labels and images must have the same batch size, got {soft.shape[0]} labels for {batch_size} images"
-        )
+    check_same_batch_size(soft.shape[0], batch_size)
     return soft
 
 
@@ -282,7 +298,9 @@ class ZetaMixup(_BatchMix):
         (torch.Size([8, 3, 32, 32]), torch.Size([8, 10]))
     """
 
-    def __init__(self, gamma: float = 2.8, *, num_classes: int | None = None, labels_getter: Any = "default") -> None:
+    def __init__(
+        self, gamma: float = 2.8, *, num_classes: int | None = None, labels_getter: Any = "default"
+    ) -> None:
         super().__init__(num_classes=num_classes, labels_getter=labels_getter)
         self.gamma = check_finite_positive("gamma", gamma)
 
@@ -306,7 +324,9 @@ class ZetaMixup(_BatchMix):
 class _PairMix(_BatchMix):
     """A mix of each sample with one partner, λ ~ Beta(α, α) (not public)."""
 
-    def __init__(self, alpha: float = 1.0, *, num_classes: int | None = None, labels_getter: Any = "default") -> None:
+    def __init__(
+        self, alpha: float = 1.0, *, num_classes: int | None = None, labels_getter: Any = "default"
+    ) -> None:
         super().__init__(num_classes=num_classes, labels_getter=labels_getter)
         self.alpha = check_finite_positive("alpha", alpha)
 

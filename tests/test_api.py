@@ -1,0 +1,164 @@
+"""The ways a transform is called, the types it returns, and the loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.data import default_collate
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+import zmix_transforms as Z
+from zmix_transforms import functional as F
+
+TRANSFORMS = [Z.ZetaMixup, Z.MixUp, Z.CutMix]
+
+
+def _batch(n: int = 6, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, 3, 8, 8), generator=g).to(dtype)
+    return images, torch.arange(n) % 4
+
+
+def _same_call(transform: Z.ZetaMixup, *args: object) -> object:
+    torch.manual_seed(7)
+    return transform(*args)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_every_calling_convention_gives_the_same_mix(cls: type) -> None:
+    t = cls(num_classes=4)
+    images, labels = _batch()
+    extra = torch.arange(6.0)
+    ref_images, ref_labels = _same_call(t, images, labels)
+
+    out = _same_call(t, (images, labels))
+    assert isinstance(out, tuple) and torch.equal(out[0], ref_images) and torch.equal(out[1], ref_labels)
+
+    out = _same_call(t, [images, labels])
+    assert isinstance(out, list) and torch.equal(out[0], ref_images)
+
+    out = _same_call(t, {"image": images, "label": labels})
+    assert (
+        set(out) == {"image", "label"}
+        and torch.equal(out["image"], ref_images)
+        and torch.equal(out["label"], ref_labels)
+    )
+
+    out = _same_call(t, images, labels, extra)
+    assert len(out) == 3 and torch.equal(out[0], ref_images) and out[2] is extra  # extras pass through
+
+    out = _same_call(t, images, labels, "names")
+    assert out[2] == "names"
+
+    getter = cls(num_classes=4, labels_getter=lambda sample: sample["target"])
+    out = _same_call(getter, {"target": labels, "pixels": images})
+    assert torch.equal(out["pixels"], ref_images) and torch.equal(out["target"], ref_labels)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_tv_tensor_images_and_videos_keep_their_type(cls: type) -> None:
+    images, labels = _batch()
+    out_images, _ = cls(num_classes=4)(tv_tensors.Image(images), labels)
+    assert type(out_images) is tv_tensors.Image and out_images.shape == images.shape
+    video = tv_tensors.Video(torch.rand(6, 2, 3, 8, 8))
+    out_video, out_labels = cls(num_classes=4)(video, labels)
+    assert type(out_video) is tv_tensors.Video and out_video.shape == video.shape
+    assert out_labels.shape == (6, 4)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_image_and_video_in_one_sample_share_the_mix(cls: type) -> None:
+    """Explicit tv_tensors are all mixed with one draw; a plain tensor beside them passes through."""
+    images, labels = _batch()
+    image = tv_tensors.Image(images)
+    twin = tv_tensors.Image(images.clone())
+    plain = torch.rand(6, 5)
+    out = cls(num_classes=4)({"a": image, "b": twin, "labels": labels, "plain": plain})
+    assert torch.equal(out["a"], out["b"]) and out["plain"] is plain
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_random_choice_over_a_default_collated_batch(cls: type) -> None:
+    choice = v2.RandomChoice([Z.ZetaMixup(num_classes=4), Z.MixUp(num_classes=4), Z.CutMix(num_classes=4)])
+    samples = [(torch.randint(0, 256, (3, 8, 8), dtype=torch.uint8), i % 4) for i in range(6)]
+    images, labels = choice(default_collate(samples))
+    assert images.dtype == torch.uint8 and images.shape == (6, 3, 8, 8)
+    torch.testing.assert_close(labels.sum(1), torch.ones(6))
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.uint8])
+def test_images_keep_their_dtype(cls: type, dtype: torch.dtype) -> None:
+    images, labels = _batch(dtype=dtype)
+    out_images, out_labels = cls(num_classes=4)(images, labels)
+    assert out_images.dtype == dtype and out_labels.dtype == torch.float32
+    assert not torch.isnan(out_images.to(torch.float32)).any()
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_batch_of_one_is_returned_unmixed_with_one_hot_labels(cls: type) -> None:
+    images, labels = _batch(1)
+    out_images, out_labels = cls(num_classes=4)(images, labels)
+    assert torch.equal(out_images, images) and out_images.data_ptr() != images.data_ptr()
+    assert torch.equal(out_labels, torch.tensor([[1.0, 0.0, 0.0, 0.0]]))
+    soft = torch.tensor([[0.25, 0.75]])
+    _, out_soft = cls()(images, soft)
+    assert torch.equal(out_soft, soft) and out_soft.data_ptr() != soft.data_ptr()
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_soft_and_integer_multi_hot_labels(cls: type) -> None:
+    images, _ = _batch(4)
+    multi_hot = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 1, 1], [0, 0, 1]])
+    _, out = cls(num_classes=3)(images, multi_hot)
+    assert out.dtype == torch.float32 and out.shape == (4, 3)
+    assert (out >= 0).all() and (out <= 1).all()
+
+
+@pytest.mark.parametrize("label_dtype", [torch.int64, torch.int32, torch.int16, torch.uint8])
+def test_any_integer_label_dtype(label_dtype: torch.dtype) -> None:
+    images, labels = _batch()
+    _, out = Z.MixUp(num_classes=4)(images, labels.to(label_dtype))
+    torch.testing.assert_close(out.sum(1), torch.ones(6))
+
+
+def test_repr_names_the_parameters() -> None:
+    assert repr(Z.ZetaMixup(3.0, num_classes=10)) == "ZetaMixup(gamma=3.0, num_classes=10)"
+    assert repr(Z.MixUp(0.2)) == "MixUp(alpha=0.2, num_classes=None)"
+    assert repr(Z.CutMixCollate(num_classes=5)) == (
+        "CutMixCollate(transform=CutMix(alpha=1.0, num_classes=5), collate_fn=default_collate)"
+    )
+
+
+def test_one_hot_matches_torch() -> None:
+    labels = torch.tensor([3, 0, 2], dtype=torch.int16)
+    expected = torch.nn.functional.one_hot(labels.long(), 5).to(torch.float64)
+    assert torch.equal(F.one_hot(labels, 5, dtype=torch.float64), expected)
+
+
+def test_soft_target_cross_entropy_equals_torch_cross_entropy() -> None:
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(8, 5, generator=g, requires_grad=True)
+    targets = torch.softmax(torch.randn(8, 5, generator=g), dim=1)
+    for reduction in ("mean", "sum", "none"):
+        ours = Z.SoftTargetCrossEntropy(reduction)(logits, targets)
+        direct = -(targets * torch.log_softmax(logits, dim=1)).sum(1)
+        direct = {"mean": direct.mean(), "sum": direct.sum(), "none": direct}[reduction]
+        torch.testing.assert_close(ours, direct)
+        torch.testing.assert_close(
+            ours, torch.nn.functional.cross_entropy(logits, targets, reduction=reduction)
+        )
+    indices = torch.tensor([0, 1, 2, 3, 4, 0, 1, 2])
+    torch.testing.assert_close(
+        Z.SoftTargetCrossEntropy()(logits, indices), torch.nn.functional.cross_entropy(logits, indices)
+    )
+
+
+def test_loss_trains_on_mixed_labels() -> None:
+    """Gradients flow from the loss on a mixed batch to a model."""
+    images, labels = Z.ZetaMixup(num_classes=4)(*_batch())
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
+    loss = Z.SoftTargetCrossEntropy()(model(images / 255), labels)
+    loss.backward()
+    assert torch.isfinite(loss) and model[1].weight.grad is not None and model[1].weight.grad.abs().sum() > 0

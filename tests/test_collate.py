@@ -1,0 +1,114 @@
+"""The collate classes in a real DataLoader with worker processes, over PIL images."""
+
+from __future__ import annotations
+
+import pickle
+
+import PIL.Image
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+
+import zmix_transforms as Z
+
+NUM_CLASSES = 5
+
+
+class PilImages(Dataset):
+    """``size`` small RGB PIL images, each filled with a colour that encodes its index."""
+
+    def __init__(self, size: int, period: int | None = None) -> None:
+        self.size = size
+        self.period = period or size
+        self.to_tensor = v2.PILToTensor()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        i = index % self.period
+        image = PIL.Image.new("RGB", (6, 5), color=(i * 7 % 256, i * 13 % 256, i * 29 % 256))
+        return self.to_tensor(image), i % NUM_CLASSES
+
+
+COLLATES = [
+    lambda: Z.ZetaMixupCollate(num_classes=NUM_CLASSES),
+    lambda: Z.MixUpCollate(num_classes=NUM_CLASSES),
+    lambda: Z.CutMixCollate(num_classes=NUM_CLASSES),
+    lambda: Z.MixCollate(
+        v2.RandomChoice([Z.ZetaMixup(num_classes=NUM_CLASSES), Z.CutMix(num_classes=NUM_CLASSES)])
+    ),
+]
+IDS = ["ZetaMixupCollate", "MixUpCollate", "CutMixCollate", "MixCollate(RandomChoice)"]
+
+
+def _epoch(collate: object, dataset: Dataset, **kwargs: object) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    loader = DataLoader(dataset, batch_size=8, num_workers=2, collate_fn=collate, **kwargs)
+    return [(images, labels) for images, labels in loader]
+
+
+@pytest.mark.parametrize("make", COLLATES, ids=IDS)
+def test_dataloader_with_workers_mixes_every_sample(make: object) -> None:
+    dataset = PilImages(33)  # a ragged last batch of one sample
+    batches = _epoch(make(), dataset)
+    assert [len(images) for images, _ in batches] == [8, 8, 8, 8, 1]
+    originals = torch.stack([dataset[i][0] for i in range(33)])
+    offset = 0
+    for images, labels in batches:
+        n = len(images)
+        assert images.dtype == torch.uint8 and images.shape == (n, 3, 5, 6)
+        assert labels.dtype == torch.float32 and labels.shape == (n, NUM_CLASSES)
+        torch.testing.assert_close(labels.sum(1), torch.ones(n))
+        chunk = originals[offset : offset + n]
+        # Every output pixel lies within the batch's inputs at that position (no dropped sample).
+        assert (images >= chunk.min(0).values).all() and (images <= chunk.max(0).values).all()
+        offset += n
+    last_images, last_labels = batches[-1]
+    assert torch.equal(last_images, originals[32:]) and last_labels.argmax(1).tolist() == [32 % NUM_CLASSES]
+
+
+@pytest.mark.parametrize("make", COLLATES, ids=IDS)
+def test_collate_objects_pickle_and_keep_their_behaviour(make: object) -> None:
+    collate = make()
+    copy = pickle.loads(pickle.dumps(collate))
+    samples = [PilImages(8)[i] for i in range(8)]
+    torch.manual_seed(3)
+    a = collate(samples)
+    torch.manual_seed(3)
+    b = copy(samples)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("make", COLLATES[:3], ids=IDS[:3])
+def test_workers_draw_different_mixes(make: object) -> None:
+    """Batches 0 and 1 hold the same samples but go to different workers: their mixes differ."""
+    batches = _epoch(make(), PilImages(16, period=8))
+    assert not torch.equal(batches[0][1], batches[1][1])
+
+
+@pytest.mark.parametrize("make", COLLATES, ids=IDS)
+def test_a_seed_makes_the_epoch_reproducible(make: object) -> None:
+    dataset = PilImages(24)
+    torch.manual_seed(11)
+    first = _epoch(make(), dataset, shuffle=True)
+    torch.manual_seed(11)
+    second = _epoch(make(), dataset, shuffle=True)
+    third = _epoch(make(), dataset, shuffle=True, generator=torch.Generator().manual_seed(5))
+    fourth = _epoch(make(), dataset, shuffle=True, generator=torch.Generator().manual_seed(5))
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    for a, b in zip(third, fourth, strict=True):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_custom_collate_fn_and_dict_samples() -> None:
+    def collate_dicts(samples: list[dict[str, object]]) -> dict[str, torch.Tensor]:
+        return {
+            "image": torch.stack([s["image"] for s in samples]),
+            "label": torch.tensor([s["label"] for s in samples]),
+        }
+
+    collate = Z.MixUpCollate(0.4, num_classes=3, collate_fn=collate_dicts)
+    out = collate([{"image": torch.rand(3, 4, 4), "label": i % 3} for i in range(5)])
+    assert out["image"].shape == (5, 3, 4, 4) and out["label"].shape == (5, 3)

@@ -1,0 +1,124 @@
+"""The random draws: ζ-mixup weight structure and the distributions of λ, partners, ranks and boxes."""
+
+from __future__ import annotations
+
+import collections
+import math
+
+import pytest
+import torch
+from hypothesis import given
+
+from tests.strategies import batch_sizes, gammas, seeds
+from zmix_transforms import functional as F
+
+
+@given(n=batch_sizes(), gamma=gammas(), seed=seeds())
+def test_zeta_rows_are_permutations_of_the_p_series(n: int, gamma: float, seed: int) -> None:
+    weights = F.zeta_weights(n, gamma, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    ranks = torch.arange(1, n + 1, dtype=torch.float64)
+    series = ranks**-gamma / (ranks**-gamma).sum()
+    torch.testing.assert_close(
+        weights.sort(dim=1, descending=True).values, series.expand(n, n), rtol=0, atol=0
+    )
+    torch.testing.assert_close(weights.diagonal(), series[0].expand(n), rtol=0, atol=0)
+    if n >= 2:
+        off_diagonal = weights.masked_fill(torch.eye(n, dtype=torch.bool), -1.0)
+        assert (weights.diagonal() > off_diagonal.max(1).values).all(), (
+            "the maximum is on the diagonal, alone"
+        )
+    if gamma >= 1.73:
+        assert (weights.diagonal() > 0.5).all()
+
+
+def test_own_weight_threshold_1_73() -> None:
+    """γ ≥ 1.73 keeps the own weight above 1/2 for every N (the p-series' limit 1/ζ(γ) stays > 1/2)."""
+    for gamma in (1.73, 2.0, 2.8):
+        assert F.zeta_series(100_000, gamma, dtype=torch.float64)[0] > 0.5
+    assert F.zeta_series(100_000, 1.7, dtype=torch.float64)[0] < 0.5
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+def test_zeta_weights_dtype_and_device(dtype: torch.dtype) -> None:
+    weights = F.zeta_weights(5, dtype=dtype, device="cpu")
+    assert weights.dtype == dtype and weights.device.type == "cpu"
+    assert F.zeta_weights(5).dtype == torch.get_default_dtype()
+
+
+def test_zeta_ranks_are_uniform_and_rows_independent() -> None:
+    """For N = 3 each row orders its two partners either way with probability 1/2, independently."""
+    g = torch.Generator().manual_seed(0)
+    draws = 4000
+    second = torch.stack(
+        [F.zeta_weights(3, generator=g).argsort(1, descending=True)[:, 1] for _ in range(draws)]
+    )
+    first_partner_is_lower = second == torch.tensor([1, 0, 0])  # row p's lower-indexed partner ranks second
+    freq = first_partner_is_lower.double().mean(0)
+    assert ((freq - 0.5).abs() < 4 * math.sqrt(0.25 / draws)).all(), freq
+    both = (first_partner_is_lower[:, 0] & first_partner_is_lower[:, 1]).double().mean()
+    assert abs(float(both) - 0.25) < 4 * math.sqrt(0.25 * 0.75 / draws)
+
+
+def test_cycle_partners_are_uniform_over_single_cycles() -> None:
+    """All (N−1)! = 6 single cycles of 4 samples are equally likely (chi-square, 5 degrees of freedom)."""
+    g = torch.Generator().manual_seed(0)
+    draws = 6000
+    counts = collections.Counter(tuple(F.cycle_partners(4, generator=g).tolist()) for _ in range(draws))
+    assert len(counts) == 6
+    for cycle in counts:
+        assert all(p != i for i, p in enumerate(cycle))
+    chi2 = sum((c - draws / 6) ** 2 / (draws / 6) for c in counts.values())
+    assert chi2 < 20.5  # p ≈ 0.001 for 5 degrees of freedom
+
+
+def test_cycle_partners_of_one_sample_is_itself() -> None:
+    assert F.cycle_partners(1).tolist() == [0]
+
+
+@pytest.mark.parametrize("alpha", [0.2, 1.0, 4.0])
+def test_sample_lambda_follows_beta(alpha: float) -> None:
+    g = torch.Generator().manual_seed(1)
+    draws = torch.tensor([F.sample_lambda(alpha, generator=g) for _ in range(4000)], dtype=torch.float64)
+    assert ((draws >= 0) & (draws <= 1)).all()
+    variance = 1 / (4 * (2 * alpha + 1))
+    assert abs(float(draws.mean()) - 0.5) < 4 * math.sqrt(variance / 4000)
+    assert abs(float(draws.var()) - variance) < 0.15 * variance
+
+
+def test_sample_lambda_with_tiny_alpha_is_finite() -> None:
+    g = torch.Generator().manual_seed(0)
+    draws = [F.sample_lambda(1e-3, generator=g) for _ in range(500)]
+    assert all(math.isfinite(d) and 0.0 <= d <= 1.0 for d in draws)
+
+
+@pytest.mark.parametrize(("height", "width", "lam"), [(32, 32, 0.5), (7, 13, 0.3), (1, 1, 0.0), (5, 9, 1.0)])
+def test_cutmix_box_area_and_clipping(height: int, width: int, lam: float) -> None:
+    g = torch.Generator().manual_seed(0)
+    side_h, side_w = round(height * math.sqrt(1 - lam)), round(width * math.sqrt(1 - lam))
+    for _ in range(200):
+        box = F.cutmix_box(height, width, lam, generator=g)
+        assert 0 <= box.x1 <= box.x2 <= width and 0 <= box.y1 <= box.y2 <= height
+        assert box.x2 - box.x1 <= side_w and box.y2 - box.y1 <= side_h
+        assert box.area == (box.x2 - box.x1) * (box.y2 - box.y1)
+
+
+def test_cutmix_box_centre_is_uniform() -> None:
+    """Unclipped small boxes: each of 4 columns is the centre column a quarter of the time."""
+    g = torch.Generator().manual_seed(0)
+    draws = 4000
+    lam = 1 - (1 / 4) ** 2  # a 1×1 box on a 4×4 image: the box is its own centre
+    columns = collections.Counter(F.cutmix_box(4, 4, lam, generator=g).x1 for _ in range(draws))
+    assert sorted(columns) == [0, 1, 2, 3]
+    assert all(abs(c - draws / 4) < 4 * math.sqrt(draws * 3 / 16) for c in columns.values())
+
+
+def test_exact_kept_fraction_for_a_clipped_box() -> None:
+    """The kept fraction is measured from the clipped box, not taken from λ."""
+    x = torch.arange(2.0).reshape(2, 1, 1, 1).expand(2, 1, 6, 6).contiguous()
+    y = torch.eye(2)
+    g = torch.Generator().manual_seed(3)
+    for _ in range(50):
+        seed = int(torch.randint(0, 2**31 - 1, (), generator=g))
+        out, labels = F.cutmix(x, y, 0.2, generator=torch.Generator().manual_seed(seed))
+        kept = (out[0] == 0).double().mean()
+        torch.testing.assert_close(labels[0, 0].double(), kept, rtol=0, atol=1e-6)

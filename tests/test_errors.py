@@ -1,0 +1,294 @@
+"""Every bad input gets a ValueError or TypeError naming the argument, the expectation and the value."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from torchvision import tv_tensors
+
+import zmix_transforms as Z
+from zmix_transforms import functional as F
+
+TRANSFORMS = [Z.ZetaMixup, Z.MixUp, Z.CutMix]
+COLLATES = [Z.ZetaMixupCollate, Z.MixUpCollate, Z.CutMixCollate]
+PARAM_NAME = {
+    Z.ZetaMixup: "gamma",
+    Z.MixUp: "alpha",
+    Z.CutMix: "alpha",
+    Z.ZetaMixupCollate: "gamma",
+    Z.MixUpCollate: "alpha",
+    Z.CutMixCollate: "alpha",
+}
+ALL_CLASSES = TRANSFORMS + COLLATES
+
+
+# -- parameters, checked at construction ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES)
+@pytest.mark.parametrize("value", [0, -1.0, math.nan, math.inf, -math.inf])
+def test_bad_parameter_value(cls: type, value: float) -> None:
+    name = PARAM_NAME[cls]
+    with pytest.raises(ValueError, match=rf"^{name} must be a finite number > 0, got {value}"):
+        cls(value)
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES)
+@pytest.mark.parametrize("value", ["2.8", None, True, [1.0]])
+def test_bad_parameter_type(cls: type, value: object) -> None:
+    name = PARAM_NAME[cls]
+    with pytest.raises(TypeError, match=rf"^{name} must be a finite number > 0, got .* of type"):
+        cls(value)
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES)
+def test_bad_num_classes(cls: type) -> None:
+    with pytest.raises(ValueError, match=r"^num_classes must be an int >= 1, got 0"):
+        cls(num_classes=0)
+    with pytest.raises(TypeError, match=r"^num_classes must be an int >= 1 or None, got 2.5 of type float"):
+        cls(num_classes=2.5)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_bad_labels_getter(cls: type) -> None:
+    with pytest.raises(ValueError, match=r"^labels_getter must be 'default' or a callable, got 'labels'"):
+        cls(labels_getter="labels")
+
+
+def test_mix_collate_arguments() -> None:
+    with pytest.raises(TypeError, match=r"^transform must be a callable batch transform, got int"):
+        Z.MixCollate(3)
+    with pytest.raises(TypeError, match=r"^collate_fn must be a callable or None, got str"):
+        Z.MixCollate(Z.MixUp(num_classes=2), collate_fn="stack")
+
+
+# -- inputs, checked when called ------------------------------------------------------------------
+
+
+def _images(n: int = 4) -> torch.Tensor:
+    return torch.rand(n, 3, 8, 8)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_index_labels_need_num_classes(cls: type) -> None:
+    with pytest.raises(
+        ValueError, match=r"num_classes must be given when labels are class indices .* got None"
+    ):
+        cls()(_images(), torch.tensor([0, 1, 2, 3]))
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+@pytest.mark.parametrize("bad", [-1, 10])
+def test_labels_out_of_range(cls: type, bad: int) -> None:
+    labels = torch.tensor([0, 1, bad, 3])
+    with pytest.raises(
+        ValueError, match=r"labels must be class indices in \[0, num_classes\) = \[0, 10\), got values"
+    ):
+        cls(num_classes=10)(_images(), labels)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_a_batch_of_one_is_checked_too(cls: type) -> None:
+    with pytest.raises(ValueError, match=r"= \[0, 10\), got values from 11 to 11"):
+        cls(num_classes=10)(_images(1), torch.tensor([11]))
+    with pytest.raises(ValueError, match=r"num_classes must be given"):
+        cls()(_images(1), torch.tensor([0]))
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_batch_sizes_differ(cls: type) -> None:
+    with pytest.raises(
+        ValueError, match=r"labels and images must have the same batch size, got 3 labels for 4 images"
+    ):
+        cls(num_classes=10)(_images(4), torch.tensor([0, 1, 2]))
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_soft_labels_with_wrong_num_classes(cls: type) -> None:
+    with pytest.raises(ValueError, match=r"must have K == num_classes = 10, got K = 5"):
+        cls(num_classes=10)(_images(), torch.full((4, 5), 0.2))
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_labels_of_bad_shape_or_dtype(cls: type) -> None:
+    with pytest.raises(
+        ValueError, match=r"labels must be class indices of shape \(N,\) or float labels of shape"
+    ):
+        cls(num_classes=2)(_images(), torch.zeros(4, 2, 1))
+    with pytest.raises(
+        TypeError, match=r"labels of shape \(N,\) must be integer class indices, got dtype torch.float32"
+    ):
+        cls(num_classes=2)(_images(), torch.zeros(4))
+    with pytest.raises(TypeError, match=r"^labels must be a torch.Tensor, got list"):
+        cls(num_classes=2)(_images(), [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_unbatched_image(cls: type) -> None:
+    with pytest.raises(
+        ValueError, match=r"needs a batch of images of shape \(N, C, H, W\), got an unbatched Tensor"
+    ):
+        cls(num_classes=3)(torch.rand(3, 8, 8), torch.tensor([0, 1, 2]))
+    with pytest.raises(
+        ValueError, match=r"shape \(N, T, C, H, W\), got an unbatched Video of shape \(2, 3, 8, 8\)"
+    ):
+        cls(num_classes=3)(tv_tensors.Video(torch.rand(2, 3, 8, 8)), torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_empty_batch(cls: type) -> None:
+    with pytest.raises(ValueError, match=r"images must hold at least one sample, got an empty batch"):
+        cls(num_classes=3)(torch.rand(0, 3, 8, 8), torch.zeros(0, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("cls", COLLATES)
+def test_empty_batch_in_collate(cls: type) -> None:
+    with pytest.raises(ValueError, match=r"^batch must hold at least one sample, got an empty batch"):
+        cls(num_classes=3)([])
+    with pytest.raises(TypeError, match=r"^batch must be a sequence of samples, got int"):
+        cls(num_classes=3)(5)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_no_labels_found(cls: type) -> None:
+    with pytest.raises(ValueError, match=r"found no labels in the input: .* got a single tensor of shape"):
+        cls(num_classes=3)(_images())
+    with pytest.raises(
+        ValueError, match=r"found no labels in the input: .* got a dict with keys \['image'\]"
+    ):
+        cls(num_classes=3)({"image": _images()})
+    with pytest.raises(ValueError, match=r"labels_getter must return a tensor that is part of the input"):
+        cls(num_classes=3, labels_getter=lambda sample: torch.zeros(4, dtype=torch.int64))(
+            _images(), torch.zeros(4)
+        )
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_no_image_found(cls: type) -> None:
+    with pytest.raises(ValueError, match=r"found no image batch in the input"):
+        cls(num_classes=3)({"label": torch.tensor([0, 1])})
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_non_tensor_image_batch(cls: type) -> None:
+    labels = torch.tensor([0, 1])
+    with pytest.raises(TypeError, match=r"images must be a batched torch.Tensor .* got numpy.ndarray"):
+        cls(num_classes=3)(np.zeros((2, 3, 8, 8), dtype=np.float32), labels)
+    pil = PIL.Image.new("RGB", (8, 8))
+    with pytest.raises(TypeError, match=r"images must be a batched torch.Tensor .* got PIL.Image.Image"):
+        cls(num_classes=3)([pil, pil], labels)
+    with pytest.raises(
+        TypeError, match=r"images must hold real numbers \(a float or integer dtype\), got dtype torch.bool"
+    ):
+        cls(num_classes=3)(torch.zeros(2, 3, 8, 8, dtype=torch.bool), labels)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_boxes_and_masks_are_rejected(cls: type) -> None:
+    images, labels = _images(2), torch.tensor([0, 1])
+    mask = tv_tensors.Mask(torch.zeros(2, 8, 8, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"does not support Mask: mixing blends whole images"):
+        cls(num_classes=3)({"image": images, "mask": mask, "labels": labels})
+    boxes = tv_tensors.BoundingBoxes(torch.zeros(2, 4), format="XYXY", canvas_size=(8, 8))
+    with pytest.raises(ValueError, match=r"does not support BoundingBoxes"):
+        cls(num_classes=3)(images, labels, boxes)
+
+
+# -- the functional API ------------------------------------------------------------------------------
+
+
+def test_functional_argument_errors() -> None:
+    x, y = torch.rand(4, 3, 8, 8), torch.eye(4)
+    with pytest.raises(ValueError, match=r"^batch_size must be an int >= 1, got 0"):
+        F.zeta_weights(0)
+    with pytest.raises(TypeError, match=r"^batch_size must be an int >= 1, got 2.0 of type float"):
+        F.zeta_weights(2.0)
+    with pytest.raises(ValueError, match=r"^gamma must be a finite number > 0, got nan"):
+        F.zeta_mixup(x, y, math.nan)
+    with pytest.raises(ValueError, match=r"^lam must be a number in \[0, 1\], got 1.5"):
+        F.mixup(x, y, 1.5)
+    with pytest.raises(ValueError, match=r"^lam must be a number in \[0, 1\], got nan"):
+        F.cutmix(x, y, math.nan)
+    with pytest.raises(ValueError, match=r"^alpha must be a finite number > 0, got -1.0"):
+        F.sample_lambda(-1.0)
+    with pytest.raises(TypeError, match=r"^generator must be a torch.Generator or None, got int"):
+        F.mixup(x, y, 0.5, generator=0)
+    with pytest.raises(TypeError, match=r"^labels must be a float tensor of shape \(N, K\) \(use .*one_hot"):
+        F.zeta_mixup(x, torch.tensor([0, 1, 2, 3]))
+    with pytest.raises(
+        ValueError, match=r"^labels and images must have the same batch size, got 3 labels for 4"
+    ):
+        F.mixup(x, torch.eye(3), 0.5)
+    with pytest.raises(
+        ValueError, match=r"^images must be a batch of shape \(N, \.\.\., H, W\) with at least 3"
+    ):
+        F.cutmix(torch.rand(4, 8), y, 0.5)
+    with pytest.raises(
+        TypeError, match=r"^images must be a torch.Tensor batch of shape \(N, \.\.\.\), got list"
+    ):
+        F.zeta_mixup([1.0, 2.0], y)
+    with pytest.raises(ValueError, match=r"^images must hold at least one sample, got an empty batch"):
+        F.zeta_mixup(torch.rand(0, 3), torch.zeros(0, 2))
+
+
+def test_kernel_argument_errors() -> None:
+    x = torch.rand(4, 3, 8, 8)
+    with pytest.raises(
+        ValueError, match=r"^weights must have shape \(M, N\) with N = 4 .* got shape \(4, 3\)"
+    ):
+        F.apply_weights(x, torch.rand(4, 3))
+    with pytest.raises(
+        TypeError, match=r"^weights must be a float torch.Tensor of shape \(M, N\), got a tensor of dtype"
+    ):
+        F.apply_weights(x, torch.eye(4, dtype=torch.int64))
+    with pytest.raises(TypeError, match=r"^partners must be an int64 torch.Tensor of shape \(N,\)"):
+        F.mix_pairs(x, 0.5, torch.tensor([1, 2, 3, 0], dtype=torch.int32))
+    with pytest.raises(
+        ValueError, match=r"^partners must have shape \(N,\) = \(4,\), matching the batch, got shape"
+    ):
+        F.mix_pairs(x, 0.5, torch.tensor([1, 0]))
+    with pytest.raises(ValueError, match=r"^box must lie inside the 8×8 image"):
+        F.paste_box(x, F.Box(0, 0, 9, 4), torch.tensor([1, 2, 3, 0]))
+    with pytest.raises(TypeError, match=r"^box must be a Box \(x1, y1, x2, y2\), got"):
+        F.paste_box(x, [0, 0, 2, 2], torch.tensor([1, 2, 3, 0]))
+    with pytest.raises(ValueError, match=r"^height must be an int >= 1, got 0"):
+        F.cutmix_box(0, 4, 0.5)
+
+
+def test_one_hot_errors() -> None:
+    with pytest.raises(
+        TypeError, match=r"^labels must be integer class indices \(any int dtype\), got dtype torch.float32"
+    ):
+        F.one_hot(torch.zeros(3), 2)
+    with pytest.raises(ValueError, match=r"^class-index labels must have shape \(N,\), got shape \(3, 1\)"):
+        F.one_hot(torch.zeros(3, 1, dtype=torch.int64), 2)
+    with pytest.raises(
+        ValueError,
+        match=r"^labels must be class indices in \[0, num_classes\) = \[0, 2\), got values from 0 to 2",
+    ):
+        F.one_hot(torch.tensor([0, 2]), 2)
+    with pytest.raises(TypeError, match=r"^dtype must be a float dtype, got torch.int64"):
+        F.one_hot(torch.tensor([0, 1]), 2, dtype=torch.int64)
+    with pytest.raises(TypeError, match=r"^num_classes must be an int >= 1, got None"):
+        F.one_hot(torch.tensor([0, 1]), None)
+
+
+def test_loss_errors() -> None:
+    with pytest.raises(ValueError, match=r"^reduction must be one of \('mean', 'sum', 'none'\), got 'avg'"):
+        Z.SoftTargetCrossEntropy("avg")
+    loss = Z.SoftTargetCrossEntropy()
+    with pytest.raises(
+        ValueError, match=r"^float targets must have the shape of logits \(2, 3\), got \(2, 4\)"
+    ):
+        loss(torch.zeros(2, 3), torch.zeros(2, 4))
+    with pytest.raises(
+        TypeError,
+        match=r"^logits must be a float torch.Tensor of shape \(N, K\), got a tensor of dtype torch.int64",
+    ):
+        loss(torch.zeros(2, 3, dtype=torch.int64), torch.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"^class-index targets must have shape \(N,\) = \(2,\), got \(3,\)"):
+        loss(torch.zeros(2, 3), torch.zeros(3, dtype=torch.int64))
