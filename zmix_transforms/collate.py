@@ -1,9 +1,9 @@
 """``DataLoader`` collate functions that collate a list of samples, then mix the batch.
 
-The collate classes own no mixing logic of their own: :class:`MixCollate` calls any batch transform
-on the collated batch, and :class:`ZetaMixupCollate`, :class:`MixUpCollate` and :class:`CutMixCollate`
-are :class:`MixCollate` with :class:`~zmix_transforms.ZetaMixup`, :class:`~zmix_transforms.MixUp` or
-:class:`~zmix_transforms.CutMix`.
+The collate classes own no mixing logic of their own: [`MixCollate`][MixCollate] calls any batch
+transform on the collated batch, and [`ZetaMixupCollate`][ZetaMixupCollate],
+[`MixUpCollate`][MixUpCollate] and [`CutMixCollate`][CutMixCollate] are [`MixCollate`][MixCollate]
+with [`ZetaMixup`][ZetaMixup], [`MixUp`][MixUp] or [`CutMix`][CutMix].
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class MixCollate:
     """Collate a list of samples, then apply a batch transform to the batch.
 
     Args:
-        transform: Any callable that takes the collated batch, such as :class:`~zmix_transforms.ZetaMixup`
+        transform: Any callable that takes the collated batch, such as [`ZetaMixup`][ZetaMixup]
             or ``v2.RandomChoice([...])`` of several mixing transforms.
         collate_fn: Turns the list of samples into a batch; ``None`` means
             ``torch.utils.data.default_collate``.
@@ -79,7 +79,7 @@ class MixCollate:
 
 
 class ZetaMixupCollate(MixCollate):
-    """Collate a list of samples and apply ζ-mixup to the batch (see :class:`~zmix_transforms.ZetaMixup`).
+    """Collate a list of samples and apply ζ-mixup to the batch (see [`ZetaMixup`][ZetaMixup]).
 
     Args:
         gamma: The exponent γ, a finite number > 0 (default 2.8).
@@ -108,7 +108,7 @@ class ZetaMixupCollate(MixCollate):
 
 
 class MixUpCollate(MixCollate):
-    """Collate a list of samples and apply mixup to the batch (see :class:`~zmix_transforms.MixUp`).
+    """Collate a list of samples and apply mixup to the batch (see [`MixUp`][MixUp]).
 
     Args:
         alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
@@ -136,7 +136,7 @@ class MixUpCollate(MixCollate):
 
 
 class CutMixCollate(MixCollate):
-    """Collate a list of samples and apply CutMix to the batch (see :class:`~zmix_transforms.CutMix`).
+    """Collate a list of samples and apply CutMix to the batch (see [`CutMix`][CutMix]).
 
     Args:
         alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).

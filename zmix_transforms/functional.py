@@ -1,19 +1,22 @@
 """Pure tensor functions behind every mixing method.
 
-Every method is one idea: output sample ``p`` is a convex combination of input samples, with row ``p``
-of a row-stochastic weight matrix ``W`` as its weights, and images and labels go through the same
-weights. ζ-mixup uses a dense ``W`` (:func:`zeta_weights`, applied by :func:`apply_weights`); mixup uses
-``W = λ·I + (1 − λ)·P`` for a pairing permutation ``P`` (:func:`cycle_partners`, applied by
-:func:`mix_pairs`); CutMix takes each pixel whole from the sample or its partner (:func:`cutmix_box`,
-applied by :func:`paste_box`) and weights the labels by the exact pixel fractions.
+Every method is one idea: output sample ``p`` is a convex combination of the input samples, with row
+``p`` of a row-stochastic weight matrix ``W`` as its weights, and images and labels go through the
+same weights.
+
+* ζ-mixup uses a dense ``W`` ([`zeta_weights`][zeta_weights]), applied by one matrix product
+  ([`apply_weights`][apply_weights]).
+* mixup uses ``W = λ·I + (1 − λ)·P`` for a pairing permutation ``P``
+  ([`cycle_partners`][cycle_partners]), applied by [`mix_pairs`][mix_pairs].
+* CutMix takes each pixel whole from the sample or its partner ([`cutmix_box`][cutmix_box],
+  applied by [`paste_box`][paste_box]) and weights the labels by the exact pixel fractions.
 
 The functions come in two kinds, as in torchvision's ``transforms.v2`` and timm's ``Mixup``:
-
-* **draws** (:func:`sample_lambda`, :func:`zeta_weights`, :func:`cycle_partners`, :func:`cutmix_box`)
-  take an explicit ``torch.Generator`` (the global torch RNG when it is ``None``);
-* **kernels** (:func:`apply_weights`, :func:`mix_pairs`, :func:`paste_box`) are deterministic.
-
-:func:`zeta_mixup`, :func:`mixup` and :func:`cutmix` draw and apply in one call.
+**draws** ([`sample_lambda`][sample_lambda], [`zeta_weights`][zeta_weights],
+[`cycle_partners`][cycle_partners], [`cutmix_box`][cutmix_box]) take an explicit ``torch.Generator``
+(the global torch RNG when it is ``None``); **kernels** ([`apply_weights`][apply_weights],
+[`mix_pairs`][mix_pairs], [`paste_box`][paste_box]) are deterministic.
+[`zeta_mixup`][zeta_mixup], [`mixup`][mixup] and [`cutmix`][cutmix] draw and apply in one call.
 """
 
 from __future__ import annotations
@@ -262,7 +265,7 @@ def cutmix_box(
         generator: Source of randomness; the global torch RNG when ``None``.
 
     Returns:
-        The :class:`Box` ``(x1, y1, x2, y2)``, half-open.
+        The [`Box`][Box] ``(x1, y1, x2, y2)``, half-open.
 
     Raises:
         ValueError: If a size is < 1 or ``lam`` is outside [0, 1].
@@ -334,9 +337,9 @@ def mix_pairs(x: torch.Tensor, lam: float, partners: torch.Tensor) -> torch.Tens
 
     Args:
         x: A batch of shape (N, ...) of any float or integer dtype (computed as in
-            :func:`apply_weights`).
+            [`apply_weights`][apply_weights]).
         lam: The weight of each sample's own value, in [0, 1].
-        partners: Int64 indices of shape (N,), on ``x``'s device, as from :func:`cycle_partners`.
+        partners: Int64 indices of shape (N,), on ``x``'s device, as from [`cycle_partners`][cycle_partners].
 
     Returns:
         The mixed batch, a new tensor of ``x``'s shape and dtype.
@@ -362,8 +365,8 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor) -> torch.Tensor
 
     Args:
         x: A batch of shape (N, ..., H, W) of any dtype.
-        box: The region, as from :func:`cutmix_box`; it must lie inside the image.
-        partners: Int64 indices of shape (N,), on ``x``'s device, as from :func:`cycle_partners`.
+        box: The region, as from [`cutmix_box`][cutmix_box]; it must lie inside the image.
+        partners: Int64 indices of shape (N,), on ``x``'s device, as from [`cycle_partners`][cycle_partners].
 
     Returns:
         A new tensor: ``x`` with ``out[p, ..., y1:y2, x1:x2] = x[partners[p], ..., y1:y2, x1:x2]``.
@@ -462,8 +465,8 @@ def zeta_mixup(
 
     Args:
         images: A batch of shape (N, ...) of any float or integer dtype: feature vectors, 2-D points,
-            images, videos or volumes. The result keeps the dtype (see :func:`apply_weights`).
-        labels: Float labels of shape (N, K) (one-hot, soft or multi-hot; see :func:`one_hot`).
+            images, videos or volumes. The result keeps the dtype (see [`apply_weights`][apply_weights]).
+        labels: Float labels of shape (N, K) (one-hot, soft or multi-hot; see [`one_hot`][one_hot]).
         gamma: The exponent γ, a finite number > 0 (default 2.8).
         generator: Source of randomness; the global torch RNG of the images' device when ``None``.
 
@@ -499,7 +502,7 @@ def mixup(
     Args:
         images: A batch of shape (N, ...) of any float or integer dtype.
         labels: Float labels of shape (N, K).
-        lam: The weight of each sample's own value, in [0, 1] (e.g. from :func:`sample_lambda`).
+        lam: The weight of each sample's own value, in [0, 1] (e.g. from [`sample_lambda`][sample_lambda]).
         generator: Source of randomness for the pairing; the global torch RNG when ``None``.
 
     Returns:
@@ -531,7 +534,7 @@ def cutmix(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """CutMix: paste a random box of each sample's partner into it; weight labels by pixel fractions.
 
-    The box (:func:`cutmix_box`) has area about ``(1 − λ)·H·W``; after clipping to the image, the
+    The box ([`cutmix_box`][cutmix_box]) has area about ``(1 − λ)·H·W``; after clipping to the image, the
     label weight of the sample itself is the exact fraction of its pixels kept, ``1 − area / (H·W)``.
 
     Args:

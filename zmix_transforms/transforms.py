@@ -1,9 +1,9 @@
 """Batch mixing transforms for ``torchvision.transforms.v2`` pipelines.
 
 Each transform follows torchvision's ``MixUp``/``CutMix``: ``forward`` finds the image batch and the
-labels in whatever structure it was given, checks them, lets :meth:`make_params` draw the random
-parameters once, then applies them to every image batch (:meth:`transform`) and to the labels
-(:meth:`mix_labels`) with the kernels of :mod:`zmix_transforms.functional`.
+labels in whatever structure it was given, checks them, lets `make_params` draw the random
+parameters once, then applies them to every image batch (`transform`) and to the labels
+(`mix_labels`) with the kernels of `zmix_transforms.functional`.
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ class ZetaMixup(_BatchMix):
     """ζ-mixup (Abhishek, Brown, Hamarneh, 2023/2024): every output mixes all samples of the batch.
 
     Output sample ``p`` is ``Σ_i W[p, i] · x_i`` with ``W`` from
-    :func:`~zmix_transforms.functional.zeta_weights`: row ``p`` is the normalized p-series
+    [`F.zeta_weights`][zmix_transforms.functional.zeta_weights]: row ``p`` is the normalized p-series
     ``r^-γ / Σ_k k^-γ`` over a random ranking of the batch in which ``p`` itself has rank 1. Labels are
     mixed with the same ``W``. The whole batch is mixed with one matrix product.
 
@@ -342,8 +342,8 @@ class MixUp(_PairMix):
     """Mixup (Zhang et al., 2018): ``x' = λ·x + (1 − λ)·x[π]``, labels likewise, λ ~ Beta(α, α).
 
     One λ per call; the partner π(p) of each sample comes from a uniformly random single cycle through
-    the batch (:func:`~zmix_transforms.functional.cycle_partners`), so no sample is paired with itself
-    and the pairing does not depend on the order of the batch.
+    the batch ([`F.cycle_partners`][zmix_transforms.functional.cycle_partners]), so no sample is
+    paired with itself and the pairing does not depend on the order of the batch.
 
     Args:
         alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
@@ -356,7 +356,7 @@ class MixUp(_PairMix):
         TypeError: If an argument or the input has the wrong type.
 
     Note:
-        Accepts the same inputs as :class:`ZetaMixup`.
+        Accepts the same inputs as [`ZetaMixup`][ZetaMixup].
 
     Examples:
         >>> images, labels = MixUp(num_classes=10)(torch.rand(8, 3, 32, 32), torch.randint(0, 10, (8,)))
@@ -377,10 +377,10 @@ class MixUp(_PairMix):
 class CutMix(_PairMix):
     """CutMix (Yun et al., 2019): paste a box of each sample's partner into it; labels by pixel area.
 
-    λ ~ Beta(α, α); the box (:func:`~zmix_transforms.functional.cutmix_box`) has area about
+    λ ~ Beta(α, α); the box ([`F.cutmix_box`][zmix_transforms.functional.cutmix_box]) has area about
     ``(1 − λ)·H·W`` and a uniformly random centre, clipped to the image. λ is then corrected to the exact
     fraction of pixels each sample keeps, and the labels are weighted by it. Partners come from a
-    random single cycle, as in :class:`MixUp`.
+    random single cycle, as in [`MixUp`][MixUp].
 
     Args:
         alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
@@ -393,7 +393,7 @@ class CutMix(_PairMix):
         TypeError: If an argument or the input has the wrong type.
 
     Note:
-        Accepts the same inputs as :class:`ZetaMixup`; pixels are copied, never blended, so integer
+        Accepts the same inputs as [`ZetaMixup`][ZetaMixup]; pixels are copied, never blended, so integer
         images stay exact.
 
     Examples:
