@@ -24,7 +24,7 @@ $(VENV)/.docs: $(VENV)/bin/activate pyproject.toml
 
 ## make test: install the package with its test extra into .venv and run the test suite
 test: $(VENV)/.test
-	$(PY) -m ruff check zmix_transforms tests examples benchmarks conftest.py
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 ## make demo: train a small CNN on scikit-learn's digits through a ZetaMixupCollate DataLoader
@@ -40,8 +40,8 @@ serve: $(VENV)/.docs
 	$(PY) -m mkdocs serve
 
 lint: $(VENV)/.test
-	$(PY) -m ruff check zmix_transforms tests examples benchmarks conftest.py
-	$(PY) -m ruff format --check zmix_transforms tests examples benchmarks conftest.py
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .hypothesis .ruff_cache
