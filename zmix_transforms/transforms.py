@@ -314,8 +314,8 @@ class ZetaMixup(_BatchMix):
         return F.apply_weights(inpt.as_subclass(torch.Tensor), params["weights"])
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
-        """Mix the labels with the same weight matrix."""
-        return F.apply_weights(labels, params["weights"])
+        """Mix the labels with the same weight matrix (moved to the labels' device if need be)."""
+        return F.apply_weights(labels, params["weights"].to(labels.device))
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         return [("gamma", self.gamma), *super()._repr_items()]

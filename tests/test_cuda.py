@@ -1,0 +1,62 @@
+"""The methods on a CUDA device: results stay there, match the CPU maths, and force no CPU sync.
+
+Skipped where no CUDA device is present (CI has none).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import zmix_transforms as Z
+from zmix_transforms import functional as F
+
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+TRANSFORMS = [Z.ZetaMixup, Z.MixUp, Z.CutMix]
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.uint8])
+def test_transforms_stay_on_the_device_without_a_sync(cls: type, dtype: torch.dtype) -> None:
+    images = torch.randint(0, 256, (16, 3, 32, 32), device="cuda").to(dtype)
+    soft = torch.softmax(torch.randn(16, 10, device="cuda"), dim=1)
+    transform = cls(num_classes=10)
+    transform(images, soft)  # warm up lazy CUDA initialization
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        out_images, out_labels = transform(images, soft)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert out_images.device.type == "cuda" and out_images.dtype == dtype
+    assert out_labels.device.type == "cuda"
+    torch.testing.assert_close(out_labels.sum(1), torch.ones(16, device="cuda"))
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_images_on_the_gpu_labels_on_the_cpu(cls: type) -> None:
+    images = torch.rand(8, 3, 16, 16, device="cuda")
+    out_images, out_labels = cls(num_classes=4)(images, torch.arange(8) % 4)
+    assert out_images.device.type == "cuda" and out_labels.device.type == "cpu"
+    torch.testing.assert_close(out_labels.sum(1), torch.ones(8))
+
+
+def test_functional_matches_the_cpu_with_the_same_draws() -> None:
+    x = torch.rand(32, 3, 16, 16, dtype=torch.float64)
+    y = F.one_hot(torch.arange(32) % 10, 10, dtype=torch.float64)
+    for fn, param in ((F.zeta_mixup, 2.8), (F.mixup, 0.3), (F.cutmix, 0.3)):
+        cpu = fn(x, y, param, generator=torch.Generator().manual_seed(0))
+        gpu = fn(x.cuda(), y.cuda(), param, generator=torch.Generator().manual_seed(0))
+        torch.testing.assert_close(gpu[0].cpu(), cpu[0])
+        torch.testing.assert_close(gpu[1].cpu(), cpu[1])
+
+
+def test_zeta_weights_drawn_on_the_device() -> None:
+    g = torch.Generator(device="cuda").manual_seed(0)
+    weights = F.zeta_weights(64, generator=g, device="cuda")
+    assert weights.device.type == "cuda"
+    assert (weights.argmax(1) == torch.arange(64, device="cuda")).all()
