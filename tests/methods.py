@@ -2,7 +2,8 @@
 
 A method is run as ``run(images, labels, num_classes, param, seed)``. Its draws depend on the shapes
 only, never on the values, so running it again with the same seed on identity labels (``eye(N)``,
-``num_classes=N``) returns, as labels, the exact weight matrix W it used: ``reveal_weights``.
+``num_classes=N``) and no label smoothing returns, as labels, the exact weight matrix W it used:
+``reveal_weights``.
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ import zmix_transforms as Z
 from tests.strategies import alphas, gammas, lams
 from zmix_transforms import functional as F
 
-Run = Callable[[torch.Tensor, torch.Tensor, int, float, int], tuple[torch.Tensor, torch.Tensor]]
+Run = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass(frozen=True)
 class Method:
     name: str
-    family: str  # "zeta" (dense W), "pair" (mixup) or "cut" (CutMix)
+    # "zeta" (dense W), "pair" (mixup, one λ), "pair_elem" (mixup, a λ per sample), "cut" (CutMix),
+    # "zetacut" (CutMix on top of ζ-mixup)
+    family: str
     params: st.SearchStrategy[float]
-    run: Run
+    run: Run  # run(images, labels, num_classes, param, seed, *, smoothing=True)
     functional: bool  # functional methods take any (N, ...) batch (CutMix: (N, ..., H, W))
+    label_smoothing: float = 0.0
 
 
 def _soft(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -34,27 +38,41 @@ def _soft(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 
 def _functional(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Run:
-    def run(images: torch.Tensor, labels: torch.Tensor, k: int, param: float, seed: int):
+    def run(
+        images: torch.Tensor, labels: torch.Tensor, k: int, param: float, seed: int, *, smoothing: bool = True
+    ):
         return fn(images, _soft(labels, k), param, generator=torch.Generator().manual_seed(seed))
 
     return run
 
 
-def _transform(cls: type) -> Run:
-    def run(images: torch.Tensor, labels: torch.Tensor, k: int, param: float, seed: int):
+def _options(options: dict[str, object], smoothing: bool) -> dict[str, object]:
+    return options if smoothing else {key: v for key, v in options.items() if key != "label_smoothing"}
+
+
+def _transform(make: Callable[..., object], **options: object) -> Run:
+    def run(
+        images: torch.Tensor, labels: torch.Tensor, k: int, param: float, seed: int, *, smoothing: bool = True
+    ):
         torch.manual_seed(seed)
-        return cls(param, num_classes=k)(images, labels)
+        return make(param, num_classes=k, **_options(options, smoothing))(images, labels)
 
     return run
 
 
-def _collate(cls: type) -> Run:
-    def run(images: torch.Tensor, labels: torch.Tensor, k: int, param: float, seed: int):
+def _collate(make: Callable[..., object], **options: object) -> Run:
+    def run(
+        images: torch.Tensor, labels: torch.Tensor, k: int, param: float, seed: int, *, smoothing: bool = True
+    ):
         torch.manual_seed(seed)
         samples = list(zip(images.unbind(0), labels.unbind(0), strict=True))
-        return tuple(cls(param, num_classes=k)(samples))
+        return tuple(make(param, num_classes=k, **_options(options, smoothing))(samples))
 
     return run
+
+
+def _zeta_cutmix(gamma: float, **options: object) -> Z.ZetaCutMix:
+    return Z.ZetaCutMix(gamma, 1.0, **options)
 
 
 METHODS = [
@@ -67,6 +85,28 @@ METHODS = [
     Method("ZetaMixupCollate", "zeta", gammas(), _collate(Z.ZetaMixupCollate), False),
     Method("MixUpCollate", "pair", alphas(), _collate(Z.MixUpCollate), False),
     Method("CutMixCollate", "cut", alphas(), _collate(Z.CutMixCollate), False),
+    Method("MixUp(per_sample)", "pair_elem", alphas(), _transform(Z.MixUp, per_sample=True), False),
+    Method(
+        "MixUpCollate(per_sample)", "pair_elem", alphas(), _collate(Z.MixUpCollate, per_sample=True), False
+    ),
+    Method("ZetaCutMix", "zetacut", gammas(), _transform(_zeta_cutmix), False),
+    Method(
+        "ZetaMixup(label_smoothing)",
+        "zeta",
+        gammas(),
+        _transform(Z.ZetaMixup, label_smoothing=0.1),
+        False,
+        0.1,
+    ),
+    Method("MixUp(label_smoothing)", "pair", alphas(), _transform(Z.MixUp, label_smoothing=0.3), False, 0.3),
+    Method(
+        "CutMixCollate(label_smoothing)",
+        "cut",
+        alphas(),
+        _collate(Z.CutMixCollate, label_smoothing=0.2),
+        False,
+        0.2,
+    ),
 ]
 METHOD_IDS = [m.name for m in METHODS]
 
@@ -74,7 +114,7 @@ METHOD_IDS = [m.name for m in METHODS]
 def reveal_weights(method: Method, images: torch.Tensor, param: float, seed: int) -> torch.Tensor:
     """The (N, N) label weights ``method`` uses on ``images`` with ``seed``, in float64."""
     n = images.shape[0]
-    _, weights = method.run(images, torch.eye(n, dtype=torch.float64), n, param, seed)
+    _, weights = method.run(images, torch.eye(n, dtype=torch.float64), n, param, seed, smoothing=False)
     return weights
 
 
@@ -82,5 +122,7 @@ def reveal_sources(method: Method, images: torch.Tensor, param: float, seed: int
     """For a copying method (CutMix): the index of the sample each output value was taken from."""
     n = images.shape[0]
     coded = torch.arange(n, dtype=torch.float64).reshape(n, *([1] * (images.ndim - 1))).expand(images.shape)
-    mixed, _ = method.run(coded.contiguous(), torch.eye(n, dtype=torch.float64), n, param, seed)
+    mixed, _ = method.run(
+        coded.contiguous(), torch.eye(n, dtype=torch.float64), n, param, seed, smoothing=False
+    )
     return mixed.round().long()

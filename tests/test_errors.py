@@ -188,14 +188,29 @@ def test_non_tensor_image_batch(cls: type) -> None:
 
 
 @pytest.mark.parametrize("cls", TRANSFORMS)
-def test_boxes_and_masks_are_rejected(cls: type) -> None:
+def test_boxes_are_rejected(cls: type) -> None:
     images, labels = _images(2), torch.tensor([0, 1])
-    mask = tv_tensors.Mask(torch.zeros(2, 8, 8, dtype=torch.uint8))
-    with pytest.raises(ValueError, match=r"does not support Mask: mixing blends whole images"):
-        cls(num_classes=3)({"image": images, "mask": mask, "labels": labels})
     boxes = tv_tensors.BoundingBoxes(torch.zeros(2, 4), format="XYXY", canvas_size=(8, 8))
-    with pytest.raises(ValueError, match=r"does not support BoundingBoxes"):
+    with pytest.raises(ValueError, match=r"does not support BoundingBoxes: mixing blends whole images"):
         cls(num_classes=3)(images, labels, boxes)
+
+
+@pytest.mark.parametrize("cls", [Z.ZetaMixup, Z.MixUp, Z.ZetaCutMix])
+def test_blending_methods_reject_masks(cls: type) -> None:
+    mask = tv_tensors.Mask(torch.zeros(2, 8, 8, dtype=torch.uint8))
+    with pytest.raises(
+        ValueError, match=r"does not support Mask: .* nor for masks \(CutMix alone supports them\)"
+    ):
+        cls(num_classes=3)({"image": _images(2), "mask": mask, "labels": torch.tensor([0, 1])})
+
+
+def test_cutmix_checks_mask_shapes() -> None:
+    mask = tv_tensors.Mask(torch.zeros(2, 7, 8, dtype=torch.uint8))
+    with pytest.raises(
+        ValueError,
+        match=r"a Mask batch must have shape \(N, H, W\) .* \(N = 2, H×W = \(8, 8\)\), got shape \(2, 7, 8\)",
+    ):
+        Z.CutMix()(tv_tensors.Image(_images(2)), mask)
 
 
 # -- the functional API ------------------------------------------------------------------------------

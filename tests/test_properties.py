@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.methods import METHOD_IDS, METHODS, Method, reveal_sources, reveal_weights
 from tests.strategies import MixBatch, mix_batches, seeds
+from zmix_transforms import functional as F
 
 # How far a mixed value may stray from the float64 reference, relative to the batch's largest magnitude.
 _REL_TOL = {torch.float64: 1e-12, torch.float32: 2e-6, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
@@ -41,6 +42,11 @@ def _given_method(test):  # one hypothesis test per method, each with its own pa
     wrapper.__name__ = test.__name__
     wrapper.__doc__ = test.__doc__
     return wrapper
+
+
+def _smoothed(batch: MixBatch, method: Method) -> torch.Tensor:
+    """The labels as the method sees them before mixing: float (N, K), smoothed."""
+    return F.smooth_labels(batch.soft_labels(), method.label_smoothing)
 
 
 def _check_weights_normalized(weights: torch.Tensor, n: int) -> None:
@@ -75,7 +81,12 @@ def test_mix_is_convex_and_applies_its_weights(
 
     x = images.to(torch.float64).reshape(n, -1)
     out = out_images.to(torch.float64).reshape(n, -1)
-    if method.family == "cut":
+    if method.family == "zetacut":
+        # Per-pixel weights differ inside and outside the box (exactness: test_options.py); every
+        # value still lies within the inputs' range, rounding included.
+        tol = _REL_TOL.get(images.dtype, 0.0) * max(float(x.abs().max()), 1.0)
+        assert (out >= x.min(0).values - tol).all() and (out <= x.max(0).values + tol).all()
+    elif method.family == "cut":
         # Every value is copied whole from the sample itself or from one partner, which gives the
         # label weight: the exact fraction of the pixels taken from it.
         sources = reveal_sources(method, images, param, seed).reshape(n, -1)
@@ -94,9 +105,8 @@ def test_mix_is_convex_and_applies_its_weights(
         # Convexity: within the inputs' range at every position.
         assert (out >= x.min(0).values - tol).all() and (out <= x.max(0).values + tol).all()
 
-    torch.testing.assert_close(
-        out_labels.to(torch.float64), weights @ batch.soft_labels().to(torch.float64), rtol=1e-6, atol=1e-6
-    )
+    expected_labels = weights @ _smoothed(batch, method).to(torch.float64)
+    torch.testing.assert_close(out_labels.to(torch.float64), expected_labels, rtol=1e-6, atol=1e-6)
 
 
 @_given_method
@@ -106,7 +116,7 @@ def test_label_sums_are_the_same_convex_combination(
     """Each output label row sums to the weights applied to the input row sums (1 for one-hot)."""
     _, out_labels = method.run(batch.images, batch.labels, batch.num_classes, param, seed)
     weights = reveal_weights(method, batch.images, param, seed)
-    input_sums = batch.soft_labels().to(torch.float64).sum(1)
+    input_sums = _smoothed(batch, method).to(torch.float64).sum(1)
     torch.testing.assert_close(
         out_labels.to(torch.float64).sum(1), weights @ input_sums, rtol=1e-6, atol=1e-6
     )
@@ -122,14 +132,21 @@ def test_pairing_structure(method: Method, batch: MixBatch, param: float, seed: 
     if method.family == "zeta":
         assert (weights.argmax(1) == torch.arange(n)).all()
         return
+    if method.family == "zetacut":  # W = pairing · ζ-weights; normalization is checked in the convexity test
+        return
     own = weights.diagonal()
-    assert torch.allclose(own, own[0].expand(n), rtol=0, atol=1e-12), "one λ for the whole batch"
-    if n == 1 or own[0] == 1.0:
+    if method.family != "pair_elem":
+        assert torch.allclose(own, own[0].expand(n), rtol=0, atol=1e-12), "one λ for the whole batch"
+    if n == 1 or bool((own == 1.0).all()):
         assert torch.equal(weights, torch.eye(n, dtype=torch.float64))
         return
     off = weights - torch.diag(own)
+    has_partner = off.sum(1) > 0
+    assert ((off > 0).sum(1) == has_partner.long()).all(), "at most one partner per sample"
+    assert torch.equal(has_partner, own < 1.0), "a partner exactly when the own weight is below 1"
+    if not bool(has_partner.all()):  # a per-sample λ of exactly 1 keeps its sample whole
+        return
     partners = off.argmax(1)
-    assert ((off > 0).sum(1) == 1).all(), "exactly one partner per sample"
     assert (partners != torch.arange(n)).all(), "no sample is its own partner"
     visited, p = set(), 0
     for _ in range(n):

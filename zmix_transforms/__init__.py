@@ -8,8 +8,8 @@ Examples:
 
 from . import functional
 from .collate import CutMixCollate, MixCollate, MixUpCollate, ZetaMixupCollate
-from .losses import SoftTargetCrossEntropy
-from .transforms import CutMix, MixUp, ZetaMixup
+from .losses import MixupELoss, SoftTargetCrossEntropy
+from .transforms import CutMix, MixUp, RandomMix, ZetaCutMix, ZetaMixup
 
 __version__ = "0.1.0"
 
@@ -19,7 +19,10 @@ __all__ = [
     "MixCollate",
     "MixUp",
     "MixUpCollate",
+    "MixupELoss",
+    "RandomMix",
     "SoftTargetCrossEntropy",
+    "ZetaCutMix",
     "ZetaMixup",
     "ZetaMixupCollate",
     "__version__",

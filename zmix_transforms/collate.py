@@ -17,15 +17,20 @@ from .transforms import CutMix, MixUp, ZetaMixup
 
 __all__ = ["CutMixCollate", "MixCollate", "MixUpCollate", "ZetaMixupCollate"]
 
+Collate = Callable[[Any], Any]
+
 
 class MixCollate:
     """Collate a list of samples, then apply a batch transform to the batch.
 
     Args:
-        transform: Any callable that takes the collated batch, such as [`ZetaMixup`][ZetaMixup]
-            or ``v2.RandomChoice([...])`` of several mixing transforms.
+        transform: Any callable that takes the collated batch, such as [`ZetaMixup`][ZetaMixup],
+            [`RandomMix`][RandomMix] or ``v2.RandomChoice([...])`` of several mixing transforms.
         collate_fn: Turns the list of samples into a batch; ``None`` means
             ``torch.utils.data.default_collate``.
+        return_originals: Also return the unmixed batch: ``(mixed_images, mixed_labels, images,
+            labels)`` for ``(images, labels)`` batches (``(mixed, original)`` for other structures),
+            so that a training loop can feed both, as [`MixupELoss`][MixupELoss] needs.
 
     Raises:
         TypeError: If ``transform`` or ``collate_fn`` is not callable, at construction; if the batch
@@ -48,14 +53,17 @@ class MixCollate:
     """
 
     def __init__(
-        self, transform: Callable[[Any], Any], *, collate_fn: Callable[[Any], Any] | None = None
+        self, transform: Collate, *, collate_fn: Collate | None = None, return_originals: bool = False
     ) -> None:
         if not callable(transform):
             raise TypeError(f"transform must be a callable batch transform, got {type(transform).__name__}")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"collate_fn must be a callable or None, got {type(collate_fn).__name__}")
+        if not isinstance(return_originals, bool):
+            raise TypeError(f"return_originals must be a bool, got {type(return_originals).__name__}")
         self.transform = transform
         self.collate_fn = default_collate if collate_fn is None else collate_fn
+        self.return_originals = return_originals
 
     def __call__(self, batch: Sequence[Any]) -> Any:
         """Collate ``batch`` (a list of samples) and mix it.
@@ -65,17 +73,24 @@ class MixCollate:
 
         Returns:
             The mixed batch, in the structure ``collate_fn`` gives (a list ``[images, labels]`` for
-            pairs under ``default_collate``).
+            pairs under ``default_collate``); with ``return_originals``, the unmixed batch after it.
         """
         if not isinstance(batch, Sequence):
             raise TypeError(f"batch must be a sequence of samples, got {type(batch).__name__}")
         if len(batch) == 0:
             raise ValueError("batch must hold at least one sample, got an empty batch")
-        return self.transform(self.collate_fn(batch))
+        collated = self.collate_fn(batch)
+        mixed = self.transform(collated)  # out of place: ``collated`` is left as it was
+        if not self.return_originals:
+            return mixed
+        if isinstance(collated, (tuple, list)) and isinstance(mixed, (tuple, list)):
+            return (*mixed, *collated)
+        return mixed, collated
 
     def __repr__(self) -> str:
         collate_name = getattr(self.collate_fn, "__name__", repr(self.collate_fn))
-        return f"{type(self).__name__}(transform={self.transform!r}, collate_fn={collate_name})"
+        extra = ", return_originals=True" if self.return_originals else ""
+        return f"{type(self).__name__}(transform={self.transform!r}, collate_fn={collate_name}{extra})"
 
 
 class ZetaMixupCollate(MixCollate):
@@ -85,9 +100,12 @@ class ZetaMixupCollate(MixCollate):
         gamma: The exponent γ, a finite number > 0 (default 2.8).
         num_classes: Number of classes, needed when labels are class indices.
         collate_fn: Turns the list of samples into a batch; ``None`` means ``default_collate``.
+        label_smoothing: Smoothing applied to the labels before mixing, in [0, 1].
+        p: Probability of mixing a batch at all.
+        return_originals: Also return the unmixed batch (see [`MixCollate`][MixCollate]).
 
     Raises:
-        ValueError: If ``gamma`` or ``num_classes`` is out of range.
+        ValueError: If a parameter is out of range.
         TypeError: If an argument has the wrong type.
 
     Examples:
@@ -102,9 +120,13 @@ class ZetaMixupCollate(MixCollate):
         gamma: float = 2.8,
         *,
         num_classes: int | None = None,
-        collate_fn: Callable[[Any], Any] | None = None,
+        collate_fn: Collate | None = None,
+        label_smoothing: float = 0.0,
+        p: float = 1.0,
+        return_originals: bool = False,
     ) -> None:
-        super().__init__(ZetaMixup(gamma, num_classes=num_classes), collate_fn=collate_fn)
+        transform = ZetaMixup(gamma, num_classes=num_classes, label_smoothing=label_smoothing, p=p)
+        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals)
 
 
 class MixUpCollate(MixCollate):
@@ -112,11 +134,15 @@ class MixUpCollate(MixCollate):
 
     Args:
         alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
+        per_sample: One λ per sample instead of one per batch.
         num_classes: Number of classes, needed when labels are class indices.
         collate_fn: Turns the list of samples into a batch; ``None`` means ``default_collate``.
+        label_smoothing: Smoothing applied to the labels before mixing, in [0, 1].
+        p: Probability of mixing a batch at all.
+        return_originals: Also return the unmixed batch (see [`MixCollate`][MixCollate]).
 
     Raises:
-        ValueError: If ``alpha`` or ``num_classes`` is out of range.
+        ValueError: If a parameter is out of range.
         TypeError: If an argument has the wrong type.
 
     Examples:
@@ -129,10 +155,17 @@ class MixUpCollate(MixCollate):
         self,
         alpha: float = 1.0,
         *,
+        per_sample: bool = False,
         num_classes: int | None = None,
-        collate_fn: Callable[[Any], Any] | None = None,
+        collate_fn: Collate | None = None,
+        label_smoothing: float = 0.0,
+        p: float = 1.0,
+        return_originals: bool = False,
     ) -> None:
-        super().__init__(MixUp(alpha, num_classes=num_classes), collate_fn=collate_fn)
+        transform = MixUp(
+            alpha, per_sample=per_sample, num_classes=num_classes, label_smoothing=label_smoothing, p=p
+        )
+        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals)
 
 
 class CutMixCollate(MixCollate):
@@ -142,9 +175,12 @@ class CutMixCollate(MixCollate):
         alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
         num_classes: Number of classes, needed when labels are class indices.
         collate_fn: Turns the list of samples into a batch; ``None`` means ``default_collate``.
+        label_smoothing: Smoothing applied to the labels before mixing, in [0, 1].
+        p: Probability of mixing a batch at all.
+        return_originals: Also return the unmixed batch (see [`MixCollate`][MixCollate]).
 
     Raises:
-        ValueError: If ``alpha`` or ``num_classes`` is out of range.
+        ValueError: If a parameter is out of range.
         TypeError: If an argument has the wrong type.
 
     Examples:
@@ -158,6 +194,10 @@ class CutMixCollate(MixCollate):
         alpha: float = 1.0,
         *,
         num_classes: int | None = None,
-        collate_fn: Callable[[Any], Any] | None = None,
+        collate_fn: Collate | None = None,
+        label_smoothing: float = 0.0,
+        p: float = 1.0,
+        return_originals: bool = False,
     ) -> None:
-        super().__init__(CutMix(alpha, num_classes=num_classes), collate_fn=collate_fn)
+        transform = CutMix(alpha, num_classes=num_classes, label_smoothing=label_smoothing, p=p)
+        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals)

@@ -32,6 +32,7 @@ from ._checks import (
     check_generator,
     check_lam,
     check_num_classes,
+    check_probability,
     check_soft_labels,
 )
 
@@ -46,6 +47,8 @@ __all__ = [
     "one_hot",
     "paste_box",
     "sample_lambda",
+    "sample_lambdas",
+    "smooth_labels",
     "zeta_mixup",
     "zeta_series",
     "zeta_weights",
@@ -109,6 +112,41 @@ def sample_lambda(alpha: float, *, generator: torch.Generator | None = None) -> 
     # Beta(a, a) is the first coordinate of Dirichlet(a, a); torch clamps the underlying Gamma draws
     # away from zero, so tiny alphas still give a finite λ.
     return float(torch._sample_dirichlet(concentration, generator=generator)[0])
+
+
+def sample_lambdas(
+    alpha: float,
+    batch_size: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Draw one mixing weight λ ~ Beta(α, α) per sample (timm's "elem" mode).
+
+    Args:
+        alpha: The Beta distribution's concentration, a finite number > 0.
+        batch_size: ``N``, an int >= 1.
+        generator: Source of randomness; the global torch RNG of ``device`` when ``None``.
+        device: Device of the result (default CPU).
+
+    Returns:
+        A float64 tensor of shape (N,) with values in [0, 1].
+
+    Raises:
+        ValueError: If ``alpha`` is not a finite number > 0 or ``batch_size`` < 1.
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> lams = sample_lambdas(0.4, 5, generator=torch.Generator().manual_seed(0))
+        >>> lams.shape, bool(((lams >= 0) & (lams <= 1)).all())
+        (torch.Size([5]), True)
+    """
+    alpha = check_finite_positive("alpha", alpha)
+    n = _check_batch_size(batch_size)
+    check_generator(generator)
+    concentration = torch.full((n, 2), alpha, dtype=torch.float64, device=_draw_device(generator, device))
+    lams = torch._sample_dirichlet(concentration, generator=generator)[:, 0]
+    return lams.to(device if device is not None else lams.device, non_blocking=True)
 
 
 def zeta_series(
@@ -332,13 +370,14 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return _restore_dtype(out, x.dtype).reshape(weights.shape[0], *x.shape[1:])
 
 
-def mix_pairs(x: torch.Tensor, lam: float, partners: torch.Tensor) -> torch.Tensor:
+def mix_pairs(x: torch.Tensor, lam: float | torch.Tensor, partners: torch.Tensor) -> torch.Tensor:
     """Mix every sample with its partner: ``out[p] = λ · x[p] + (1 − λ) · x[partners[p]]``.
 
     Args:
         x: A batch of shape (N, ...) of any float or integer dtype (computed as in
             [`apply_weights`][apply_weights]).
-        lam: The weight of each sample's own value, in [0, 1].
+        lam: The weight of each sample's own value, in [0, 1]: one number for the batch, or a float
+            tensor of shape (N,) with one weight per sample (as from [`sample_lambdas`][sample_lambdas]).
         partners: Int64 indices of shape (N,), on ``x``'s device, as from [`cycle_partners`][cycle_partners].
 
     Returns:
@@ -352,11 +391,12 @@ def mix_pairs(x: torch.Tensor, lam: float, partners: torch.Tensor) -> torch.Tens
         >>> mix_pairs(torch.tensor([0.0, 8.0]), 0.75, torch.tensor([1, 0]))
         tensor([2., 6.])
     """
-    _check_partners(partners, check_batch_tensor("x", x, min_ndim=1, layout="(N, ...)"))
-    lam = check_lam(lam)
+    n = check_batch_tensor("x", x, min_ndim=1, layout="(N, ...)")
+    _check_partners(partners, n)
     dtype = _compute_dtype(x.dtype)
+    weight = _check_lam_per_sample(lam, n, x.ndim, dtype) if isinstance(lam, torch.Tensor) else check_lam(lam)
     xc = x.to(dtype)
-    out = xc.index_select(0, partners).lerp_(xc, lam)
+    out = xc.index_select(0, partners).lerp_(xc, weight)
     return _restore_dtype(out, x.dtype)
 
 
@@ -402,16 +442,24 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor) -> torch.Tensor
 # --------------------------------------------------------------------------------------------------
 
 
-def one_hot(labels: torch.Tensor, num_classes: int, *, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Turn class indices into one-hot rows.
+def one_hot(
+    labels: torch.Tensor,
+    num_classes: int,
+    *,
+    dtype: torch.dtype | None = None,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """Turn class indices into one-hot rows, optionally smoothed.
 
     Args:
         labels: Integer class indices of shape (N,), any integer dtype, each in ``[0, num_classes)``.
         num_classes: The number of classes ``K`` >= 1.
         dtype: Float dtype of the result (default float32).
+        label_smoothing: ``s`` in [0, 1]: the true class gets ``1 − s + s/K``, every other class
+            ``s/K`` (as timm and ``torch.nn.CrossEntropyLoss(label_smoothing=s)`` do).
 
     Returns:
-        A float tensor of shape (N, K) on ``labels``' device.
+        A float tensor of shape (N, K) on ``labels``' device; each row sums to 1.
 
     Raises:
         TypeError: If ``labels`` is not an integer tensor, or ``dtype`` is not a float dtype.
@@ -444,7 +492,36 @@ def one_hot(labels: torch.Tensor, num_classes: int, *, dtype: torch.dtype | None
                 f"got values from {low} to {high}"
             )
     out = torch.zeros(labels.shape[0], num_classes, dtype=dtype, device=labels.device)
-    return out.scatter_(1, labels.long().unsqueeze(1), 1.0)
+    return smooth_labels(out.scatter_(1, labels.long().unsqueeze(1), 1.0), label_smoothing)
+
+
+def smooth_labels(labels: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+    """Blend float labels with the uniform distribution: ``(1 − s) · y + s / K``.
+
+    For one-hot rows this is timm's label smoothing: ``1 − s + s/K`` on the true class, ``s/K``
+    elsewhere. Rows that sum to 1 keep summing to 1.
+
+    Args:
+        labels: Float labels of shape (N, K).
+        label_smoothing: ``s`` in [0, 1]; 0 returns ``labels`` itself.
+
+    Returns:
+        The smoothed labels (a new tensor unless ``s`` is 0).
+
+    Raises:
+        ValueError: If ``label_smoothing`` is outside [0, 1].
+        TypeError: If ``labels`` is not a float tensor or ``label_smoothing`` is not a number.
+
+    Examples:
+        >>> smooth_labels(torch.tensor([[0.0, 1.0]]), 0.2)
+        tensor([[0.1000, 0.9000]])
+    """
+    s = check_probability("label_smoothing", label_smoothing)
+    if not isinstance(labels, torch.Tensor) or not labels.is_floating_point() or labels.ndim != 2:
+        raise TypeError(f"labels must be a float torch.Tensor of shape (N, K), got {_describe(labels)}")
+    if s == 0.0:
+        return labels
+    return labels.mul(1.0 - s).add_(s / labels.shape[1])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -493,7 +570,7 @@ def zeta_mixup(
 def mixup(
     images: torch.Tensor,
     labels: torch.Tensor,
-    lam: float,
+    lam: float | torch.Tensor,
     *,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -502,7 +579,9 @@ def mixup(
     Args:
         images: A batch of shape (N, ...) of any float or integer dtype.
         labels: Float labels of shape (N, K).
-        lam: The weight of each sample's own value, in [0, 1] (e.g. from [`sample_lambda`][sample_lambda]).
+        lam: The weight of each sample's own value, in [0, 1] (e.g. from [`sample_lambda`][sample_lambda]),
+            or one weight per sample as a float tensor of shape (N,) (from
+            [`sample_lambdas`][sample_lambdas]).
         generator: Source of randomness for the pairing; the global torch RNG when ``None``.
 
     Returns:
@@ -520,7 +599,8 @@ def mixup(
     """
     n = check_batch_tensor("images", images, min_ndim=1, layout="(N, ...)")
     check_soft_labels(labels, n)
-    lam = check_lam(lam)
+    if not isinstance(lam, torch.Tensor):
+        lam = check_lam(lam)
     partners = cycle_partners(n, generator=generator, device=images.device)
     return mix_pairs(images, lam, partners), mix_pairs(labels, lam, partners)
 
@@ -587,6 +667,21 @@ def _check_size(name: str, size: object) -> int:
     if size < 1:
         raise ValueError(f"{name} must be an int >= 1, got {size}")
     return size
+
+
+def _check_lam_per_sample(lam: torch.Tensor, batch_size: int, ndim: int, dtype: torch.dtype) -> torch.Tensor:
+    """Check per-sample weights and shape them to broadcast over a batch of ``ndim`` dimensions."""
+    if not lam.is_floating_point():
+        raise TypeError(f"lam must be a number or a float tensor of shape (N,), got dtype {lam.dtype}")
+    if lam.shape != (batch_size,):
+        raise ValueError(
+            f"lam must be a number or a tensor of shape (N,) = ({batch_size},), got shape {tuple(lam.shape)}"
+        )
+    if lam.device.type == "cpu" and not bool(((lam >= 0) & (lam <= 1)).all()):
+        raise ValueError(
+            f"lam must hold weights in [0, 1], got values from {float(lam.min())} to {float(lam.max())}"
+        )
+    return lam.to(dtype).reshape(batch_size, *([1] * (ndim - 1)))
 
 
 def _check_partners(partners: object, batch_size: int) -> None:

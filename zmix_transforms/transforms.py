@@ -9,7 +9,8 @@ parameters once, then applies them to every image batch (`transform`) and to the
 from __future__ import annotations
 
 import collections.abc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,20 +21,17 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
 
 from . import functional as F
-from ._checks import check_finite_positive, check_num_classes, check_same_batch_size
+from ._checks import check_finite_positive, check_num_classes, check_probability, check_same_batch_size
 
-__all__ = ["CutMix", "MixUp", "ZetaMixup"]
+__all__ = ["CutMix", "MixUp", "RandomMix", "ZetaCutMix", "ZetaMixup"]
 
 LabelsGetter = Callable[[Any], Any]
 
-# tv_tensors that a whole-image mix cannot carry along (KeyPoints is new in torchvision 0.23).
-_UNSUPPORTED_TV_TENSORS: tuple[type, ...] = tuple(
+# tv_tensors that a mix cannot carry along (KeyPoints is new in torchvision 0.23). Masks are
+# supported by CutMix alone, which pastes the same box into them.
+_BOXES_AND_POINTS: tuple[type, ...] = tuple(
     cls
-    for cls in (
-        getattr(tv_tensors, "BoundingBoxes", None),
-        getattr(tv_tensors, "Mask", None),
-        getattr(tv_tensors, "KeyPoints", None),
-    )
+    for cls in (getattr(tv_tensors, "BoundingBoxes", None), getattr(tv_tensors, "KeyPoints", None))
     if cls is not None
 )
 
@@ -81,16 +79,38 @@ def _parse_labels_getter(labels_getter: Any) -> LabelsGetter:
     raise ValueError(f"labels_getter must be 'default' or a callable, got {labels_getter!r}")
 
 
+@dataclass
+class _Batch:
+    """Where a checked input keeps its parts (positions in the flattened input)."""
+
+    image_positions: list[int]
+    mask_positions: list[int]
+    label_position: int | None  # None when masks are the only targets (segmentation)
+    labels: torch.Tensor | None  # float (N, K), smoothed
+    batch_size: int
+
+
 class _BatchMix(Transform):
     """Shared input handling of the batch mixing transforms (not public)."""
 
-    def __init__(self, *, num_classes: int | None = None, labels_getter: Any = "default") -> None:
+    _supports_masks = False
+
+    def __init__(
+        self,
+        *,
+        num_classes: int | None = None,
+        labels_getter: Any = "default",
+        label_smoothing: float = 0.0,
+        p: float = 1.0,
+    ) -> None:
         super().__init__()
         self.num_classes = check_num_classes(num_classes)
         self.labels_getter = labels_getter
         self._labels_getter = _parse_labels_getter(labels_getter)
+        self.label_smoothing = check_probability("label_smoothing", label_smoothing)
+        self.p = check_probability("p", p)
 
-    # -- the three steps a subclass defines ------------------------------------------------------
+    # -- the steps a subclass defines ------------------------------------------------------------
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         """Draw this call's random parameters for the image batches in ``flat_inputs``."""
@@ -102,6 +122,10 @@ class _BatchMix(Transform):
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """Mix float (N, K) labels with the drawn parameters."""
+        raise NotImplementedError
+
+    def transform_mask(self, mask: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+        """Move a segmentation mask batch along with the images (only CutMix supports masks)."""
         raise NotImplementedError
 
     # -- input handling ------------------------------------------------------------------------
@@ -116,84 +140,133 @@ class _BatchMix(Transform):
         Returns:
             The same structure, with mixed image batches and float (N, K) labels.
         """
-        sample = inputs if len(inputs) > 1 else inputs[0]
+        return self._mix_sample(inputs if len(inputs) > 1 else inputs[0])
+
+    def _mix_sample(self, sample: Any) -> Any:
         flat_inputs, spec = tree_flatten(sample)
-        image_positions, label_position, labels = self._parse(sample, flat_inputs)
-        images = [flat_inputs[i] for i in image_positions]
+        batch = self._parse(sample, flat_inputs)
+        images = [flat_inputs[i] for i in batch.image_positions]
+        params = self.make_params(images) if self._should_mix(batch.batch_size) else None
         flat_outputs = list(flat_inputs)
-        if labels.shape[0] == 1:  # nothing to mix with: return the sample as it is, labels made soft
-            params = None
-            flat_outputs[label_position] = labels.clone() if labels is flat_inputs[label_position] else labels
-        else:
-            params = self.make_params(images)
-            flat_outputs[label_position] = self.mix_labels(labels, params)
-        for position, image in zip(image_positions, images, strict=True):
-            mixed = (
-                image.as_subclass(torch.Tensor).clone() if params is None else self.transform(image, params)
-            )
-            flat_outputs[position] = (
-                tv_tensors.wrap(mixed, like=image) if isinstance(image, tv_tensors.TVTensor) else mixed
-            )
+        if batch.label_position is not None:
+            assert batch.labels is not None
+            if params is not None:
+                flat_outputs[batch.label_position] = self.mix_labels(batch.labels, params)
+            elif batch.labels is flat_inputs[batch.label_position]:  # never hand back the input itself
+                flat_outputs[batch.label_position] = batch.labels.clone()
+            else:
+                flat_outputs[batch.label_position] = batch.labels
+        for position in batch.image_positions:
+            flat_outputs[position] = _rewrap(flat_inputs[position], params, self.transform)
+        for position in batch.mask_positions:
+            flat_outputs[position] = _rewrap(flat_inputs[position], params, self.transform_mask)
         return tree_unflatten(flat_outputs, spec)
 
-    def _parse(self, sample: Any, flat_inputs: list[Any]) -> tuple[list[int], int, torch.Tensor]:
-        """Check the input and return image positions, the label position and float (N, K) labels."""
+    def _should_mix(self, batch_size: int) -> bool:
+        """A batch of one is never mixed; otherwise mix with probability ``p`` (global torch RNG)."""
+        if batch_size == 1 or self.p == 0.0:
+            return False
+        return self.p == 1.0 or bool(torch.rand(()) < self.p)
+
+    def _parse(self, sample: Any, flat_inputs: list[Any]) -> _Batch:
+        """Check the input and find its image batches, masks and labels."""
         name = type(self).__name__
         for item in flat_inputs:
-            if isinstance(item, _UNSUPPORTED_TV_TENSORS):
+            if isinstance(item, _BOXES_AND_POINTS) or (
+                isinstance(item, tv_tensors.Mask) and not self._supports_masks
+            ):
+                what = "masks (CutMix alone supports them)" if isinstance(item, tv_tensors.Mask) else "them"
                 raise ValueError(
                     f"{name}() does not support {type(item).__name__}: mixing blends whole images, which "
-                    f"has no meaning for bounding boxes, masks or keypoints"
+                    f"has no meaning for bounding boxes or keypoints, nor for {what}"
                 )
+        mask_positions = [i for i, item in enumerate(flat_inputs) if isinstance(item, tv_tensors.Mask)]
         labels = self._labels_getter(sample)
-        if labels is None:
+        if mask_positions and (labels is None or isinstance(labels, tv_tensors.Mask)):
+            labels = None  # segmentation: the masks are the targets
+        elif labels is None:
             raise ValueError(
                 f"{name}() found no labels in the input: expected (images, labels), a dict with a "
                 f"'labels'-like key, or a labels_getter that finds them, got {_describe_sample(sample)}"
             )
-        if not isinstance(labels, torch.Tensor):
+        elif not isinstance(labels, torch.Tensor):
             raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
-        label_position = next((i for i, item in enumerate(flat_inputs) if item is labels), None)
-        if label_position is None:
-            raise ValueError("labels_getter must return a tensor that is part of the input, got a new tensor")
+        label_position = None
+        if labels is not None:
+            label_position = next((i for i, item in enumerate(flat_inputs) if item is labels), None)
+            if label_position is None:
+                raise ValueError(
+                    "labels_getter must return a tensor that is part of the input, got a new tensor"
+                )
 
         image_positions = _find_image_batches(flat_inputs, labels, name)
-        batch_size = None
-        for position in image_positions:
-            image = flat_inputs[position]
-            min_ndim = 5 if isinstance(image, tv_tensors.Video) else 4
-            layout = "(N, T, C, H, W)" if min_ndim == 5 else "(N, C, H, W)"
-            if image.dtype == torch.bool or image.is_complex():
-                raise TypeError(
-                    f"images must hold real numbers (a float or integer dtype), got dtype {image.dtype}"
-                )
-            if image.ndim < min_ndim:
-                raise ValueError(
-                    f"{name}() needs a batch of images of shape {layout}, got an unbatched "
-                    f"{type(image).__name__} of shape {tuple(image.shape)}; batch the samples first "
-                    f"(for example with a DataLoader or the collate classes)"
-                )
-            if image.shape[0] == 0:
-                raise ValueError(
-                    f"images must hold at least one sample, got an empty batch of shape {tuple(image.shape)}"
-                )
-            if batch_size is not None and image.shape[0] != batch_size:
-                raise ValueError(
-                    f"all image batches must have the same size, got {batch_size} and {image.shape[0]}"
-                )
-            batch_size = int(image.shape[0])
-        assert batch_size is not None
-        return image_positions, label_position, _soft_labels(labels, self.num_classes, batch_size)
+        batch_size = _check_image_batches([flat_inputs[i] for i in image_positions], name)
+        reference = flat_inputs[image_positions[0]]
+        for position in mask_positions:
+            _check_mask(flat_inputs[position], reference, batch_size)
+        soft = None
+        if labels is not None:
+            soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing)
+        return _Batch(image_positions, mask_positions, label_position, soft, batch_size)
 
     def extra_repr(self) -> str:
         """The constructor arguments, as shown by ``repr``."""
         return ", ".join(f"{key}={value!r}" for key, value in self._repr_items())
 
     def _repr_items(self) -> list[tuple[str, Any]]:
-        return [("num_classes", self.num_classes)]
+        items: list[tuple[str, Any]] = [("num_classes", self.num_classes)]
+        if self.label_smoothing:
+            items.append(("label_smoothing", self.label_smoothing))
+        if self.p != 1.0:
+            items.append(("p", self.p))
+        return items
 
 
-def _find_image_batches(flat_inputs: list[Any], labels: torch.Tensor, name: str) -> list[int]:
+def _rewrap(inpt: torch.Tensor, params: dict[str, Any] | None, apply: Callable[..., torch.Tensor]) -> Any:
+    """Apply ``apply`` (or copy, when not mixing) and keep the tv_tensor type of ``inpt``."""
+    plain = inpt.as_subclass(torch.Tensor)
+    out = plain.clone() if params is None else apply(plain, params)
+    return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
+
+
+def _check_image_batches(images: list[torch.Tensor], name: str) -> int:
+    """Check every image batch and return their common batch size."""
+    batch_size = None
+    for image in images:
+        min_ndim = 5 if isinstance(image, tv_tensors.Video) else 4
+        layout = "(N, T, C, H, W)" if min_ndim == 5 else "(N, C, H, W)"
+        if image.dtype == torch.bool or image.is_complex():
+            raise TypeError(
+                f"images must hold real numbers (a float or integer dtype), got dtype {image.dtype}"
+            )
+        if image.ndim < min_ndim:
+            raise ValueError(
+                f"{name}() needs a batch of images of shape {layout}, got an unbatched "
+                f"{type(image).__name__} of shape {tuple(image.shape)}; batch the samples first "
+                f"(for example with a DataLoader or the collate classes)"
+            )
+        if image.shape[0] == 0:
+            raise ValueError(
+                f"images must hold at least one sample, got an empty batch of shape {tuple(image.shape)}"
+            )
+        if batch_size is not None and image.shape[0] != batch_size:
+            raise ValueError(
+                f"all image batches must have the same size, got {batch_size} and {image.shape[0]}"
+            )
+        batch_size = int(image.shape[0])
+    assert batch_size is not None
+    return batch_size
+
+
+def _check_mask(mask: torch.Tensor, image: torch.Tensor, batch_size: int) -> None:
+    if mask.ndim < 3 or mask.shape[0] != batch_size or mask.shape[-2:] != image.shape[-2:]:
+        raise ValueError(
+            f"a Mask batch must have shape (N, H, W) or (N, ..., H, W) matching the images "
+            f"(N = {batch_size}, H×W = {tuple(image.shape[-2:])}), got shape {tuple(mask.shape)}"
+        )
+
+
+def _find_image_batches(flat_inputs: list[Any], labels: torch.Tensor | None, name: str) -> list[int]:
     """Positions of the image batches, found by torchvision's rule.
 
     Every ``tv_tensors.Image`` or ``Video`` is an image batch; without one, the first plain tensor
@@ -217,8 +290,10 @@ def _find_image_batches(flat_inputs: list[Any], labels: torch.Tensor, name: str)
     raise ValueError(f"{name}() found no image batch in the input: expected a torch.Tensor beside the labels")
 
 
-def _soft_labels(labels: torch.Tensor, num_classes: int | None, batch_size: int) -> torch.Tensor:
-    """Check the labels against the batch and return them as float (N, K)."""
+def _soft_labels(
+    labels: torch.Tensor, num_classes: int | None, batch_size: int, label_smoothing: float
+) -> torch.Tensor:
+    """Check the labels against the batch and return them as float (N, K), smoothed."""
     if labels.ndim == 1:
         if labels.is_floating_point() or labels.dtype == torch.bool or labels.is_complex():
             raise TypeError(
@@ -245,7 +320,7 @@ def _soft_labels(labels: torch.Tensor, num_classes: int | None, batch_size: int)
             f"got shape {tuple(labels.shape)}"
         )
     check_same_batch_size(soft.shape[0], batch_size)
-    return soft
+    return F.smooth_labels(soft, label_smoothing)
 
 
 def _describe_sample(sample: Any) -> str:
@@ -277,10 +352,15 @@ class ZetaMixup(_BatchMix):
         num_classes: Number of classes, needed when labels are class indices of shape (N,).
         labels_getter: ``"default"`` (the second item of a tuple, or a ``labels``-like key of a dict, as
             in torchvision) or a callable that returns the labels tensor from the input.
+        label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (as timm does): one-hot
+            rows become ``1 − s + s/K`` on the true class and ``s/K`` elsewhere; float labels become
+            ``(1 − s)·y + s/K``.
+        p: Probability of mixing a batch at all (default 1); an unmixed batch still gets float (N, K)
+            labels.
 
     Raises:
-        ValueError: If ``gamma`` is not a finite number > 0 or ``num_classes`` < 1, at construction; if
-            the input is malformed, when called (see the Note).
+        ValueError: If a parameter is out of range, at construction; if the input is malformed, when
+            called (see the Note).
         TypeError: If an argument or the input has the wrong type.
 
     Note:
@@ -299,9 +379,17 @@ class ZetaMixup(_BatchMix):
     """
 
     def __init__(
-        self, gamma: float = 2.8, *, num_classes: int | None = None, labels_getter: Any = "default"
+        self,
+        gamma: float = 2.8,
+        *,
+        num_classes: int | None = None,
+        labels_getter: Any = "default",
+        label_smoothing: float = 0.0,
+        p: float = 1.0,
     ) -> None:
-        super().__init__(num_classes=num_classes, labels_getter=labels_getter)
+        super().__init__(
+            num_classes=num_classes, labels_getter=labels_getter, label_smoothing=label_smoothing, p=p
+        )
         self.gamma = check_finite_positive("gamma", gamma)
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
@@ -311,7 +399,7 @@ class ZetaMixup(_BatchMix):
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         """Mix one image batch with the weight matrix."""
-        return F.apply_weights(inpt.as_subclass(torch.Tensor), params["weights"])
+        return F.apply_weights(inpt, params["weights"])
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """Mix the labels with the same weight matrix (moved to the labels' device if need be)."""
@@ -325,14 +413,25 @@ class _PairMix(_BatchMix):
     """A mix of each sample with one partner, λ ~ Beta(α, α) (not public)."""
 
     def __init__(
-        self, alpha: float = 1.0, *, num_classes: int | None = None, labels_getter: Any = "default"
+        self,
+        alpha: float = 1.0,
+        *,
+        num_classes: int | None = None,
+        labels_getter: Any = "default",
+        label_smoothing: float = 0.0,
+        p: float = 1.0,
     ) -> None:
-        super().__init__(num_classes=num_classes, labels_getter=labels_getter)
+        super().__init__(
+            num_classes=num_classes, labels_getter=labels_getter, label_smoothing=label_smoothing, p=p
+        )
         self.alpha = check_finite_positive("alpha", alpha)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """Mix the labels: weight ``params["lam"]`` on the own label, the rest on the partner's."""
-        return F.mix_pairs(labels, params["lam"], params["partners"].to(labels.device))
+        lam = params["lam"]
+        if isinstance(lam, torch.Tensor):
+            lam = lam.to(labels.device)
+        return F.mix_pairs(labels, lam, params["partners"].to(labels.device))
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         return [("alpha", self.alpha), *super()._repr_items()]
@@ -341,18 +440,23 @@ class _PairMix(_BatchMix):
 class MixUp(_PairMix):
     """Mixup (Zhang et al., 2018): ``x' = λ·x + (1 − λ)·x[π]``, labels likewise, λ ~ Beta(α, α).
 
-    One λ per call; the partner π(p) of each sample comes from a uniformly random single cycle through
-    the batch ([`F.cycle_partners`][zmix_transforms.functional.cycle_partners]), so no sample is
-    paired with itself and the pairing does not depend on the order of the batch.
+    One λ per call (or one per sample with ``per_sample=True``); the partner π(p) of each sample comes
+    from a uniformly random single cycle through the batch
+    ([`F.cycle_partners`][zmix_transforms.functional.cycle_partners]), so no sample is paired with
+    itself and the pairing does not depend on the order of the batch.
 
     Args:
         alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
+        per_sample: Draw one λ per sample (timm's "elem" mode, the Keras MixupGenerator's way); each
+            label is mixed with its own sample's λ.
         num_classes: Number of classes, needed when labels are class indices of shape (N,).
         labels_getter: ``"default"`` or a callable that returns the labels from the input.
+        label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (see [`ZetaMixup`][ZetaMixup]).
+        p: Probability of mixing a batch at all (default 1).
 
     Raises:
-        ValueError: If ``alpha`` is not a finite number > 0 or ``num_classes`` < 1, at construction; if
-            the input is malformed, when called.
+        ValueError: If a parameter is out of range, at construction; if the input is malformed, when
+            called.
         TypeError: If an argument or the input has the wrong type.
 
     Note:
@@ -364,14 +468,53 @@ class MixUp(_PairMix):
         True
     """
 
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        *,
+        per_sample: bool = False,
+        num_classes: int | None = None,
+        labels_getter: Any = "default",
+        label_smoothing: float = 0.0,
+        p: float = 1.0,
+    ) -> None:
+        super().__init__(
+            alpha, num_classes=num_classes, labels_getter=labels_getter, label_smoothing=label_smoothing, p=p
+        )
+        if not isinstance(per_sample, bool):
+            raise TypeError(
+                f"per_sample must be a bool, got {per_sample!r} of type {type(per_sample).__name__}"
+            )
+        self.per_sample = per_sample
+
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        """Draw λ and the partners."""
+        """Draw λ (one, or one per sample) and the partners."""
         device, batch_size = _batch_device_and_size(flat_inputs)
-        return {"lam": F.sample_lambda(self.alpha), "partners": F.cycle_partners(batch_size, device=device)}
+        if self.per_sample:
+            lam: float | torch.Tensor = F.sample_lambdas(self.alpha, batch_size, device=device)
+        else:
+            lam = F.sample_lambda(self.alpha)
+        return {"lam": lam, "partners": F.cycle_partners(batch_size, device=device)}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         """Mix one image batch with its partners."""
-        return F.mix_pairs(inpt.as_subclass(torch.Tensor), params["lam"], params["partners"])
+        return F.mix_pairs(inpt, params["lam"], params["partners"])
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        items = super()._repr_items()
+        return [*items[:1], ("per_sample", self.per_sample), *items[1:]] if self.per_sample else items
+
+
+def _draw_cutmix(alpha: float, flat_inputs: list[Any]) -> dict[str, Any]:
+    """CutMix's draws for a batch: the box, the exact kept fraction ``lam`` and the partners."""
+    device, batch_size = _batch_device_and_size(flat_inputs)
+    height, width = flat_inputs[0].shape[-2:]
+    box = F.cutmix_box(height, width, F.sample_lambda(alpha))
+    return {
+        "box": box,
+        "lam": 1.0 - box.area / (height * width),
+        "partners": F.cycle_partners(batch_size, device=device),
+    }
 
 
 class CutMix(_PairMix):
@@ -382,19 +525,25 @@ class CutMix(_PairMix):
     fraction of pixels each sample keeps, and the labels are weighted by it. Partners come from a
     random single cycle, as in [`MixUp`][MixUp].
 
+    Segmentation batches work too: every ``tv_tensors.Mask`` in the input gets the same box pasted, so
+    images and masks stay aligned. With masks and no class labels (e.g. ``CutMix()(images, masks)``
+    with ``masks`` a ``tv_tensors.Mask``), the masks are the targets and nothing is one-hot encoded.
+
     Args:
         alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
         num_classes: Number of classes, needed when labels are class indices of shape (N,).
         labels_getter: ``"default"`` or a callable that returns the labels from the input.
+        label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (see [`ZetaMixup`][ZetaMixup]).
+        p: Probability of mixing a batch at all (default 1).
 
     Raises:
-        ValueError: If ``alpha`` is not a finite number > 0 or ``num_classes`` < 1, at construction; if
-            the input is malformed, when called.
+        ValueError: If a parameter is out of range, at construction; if the input is malformed, when
+            called.
         TypeError: If an argument or the input has the wrong type.
 
     Note:
-        Accepts the same inputs as [`ZetaMixup`][ZetaMixup]; pixels are copied, never blended, so integer
-        images stay exact.
+        Accepts the same inputs as [`ZetaMixup`][ZetaMixup], and masks; pixels are copied, never
+        blended, so integer images and masks stay exact.
 
     Examples:
         >>> images, labels = CutMix(num_classes=10)(torch.rand(8, 3, 32, 32), torch.randint(0, 10, (8,)))
@@ -402,17 +551,149 @@ class CutMix(_PairMix):
         (torch.Size([8, 3, 32, 32]), torch.Size([8, 10]))
     """
 
+    _supports_masks = True
+
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         """Draw λ, the box and the partners; ``lam`` is the exact kept fraction of pixels."""
-        device, batch_size = _batch_device_and_size(flat_inputs)
-        height, width = flat_inputs[0].shape[-2:]
-        box = F.cutmix_box(height, width, F.sample_lambda(self.alpha))
-        return {
-            "box": box,
-            "lam": 1.0 - box.area / (height * width),
-            "partners": F.cycle_partners(batch_size, device=device),
-        }
+        return _draw_cutmix(self.alpha, flat_inputs)
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         """Paste the box of the partners into one image batch."""
-        return F.paste_box(inpt.as_subclass(torch.Tensor), params["box"], params["partners"])
+        return F.paste_box(inpt, params["box"], params["partners"])
+
+    def transform_mask(self, mask: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+        """Paste the same box of the partners into the mask batch."""
+        return F.paste_box(mask, params["box"], params["partners"].to(mask.device))
+
+
+class ZetaCutMix(_BatchMix):
+    """CutMix on top of ζ-mixup (the ζ-mixup paper's "CutMix + ζ-mixup"), with exact label weights.
+
+    The batch is first mixed by ζ-mixup (weights ``W``), then each ζ-mixed sample gets a box of its
+    partner's ζ-mixed sample pasted in, as [`CutMix`][CutMix] does. With ``λ'`` the exact kept pixel
+    fraction and ``P`` the pairing, the labels are ``(λ'·I + (1 − λ')·P) · W · y``: every label row is
+    still a convex combination, weighted by what each input contributes.
+
+    Args:
+        gamma: The ζ-mixup exponent γ, a finite number > 0 (default 2.8).
+        alpha: CutMix's Beta concentration, a finite number > 0 (default 1.0).
+        num_classes: Number of classes, needed when labels are class indices of shape (N,).
+        labels_getter: ``"default"`` or a callable that returns the labels from the input.
+        label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (see [`ZetaMixup`][ZetaMixup]).
+        p: Probability of mixing a batch at all (default 1).
+
+    Raises:
+        ValueError: If a parameter is out of range, at construction; if the input is malformed, when
+            called.
+        TypeError: If an argument or the input has the wrong type.
+
+    Note:
+        Accepts the same inputs as [`ZetaMixup`][ZetaMixup]; ``v2.Compose([ZetaMixup(...), CutMix(...)])``
+        gives the same distribution of outputs, with labels weighted the same way.
+
+    Examples:
+        >>> images, labels = ZetaCutMix(num_classes=10)(torch.rand(8, 3, 16, 16), torch.arange(8))
+        >>> bool(torch.allclose(labels.sum(1), torch.ones(8)))
+        True
+    """
+
+    def __init__(
+        self,
+        gamma: float = 2.8,
+        alpha: float = 1.0,
+        *,
+        num_classes: int | None = None,
+        labels_getter: Any = "default",
+        label_smoothing: float = 0.0,
+        p: float = 1.0,
+    ) -> None:
+        super().__init__(
+            num_classes=num_classes, labels_getter=labels_getter, label_smoothing=label_smoothing, p=p
+        )
+        self.gamma = check_finite_positive("gamma", gamma)
+        self.alpha = check_finite_positive("alpha", alpha)
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        """Draw ζ-mixup's weights, then CutMix's box, kept fraction and partners."""
+        device, batch_size = _batch_device_and_size(flat_inputs)
+        weights = F.zeta_weights(batch_size, self.gamma, device=device, dtype=torch.float64)
+        return {"weights": weights, **_draw_cutmix(self.alpha, flat_inputs)}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        """ζ-mix one image batch, then paste the partners' boxes."""
+        return F.paste_box(F.apply_weights(inpt, params["weights"]), params["box"], params["partners"])
+
+    def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+        """ζ-mix the labels, then weight each with its partner's by the kept pixel fraction."""
+        zeta = F.apply_weights(labels, params["weights"].to(labels.device))
+        return F.mix_pairs(zeta, params["lam"], params["partners"].to(labels.device))
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        return [("gamma", self.gamma), ("alpha", self.alpha), *super()._repr_items()]
+
+
+class RandomMix(Transform):
+    """Apply one of several batch transforms, picked at random on each call (timm's ``switch_prob``).
+
+    Args:
+        transforms: The batch transforms to pick from, e.g. ``[MixUp(...), CutMix(...)]``; any
+            callables that take the batch.
+        p: Relative probabilities of the transforms, non-negative with a positive sum (normalized
+            here); ``None`` picks uniformly.
+
+    Raises:
+        ValueError: If ``transforms`` is empty, or ``p`` has the wrong length, a negative or
+            non-finite entry, or sums to 0.
+        TypeError: If an entry of ``transforms`` is not callable.
+
+    Note:
+        The pick uses the global torch RNG, so ``torch.manual_seed`` and ``DataLoader`` worker seeding
+        make it reproducible. It is picklable when its transforms are, so
+        ``MixCollate(RandomMix([...]))`` works with ``num_workers > 0``.
+
+    Examples:
+        >>> mix = RandomMix([MixUp(num_classes=3), CutMix(num_classes=3)], p=[0.8, 0.2])
+        >>> images, labels = mix(torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0]))
+        >>> labels.shape
+        torch.Size([4, 3])
+    """
+
+    def __init__(self, transforms: Sequence[Callable[..., Any]], p: Sequence[float] | None = None) -> None:
+        super().__init__()
+        if isinstance(transforms, (str, bytes)) or not isinstance(transforms, collections.abc.Sequence):
+            raise TypeError(f"transforms must be a sequence of callables, got {type(transforms).__name__}")
+        if len(transforms) == 0:
+            raise ValueError("transforms must hold at least one transform, got an empty sequence")
+        for i, t in enumerate(transforms):
+            if not callable(t):
+                raise TypeError(f"transforms[{i}] must be callable, got {type(t).__name__}")
+        self.transforms = list(transforms)
+        if p is None:
+            probabilities = [1.0 / len(transforms)] * len(transforms)
+        else:
+            probabilities = [float(v) for v in p]
+            if len(probabilities) != len(transforms):
+                raise ValueError(
+                    f"p must have one entry per transform ({len(transforms)}), got {len(probabilities)}"
+                )
+            if any(not np.isfinite(v) or v < 0 for v in probabilities) or sum(probabilities) <= 0:
+                raise ValueError(f"p must hold finite numbers >= 0 with a positive sum, got {list(p)}")
+            total = sum(probabilities)
+            probabilities = [v / total for v in probabilities]
+        self.p = probabilities
+
+    def forward(self, *inputs: Any) -> Any:
+        """Apply one transform, picked with probabilities ``p``, to the inputs.
+
+        Args:
+            *inputs: Whatever the transforms take.
+
+        Returns:
+            The picked transform's output.
+        """
+        index = int(torch.multinomial(torch.tensor(self.p, dtype=torch.float64), 1))
+        return self.transforms[index](*inputs)
+
+    def extra_repr(self) -> str:
+        """The transforms and their probabilities, as shown by ``repr``."""
+        return f"transforms={self.transforms!r}, p={[round(v, 6) for v in self.p]}"
