@@ -31,11 +31,17 @@ class MixCollate:
         return_originals: Also return the unmixed batch: ``(mixed_images, mixed_labels, images,
             labels)`` for ``(images, labels)`` batches (``(mixed, original)`` for other structures),
             so that a training loop can feed both, as [`MixupELoss`][MixupELoss] needs.
+        inplace: Mix the collated batch in place, so that no second full-size batch is allocated
+            (this package's transforms and [`RandomMix`][RandomMix]; other transforms are called
+            as they are). ``None`` (default): in place when ``collate_fn`` is ``default_collate``,
+            which always returns a fresh batch, and not with ``return_originals``. Pass ``True`` only
+            with a ``collate_fn`` that returns a batch nobody else holds.
 
     Raises:
         TypeError: If ``transform`` or ``collate_fn`` is not callable, at construction; if the batch
             is not a sequence, when called.
-        ValueError: If the batch is empty, when called.
+        ValueError: If ``inplace=True`` comes with ``return_originals=True``, at construction; if the
+            batch is empty, when called.
 
     Note:
         The object is picklable when its transform and collate function are, so it works with
@@ -53,7 +59,12 @@ class MixCollate:
     """
 
     def __init__(
-        self, transform: Collate, *, collate_fn: Collate | None = None, return_originals: bool = False
+        self,
+        transform: Collate,
+        *,
+        collate_fn: Collate | None = None,
+        return_originals: bool = False,
+        inplace: bool | None = None,
     ) -> None:
         if not callable(transform):
             raise TypeError(f"transform must be a callable batch transform, got {type(transform).__name__}")
@@ -61,9 +72,23 @@ class MixCollate:
             raise TypeError(f"collate_fn must be a callable or None, got {type(collate_fn).__name__}")
         if not isinstance(return_originals, bool):
             raise TypeError(f"return_originals must be a bool, got {type(return_originals).__name__}")
+        if inplace is not None and not isinstance(inplace, bool):
+            raise TypeError(f"inplace must be a bool or None, got {type(inplace).__name__}")
+        if inplace and return_originals:
+            raise ValueError(
+                "inplace=True cannot be combined with return_originals=True: the originals must be kept"
+            )
         self.transform = transform
         self.collate_fn = default_collate if collate_fn is None else collate_fn
         self.return_originals = return_originals
+        self.inplace = inplace
+
+    @property
+    def mixes_in_place(self) -> bool:
+        """Whether calls mix the collated batch in place (see ``inplace``)."""
+        if self.return_originals or getattr(self.transform, "_mix_sample", None) is None:
+            return False
+        return self.inplace if self.inplace is not None else self.collate_fn is default_collate
 
     def __call__(self, batch: Sequence[Any]) -> Any:
         """Collate ``batch`` (a list of samples) and mix it.
@@ -80,6 +105,8 @@ class MixCollate:
         if len(batch) == 0:
             raise ValueError("batch must hold at least one sample, got an empty batch")
         collated = self.collate_fn(batch)
+        if self.mixes_in_place:  # the batch is ours alone: overwrite it rather than allocate another
+            return self.transform._mix_sample(collated, inplace=True)  # type: ignore[attr-defined]
         mixed = self.transform(collated)  # out of place: ``collated`` is left as it was
         if not self.return_originals:
             return mixed
@@ -103,6 +130,7 @@ class ZetaMixupCollate(MixCollate):
         label_smoothing: Smoothing applied to the labels before mixing, in [0, 1].
         p: Probability of mixing a batch at all.
         return_originals: Also return the unmixed batch (see [`MixCollate`][MixCollate]).
+        inplace: Mix the collated batch in place (see [`MixCollate`][MixCollate]).
 
     Raises:
         ValueError: If a parameter is out of range.
@@ -124,9 +152,10 @@ class ZetaMixupCollate(MixCollate):
         label_smoothing: float = 0.0,
         p: float = 1.0,
         return_originals: bool = False,
+        inplace: bool | None = None,
     ) -> None:
         transform = ZetaMixup(gamma, num_classes=num_classes, label_smoothing=label_smoothing, p=p)
-        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals)
+        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals, inplace=inplace)
 
 
 class MixUpCollate(MixCollate):
@@ -140,6 +169,7 @@ class MixUpCollate(MixCollate):
         label_smoothing: Smoothing applied to the labels before mixing, in [0, 1].
         p: Probability of mixing a batch at all.
         return_originals: Also return the unmixed batch (see [`MixCollate`][MixCollate]).
+        inplace: Mix the collated batch in place (see [`MixCollate`][MixCollate]).
 
     Raises:
         ValueError: If a parameter is out of range.
@@ -161,11 +191,12 @@ class MixUpCollate(MixCollate):
         label_smoothing: float = 0.0,
         p: float = 1.0,
         return_originals: bool = False,
+        inplace: bool | None = None,
     ) -> None:
         transform = MixUp(
             alpha, per_sample=per_sample, num_classes=num_classes, label_smoothing=label_smoothing, p=p
         )
-        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals)
+        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals, inplace=inplace)
 
 
 class CutMixCollate(MixCollate):
@@ -178,6 +209,7 @@ class CutMixCollate(MixCollate):
         label_smoothing: Smoothing applied to the labels before mixing, in [0, 1].
         p: Probability of mixing a batch at all.
         return_originals: Also return the unmixed batch (see [`MixCollate`][MixCollate]).
+        inplace: Mix the collated batch in place (see [`MixCollate`][MixCollate]).
 
     Raises:
         ValueError: If a parameter is out of range.
@@ -198,6 +230,7 @@ class CutMixCollate(MixCollate):
         label_smoothing: float = 0.0,
         p: float = 1.0,
         return_originals: bool = False,
+        inplace: bool | None = None,
     ) -> None:
         transform = CutMix(alpha, num_classes=num_classes, label_smoothing=label_smoothing, p=p)
-        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals)
+        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals, inplace=inplace)

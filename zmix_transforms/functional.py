@@ -22,6 +22,7 @@ The functions come in two kinds, as in torchvision's ``transforms.v2`` and timm'
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -337,16 +338,18 @@ def cutmix_box(
 # --------------------------------------------------------------------------------------------------
 
 
-def apply_weights(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     """Mix a batch with a weight matrix: ``out[p] = Σ_i weights[p, i] · x[i]``, one matrix product.
 
     Args:
         x: A batch of shape (N, ...) of any float or integer dtype. Half types are computed in
             float32, integers in float32 then rounded to nearest; the result has ``x``'s dtype.
         weights: A float (M, N) matrix, on ``x``'s device; row-stochastic for a convex mix.
+        inplace: Overwrite ``x`` with the result (``weights`` must then be square). The product runs
+            over blocks of columns through a cache-sized buffer, so no second batch is allocated.
 
     Returns:
-        The mixed batch of shape (M, ...), a new tensor.
+        The mixed batch of shape (M, ...): a new tensor, or ``x`` itself when ``inplace``.
 
     Raises:
         TypeError: If an argument is not a tensor of real numbers.
@@ -366,11 +369,49 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
             f"got shape {tuple(weights.shape)}"
         )
     dtype = _compute_dtype(x.dtype)
+    if inplace:
+        if weights.shape[0] != n:
+            raise ValueError(
+                f"inplace needs square weights (N, N) with N = {n}, got shape {tuple(weights.shape)}"
+            )
+        _apply_weights_inplace(x, weights.to(dtype), dtype)
+        return x
     out = weights.to(dtype) @ x.reshape(n, -1).to(dtype)
     return _restore_dtype(out, x.dtype).reshape(weights.shape[0], *x.shape[1:])
 
 
-def mix_pairs(x: torch.Tensor, lam: float | torch.Tensor, partners: torch.Tensor) -> torch.Tensor:
+# Elements per block of the in-place matrix product: 4 MB of float32, so a block stays in cache.
+_BLOCK_ELEMENTS = 1 << 20
+
+
+def _apply_weights_inplace(x: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype) -> None:
+    """``x ← weights @ x`` over blocks of columns: each block is read whole before it is written."""
+    n = x.shape[0]
+    if not x.is_contiguous():  # no flat (N, D) view to write through: compute, then copy back
+        x.copy_(_restore_dtype(weights @ x.reshape(n, -1).to(dtype), x.dtype).reshape(x.shape))
+        return
+    flat = x.view(n, -1)
+    width = flat.shape[1]
+    converts = x.dtype != dtype
+    # Buffers of at most 4 MB, and together at most 1/16 of the batch's own bytes.
+    buffer_bytes = dtype.itemsize * (2 if converts else 1)
+    block = max(1, min(_BLOCK_ELEMENTS // n, width * x.element_size() // (16 * buffer_bytes)))
+    result = torch.empty(n, min(block, width), dtype=dtype, device=x.device)
+    source = torch.empty_like(result) if converts else None
+    for start in range(0, width, block):
+        stop = min(start + block, width)
+        columns = flat[:, start:stop]
+        out = result[:, : stop - start]
+        if source is None:
+            torch.mm(weights, columns, out=out)
+        else:
+            torch.mm(weights, source[:, : stop - start].copy_(columns), out=out)
+        columns.copy_(out if x.dtype.is_floating_point else out.round_())
+
+
+def mix_pairs(
+    x: torch.Tensor, lam: float | torch.Tensor, partners: torch.Tensor, *, inplace: bool = False
+) -> torch.Tensor:
     """Mix every sample with its partner: ``out[p] = λ · x[p] + (1 − λ) · x[partners[p]]``.
 
     Args:
@@ -379,9 +420,12 @@ def mix_pairs(x: torch.Tensor, lam: float | torch.Tensor, partners: torch.Tensor
         lam: The weight of each sample's own value, in [0, 1]: one number for the batch, or a float
             tensor of shape (N,) with one weight per sample (as from [`sample_lambdas`][sample_lambdas]).
         partners: Int64 indices of shape (N,), on ``x``'s device, as from [`cycle_partners`][cycle_partners].
+        inplace: Overwrite ``x`` with the result, one sample at a time along the cycles of
+            ``partners`` (one saved sample per cycle). Partners that are not a permutation are
+            mixed out of place and copied back.
 
     Returns:
-        The mixed batch, a new tensor of ``x``'s shape and dtype.
+        The mixed batch: a new tensor of ``x``'s shape and dtype, or ``x`` itself when ``inplace``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -395,21 +439,89 @@ def mix_pairs(x: torch.Tensor, lam: float | torch.Tensor, partners: torch.Tensor
     _check_partners(partners, n)
     dtype = _compute_dtype(x.dtype)
     weight = _check_lam_per_sample(lam, n, x.ndim, dtype) if isinstance(lam, torch.Tensor) else check_lam(lam)
+    if inplace:
+        weights = weight.reshape(n).tolist() if isinstance(weight, torch.Tensor) else [weight] * n
+
+        def mix_one(p: int, partner: torch.Tensor) -> None:
+            _lerp_into(x[p], partner, weights[p], dtype)
+
+        if not _along_cycles(partners, x.select, mix_one):
+            x.copy_(mix_pairs(x, lam, partners))
+        return x
     xc = x.to(dtype)
     out = xc.index_select(0, partners).lerp_(xc, weight)
     return _restore_dtype(out, x.dtype)
 
 
-def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor) -> torch.Tensor:
+def _lerp_into(sample: torch.Tensor, partner: torch.Tensor, lam: float, dtype: torch.dtype) -> None:
+    """``sample ← λ·sample + (1 − λ)·partner``, with the same formula as the batched kernel."""
+    if sample.dtype == dtype:
+        torch.lerp(partner, sample, lam, out=sample)
+    else:
+        sample.copy_(_restore_dtype(torch.lerp(partner.to(dtype), sample.to(dtype), lam), sample.dtype))
+
+
+def _along_cycles(
+    partners: torch.Tensor,
+    sample: Callable[[int, int], torch.Tensor],
+    update: Callable[[int, torch.Tensor], None],
+) -> bool:
+    """Update every sample in place from its partner, walking the cycles of ``partners``.
+
+    ``sample(0, i)`` is the part of sample ``i`` that is read and written; ``update(p, partner)``
+    writes sample ``p`` from its partner's part as it was. Each cycle's first part is saved before it
+    is overwritten, so at most one sample's part is held aside at a time.
+
+    Returns:
+        False (nothing done) when ``partners`` is not a permutation.
+    """
+    cycles = _cycles(partners)
+    if cycles is None:
+        return False
+    for cycle in cycles:
+        saved = sample(0, cycle[0]).clone()
+        for position, p in enumerate(cycle):
+            update(p, saved if position == len(cycle) - 1 else sample(0, cycle[position + 1]))
+    return True
+
+
+def _cycles(partners: torch.Tensor) -> list[list[int]] | None:
+    """The cycles of a permutation, each listed so that ``partners[c[i]] == c[i + 1]``.
+
+    Returns ``None`` if ``partners`` is not a permutation. Fixed points are left out: a sample mixed
+    with itself stays as it is.
+    """
+    targets = partners.tolist()
+    n = len(targets)
+    if sorted(targets) != list(range(n)):
+        return None
+    seen = [False] * n
+    cycles = []
+    for start in range(n):
+        if seen[start] or targets[start] == start:
+            continue
+        cycle = []
+        p = start
+        while not seen[p]:
+            seen[p] = True
+            cycle.append(p)
+            p = targets[p]
+        cycles.append(cycle)
+    return cycles
+
+
+def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     """Paste the box region of every sample's partner into a copy of the sample (CutMix's image step).
 
     Args:
         x: A batch of shape (N, ..., H, W) of any dtype.
         box: The region, as from [`cutmix_box`][cutmix_box]; it must lie inside the image.
         partners: Int64 indices of shape (N,), on ``x``'s device, as from [`cycle_partners`][cycle_partners].
+        inplace: Write into ``x`` (only the box regions are copied, through a buffer of their size).
 
     Returns:
-        A new tensor: ``x`` with ``out[p, ..., y1:y2, x1:x2] = x[partners[p], ..., y1:y2, x1:x2]``.
+        ``x`` with ``out[p, ..., y1:y2, x1:x2] = x[partners[p], ..., y1:y2, x1:x2]``: a new tensor, or
+        ``x`` itself when ``inplace``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -431,9 +543,15 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor) -> torch.Tensor
         raise ValueError(
             f"box must lie inside the {height}×{width} image with x1 <= x2 and y1 <= y2, got {box}"
         )
+    if x2 <= x1 or y2 <= y1:
+        return x if inplace else x.clone()
+    region = x[..., y1:y2, x1:x2]
+    if inplace:
+        if not _along_cycles(partners, region.select, lambda p, partner: region[p].copy_(partner)):
+            region.copy_(region.index_select(0, partners))
+        return x
     out = x.clone()
-    if x2 > x1 and y2 > y1:
-        out[..., y1:y2, x1:x2] = x[..., y1:y2, x1:x2].index_select(0, partners)
+    out[..., y1:y2, x1:x2] = region.index_select(0, partners)
     return out
 
 

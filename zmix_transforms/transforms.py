@@ -142,11 +142,14 @@ class _BatchMix(Transform):
         """
         return self._mix_sample(inputs if len(inputs) > 1 else inputs[0])
 
-    def _mix_sample(self, sample: Any) -> Any:
+    def _mix_sample(self, sample: Any, *, inplace: bool = False) -> Any:
+        """Mix one input structure; ``inplace`` overwrites its image batches and masks (collate path)."""
         flat_inputs, spec = tree_flatten(sample)
         batch = self._parse(sample, flat_inputs)
         images = [flat_inputs[i] for i in batch.image_positions]
-        params = self.make_params(images) if self._should_mix(batch.batch_size) else None
+        params = None
+        if self._should_mix(batch.batch_size):
+            params = {**self.make_params(images), "inplace": inplace}
         flat_outputs = list(flat_inputs)
         if batch.label_position is not None:
             assert batch.labels is not None
@@ -157,9 +160,9 @@ class _BatchMix(Transform):
             else:
                 flat_outputs[batch.label_position] = batch.labels
         for position in batch.image_positions:
-            flat_outputs[position] = _rewrap(flat_inputs[position], params, self.transform)
+            flat_outputs[position] = _rewrap(flat_inputs[position], params, self.transform, inplace)
         for position in batch.mask_positions:
-            flat_outputs[position] = _rewrap(flat_inputs[position], params, self.transform_mask)
+            flat_outputs[position] = _rewrap(flat_inputs[position], params, self.transform_mask, inplace)
         return tree_unflatten(flat_outputs, spec)
 
     def _should_mix(self, batch_size: int) -> bool:
@@ -222,10 +225,17 @@ class _BatchMix(Transform):
         return items
 
 
-def _rewrap(inpt: torch.Tensor, params: dict[str, Any] | None, apply: Callable[..., torch.Tensor]) -> Any:
+def _rewrap(
+    inpt: torch.Tensor, params: dict[str, Any] | None, apply: Callable[..., torch.Tensor], inplace: bool
+) -> Any:
     """Apply ``apply`` (or copy, when not mixing) and keep the tv_tensor type of ``inpt``."""
     plain = inpt.as_subclass(torch.Tensor)
-    out = plain.clone() if params is None else apply(plain, params)
+    if params is not None:
+        out = apply(plain, params)
+    elif inplace:
+        out = plain
+    else:
+        out = plain.clone()
     return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
 
 
@@ -399,7 +409,7 @@ class ZetaMixup(_BatchMix):
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         """Mix one image batch with the weight matrix."""
-        return F.apply_weights(inpt, params["weights"])
+        return F.apply_weights(inpt, params["weights"], inplace=params.get("inplace", False))
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """Mix the labels with the same weight matrix (moved to the labels' device if need be)."""
@@ -498,7 +508,7 @@ class MixUp(_PairMix):
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         """Mix one image batch with its partners."""
-        return F.mix_pairs(inpt, params["lam"], params["partners"])
+        return F.mix_pairs(inpt, params["lam"], params["partners"], inplace=params.get("inplace", False))
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         items = super()._repr_items()
@@ -559,11 +569,12 @@ class CutMix(_PairMix):
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         """Paste the box of the partners into one image batch."""
-        return F.paste_box(inpt, params["box"], params["partners"])
+        return F.paste_box(inpt, params["box"], params["partners"], inplace=params.get("inplace", False))
 
     def transform_mask(self, mask: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """Paste the same box of the partners into the mask batch."""
-        return F.paste_box(mask, params["box"], params["partners"].to(mask.device))
+        partners = params["partners"].to(mask.device)
+        return F.paste_box(mask, params["box"], partners, inplace=params.get("inplace", False))
 
 
 class ZetaCutMix(_BatchMix):
@@ -620,8 +631,9 @@ class ZetaCutMix(_BatchMix):
         return {"weights": weights, **_draw_cutmix(self.alpha, flat_inputs)}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        """ζ-mix one image batch, then paste the partners' boxes."""
-        return F.paste_box(F.apply_weights(inpt, params["weights"]), params["box"], params["partners"])
+        """ζ-mix one image batch, then paste the partners' boxes (into the ζ-mixed batch itself)."""
+        zeta = F.apply_weights(inpt, params["weights"], inplace=params.get("inplace", False))
+        return F.paste_box(zeta, params["box"], params["partners"], inplace=True)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """ζ-mix the labels, then weight each with its partner's by the kept pixel fraction."""
@@ -691,8 +703,12 @@ class RandomMix(Transform):
         Returns:
             The picked transform's output.
         """
-        index = int(torch.multinomial(torch.tensor(self.p, dtype=torch.float64), 1))
-        return self.transforms[index](*inputs)
+        return self._mix_sample(inputs if len(inputs) > 1 else inputs[0])
+
+    def _mix_sample(self, sample: Any, *, inplace: bool = False) -> Any:
+        transform = self.transforms[int(torch.multinomial(torch.tensor(self.p, dtype=torch.float64), 1))]
+        mix = getattr(transform, "_mix_sample", None)
+        return mix(sample, inplace=inplace) if mix is not None else transform(sample)
 
     def extra_repr(self) -> str:
         """The transforms and their probabilities, as shown by ``repr``."""

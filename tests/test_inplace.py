@@ -1,0 +1,139 @@
+"""The collate classes mix the batch they just collated in place: no second full-size batch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import zmix_transforms as Z
+from tests.memory import peak_bytes
+from tests.strategies import image_dtypes, make_images, seeds
+from zmix_transforms import functional as F
+
+COLLATES = {
+    "ZetaMixupCollate": lambda **kw: Z.ZetaMixupCollate(num_classes=10, **kw),
+    "MixUpCollate": lambda **kw: Z.MixUpCollate(num_classes=10, **kw),
+    "MixUpCollate(per_sample)": lambda **kw: Z.MixUpCollate(num_classes=10, per_sample=True, **kw),
+    "CutMixCollate": lambda **kw: Z.CutMixCollate(0.05, num_classes=10, **kw),  # boxes near the whole image
+    "MixCollate(ZetaCutMix)": lambda **kw: Z.MixCollate(Z.ZetaCutMix(num_classes=10), **kw),
+    "MixCollate(RandomMix)": lambda **kw: Z.MixCollate(
+        Z.RandomMix([Z.ZetaMixup(num_classes=10), Z.MixUp(num_classes=10), Z.CutMix(num_classes=10)]), **kw
+    ),
+}
+
+
+def _samples(n: int, dtype: torch.dtype, size: int = 32) -> list[tuple[torch.Tensor, int]]:
+    images = make_images((n, 3, size, size), dtype, seed=0)
+    return [(images[i].clone(), i % 10) for i in range(n)]
+
+
+@pytest.mark.parametrize("name", list(COLLATES))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_collate_allocates_no_second_batch(name: str, dtype: torch.dtype) -> None:
+    samples = _samples(32, dtype)
+    batch_bytes = 32 * samples[0][0].numel() * samples[0][0].element_size()
+    collate = COLLATES[name]()
+    assert collate.mixes_in_place
+    for seed in range(3):
+        torch.manual_seed(seed)
+        peak, _ = peak_bytes(collate, samples)
+        assert peak <= 1.6 * batch_bytes, f"peak {peak / batch_bytes:.2f}× the batch"
+    # The tracker does see a second batch when there is one: the same collate, out of place.
+    out_of_place = COLLATES[name](inplace=False)
+    assert not out_of_place.mixes_in_place
+    peak, _ = peak_bytes(out_of_place, samples)
+    assert peak >= 2.0 * batch_bytes
+
+
+@pytest.mark.parametrize("name", list(COLLATES))
+@given(n=st.integers(1, 24), dtype=image_dtypes(), seed=seeds(), side=st.integers(1, 9))
+def test_in_place_mixes_like_out_of_place(
+    name: str, n: int, dtype: torch.dtype, seed: int, side: int
+) -> None:
+    images = make_images((n, 2, side, side + 1), dtype, seed)
+    samples = [(images[i], i % 10) for i in range(n)]
+    torch.manual_seed(seed)
+    in_place = COLLATES[name]()(samples)
+    torch.manual_seed(seed)
+    out_of_place = COLLATES[name](inplace=False)(samples)
+    assert torch.equal(in_place[1], out_of_place[1]), "labels: the same draws, the same arithmetic"
+    a, b = in_place[0].to(torch.float64), out_of_place[0].to(torch.float64)
+    if "Zeta" in name or "RandomMix" in name:
+        # the blocked in-place product sums in another order: the last bit may differ (or, for
+        # integer images, a value sitting at .5 may round the other way)
+        assert (a - b).abs().max() <= _product_tolerance(dtype, a)
+    else:
+        assert torch.equal(in_place[0], out_of_place[0])
+    assert torch.equal(images, make_images((n, 2, side, side + 1), dtype, seed)), "the samples are untouched"
+
+
+_REL_TOL = {torch.float64: 1e-12, torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
+
+
+def _product_tolerance(dtype: torch.dtype, values: torch.Tensor) -> float:
+    if not dtype.is_floating_point:
+        return 1.0
+    return _REL_TOL[dtype] * max(1.0, float(values.abs().max()))
+
+
+def test_custom_collate_functions_are_mixed_out_of_place_by_default() -> None:
+    shared = torch.rand(8, 3, 4, 4)
+
+    def collate_views(samples: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return shared[: len(samples)], torch.arange(len(samples)) % 10  # a view of someone else's tensor
+
+    before = shared.clone()
+    collate = Z.ZetaMixupCollate(num_classes=10, collate_fn=collate_views)
+    assert not collate.mixes_in_place
+    collate(list(range(8)))
+    assert torch.equal(shared, before)
+    assert Z.ZetaMixupCollate(num_classes=10, collate_fn=collate_views, inplace=True).mixes_in_place
+
+
+def test_inplace_argument_errors() -> None:
+    with pytest.raises(ValueError, match=r"^inplace=True cannot be combined with return_originals=True"):
+        Z.MixUpCollate(inplace=True, return_originals=True)
+    with pytest.raises(TypeError, match=r"^inplace must be a bool or None, got int"):
+        Z.MixCollate(Z.MixUp(), inplace=1)
+    assert not Z.MixUpCollate(return_originals=True).mixes_in_place
+    assert not Z.MixCollate(lambda batch: batch).mixes_in_place  # a foreign transform is only called
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.uint8])
+def test_functional_in_place_kernels(dtype: torch.dtype) -> None:
+    x = make_images((12, 3, 9, 7), dtype, seed=1)
+    g = torch.Generator().manual_seed(0)
+    partners = F.cycle_partners(12, generator=g)
+    weights = F.zeta_weights(12, generator=g, dtype=torch.float64)
+    box = F.cutmix_box(9, 7, 0.3, generator=g)
+    for kernel, arg in ((F.mix_pairs, 0.3), (F.paste_box, box)):
+        target = x.clone()
+        assert kernel(target, arg, partners, inplace=True) is target
+        assert torch.equal(target, kernel(x, arg, partners))
+    target = x.clone()
+    assert F.apply_weights(target, weights, inplace=True) is target
+    expected = F.apply_weights(x, weights).double()
+    assert (target.double() - expected).abs().max() <= _product_tolerance(dtype, expected)
+    with pytest.raises(
+        ValueError, match=r"^inplace needs square weights \(N, N\) with N = 12, got shape \(3, 12\)"
+    ):
+        F.apply_weights(x.clone(), weights[:3], inplace=True)
+
+
+def test_in_place_with_partners_that_are_not_a_permutation() -> None:
+    x = torch.rand(4, 3, 5, 5)
+    partners = torch.tensor([1, 1, 3, 0])  # sample 1 is the partner of two samples
+    for kernel, arg in ((F.mix_pairs, 0.4), (F.paste_box, F.Box(0, 0, 5, 5))):
+        target = x.clone()
+        kernel(target, arg, partners, inplace=True)
+        assert torch.equal(target, kernel(x, arg, partners))
+
+
+def test_non_contiguous_batches_in_place() -> None:
+    x = torch.rand(6, 8, 8, 3).permute(0, 3, 1, 2)  # channels-last memory
+    weights = F.zeta_weights(6, dtype=torch.float64)
+    target = x.clone(memory_format=torch.channels_last)
+    F.apply_weights(target, weights, inplace=True)
+    torch.testing.assert_close(target, F.apply_weights(x, weights))
