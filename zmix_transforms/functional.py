@@ -672,6 +672,10 @@ def zeta_mixup(
         TypeError: If an argument has the wrong type.
         ValueError: If the shapes do not match, a batch is empty, or ``gamma`` is out of range.
 
+    Note:
+        Traces under ``torch.compile(fullgraph=True)`` without a graph break when ``generator`` is
+        ``None`` (torch 2.14 cannot trace a ``torch.Generator`` argument and breaks the graph there).
+
     Examples:
         >>> x, y = torch.rand(8, 3, 4, 4), one_hot(torch.arange(8) % 2, 2)
         >>> xm, ym = zeta_mixup(x, y, generator=torch.Generator().manual_seed(0))
@@ -708,6 +712,10 @@ def mixup(
     Raises:
         TypeError: If an argument has the wrong type.
         ValueError: If the shapes do not match, a batch is empty, or ``lam`` is outside [0, 1].
+
+    Note:
+        Traces under ``torch.compile(fullgraph=True)`` without a graph break when ``generator`` is
+        ``None`` (torch 2.14 cannot trace a ``torch.Generator`` argument and breaks the graph there).
 
     Examples:
         >>> x, y = torch.rand(4, 2), one_hot(torch.tensor([0, 1, 0, 1]), 2)
@@ -748,6 +756,11 @@ def cutmix(
         TypeError: If an argument has the wrong type.
         ValueError: If the shapes do not match, a batch is empty, or ``lam`` is outside [0, 1].
 
+    Note:
+        Under ``torch.compile`` the box stays a tensor and is pasted with ``torch.where``, so the
+        function traces without a graph break (with ``generator=None``: torch 2.14 cannot trace a
+        ``torch.Generator`` argument, and breaks the graph there).
+
     Examples:
         >>> x, y = torch.rand(4, 3, 8, 8), one_hot(torch.tensor([0, 1, 2, 3]), 4)
         >>> xm, ym = cutmix(x, y, 0.5, generator=torch.Generator().manual_seed(0))
@@ -757,11 +770,40 @@ def cutmix(
     n = check_batch_tensor("images", images, min_ndim=3, layout="(N, ..., H, W)")
     check_soft_labels(labels, n)
     lam = check_lam(lam)
+    if torch.compiler.is_compiling():
+        return _cutmix_traceable(images, labels, lam, generator)
     height, width = images.shape[-2:]
     box = cutmix_box(height, width, lam, generator=generator)
     partners = cycle_partners(n, generator=generator, device=images.device)
     kept = 1.0 - box.area / (height * width)
     return paste_box(images, box, partners), mix_pairs(labels, kept, partners)
+
+
+def _cutmix_traceable(
+    images: torch.Tensor, labels: torch.Tensor, lam: float, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CutMix with the box kept as tensors, for ``torch.compile``: no ``.item()``, no graph break.
+
+    The same draws as [`cutmix_box`][cutmix_box] (centre row, then column, then the partners); the
+    box is pasted with ``torch.where`` over a mask instead of slicing by Python ints.
+    """
+    n, (height, width) = images.shape[0], images.shape[-2:]
+    ratio = math.sqrt(1.0 - lam)
+    cut_h, cut_w = round(height * ratio), round(width * ratio)
+    device = images.device
+    cy = torch.randint(height, (), generator=generator, device=device)
+    cx = torch.randint(width, (), generator=generator, device=device)
+    y1, x1 = cy - cut_h // 2, cx - cut_w // 2
+    rows, cols = torch.arange(height, device=device), torch.arange(width, device=device)
+    inside_rows = (rows >= y1) & (rows < y1 + cut_h)
+    inside_cols = (cols >= x1) & (cols < x1 + cut_w)
+    inside = inside_rows[:, None] & inside_cols[None, :]
+    partners = cycle_partners(n, generator=generator, device=device)
+    mixed = torch.where(inside, images.index_select(0, partners), images)
+    dtype = _compute_dtype(labels.dtype)
+    kept = 1.0 - inside_rows.sum().to(dtype) * inside_cols.sum().to(dtype) / (height * width)
+    soft = labels.to(dtype)
+    return mixed, _restore_dtype(soft.index_select(0, partners).lerp_(soft, kept), labels.dtype)
 
 
 # --------------------------------------------------------------------------------------------------
