@@ -71,6 +71,14 @@ def _collate(make: Callable[..., object], **options: object) -> Run:
     return run
 
 
+def _zeta_terms(images: torch.Tensor, labels: torch.Tensor, gamma: float, *, generator: torch.Generator):
+    """ζ-mixup with 5 terms a row, through the functional kernels."""
+    indices, values = F.zeta_terms(
+        images.shape[0], gamma, max_terms=5, generator=generator, dtype=torch.float64
+    )
+    return F.apply_terms(images, indices, values), F.apply_terms(labels, indices, values)
+
+
 def _zeta_cutmix(gamma: float, **options: object) -> Z.ZetaCutMix:
     return Z.ZetaCutMix(gamma, 1.0, **options)
 
@@ -90,6 +98,11 @@ METHODS = [
         "MixUpCollate(per_sample)", "pair_elem", alphas(), _collate(Z.MixUpCollate, per_sample=True), False
     ),
     Method("ZetaCutMix", "zetacut", gammas(), _transform(_zeta_cutmix), False),
+    Method("F.apply_terms(zeta_terms, k=5)", "zeta", gammas(), _functional(_zeta_terms), True),
+    Method("ZetaMixup(max_terms=4)", "zeta", gammas(), _transform(Z.ZetaMixup, max_terms=4), False),
+    Method(
+        "ZetaMixupCollate(max_terms=3)", "zeta", gammas(), _collate(Z.ZetaMixupCollate, max_terms=3), False
+    ),
     Method(
         "ZetaMixup(label_smoothing)",
         "zeta",

@@ -8,7 +8,9 @@ import math
 import pytest
 import torch
 from hypothesis import given
+from hypothesis import strategies as st
 
+import zmix_transforms as Z
 from tests.strategies import batch_sizes, gammas, seeds
 from zmix_transforms import functional as F
 
@@ -122,3 +124,71 @@ def test_exact_kept_fraction_for_a_clipped_box() -> None:
         out, labels = F.cutmix(x, y, 0.2, generator=torch.Generator().manual_seed(seed))
         kept = (out[0] == 0).double().mean()
         torch.testing.assert_close(labels[0, 0].double(), kept, rtol=0, atol=1e-6)
+
+
+@given(n=batch_sizes(), k=st.integers(1, 70), gamma=gammas(), seed=seeds())
+def test_truncated_rows_keep_the_k_largest_terms_renormalized(
+    n: int, k: int, gamma: float, seed: int
+) -> None:
+    exact = F.zeta_weights(n, gamma, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    truncated = F.zeta_weights(
+        n, gamma, max_terms=k, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
+    )
+    kept = min(k, n)
+    assert ((truncated > 0).sum(1) == kept).all()
+    torch.testing.assert_close(truncated.sum(1), torch.ones(n, dtype=torch.float64), rtol=0, atol=1e-12)
+    # The same draw: the kept entries are the exact row's largest ones, rescaled by one factor.
+    top = exact.topk(kept, dim=1)
+    torch.testing.assert_close(truncated.gather(1, top.indices), top.values / top.values.sum(1, keepdim=True))
+    assert (truncated.argmax(1) == torch.arange(n)).all()
+    indices, values = F.zeta_terms(
+        n, gamma, max_terms=k, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
+    )
+    assert torch.equal(indices[:, 0], torch.arange(n))
+    assert torch.equal(torch.zeros(n, n, dtype=torch.float64).scatter_(1, indices, values), truncated)
+
+
+def test_truncated_partners_are_uniform_without_replacement() -> None:
+    """N = 5, k = 3: each row's two partners are a uniformly random pair of the 4 others."""
+    g = torch.Generator().manual_seed(0)
+    draws = 3000
+    pairs = collections.Counter(
+        tuple(sorted(F.zeta_terms(5, max_terms=3, generator=g)[0][0, 1:].tolist())) for _ in range(draws)
+    )
+    assert set(pairs) == {(a, b) for a in range(1, 5) for b in range(a + 1, 5)}
+    chi2 = sum((c - draws / 6) ** 2 / (draws / 6) for c in pairs.values())
+    assert chi2 < 20.5
+
+
+@pytest.mark.parametrize("gamma", [2.4, 2.8, 4.0, 1.5])
+@pytest.mark.parametrize("k", [1, 8, 16, 32])
+def test_dropped_mass(gamma: float, k: int) -> None:
+    for n in (k, 40, 1000):
+        series = F.zeta_series(n, gamma, dtype=torch.float64)
+        assert F.zeta_dropped_mass(k, gamma, n) == pytest.approx(float(series[k:].sum()), abs=1e-12)
+    bound = F.zeta_dropped_mass(k, gamma)
+    masses = [F.zeta_dropped_mass(k, gamma, n) for n in (40, 1000, 100_000)]
+    assert masses == sorted(masses) and masses[-1] <= bound + 1e-12, "grows with N, up to the bound"
+    assert F.zeta_dropped_mass(k, 0.8) == 1.0
+
+
+def test_dropped_mass_bound_uses_the_zeta_function() -> None:
+    assert F.zeta_dropped_mass(1, 2.0) == pytest.approx(1 - 6 / math.pi**2, abs=1e-10)
+    assert F.zeta_dropped_mass(1, 4.0) == pytest.approx(1 - 90 / math.pi**4, abs=1e-12)
+    assert F.zeta_dropped_mass(2, 2.0) == pytest.approx(1 - 1.25 * 6 / math.pi**2, abs=1e-10)
+
+
+def test_max_terms_errors() -> None:
+    with pytest.raises(ValueError, match=r"^max_terms must be an int >= 1 or None, got 0"):
+        Z.ZetaMixup(max_terms=0)
+    with pytest.raises(TypeError, match=r"^max_terms must be an int >= 1 or None, got 2.5 of type float"):
+        Z.ZetaMixupCollate(max_terms=2.5)
+    with pytest.raises(ValueError, match=r"^max_terms must be an int >= 1, got 0"):
+        F.zeta_terms(4, max_terms=0)
+    x = torch.rand(4, 3)
+    with pytest.raises(ValueError, match=r"^indices must lie in \[0, N\) = \[0, 4\), got values from 0 to 4"):
+        F.apply_terms(x, torch.tensor([[0, 4]] * 4), torch.full((4, 2), 0.5))
+    with pytest.raises(ValueError, match=r"^indices and values must both have shape \(N, k\) with N = 4"):
+        F.apply_terms(x, torch.zeros(4, 2, dtype=torch.int64), torch.full((4, 3), 0.5))
+    with pytest.raises(TypeError, match=r"^indices must be an int64 torch.Tensor of shape \(N, k\)"):
+        F.apply_terms(x, torch.zeros(4, 2, dtype=torch.int32), torch.full((4, 2), 0.5))

@@ -14,6 +14,7 @@ from zmix_transforms import functional as F
 
 COLLATES = {
     "ZetaMixupCollate": lambda **kw: Z.ZetaMixupCollate(num_classes=10, **kw),
+    "ZetaMixupCollate(max_terms)": lambda **kw: Z.ZetaMixupCollate(num_classes=10, max_terms=5, **kw),
     "MixUpCollate": lambda **kw: Z.MixUpCollate(num_classes=10, **kw),
     "MixUpCollate(per_sample)": lambda **kw: Z.MixUpCollate(num_classes=10, per_sample=True, **kw),
     "CutMixCollate": lambda **kw: Z.CutMixCollate(0.05, num_classes=10, **kw),  # boxes near the whole image
@@ -137,3 +138,27 @@ def test_non_contiguous_batches_in_place() -> None:
     target = x.clone(memory_format=torch.channels_last)
     F.apply_weights(target, weights, inplace=True)
     torch.testing.assert_close(target, F.apply_weights(x, weights))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.uint8, torch.int16])
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_large_samples_take_the_one_pass_path_with_the_same_results(
+    dtype: torch.dtype, per_sample: bool
+) -> None:
+    """Samples of 3×128×128 are lerped one by one (CPU); the results equal the batched formula."""
+    x = make_images((6, 3, 128, 128), dtype, seed=2)
+    g = torch.Generator().manual_seed(1)
+    partners = F.cycle_partners(6, generator=g)
+    lam = F.sample_lambdas(1.0, 6, generator=g) if per_sample else 0.35
+    compute = dtype if dtype in (torch.float32, torch.float64) else torch.float32
+    xc = x.to(compute)
+    weight = lam.to(compute).reshape(6, 1, 1, 1) if per_sample else lam
+    expected = xc[partners].lerp(xc, weight)
+    if not dtype.is_floating_point:
+        expected = (expected + 0.5).floor()
+    out = F.mix_pairs(x, lam, partners)
+    assert out.dtype == dtype
+    torch.testing.assert_close(out.to(compute), expected.to(dtype).to(compute), rtol=0, atol=0)
+    target = x.clone()
+    F.mix_pairs(target, lam, partners, inplace=True)
+    assert torch.equal(target, out)

@@ -17,6 +17,7 @@ __all__ = [
     "check_finite_positive",
     "check_generator",
     "check_lam",
+    "check_max_terms",
     "check_num_classes",
     "check_probability",
     "check_same_batch_size",
@@ -65,6 +66,17 @@ def check_num_classes(num_classes: Any, *, allow_none: bool = True) -> int | Non
     if num_classes < 1:
         raise ValueError(f"num_classes must be an int >= 1, got {num_classes}")
     return int(num_classes)
+
+
+def check_max_terms(max_terms: Any) -> int:
+    """Return ``max_terms`` as an int >= 1, or raise."""
+    if not isinstance(max_terms, numbers.Integral) or isinstance(max_terms, bool):
+        raise TypeError(
+            f"max_terms must be an int >= 1 or None, got {max_terms!r} of type {type(max_terms).__name__}"
+        )
+    if max_terms < 1:
+        raise ValueError(f"max_terms must be an int >= 1 or None, got {max_terms}")
+    return int(max_terms)
 
 
 def check_generator(generator: Any) -> None:

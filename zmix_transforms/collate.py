@@ -125,6 +125,8 @@ class ZetaMixupCollate(MixCollate):
 
     Args:
         gamma: The exponent γ, a finite number > 0 (default 2.8).
+        max_terms: Keep each row's ``k`` largest weights, for large batches (see
+            [`ZetaMixup`][ZetaMixup]); ``None`` (default) is exact.
         num_classes: Number of classes, needed when labels are class indices.
         collate_fn: Turns the list of samples into a batch; ``None`` means ``default_collate``.
         label_smoothing: Smoothing applied to the labels before mixing, in [0, 1].
@@ -147,6 +149,7 @@ class ZetaMixupCollate(MixCollate):
         self,
         gamma: float = 2.8,
         *,
+        max_terms: int | None = None,
         num_classes: int | None = None,
         collate_fn: Collate | None = None,
         label_smoothing: float = 0.0,
@@ -154,7 +157,9 @@ class ZetaMixupCollate(MixCollate):
         return_originals: bool = False,
         inplace: bool | None = None,
     ) -> None:
-        transform = ZetaMixup(gamma, num_classes=num_classes, label_smoothing=label_smoothing, p=p)
+        transform = ZetaMixup(
+            gamma, max_terms=max_terms, num_classes=num_classes, label_smoothing=label_smoothing, p=p
+        )
         super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals, inplace=inplace)
 
 

@@ -39,6 +39,7 @@ from ._checks import (
 
 __all__ = [
     "Box",
+    "apply_terms",
     "apply_weights",
     "cutmix",
     "cutmix_box",
@@ -50,8 +51,10 @@ __all__ = [
     "sample_lambda",
     "sample_lambdas",
     "smooth_labels",
+    "zeta_dropped_mass",
     "zeta_mixup",
     "zeta_series",
+    "zeta_terms",
     "zeta_weights",
 ]
 
@@ -66,13 +69,23 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def _restore_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Cast a float result back to ``dtype``, rounding to nearest for integer dtypes."""
+    """Cast a float result back to ``dtype``, rounding to nearest (ties up) for integer dtypes."""
     if x.dtype == dtype:
         return x
     if not dtype.is_floating_point:
-        # A convex combination of integers lies within their range, so rounding cannot overflow.
-        x = x.round_()
+        x = _add_half_for_rounding(x, dtype)
     return x.to(dtype)
+
+
+def _add_half_for_rounding(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Prepare a float result for the cast to integer ``dtype`` so that it rounds to nearest, ties up.
+
+    ``floor(x + 1/2)``; the cast truncates, which is floor already for values >= 0, the only ones an
+    unsigned type can hold. A convex combination of integers lies within their range: no overflow.
+    The in-place matrix product folds the 1/2 into its product and rounds alike.
+    """
+    x = x.add_(0.5)
+    return x.floor_() if dtype.is_signed else x
 
 
 def _draw_device(generator: torch.Generator | None, device: torch.device | str | None) -> torch.device:
@@ -184,10 +197,61 @@ def zeta_series(
     return series.to(dtype or torch.get_default_dtype())
 
 
+def zeta_terms(
+    batch_size: int,
+    gamma: float = 2.8,
+    *,
+    max_terms: int | None = None,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw ζ-mixup's weights in compact form: each row's ``k`` largest terms.
+
+    The ranks of row ``p`` are a uniformly random permutation of ``1..N`` with rank 1 on the
+    diagonal, drawn independently for each row, without a Python loop: one ``argsort`` of random keys
+    whose diagonal key is forced to the front. Row ``p`` keeps its ranks ``1..k`` (the sample itself
+    and ``k − 1`` partners drawn uniformly without replacement), weighted by the p-series normalized
+    over those ``k`` ranks. With ``k = N`` this is exact ζ-mixup; [`zeta_weights`][zeta_weights] gives
+    the same draw as a dense matrix.
+
+    Args:
+        batch_size: ``N``, an int >= 1.
+        gamma: The exponent γ, a finite number > 0 (default 2.8).
+        max_terms: ``k``, the terms kept per row (an int >= 1); ``None`` or ``k >= N`` keeps all ``N``.
+        generator: Source of randomness; the global torch RNG of ``device`` when ``None``. Keys are
+            drawn on the generator's device, then moved to ``device``.
+        device: Device of the result (default CPU).
+        dtype: Float dtype of the weights (default: ``torch.get_default_dtype()``).
+
+    Returns:
+        ``(indices, values)``: int64 column indices of shape (N, k), ``indices[:, 0]`` the diagonal,
+        and float weights of shape (N, k), each row the decreasing normalized series summing to 1.
+
+    Raises:
+        ValueError: If ``batch_size`` or ``max_terms`` < 1 or ``gamma`` is not a finite number > 0.
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> indices, values = zeta_terms(6, max_terms=3, generator=torch.Generator().manual_seed(0))
+        >>> indices.shape, indices[:, 0].tolist(), bool(torch.allclose(values.sum(1), torch.ones(6)))
+        (torch.Size([6, 3]), [0, 1, 2, 3, 4, 5], True)
+    """
+    n = _check_batch_size(batch_size)
+    k = n if max_terms is None else min(_check_size("max_terms", max_terms), n)
+    check_generator(generator)
+    series = zeta_series(k, gamma, device=device, dtype=dtype)
+    keys = torch.rand(n, n, generator=generator, device=_draw_device(generator, device))
+    keys.diagonal().fill_(-1.0)  # rank 1 (the largest weight) goes to the sample itself
+    order = keys.argsort(dim=1)[:, :k].to(series.device, non_blocking=True)
+    return order, series.expand(n, k)
+
+
 def zeta_weights(
     batch_size: int,
     gamma: float = 2.8,
     *,
+    max_terms: int | None = None,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
@@ -197,12 +261,15 @@ def zeta_weights(
     Row ``p`` holds ``r^-γ / Σ_{k=1..N} k^-γ``, where the ranks ``r`` of row ``p`` are a uniformly
     random permutation of ``1..N`` with rank 1 on the diagonal, drawn independently for each row.
     The matrix is built without a Python loop: one ``argsort`` of random keys (the diagonal's key
-    forced to the front) gives every row's order, and one ``scatter`` writes the p-series there.
+    forced to the front) gives every row's order, and one ``scatter`` writes the p-series there. With
+    ``max_terms=k``, each row keeps its ``k`` largest terms, renormalized (see
+    [`zeta_terms`][zeta_terms]); the rest of the row is 0.
 
     Args:
         batch_size: ``N``, an int >= 1.
         gamma: The exponent γ, a finite number > 0 (default 2.8, the paper's). Larger γ keeps each
             output closer to its own input; for γ >= 1.73 the own weight exceeds 0.5 for every N.
+        max_terms: Terms kept per row; ``None`` (default) keeps all: exact ζ-mixup.
         generator: Source of randomness; the global torch RNG of ``device`` when ``None``. Keys are
             drawn on the generator's device, then moved to ``device``.
         device: Device of the result (default CPU).
@@ -213,7 +280,7 @@ def zeta_weights(
         diagonal.
 
     Raises:
-        ValueError: If ``batch_size`` < 1 or ``gamma`` is not a finite number > 0.
+        ValueError: If ``batch_size`` or ``max_terms`` < 1 or ``gamma`` is not a finite number > 0.
         TypeError: If an argument has the wrong type.
 
     Examples:
@@ -223,13 +290,53 @@ def zeta_weights(
         >>> bool((w.argmax(1) == torch.arange(4)).all())
         True
     """
-    check_generator(generator)
-    series = zeta_series(batch_size, gamma, device=device, dtype=dtype)
-    n = series.numel()
-    keys = torch.rand(n, n, generator=generator, device=_draw_device(generator, device))
-    keys.diagonal().fill_(-1.0)  # rank 1 (the largest weight) goes to the sample itself
-    order = keys.argsort(dim=1).to(series.device, non_blocking=True)
-    return torch.empty(n, n, dtype=series.dtype, device=series.device).scatter_(1, order, series.expand(n, n))
+    indices, values = zeta_terms(
+        batch_size, gamma, max_terms=max_terms, generator=generator, device=device, dtype=dtype
+    )
+    n = indices.shape[0]
+    return torch.zeros(n, n, dtype=values.dtype, device=values.device).scatter_(1, indices, values)
+
+
+def zeta_dropped_mass(max_terms: int, gamma: float = 2.8, batch_size: int | None = None) -> float:
+    """The weight that exact ζ-mixup puts beyond each row's ``k`` largest terms.
+
+    ``Σ_{k<r≤N} r^-γ / Σ_{r≤N} r^-γ``: how much of each row ``max_terms=k`` drops (and then
+    renormalizes away). It grows with ``N``; without ``batch_size`` this returns its limit for
+    ``N → ∞``, ``1 − Σ_{r≤k} r^-γ / ζ(γ)``, a bound for every batch size (1 for γ <= 1, where the
+    series diverges).
+
+    Args:
+        max_terms: ``k``, an int >= 1.
+        gamma: The exponent γ, a finite number > 0.
+        batch_size: ``N``; ``None`` for the bound over all ``N``.
+
+    Returns:
+        The dropped fraction, in [0, 1).
+
+    Raises:
+        ValueError: If an argument is out of range.
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> round(zeta_dropped_mass(16, 2.8), 5)
+        0.00286
+    """
+    k = _check_size("max_terms", max_terms)
+    gamma = check_finite_positive("gamma", gamma)
+    head = float((torch.arange(1, k + 1, dtype=torch.float64) ** -gamma).sum())
+    if batch_size is not None:
+        n = _check_batch_size(batch_size)
+        if n <= k:
+            return 0.0
+        total = float((torch.arange(1, n + 1, dtype=torch.float64) ** -gamma).sum())
+        return 1.0 - head / total
+    if gamma <= 1.0:
+        return 1.0
+    # ζ(γ): the sum to M plus the Euler–Maclaurin tail ∫_M^∞ x^-γ dx − M^-γ / 2 (+ O(M^-γ-1)).
+    m = 100_000
+    partial = float((torch.arange(1, m + 1, dtype=torch.float64) ** -gamma).sum())
+    zeta = partial + m ** (1.0 - gamma) / (gamma - 1.0) - 0.5 * m**-gamma
+    return 1.0 - head / zeta
 
 
 def cycle_partners(
@@ -380,8 +487,9 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
     return _restore_dtype(out, x.dtype).reshape(weights.shape[0], *x.shape[1:])
 
 
-# Elements per block of the in-place matrix product: 4 MB of float32, so a block stays in cache.
-_BLOCK_ELEMENTS = 1 << 20
+# Buffers of the in-place matrix product: at most 2.5 MB (they stay in cache) and at most a quarter
+# of the batch's own bytes (no second batch, even for a small one).
+_BUFFER_BYTES = 5 << 19
 
 
 def _apply_weights_inplace(x: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype) -> None:
@@ -393,20 +501,94 @@ def _apply_weights_inplace(x: torch.Tensor, weights: torch.Tensor, dtype: torch.
     flat = x.view(n, -1)
     width = flat.shape[1]
     converts = x.dtype != dtype
-    # Buffers of at most 4 MB, and together at most 1/16 of the batch's own bytes.
-    buffer_bytes = dtype.itemsize * (2 if converts else 1)
-    block = max(1, min(_BLOCK_ELEMENTS // n, width * x.element_size() // (16 * buffer_bytes)))
+    bytes_per_column = n * dtype.itemsize * (2 if converts else 1)
+    budget = min(_BUFFER_BYTES, width * n * x.element_size() // 4)
+    block = max(1, budget // bytes_per_column)
     result = torch.empty(n, min(block, width), dtype=dtype, device=x.device)
     source = torch.empty_like(result) if converts else None
+    integer = not x.dtype.is_floating_point
+    half = torch.full((1, 1), 0.5, dtype=dtype, device=x.device) if integer else None
     for start in range(0, width, block):
         stop = min(start + block, width)
         columns = flat[:, start:stop]
         out = result[:, : stop - start]
         if source is None:
             torch.mm(weights, columns, out=out)
-        else:
+        elif half is None:
             torch.mm(weights, source[:, : stop - start].copy_(columns), out=out)
-        columns.copy_(out if x.dtype.is_floating_point else out.round_())
+        else:  # integers: 1/2 + W @ x in one product, rounded as _add_half_for_rounding does
+            torch.addmm(half, weights, source[:, : stop - start].copy_(columns), out=out)
+            if x.dtype.is_signed:
+                out.floor_()
+        columns.copy_(out)
+
+
+def apply_terms(
+    x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor, *, inplace: bool = False
+) -> torch.Tensor:
+    """Mix a batch with ``k`` terms per row: ``out[p] = Σ_j values[p, j] · x[indices[p, j]]``.
+
+    The sparse counterpart of [`apply_weights`][apply_weights] for the compact weights of
+    [`zeta_terms`][zeta_terms]: cost ``k·N·D`` instead of ``N²·D``, through
+    ``torch.nn.functional.embedding_bag`` (a weighted sum of gathered rows in one pass).
+
+    Args:
+        x: A batch of shape (N, ...) of any float or integer dtype (computed as in
+            [`apply_weights`][apply_weights]).
+        indices: Int64 sample indices of shape (N, k), on ``x``'s device.
+        values: Float weights of shape (N, k), on ``x``'s device; rows summing to 1 for a convex mix.
+        inplace: Overwrite ``x``, over blocks of columns through a small buffer.
+
+    Returns:
+        The mixed batch: a new tensor, or ``x`` itself when ``inplace``.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If the shapes do not match or an index is outside the batch.
+
+    Examples:
+        >>> x = torch.tensor([[0.0], [10.0], [20.0]])
+        >>> apply_terms(x, torch.tensor([[0, 2], [1, 0], [2, 1]]), torch.tensor([[0.5, 0.5]] * 3))
+        tensor([[10.],
+                [ 5.],
+                [15.]])
+    """
+    n = check_batch_tensor("x", x, min_ndim=1, layout="(N, ...)")
+    if not isinstance(indices, torch.Tensor) or indices.dtype != torch.int64 or indices.ndim != 2:
+        raise TypeError(f"indices must be an int64 torch.Tensor of shape (N, k), got {_describe(indices)}")
+    if not isinstance(values, torch.Tensor) or not values.is_floating_point():
+        raise TypeError(f"values must be a float torch.Tensor of shape (N, k), got {_describe(values)}")
+    if indices.shape[0] != n or values.shape != indices.shape:
+        raise ValueError(
+            f"indices and values must both have shape (N, k) with N = {n}, "
+            f"got {tuple(indices.shape)} and {tuple(values.shape)}"
+        )
+    if (
+        indices.device.type == "cpu"
+        and indices.numel()
+        and not 0 <= int(indices.min()) <= int(indices.max()) < n
+    ):
+        raise ValueError(
+            f"indices must lie in [0, N) = [0, {n}), "
+            f"got values from {int(indices.min())} to {int(indices.max())}"
+        )
+    dtype = _compute_dtype(x.dtype)
+    weights = values.to(dtype).contiguous()
+    if not inplace:
+        table = x.reshape(n, -1).to(dtype).contiguous()
+        out = torch.nn.functional.embedding_bag(indices, table, per_sample_weights=weights, mode="sum")
+        return _restore_dtype(out, x.dtype).reshape(x.shape)
+    if not x.is_contiguous():
+        return x.copy_(apply_terms(x, indices, values))
+    flat = x.view(n, -1)
+    width = flat.shape[1]
+    block = max(1, min(_BUFFER_BYTES, width * n * x.element_size() // 4) // (2 * n * dtype.itemsize))
+    for start in range(0, width, block):
+        columns = flat[:, start : start + block]
+        table = columns.to(dtype, copy=True).contiguous()
+        out = torch.nn.functional.embedding_bag(indices, table, per_sample_weights=weights, mode="sum")
+        columns.copy_(_restore_dtype(out, x.dtype))
+    return x
 
 
 def mix_pairs(
@@ -439,26 +621,57 @@ def mix_pairs(
     _check_partners(partners, n)
     dtype = _compute_dtype(x.dtype)
     weight = _check_lam_per_sample(lam, n, x.ndim, dtype) if isinstance(lam, torch.Tensor) else check_lam(lam)
+    per_sample = isinstance(weight, torch.Tensor)
     if inplace:
-        weights = weight.reshape(n).tolist() if isinstance(weight, torch.Tensor) else [weight] * n
+        weights = weight.reshape(n).tolist() if per_sample else [weight] * n
+        lerp = _SampleLerp(x, dtype)
 
         def mix_one(p: int, partner: torch.Tensor) -> None:
-            _lerp_into(x[p], partner, weights[p], dtype)
+            lerp(x[p], partner, weights[p], out=x[p])
 
         if not _along_cycles(partners, x.select, mix_one):
             x.copy_(mix_pairs(x, lam, partners))
         return x
+    if x.device.type == "cpu" and x[0].numel() >= _PER_SAMPLE_MIN_ELEMENTS:
+        # Large samples on the CPU: one pass, each sample lerped straight into the new batch.
+        weights = weight.reshape(n).tolist() if per_sample else [weight] * n
+        lerp = _SampleLerp(x, dtype)
+        out = torch.empty_like(x)
+        for p, q in enumerate(partners.tolist()):
+            lerp(x[p], x[q], weights[p], out=out[p])
+        return out
     xc = x.to(dtype)
     out = xc.index_select(0, partners).lerp_(xc, weight)
     return _restore_dtype(out, x.dtype)
 
 
-def _lerp_into(sample: torch.Tensor, partner: torch.Tensor, lam: float, dtype: torch.dtype) -> None:
-    """``sample ← λ·sample + (1 − λ)·partner``, with the same formula as the batched kernel."""
-    if sample.dtype == dtype:
-        torch.lerp(partner, sample, lam, out=sample)
-    else:
-        sample.copy_(_restore_dtype(torch.lerp(partner.to(dtype), sample.to(dtype), lam), sample.dtype))
+# Samples at least this large are mixed one by one on the CPU (one memory pass instead of two).
+_PER_SAMPLE_MIN_ELEMENTS = 1 << 15
+
+
+class _SampleLerp:
+    """``out ← λ·sample + (1 − λ)·partner`` for one sample, with the batched kernel's formula.
+
+    Samples of a dtype that is not computed natively go through two reused float buffers.
+    """
+
+    def __init__(self, x: torch.Tensor, dtype: torch.dtype) -> None:
+        self.dtype = dtype
+        self.buffers = None
+        if x.dtype != dtype:
+            self.buffers = (
+                torch.empty(x.shape[1:], dtype=dtype, device=x.device),
+                torch.empty(x.shape[1:], dtype=dtype, device=x.device),
+            )
+
+    def __call__(self, sample: torch.Tensor, partner: torch.Tensor, lam: float, *, out: torch.Tensor) -> None:
+        if self.buffers is None:
+            torch.lerp(partner, sample, lam, out=out)
+            return
+        own, other = self.buffers
+        own.copy_(sample)
+        torch.lerp(other.copy_(partner), own, lam, out=own)
+        out.copy_(own if out.dtype.is_floating_point else _add_half_for_rounding(own, out.dtype))
 
 
 def _along_cycles(

@@ -21,7 +21,13 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
 
 from . import functional as F
-from ._checks import check_finite_positive, check_num_classes, check_probability, check_same_batch_size
+from ._checks import (
+    check_finite_positive,
+    check_max_terms,
+    check_num_classes,
+    check_probability,
+    check_same_batch_size,
+)
 
 __all__ = ["CutMix", "MixUp", "RandomMix", "ZetaCutMix", "ZetaMixup"]
 
@@ -359,6 +365,11 @@ class ZetaMixup(_BatchMix):
     Args:
         gamma: The exponent γ, a finite number > 0 (default 2.8). Larger values keep each output
             closer to its own input; for γ >= 1.73 the own weight exceeds 0.5 whatever the batch size.
+        max_terms: For large batches: each row keeps its ``k`` largest weights (the sample itself and
+            ``k − 1`` random partners), renormalized, so the cost is ``k·N·D`` instead of ``N²·D``.
+            The dropped weight is at most
+            [`F.zeta_dropped_mass`][zmix_transforms.functional.zeta_dropped_mass] (0.3 % for k = 16,
+            γ = 2.8). ``None`` (default) is exact.
         num_classes: Number of classes, needed when labels are class indices of shape (N,).
         labels_getter: ``"default"`` (the second item of a tuple, or a ``labels``-like key of a dict, as
             in torchvision) or a callable that returns the labels tensor from the input.
@@ -392,6 +403,7 @@ class ZetaMixup(_BatchMix):
         self,
         gamma: float = 2.8,
         *,
+        max_terms: int | None = None,
         num_classes: int | None = None,
         labels_getter: Any = "default",
         label_smoothing: float = 0.0,
@@ -401,22 +413,40 @@ class ZetaMixup(_BatchMix):
             num_classes=num_classes, labels_getter=labels_getter, label_smoothing=label_smoothing, p=p
         )
         self.gamma = check_finite_positive("gamma", gamma)
+        self.max_terms = None if max_terms is None else check_max_terms(max_terms)
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        """Draw the N×N weight matrix (float64; each use casts it to its compute dtype)."""
+        """Draw the weights (float64; each use casts them to its compute dtype).
+
+        Exact ζ-mixup draws the dense N×N ``weights``; with ``max_terms`` below the batch size, the
+        compact ``indices`` and ``values`` of [`F.zeta_terms`][zmix_transforms.functional.zeta_terms].
+        """
         device, batch_size = _batch_device_and_size(flat_inputs)
+        if self.max_terms is not None and self.max_terms < batch_size:
+            indices, values = F.zeta_terms(
+                batch_size, self.gamma, max_terms=self.max_terms, device=device, dtype=torch.float64
+            )
+            return {"indices": indices, "values": values}
         return {"weights": F.zeta_weights(batch_size, self.gamma, device=device, dtype=torch.float64)}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        """Mix one image batch with the weight matrix."""
-        return F.apply_weights(inpt, params["weights"], inplace=params.get("inplace", False))
+        """Mix one image batch with the weights."""
+        inplace = params.get("inplace", False)
+        if "indices" in params:
+            return F.apply_terms(inpt, params["indices"], params["values"], inplace=inplace)
+        return F.apply_weights(inpt, params["weights"], inplace=inplace)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
-        """Mix the labels with the same weight matrix (moved to the labels' device if need be)."""
+        """Mix the labels with the same weights (moved to the labels' device if need be)."""
+        if "indices" in params:
+            return F.apply_terms(
+                labels, params["indices"].to(labels.device), params["values"].to(labels.device)
+            )
         return F.apply_weights(labels, params["weights"].to(labels.device))
 
     def _repr_items(self) -> list[tuple[str, Any]]:
-        return [("gamma", self.gamma), *super()._repr_items()]
+        items = [("gamma", self.gamma), *super()._repr_items()]
+        return [items[0], ("max_terms", self.max_terms), *items[1:]] if self.max_terms is not None else items
 
 
 class _PairMix(_BatchMix):

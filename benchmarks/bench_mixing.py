@@ -1,0 +1,396 @@
+"""Time zmix_transforms' mixing against torchvision, timm, a plain ζ-mixup reference and two floors.
+
+All cases of one batch shape run in one process, alternating round by round; a time is the median
+over rounds, and a target ratio is the median over rounds of the per-round ratio of two cases.
+
+    python benchmarks/bench_mixing.py                  # writes docs/benchmarks.md and its bar chart
+    python benchmarks/bench_mixing.py --quick --out /tmp/bench    # small and fast (CI)
+    python benchmarks/bench_mixing.py --device cuda    # on a GPU: the transforms on CUDA, synchronized
+
+``timm`` is optional (``pip install -e ".[bench]"``); without it its cases are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+import torchvision
+from torch.utils.data import default_collate
+from torchvision.transforms import v2
+
+import zmix_transforms as Z
+from zmix_transforms import functional as F
+
+try:
+    import timm
+    from timm.data import FastCollateMixup, Mixup
+except ImportError:  # optional
+    timm = None
+
+NUM_CLASSES = 10
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Case:
+    """One timed callable."""
+
+    name: str
+    group: str  # "ours", "anchor" or "floor"
+    fn: Callable[[], Any]
+    note: str = ""
+
+
+@dataclass
+class Measurement:
+    """Times of every case of one batch shape, round by round."""
+
+    shape: tuple[int, ...]
+    device: str
+    cases: list[Case]
+    times: dict[str, list[float]] = field(default_factory=dict)
+
+    def median_ms(self, name: str) -> float:
+        """Median time of a case in milliseconds."""
+        return statistics.median(self.times[name]) * 1e3
+
+    def ratio(self, numerator: str, denominator: str) -> float:
+        """Median over rounds of the per-round time ratio."""
+        return statistics.median(
+            a / b for a, b in zip(self.times[numerator], self.times[denominator], strict=True)
+        )
+
+
+def paper_style_zeta_mixup(images: torch.Tensor, labels: torch.Tensor, gamma: float = 2.8) -> tuple[Any, Any]:
+    """ζ-mixup as the paper's code does it.
+
+    Per call: ranks by argsort of random numbers, the normalized p-series, and one einsum for the
+    images and one product for the labels.
+    """
+    n = images.shape[0]
+    keys = torch.rand(n, n, device=images.device)
+    keys.fill_diagonal_(-1.0)
+    ranks = keys.argsort(dim=1).argsort(dim=1) + 1
+    weights = ranks.to(torch.float32).pow(-gamma)
+    weights /= weights.sum(dim=1, keepdim=True)
+    mixed = torch.einsum("ij,j...->i...", weights, images.to(torch.float32))
+    return mixed, weights @ labels
+
+
+def build_cases(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> list[Case]:
+    """The cases for one batch shape and dtype; names carry the dtype."""
+    n = shape[0]
+    tag = "f32" if dtype == torch.float32 else "u8"
+    g = torch.Generator().manual_seed(0)
+    base = torch.rand(shape, generator=g)
+    images = (base if dtype == torch.float32 else (base * 255).round().to(torch.uint8)).to(device)
+    labels = (torch.arange(n) % NUM_CLASSES).to(device)
+    one_hot = F.one_hot(labels, NUM_CLASSES)
+    weights = F.zeta_weights(n, device=device)
+    cpu = device == "cpu"
+    samples = [(images[i].cpu().clone(), int(labels[i])) for i in range(n)] if cpu else []
+    np_samples = [(s.numpy(), t) for s, t in samples]
+    is_float = dtype == torch.float32
+    cases = [
+        Case(f"copy of the batch [{tag}]", "floor", lambda: images.clone()),
+        Case(f"MixUp [{tag}]", "ours", lambda: Z.MixUp(num_classes=NUM_CLASSES)(images, labels)),
+        Case(f"CutMix [{tag}]", "ours", lambda: Z.CutMix(num_classes=NUM_CLASSES)(images, labels)),
+        Case(f"ZetaMixup [{tag}]", "ours", lambda: Z.ZetaMixup(num_classes=NUM_CLASSES)(images, labels)),
+    ]
+    if is_float:
+        cases += [
+            Case(
+                f"N×N matrix product [{tag}]",
+                "floor",
+                lambda: (weights @ images.reshape(n, -1)).reshape(shape),
+            ),
+            Case(
+                f"torchvision v2.MixUp [{tag}]",
+                "anchor",
+                lambda: v2.MixUp(num_classes=NUM_CLASSES)(images, labels),
+            ),
+            Case(
+                f"torchvision v2.CutMix [{tag}]",
+                "anchor",
+                lambda: v2.CutMix(num_classes=NUM_CLASSES)(images, labels),
+            ),
+            Case(f"paper-style ζ-mixup [{tag}]", "anchor", lambda: paper_style_zeta_mixup(images, one_hot)),
+        ]
+        if timm is not None and n % 2 == 0:
+            timm_mixup = Mixup(mixup_alpha=1.0, cutmix_alpha=0.0, mode="batch", num_classes=NUM_CLASSES)
+            timm_cutmix = Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, mode="batch", num_classes=NUM_CLASSES)
+            cases += [
+                Case(f"timm Mixup, mixup [{tag}]", "anchor", lambda: timm_mixup(images, labels), "in place"),
+                Case(
+                    f"timm Mixup, CutMix [{tag}]", "anchor", lambda: timm_cutmix(images, labels), "in place"
+                ),
+            ]
+    if cpu:
+        cases += [
+            Case(
+                f"ZetaMixupCollate [{tag}]",
+                "ours",
+                lambda: Z.ZetaMixupCollate(num_classes=NUM_CLASSES)(samples),
+            ),
+            Case(f"MixUpCollate [{tag}]", "ours", lambda: Z.MixUpCollate(num_classes=NUM_CLASSES)(samples)),
+            Case(f"CutMixCollate [{tag}]", "ours", lambda: Z.CutMixCollate(num_classes=NUM_CLASSES)(samples)),
+            Case(f"default_collate [{tag}]", "floor", lambda: default_collate(samples)),
+        ]
+        if is_float:
+            cases += [
+                Case(
+                    f"recipe: v2.MixUp(default_collate) [{tag}]",
+                    "anchor",
+                    lambda: v2.MixUp(num_classes=NUM_CLASSES)(*default_collate(samples)),
+                ),
+                Case(
+                    f"recipe: v2.CutMix(default_collate) [{tag}]",
+                    "anchor",
+                    lambda: v2.CutMix(num_classes=NUM_CLASSES)(*default_collate(samples)),
+                ),
+            ]
+        elif timm is not None and n % 2 == 0:
+            fast_mixup = FastCollateMixup(
+                mixup_alpha=1.0, cutmix_alpha=0.0, mode="batch", num_classes=NUM_CLASSES
+            )
+            fast_cutmix = FastCollateMixup(
+                mixup_alpha=0.0, cutmix_alpha=1.0, mode="batch", num_classes=NUM_CLASSES
+            )
+            cases += [
+                Case(f"timm FastCollateMixup, mixup [{tag}]", "anchor", lambda: fast_mixup(np_samples)),
+                Case(f"timm FastCollateMixup, CutMix [{tag}]", "anchor", lambda: fast_cutmix(np_samples)),
+            ]
+    return cases
+
+
+def measure(cases: Sequence[Case], rounds: int, warmup: int, device: str) -> dict[str, list[float]]:
+    """Run every case once per round, starting each round one case later, and time each run."""
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    for case in cases:
+        for _ in range(warmup):
+            case.fn()
+    sync()
+    times: dict[str, list[float]] = {case.name: [] for case in cases}
+    for r in range(rounds):
+        for case in cases[r % len(cases) :] + cases[: r % len(cases)]:
+            start = time.perf_counter()
+            case.fn()
+            sync()
+            times[case.name].append(time.perf_counter() - start)
+    return times
+
+
+TARGETS = [  # (what, numerator, denominator, limit); on the large batch
+    ("MixUp ≤ 0.6× torchvision v2.MixUp", "MixUp [f32]", "torchvision v2.MixUp [f32]", 0.6),
+    ("CutMix ≤ 0.67× torchvision v2.CutMix", "CutMix [f32]", "torchvision v2.CutMix [f32]", 0.67),
+    ("ZetaMixup ≤ 1.3× one N×N matrix product", "ZetaMixup [f32]", "N×N matrix product [f32]", 1.3),
+    ("ZetaMixup ≤ 1.0× torchvision v2.MixUp", "ZetaMixup [f32]", "torchvision v2.MixUp [f32]", 1.0),
+    (
+        "MixUpCollate ≤ 0.5× the v2.MixUp recipe",
+        "MixUpCollate [f32]",
+        "recipe: v2.MixUp(default_collate) [f32]",
+        0.5,
+    ),
+    (
+        "CutMixCollate ≤ 0.55× the v2.CutMix recipe",
+        "CutMixCollate [f32]",
+        "recipe: v2.CutMix(default_collate) [f32]",
+        0.55,
+    ),
+    (
+        "ZetaMixupCollate ≤ 1.0× the v2.MixUp recipe",
+        "ZetaMixupCollate [f32]",
+        "recipe: v2.MixUp(default_collate) [f32]",
+        1.0,
+    ),
+    ("MixUpCollate uint8 ≤ 0.5× its float32 time", "MixUpCollate [u8]", "MixUpCollate [f32]", 0.5),
+    ("CutMixCollate uint8 ≤ 0.5× its float32 time", "CutMixCollate [u8]", "CutMixCollate [f32]", 0.5),
+    (
+        "ZetaMixupCollate uint8 ≤ 0.5× its float32 time",
+        "ZetaMixupCollate [u8]",
+        "ZetaMixupCollate [f32]",
+        0.5,
+    ),
+]
+
+
+def graph_breaks() -> list[tuple[str, str]]:
+    """Graph breaks under torch.compile (dynamo's explain) for ours and the anchors."""
+    x, y = torch.rand(8, 3, 16, 16), torch.arange(8) % 3
+    soft = F.one_hot(y, 3)
+    candidates: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = [
+        ("zmix_transforms F.zeta_mixup", F.zeta_mixup, (x, soft, 2.8)),
+        ("zmix_transforms F.mixup", F.mixup, (x, soft, 0.3)),
+        ("zmix_transforms F.cutmix", F.cutmix, (x, soft, 0.3)),
+        ("torchvision v2.MixUp", v2.MixUp(num_classes=3), (x, y)),
+        ("torchvision v2.CutMix", v2.CutMix(num_classes=3), (x, y)),
+    ]
+    if timm is not None:
+        candidates.append(
+            ("timm Mixup (mixup)", Mixup(mixup_alpha=1.0, cutmix_alpha=0.0, num_classes=3), (x.clone(), y))
+        )
+        candidates.append(
+            ("timm Mixup (CutMix)", Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, num_classes=3), (x.clone(), y))
+        )
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, fn, args in candidates:
+            torch._dynamo.reset()
+            explanation = torch._dynamo.explain(fn)(*args)
+            rows.append((name, str(explanation.graph_break_count)))
+    torch._dynamo.reset()
+    return rows
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = f"torch {torch.__version__}, torchvision {torchvision.__version__}"
+    versions += f", timm {timm.__version__}" if timm is not None else ", timm not installed"
+    return f"{cpu}; {torch.get_num_threads()} threads; Python {platform.python_version()}; {versions}"
+
+
+def case_table(measurement: Measurement, dtype_tag: str) -> list[str]:
+    copy = f"copy of the batch [{dtype_tag}]"
+    lines = ["| case | kind | median ms | × copy of the batch |", "| --- | --- | --- | --- |"]
+    for case in measurement.cases:
+        if not case.name.endswith(f"[{dtype_tag}]"):
+            continue
+        note = f" ({case.note})" if case.note else ""
+        label = case.name.removesuffix(f" [{dtype_tag}]") + note
+        ratio = measurement.ratio(case.name, copy)
+        lines.append(f"| {label} | {case.group} | {measurement.median_ms(case.name):.3f} | {ratio:.2f} |")
+    return lines
+
+
+def report(measurements: list[Measurement], breaks: list[tuple[str, str]], chart: Path, quick: bool) -> str:
+    large = measurements[-1]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured on {datetime.date.today().isoformat()}: {machine()}.",
+        "Regenerate with `python benchmarks/bench_mixing.py` (needs the `bench` extra for timm).",
+        "Every number of a batch shape comes from one process, the cases alternating round by round;",
+        "a time is the median over rounds, a ratio the median of per-round ratios.",
+        "",
+    ]
+    if quick:
+        lines += ["*Quick run: small batches and few rounds, to check the script, not to quote.*", ""]
+    shape = "×".join(map(str, large.shape))
+    lines += [
+        f"## Targets ({shape}, {large.device})",
+        "",
+        "| target | measured | met |",
+        "| --- | --- | --- |",
+    ]
+    for what, numerator, denominator, limit in TARGETS:
+        if numerator in large.times and denominator in large.times:
+            value = large.ratio(numerator, denominator)
+            lines.append(f"| {what} | {value:.2f}× | {'yes' if value <= limit else '**no**'} |")
+    lines.append("")
+    for m in measurements:
+        for tag, name in (("f32", "float32"), ("u8", "uint8")):
+            lines += [f"## {'×'.join(map(str, m.shape))}, {name}, {m.device}", "", *case_table(m, tag), ""]
+    lines += [
+        "## Graph breaks under `torch.compile`",
+        "",
+        "Counted with `torch._dynamo.explain` (our functional API with `generator=None`; an explicit",
+        "`torch.Generator` cannot be traced by torch 2.14 and breaks the graph).",
+        "",
+        "| function | graph breaks |",
+        "| --- | --- |",
+        *[f"| {name} | {count} |" for name, count in breaks],
+        "",
+        "## Notes",
+        "",
+        "- The transforms (ours and torchvision's) return new tensors and leave their input as it was;",
+        "  timm's `Mixup` overwrites its input batch in place.",
+        "- The collate classes own the batch they collate, so they mix it in place: no second",
+        "  full-size batch (a test bounds their peak allocation).",
+        "- torchvision's and timm's transforms do not take uint8 batches; timm's `FastCollateMixup`",
+        "  is its uint8 collate path.",
+        "- A float32 batch of 64×3×224×224 is 38.5 MB, above glibc's 32 MB mmap threshold: every fresh",
+        "  batch-sized tensor then costs page faults, which is most of a copy's time here.",
+        "- The CUDA table comes from `--device cuda` on a machine with a GPU; none has been added yet.",
+        "",
+        f"![Median times, {shape}]({chart.name})",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(measurement: Measurement, path: Path) -> None:
+    names = [case.name for case in measurement.cases]
+    medians = [measurement.median_ms(name) for name in names]
+    colours = {"ours": "#3b6fb6", "anchor": "#d08c2b", "floor": "#8a8a8a"}
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(names) + 1.2))
+    ax.barh(names, medians, color=[colours[case.group] for case in measurement.cases])
+    ax.invert_yaxis()
+    ax.set_xlabel("median time (ms), lower is better")
+    ax.set_title(
+        f"{'×'.join(map(str, measurement.shape))}, {measurement.device}: ours (blue), anchors, floors"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small batches, few rounds (for CI)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "docs", help="folder for benchmarks.md and the chart"
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    shapes = [(16, 3, 16, 16), (8, 3, 32, 32)] if args.quick else [(128, 3, 32, 32), (64, 3, 224, 224)]
+    rounds = {True: (3, 1), False: None}[args.quick]
+    measurements = []
+    for shape in shapes:
+        cases = build_cases(shape, torch.float32, args.device) + build_cases(shape, torch.uint8, args.device)
+        r, w = rounds or ((51, 5) if shape[-1] <= 32 else (15, 2))
+        measurement = Measurement(shape, args.device, cases)
+        measurement.times = measure(cases, r, w, args.device)
+        measurements.append(measurement)
+        print(f"measured {'×'.join(map(str, shape))}: {len(cases)} cases × {r} rounds", file=sys.stderr)
+    breaks = graph_breaks()
+    args.out.mkdir(parents=True, exist_ok=True)
+    suffix = "" if args.device == "cpu" else f"-{args.device.split(':')[0]}"
+    chart = args.out / "assets" / f"benchmarks{suffix}.png"
+    chart.parent.mkdir(parents=True, exist_ok=True)
+    plot(measurements[-1], chart)
+    text = report(measurements, breaks, chart, args.quick).replace(
+        f"]({chart.name})", f"](assets/{chart.name})"
+    )
+    page = args.out / f"benchmarks{suffix}.md"
+    page.write_text(text)
+    print(text)
+    return {"measurements": measurements, "page": page, "chart": chart, "breaks": breaks}
+
+
+if __name__ == "__main__":
+    main()
