@@ -241,10 +241,12 @@ def zeta_terms(
     k = n if max_terms is None else min(_check_size("max_terms", max_terms), n)
     check_generator(generator)
     series = zeta_series(k, gamma, device=device, dtype=dtype)
-    keys = torch.rand(n, n, generator=generator, device=_draw_device(generator, device))
+    # float64 keys: float32 has only 2^24 values, and a tie would be ordered by index, not at random.
+    keys = torch.rand(n, n, generator=generator, device=_draw_device(generator, device), dtype=torch.float64)
     keys.diagonal().fill_(-1.0)  # rank 1 (the largest weight) goes to the sample itself
-    order = keys.argsort(dim=1)[:, :k].to(series.device, non_blocking=True)
-    return order, series.expand(n, k)
+    # The k smallest keys in order: the same first k ranks as a full argsort, at a fraction of its cost.
+    order = keys.topk(k, dim=1, largest=False).indices if k < n else keys.argsort(dim=1)
+    return order.to(series.device, non_blocking=True), series.expand(n, k)
 
 
 def zeta_weights(
