@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: test demo docs serve lint bench clean
+.PHONY: test demo docs serve lint bench figures examples-quick clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,25 @@ docs: $(VENV)/.docs
 ## make serve: serve the documentation site locally
 serve: $(VENV)/.docs
 	$(PY) -m mkdocs serve
+
+## make figures: regenerate the documentation's figures and tables (full runs, a few minutes)
+figures: $(VENV)/.examples
+	$(PY) examples/moons_2d.py --out docs/assets/examples
+	$(PY) examples/helix_3d.py --out docs/assets/examples
+	$(PY) examples/gallery.py --out docs/assets/examples
+	$(PY) examples/method_figures.py --out docs/assets/examples
+	$(PY) examples/train_digits.py --out docs/assets/examples --no-progress
+
+## make examples-quick: run every example with --quick into a temporary folder
+examples-quick: $(VENV)/.examples
+	tmp=$$(mktemp -d) && for example in examples/*.py; do \
+		$(PY) $$example --quick --out $$tmp/$$(basename $$example .py) > $$tmp/log.txt 2>&1 \
+		|| { cat $$tmp/log.txt; exit 1; }; echo "ran $$example --quick"; done && rm -rf $$tmp
+
+## make bench: measure and write docs/benchmarks.md (needs the bench extra for timm)
+bench: $(VENV)/.test
+	$(PIP) install -q -e ".[bench]"
+	$(PY) benchmarks/bench_mixing.py
 
 lint: $(VENV)/.test
 	$(PY) -m ruff check .

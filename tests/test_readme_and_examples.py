@@ -54,3 +54,51 @@ def test_train_digits_quick_run(tmp_path: Path) -> None:
     rows = [line for line in (tmp_path / "results.md").read_text().splitlines() if line.startswith("| ")]
     assert [row.split(" | ")[0][2:] for row in rows[2:]] == list(table)  # header, rule, one row a method
     assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def test_moons_quick_run(tmp_path: Path) -> None:
+    result = _load_example("moons_2d").main(["--quick", "--out", str(tmp_path)])
+    results = result["results"]
+    assert list(results) == ["original", "mixup (α=1)"] + [f"ζ-mixup (γ={g:g})" for g in (2.0, 2.4, 2.8, 4.0)]
+    assert results["original"]["nn_distance"] < 1e-4 and results["original"]["wrongly_labelled"] == 0.0
+    for numbers in list(results.values())[1:]:
+        assert 0.0 < numbers["nn_distance"] < 0.5  # the crescents span about 3 units
+        assert 0.0 <= numbers["wrongly_labelled"] <= 1.0
+    # the figure's point: with γ = 2.8 far fewer outputs are labelled against where they lie
+    assert results["ζ-mixup (γ=2.8)"]["wrongly_labelled"] < results["mixup (α=1)"]["wrongly_labelled"]
+    assert result["figure"].stat().st_size > 10_000
+
+
+def test_helix_quick_run(tmp_path: Path) -> None:
+    result = _load_example("helix_3d").main(["--quick", "--out", str(tmp_path)])
+    table, k = result["table"], result["ks"][-1]
+    assert set(table) == {"original", "mixup α=1", "ζ-mixup γ=2.8"}
+    assert 0.7 <= table["original"][f"id_k{k}"] <= 1.5  # a curve is 1-dimensional
+    assert table["original"]["distance"] < 1e-3
+    for name in ("mixup α=1", "ζ-mixup γ=2.8"):
+        assert 1.0 < table[name][f"id_k{k}"] < 3.5  # mixed points spread into the 3-D space around it
+        assert 0.0 < table[name]["distance"] < 1.0  # inside the unit-radius cylinder around the axis
+    assert len(result["by_batch"]) == 2
+    assert result["figure"].stat().st_size > 10_000
+
+
+def test_gallery_quick_run(tmp_path: Path) -> None:
+    outputs = _load_example("gallery").main(["--quick", "--out", str(tmp_path)])["outputs"]
+    originals, _ = outputs["original"]
+    assert originals.dtype == torch.uint8 and originals.shape == (8, 3, 112, 112)
+    for images, soft in outputs.values():
+        assert images.dtype == torch.uint8 and images.shape == originals.shape
+        assert soft.shape == (8, 8)
+        torch.testing.assert_close(soft.sum(1), torch.ones(8))
+    assert (tmp_path / "gallery.png").stat().st_size > 10_000
+
+
+def test_method_figures_quick_run(tmp_path: Path) -> None:
+    result = _load_example("method_figures").main(["--quick", "--out", str(tmp_path)])
+    own = result["zeta"]["own_weight"]
+    assert own[2.8][-1] > 0.5 and own[1.73][-1] > 0.5 and own[1.0][-1] < 0.5
+    for lams in result["mixup"]["lambdas"].values():
+        assert ((lams >= 0) & (lams <= 1)).all()
+    for kept in result["cutmix"]["kept"].values():
+        assert ((kept >= 0) & (kept <= 1)).all()
+    assert all(path.stat().st_size > 5_000 for path in result["figures"])

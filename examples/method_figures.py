@@ -1,0 +1,115 @@
+"""Pictures of what each method's parameter does, for the method pages of the documentation.
+
+- ``zeta_gamma.png``: ζ-mixup's weights by rank for several γ, and each sample's own weight as the
+  batch grows (above 1/2 for γ >= 1.73).
+- ``mixup_alpha.png``: the distribution of mixup's λ ~ Beta(α, α) for several α.
+- ``cutmix_alpha.png``: CutMix boxes on a 32×32 image and the distribution of the exact kept pixel
+  fraction, for several α.
+
+Run ``python examples/method_figures.py`` (``--quick``: fewer draws, smaller figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+
+from zmix_transforms import functional as F
+
+GAMMAS = (1.0, 1.73, 2.8, 4.0)
+ALPHAS = (0.2, 1.0, 4.0)
+
+
+def zeta_figure(path: Path, dpi: int) -> dict[str, Any]:
+    """Weights by rank (N = 16) and the own weight against N, for each γ."""
+    fig, (by_rank, by_size) = plt.subplots(1, 2, figsize=(9, 3.4))
+    ranks = torch.arange(1, 17)
+    sizes = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+    own: dict[float, list[float]] = {}
+    for gamma in GAMMAS:
+        by_rank.plot(
+            ranks, F.zeta_series(16, gamma, dtype=torch.float64), marker="o", ms=3, label=f"γ = {gamma:g}"
+        )
+        own[gamma] = [float(F.zeta_series(n, gamma, dtype=torch.float64)[0]) for n in sizes]
+        by_size.plot(sizes, own[gamma], marker="o", ms=3, label=f"γ = {gamma:g}")
+    by_rank.set(yscale="log", xlabel="rank r in the row", ylabel="weight", title="ζ-mixup weights, N = 16")
+    by_size.axhline(0.5, color="grey", lw=0.8, ls="--")
+    by_size.set(
+        xscale="log", xlabel="batch size N", ylabel="own weight (rank 1)", title="each output's own weight"
+    )
+    by_rank.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return {"own_weight": own, "sizes": sizes}
+
+
+def mixup_figure(path: Path, draws: int, dpi: int) -> dict[str, Any]:
+    """Histograms of λ ~ Beta(α, α)."""
+    g = torch.Generator().manual_seed(0)
+    fig, axes = plt.subplots(1, len(ALPHAS), figsize=(3.2 * len(ALPHAS), 2.6), sharey=False)
+    lams: dict[float, torch.Tensor] = {}
+    for ax, alpha in zip(axes, ALPHAS, strict=True):
+        lams[alpha] = F.sample_lambdas(alpha, draws, generator=g)
+        ax.hist(lams[alpha].numpy(), bins=40, range=(0, 1), color="#3b6fb6")
+        ax.set(title=f"mixup λ, α = {alpha:g}", xlabel="λ (weight of the sample itself)")
+        ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return {"lambdas": lams}
+
+
+def cutmix_figure(path: Path, draws: int, dpi: int) -> dict[str, Any]:
+    """Example boxes and the kept pixel fraction after clipping, for each α."""
+    g = torch.Generator().manual_seed(0)
+    fig, axes = plt.subplots(2, len(ALPHAS), figsize=(3.2 * len(ALPHAS), 5.2))
+    kept: dict[float, torch.Tensor] = {}
+    for col, alpha in enumerate(ALPHAS):
+        canvas = torch.zeros(32, 32)
+        fractions = []
+        for i in range(draws):
+            box = F.cutmix_box(32, 32, F.sample_lambda(alpha, generator=g), generator=g)
+            fractions.append(1 - box.area / 1024)
+            if i < 6:
+                canvas[box.y1 : box.y2, box.x1 : box.x2] += 1
+        kept[alpha] = torch.tensor(fractions)
+        axes[0, col].imshow(canvas.numpy(), cmap="Blues", vmin=0, vmax=3)
+        axes[0, col].set(title=f"CutMix boxes, α = {alpha:g}", xticks=[], yticks=[])
+        axes[1, col].hist(kept[alpha].numpy(), bins=40, range=(0, 1), color="#d08c2b")
+        axes[1, col].set(xlabel="kept pixel fraction λ' (label weight)")
+        axes[1, col].set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return {"kept": kept}
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Draw the three figures; return their numbers and paths."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer draws, smaller figures (for CI)")
+    parser.add_argument("--out", type=Path, default=Path("out/method_figures"))
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    draws, dpi = (500, 50) if args.quick else (20_000, 110)
+    result = {
+        "zeta": zeta_figure(args.out / "zeta_gamma.png", dpi),
+        "mixup": mixup_figure(args.out / "mixup_alpha.png", draws, dpi),
+        "cutmix": cutmix_figure(args.out / "cutmix_alpha.png", draws, dpi),
+        "figures": [args.out / name for name in ("zeta_gamma.png", "mixup_alpha.png", "cutmix_alpha.png")],
+    }
+    print("wrote " + ", ".join(str(p) for p in result["figures"]))
+    return result
+
+
+if __name__ == "__main__":
+    main()
