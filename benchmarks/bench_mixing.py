@@ -389,7 +389,6 @@ def report(
         "- On a shared 2-core machine the ratios move by a few hundredths from run to run. The uint8",
         "  ζ-mixup collate is bound by its float32 matrix product (uint8 shrinks the copies, not the",
         "  arithmetic), so its ratio to the float32 collate sits near 0.5 (0.46–0.54 over runs here).",
-        "- The CUDA table comes from `--device cuda` on a machine with a GPU; none has been added yet.",
         "",
         f"![Median times, {shape}]({chart.name})",
         "",
@@ -433,23 +432,64 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         measurement.times = measure(cases, r, w, args.device)
         measurements.append(measurement)
         print(f"measured {'×'.join(map(str, shape))}: {len(cases)} cases × {r} rounds", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    page = args.out / "benchmarks.md"
+    previous = page.read_text() if page.exists() else ""
+    if args.device != "cpu":  # the GPU's tables replace the CUDA section of the page
+        section = cuda_section(measurements, torch.cuda.get_device_name(args.device))
+        text = merge_cuda_section(previous or "# Benchmarks\n", section)
+        page.write_text(text)
+        print(section)
+        return {"measurements": measurements, "page": page}
     large_shape = (64, 3, 16, 16) if args.quick else (512, 3, 32, 32)
     large_cases = build_large_batch_cases(large_shape)
     large = Measurement(large_shape, args.device, large_cases)
     large.times = measure(large_cases, *(rounds or (11, 2)), args.device)
     breaks = graph_breaks()
-    args.out.mkdir(parents=True, exist_ok=True)
-    suffix = "" if args.device == "cpu" else f"-{args.device.split(':')[0]}"
-    chart = args.out / "assets" / f"benchmarks{suffix}.png"
+    chart = args.out / "assets" / "benchmarks.png"
     chart.parent.mkdir(parents=True, exist_ok=True)
     plot(measurements[-1], chart)
     text = report(measurements, large, breaks, chart, args.quick).replace(
         f"]({chart.name})", f"](assets/{chart.name})"
     )
-    page = args.out / f"benchmarks{suffix}.md"
+    text = merge_cuda_section(text, existing_cuda_section(previous) or CUDA_PLACEHOLDER)
     page.write_text(text)
     print(text)
     return {"measurements": measurements, "large": large, "page": page, "chart": chart, "breaks": breaks}
+
+
+CUDA_START, CUDA_END = "<!-- cuda: written by --device cuda -->", "<!-- end of cuda -->"
+CUDA_PLACEHOLDER = (
+    "## CUDA\n\nNot measured yet: no GPU was lent to the session that wrote this page. On a machine\n"
+    "with one, `python benchmarks/bench_mixing.py --device cuda` replaces this section (the CPU\n"
+    "tables above stay).\n"
+)
+
+
+def cuda_section(measurements: list[Measurement], device_name: str) -> str:
+    """The CUDA tables: the transforms and anchors on the GPU, synchronized timing."""
+    lines = [f"## CUDA ({device_name}, measured {datetime.date.today().isoformat()})", ""]
+    for m in measurements:
+        for tag, name in (("f32", "float32"), ("u8", "uint8")):
+            lines += [f"### {'×'.join(map(str, m.shape))}, {name}", "", *case_table(m, tag), ""]
+    return "\n".join(lines)
+
+
+def existing_cuda_section(text: str) -> str | None:
+    """The measured CUDA section of a page, if it has one."""
+    if CUDA_START not in text or CUDA_END not in text:
+        return None
+    section = text.split(CUDA_START, 1)[1].split(CUDA_END, 1)[0].strip("\n") + "\n"
+    return None if section == CUDA_PLACEHOLDER else section
+
+
+def merge_cuda_section(text: str, section: str) -> str:
+    """``text`` with its CUDA section (between the markers) replaced by ``section``, or appended."""
+    block = f"{CUDA_START}\n{section.rstrip()}\n{CUDA_END}\n"
+    if CUDA_START in text and CUDA_END in text:
+        head, rest = text.split(CUDA_START, 1)
+        return head + block + rest.split(CUDA_END, 1)[1].lstrip("\n")
+    return text.rstrip("\n") + "\n\n" + block
 
 
 if __name__ == "__main__":

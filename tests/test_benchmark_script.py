@@ -9,12 +9,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_quick_benchmark_writes_its_page(tmp_path: Path) -> None:
+def _load():
     spec = importlib.util.spec_from_file_location("bench_mixing", ROOT / "benchmarks" / "bench_mixing.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_benchmark_writes_its_page(tmp_path: Path) -> None:
+    module = _load()
     result = module.main(["--quick", "--out", str(tmp_path)])
     page = (tmp_path / "benchmarks.md").read_text()
     for heading in ("## Targets", "## Large batches", "## Graph breaks", "float32", "uint8"):
@@ -25,3 +30,19 @@ def test_quick_benchmark_writes_its_page(tmp_path: Path) -> None:
             assert len(times) == 3 and all(t > 0 for t in times)
     assert dict(result["breaks"])["zmix_transforms F.cutmix"] == "0"
     assert (tmp_path / "assets" / "benchmarks.png").stat().st_size > 10_000
+    assert module.CUDA_PLACEHOLDER in page  # no GPU measured yet: the page says so
+
+
+def test_a_measured_cuda_section_survives_a_cpu_rerun(tmp_path: Path) -> None:
+    module = _load()
+    cpu_page = "# Benchmarks\n\nCPU tables\n"
+    with_placeholder = module.merge_cuda_section(cpu_page, module.CUDA_PLACEHOLDER)
+    assert module.existing_cuda_section(with_placeholder) is None
+    measured = "## CUDA (H100)\n\n| case | kind | median ms | × copy of the batch |\n"
+    with_gpu = module.merge_cuda_section(with_placeholder, measured)
+    assert with_gpu.count(module.CUDA_START) == 1 and "Not measured yet" not in with_gpu
+    assert module.existing_cuda_section(with_gpu) == measured
+    rerun = module.merge_cuda_section(
+        "# Benchmarks\n\nnew CPU tables\n", module.existing_cuda_section(with_gpu)
+    )
+    assert "new CPU tables" in rerun and measured in rerun
