@@ -22,9 +22,10 @@ $(VENV)/.docs: $(VENV)/bin/activate pyproject.toml
 	$(PIP) install -q -e ".[docs]"
 	touch $@
 
-## make test: install the package with its test extra into .venv and run the test suite
+## make test: install the package with its test extra into .venv, lint, type-check and run the tests
 test: $(VENV)/.test
 	$(PY) -m ruff check .
+	$(PY) -m mypy zmix_transforms
 	$(PY) -m pytest
 
 ## make demo: train a small CNN on scikit-learn's digits through a ZetaMixupCollate DataLoader

@@ -79,7 +79,7 @@ class MixCollate:
                 "inplace=True cannot be combined with return_originals=True: the originals must be kept"
             )
         self.transform = transform
-        self.collate_fn = default_collate if collate_fn is None else collate_fn
+        self.collate_fn: Collate = default_collate if collate_fn is None else collate_fn
         self.return_originals = return_originals
         self.inplace = inplace
 

@@ -623,9 +623,8 @@ def mix_pairs(
     _check_partners(partners, n)
     dtype = _compute_dtype(x.dtype)
     weight = _check_lam_per_sample(lam, n, x.ndim, dtype) if isinstance(lam, torch.Tensor) else check_lam(lam)
-    per_sample = isinstance(weight, torch.Tensor)
     if inplace:
-        weights = weight.reshape(n).tolist() if per_sample else [weight] * n
+        weights = _weight_per_sample(weight, n)
         lerp = _SampleLerp(x, dtype)
 
         def mix_one(p: int, partner: torch.Tensor) -> None:
@@ -636,7 +635,7 @@ def mix_pairs(
         return x
     if x.device.type == "cpu" and x[0].numel() >= _PER_SAMPLE_MIN_ELEMENTS:
         # Large samples on the CPU: one pass, each sample lerped straight into the new batch.
-        weights = weight.reshape(n).tolist() if per_sample else [weight] * n
+        weights = _weight_per_sample(weight, n)
         lerp = _SampleLerp(x, dtype)
         out = torch.empty_like(x)
         for p, q in enumerate(partners.tolist()):
@@ -645,6 +644,11 @@ def mix_pairs(
     xc = x.to(dtype)
     out = xc.index_select(0, partners).lerp_(xc, weight)
     return _restore_dtype(out, x.dtype)
+
+
+def _weight_per_sample(weight: float | torch.Tensor, n: int) -> list[float]:
+    """The mixing weight of each of ``n`` samples, as Python floats."""
+    return weight.reshape(n).tolist() if isinstance(weight, torch.Tensor) else [weight] * n
 
 
 # Samples at least this large are mixed one by one on the CPU (one memory pass instead of two).
@@ -679,7 +683,7 @@ class _SampleLerp:
 def _along_cycles(
     partners: torch.Tensor,
     sample: Callable[[int, int], torch.Tensor],
-    update: Callable[[int, torch.Tensor], None],
+    update: Callable[[int, torch.Tensor], object],
 ) -> bool:
     """Update every sample in place from its partner, walking the cycles of ``partners``.
 
@@ -807,7 +811,8 @@ def one_hot(
         tensor([[0., 0., 1.],
                 [1., 0., 0.]])
     """
-    num_classes = check_num_classes(num_classes, allow_none=False)
+    classes = check_num_classes(num_classes, allow_none=False)
+    assert classes is not None  # allow_none=False
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"labels must be a torch.Tensor of class indices, got {type(labels).__name__}")
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
@@ -819,12 +824,12 @@ def one_hot(
         raise TypeError(f"dtype must be a float dtype, got {dtype}")
     if labels.device.type == "cpu" and labels.numel() > 0:
         low, high = int(labels.min()), int(labels.max())
-        if low < 0 or high >= num_classes:
+        if low < 0 or high >= classes:
             raise ValueError(
-                f"labels must be class indices in [0, num_classes) = [0, {num_classes}), "
+                f"labels must be class indices in [0, num_classes) = [0, {classes}), "
                 f"got values from {low} to {high}"
             )
-    out = torch.zeros(labels.shape[0], num_classes, dtype=dtype, device=labels.device)
+    out = torch.zeros(labels.shape[0], classes, dtype=dtype, device=labels.device)
     return smooth_labels(out.scatter_(1, labels.long().unsqueeze(1), 1.0), label_smoothing)
 
 
