@@ -87,9 +87,11 @@ def evaluate(points: torch.Tensor, ks: Sequence[int]) -> dict[str, float]:
 
 
 def plot(panels: list[tuple[str, torch.Tensor]], path: Path, dpi: int) -> None:
-    fig = plt.figure(figsize=(4.2 * len(panels), 4.0))
+    cols = min(2, len(panels))
+    rows = -(-len(panels) // cols)
+    fig = plt.figure(figsize=(4.2 * cols, 4.0 * rows))
     for i, (title, pts) in enumerate(panels, start=1):
-        ax = fig.add_subplot(1, len(panels), i, projection="3d")
+        ax = fig.add_subplot(rows, cols, i, projection="3d")
         colour = distance_to_helix(pts).numpy()
         xyz = pts.numpy()
         ax.scatter(

@@ -66,8 +66,13 @@ def measure(
 
 def plot(panels: list[tuple[str, torch.Tensor, torch.Tensor]], path: Path, dpi: int) -> None:
     """One scatter panel per method, coloured by P(class 1)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.0), sharex=True, sharey=True)
-    for ax, (title, pts, class1) in zip(axes, panels, strict=True):
+    rows = 2
+    cols = -(-len(panels) // rows)
+    fig, grid = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.1 * rows), sharex=True, sharey=True)
+    axes = grid.ravel()
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (title, pts, class1) in zip(axes, panels, strict=False):
         scatter = ax.scatter(
             pts[:, 0], pts[:, 1], c=class1, cmap="coolwarm", vmin=0, vmax=1, s=5, linewidths=0
         )
