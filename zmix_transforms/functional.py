@@ -483,6 +483,8 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
             raise ValueError(
                 f"inplace needs square weights (N, N) with N = {n}, got shape {tuple(weights.shape)}"
             )
+        if not x.is_contiguous():  # no flat (N, D) view to write through: compute, then copy back
+            return x.copy_(apply_weights(x, weights))
         _apply_weights_inplace(x, weights.to(dtype), dtype)
         return x
     out = weights.to(dtype) @ x.reshape(n, -1).to(dtype)
@@ -494,18 +496,26 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
 _BUFFER_BYTES = 5 << 19
 
 
+def _block_columns(flat: torch.Tensor, bytes_per_column: int) -> int:
+    """Columns per block of an in-place kernel on ``flat`` (N, D).
+
+    Its buffers, of ``bytes_per_column`` per column, stay within ``_BUFFER_BYTES`` and within a
+    quarter of the batch's own bytes.
+    """
+    budget = min(_BUFFER_BYTES, flat.numel() * flat.element_size() // 4)
+    return max(1, budget // bytes_per_column)
+
+
 def _apply_weights_inplace(x: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype) -> None:
-    """``x ← weights @ x`` over blocks of columns: each block is read whole before it is written."""
+    """``x ← weights @ x`` over blocks of columns of contiguous ``x``.
+
+    Each block is read whole before it is written, so no second batch is needed.
+    """
     n = x.shape[0]
-    if not x.is_contiguous():  # no flat (N, D) view to write through: compute, then copy back
-        x.copy_(_restore_dtype(weights @ x.reshape(n, -1).to(dtype), x.dtype).reshape(x.shape))
-        return
     flat = x.view(n, -1)
     width = flat.shape[1]
     converts = x.dtype != dtype
-    bytes_per_column = n * dtype.itemsize * (2 if converts else 1)
-    budget = min(_BUFFER_BYTES, width * n * x.element_size() // 4)
-    block = max(1, budget // bytes_per_column)
+    block = _block_columns(flat, n * dtype.itemsize * (2 if converts else 1))
     result = torch.empty(n, min(block, width), dtype=dtype, device=x.device)
     source = torch.empty_like(result) if converts else None
     integer = not x.dtype.is_floating_point
@@ -584,7 +594,7 @@ def apply_terms(
         return x.copy_(apply_terms(x, indices, values))
     flat = x.view(n, -1)
     width = flat.shape[1]
-    block = max(1, min(_BUFFER_BYTES, width * n * x.element_size() // 4) // (2 * n * dtype.itemsize))
+    block = _block_columns(flat, 2 * n * dtype.itemsize)
     for start in range(0, width, block):
         columns = flat[:, start : start + block]
         table = columns.to(dtype, copy=True).contiguous()
@@ -630,7 +640,7 @@ def mix_pairs(
         def mix_one(p: int, partner: torch.Tensor) -> None:
             lerp(x[p], partner, weights[p], out=x[p])
 
-        if not _along_cycles(partners, x.select, mix_one):
+        if not _along_cycles(partners, x, mix_one):
             x.copy_(mix_pairs(x, lam, partners))
         return x
     if x.device.type == "cpu" and x[0].numel() >= _PER_SAMPLE_MIN_ELEMENTS:
@@ -662,7 +672,6 @@ class _SampleLerp:
     """
 
     def __init__(self, x: torch.Tensor, dtype: torch.dtype) -> None:
-        self.dtype = dtype
         self.buffers = None
         if x.dtype != dtype:
             self.buffers = (
@@ -681,15 +690,14 @@ class _SampleLerp:
 
 
 def _along_cycles(
-    partners: torch.Tensor,
-    sample: Callable[[int, int], torch.Tensor],
-    update: Callable[[int, torch.Tensor], object],
+    partners: torch.Tensor, batch: torch.Tensor, update: Callable[[int, torch.Tensor], object]
 ) -> bool:
     """Update every sample in place from its partner, walking the cycles of ``partners``.
 
-    ``sample(0, i)`` is the part of sample ``i`` that is read and written; ``update(p, partner)``
-    writes sample ``p`` from its partner's part as it was. Each cycle's first part is saved before it
-    is overwritten, so at most one sample's part is held aside at a time.
+    ``batch[i]`` is the part of sample ``i`` that is read and written (the whole sample, or its box
+    region); ``update(p, partner)`` writes ``batch[p]`` from its partner's part as it was. Each
+    cycle's first part is saved before it is overwritten, so at most one sample's part is held aside
+    at a time.
 
     Returns:
         False (nothing done) when ``partners`` is not a permutation.
@@ -698,9 +706,9 @@ def _along_cycles(
     if cycles is None:
         return False
     for cycle in cycles:
-        saved = sample(0, cycle[0]).clone()
+        saved = batch[cycle[0]].clone()
         for position, p in enumerate(cycle):
-            update(p, saved if position == len(cycle) - 1 else sample(0, cycle[position + 1]))
+            update(p, saved if position == len(cycle) - 1 else batch[cycle[position + 1]])
     return True
 
 
@@ -766,7 +774,7 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: boo
         return x if inplace else x.clone()
     region = x[..., y1:y2, x1:x2]
     if inplace:
-        if not _along_cycles(partners, region.select, lambda p, partner: region[p].copy_(partner)):
+        if not _along_cycles(partners, region, lambda p, partner: region[p].copy_(partner)):
             region.copy_(region.index_select(0, partners))
         return x
     out = x.clone()
