@@ -22,6 +22,7 @@ from torchvision.transforms.v2 import Transform
 
 from . import functional as F
 from ._checks import (
+    check_batch_tensor,
     check_finite_positive,
     check_max_terms,
     check_num_classes,
@@ -251,19 +252,12 @@ def _check_image_batches(images: list[torch.Tensor], name: str) -> int:
     for image in images:
         min_ndim = 5 if isinstance(image, tv_tensors.Video) else 4
         layout = "(N, T, C, H, W)" if min_ndim == 5 else "(N, C, H, W)"
-        if image.dtype == torch.bool or image.is_complex():
-            raise TypeError(
-                f"images must hold real numbers (a float or integer dtype), got dtype {image.dtype}"
-            )
+        check_batch_tensor("images", image, min_ndim=1, layout=layout)  # dtype, empty batch
         if image.ndim < min_ndim:
             raise ValueError(
                 f"{name}() needs a batch of images of shape {layout}, got an unbatched "
                 f"{type(image).__name__} of shape {tuple(image.shape)}; batch the samples first "
                 f"(for example with a DataLoader or the collate classes)"
-            )
-        if image.shape[0] == 0:
-            raise ValueError(
-                f"images must hold at least one sample, got an empty batch of shape {tuple(image.shape)}"
             )
         if batch_size is not None and image.shape[0] != batch_size:
             raise ValueError(
