@@ -45,3 +45,18 @@ def test_no_graph_break(fn, param) -> None:
     explanation = torch._dynamo.explain(fn)(x, y, param)
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_large_batches_compile_without_the_onednn_path(dtype: torch.dtype) -> None:
+    """Batches whose eager product goes through oneDNN (and uint8's blocked kernel) trace in one graph."""
+    x = (torch.rand(64, 3, 32, 32) * 255).to(dtype)
+    y = F.one_hot(torch.arange(64) % 3, 3)
+    explanation = torch._dynamo.explain(F.zeta_mixup)(x, y, 2.8)
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    compiled = torch.compile(F.zeta_mixup, fullgraph=True, backend="aot_eager")
+    out, weights = compiled(x, torch.eye(64), 2.8)
+    expected = weights.double() @ x.double().reshape(64, -1)
+    assert (out.double().reshape(64, -1) - expected).abs().max() <= (
+        1e-3 if dtype == torch.float32 else 0.501
+    )

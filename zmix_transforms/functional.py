@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import torch
 
+from . import _matmul
 from ._checks import (
     check_batch_tensor,
     check_finite_positive,
@@ -73,8 +74,22 @@ def _restore_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if x.dtype == dtype:
         return x
     if not dtype.is_floating_point:
-        x = _add_half_for_rounding(x, dtype)
+        return _to_integer(_add_half_for_rounding(x, dtype), dtype)
     return x.to(dtype)
+
+
+def _to_integer(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Cast ``x``, prepared by ``_add_half_for_rounding``, to integer ``dtype`` (truncating)."""
+    return x.to(torch.int32).to(dtype) if _casts_through_int32(dtype, x.device) else x.to(dtype)
+
+
+def _casts_through_int32(dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether a float to ``dtype`` cast goes through int32.
+
+    ATen's CPU cast from float to uint8, int8 or int16 is not vectorized: the two casts through
+    int32 give the same values (a mixed value lies within the inputs' range) in a fifth of the time.
+    """
+    return device.type == "cpu" and dtype in (torch.uint8, torch.int8, torch.int16)
 
 
 def _add_half_for_rounding(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -464,6 +479,12 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
         TypeError: If an argument is not a tensor of real numbers.
         ValueError: If the shapes do not match.
 
+    Note:
+        On the CPU, large float32 products outside autograd and ``torch.compile`` go through
+        oneDNN's linear operator instead of ``torch.mm`` (same arithmetic, faster where MKL does not
+        use AVX-512); see the Performance page. Integer and half-precision batches are mixed out of
+        place by mixing a copy in place, so no float32 copy of the batch is made.
+
     Examples:
         >>> apply_weights(torch.tensor([[0.0], [10.0]]), torch.tensor([[0.75, 0.25], [0.0, 1.0]]))
         tensor([[ 2.5000],
@@ -487,7 +508,12 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
             return x.copy_(apply_weights(x, weights))
         _apply_weights_inplace(x, weights.to(dtype), dtype)
         return x
-    out = weights.to(dtype) @ x.reshape(n, -1).to(dtype)
+    if x.dtype != dtype and weights.shape[0] == n:
+        # Computed in float32: mixing a copy in place needs no float32 batch, only block buffers.
+        out = torch.empty(x.shape, dtype=x.dtype, device=x.device).copy_(x)
+        _apply_weights_inplace(out, weights.to(dtype), dtype)
+        return out
+    out = _matmul.matmul(weights.to(dtype), x.reshape(n, -1).to(dtype).contiguous())
     return _restore_dtype(out, x.dtype).reshape(weights.shape[0], *x.shape[1:])
 
 
@@ -509,30 +535,34 @@ def _block_columns(flat: torch.Tensor, bytes_per_column: int) -> int:
 def _apply_weights_inplace(x: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype) -> None:
     """``x ← weights @ x`` over blocks of columns of contiguous ``x``.
 
-    Each block is read whole before it is written, so no second batch is needed.
+    Each block is copied whole into a contiguous buffer (cast to ``dtype``) before its columns are
+    overwritten, so no second batch is needed.
     """
     n = x.shape[0]
     flat = x.view(n, -1)
     width = flat.shape[1]
-    converts = x.dtype != dtype
-    block = _block_columns(flat, n * dtype.itemsize * (2 if converts else 1))
-    result = torch.empty(n, min(block, width), dtype=dtype, device=x.device)
-    source = torch.empty_like(result) if converts else None
-    integer = not x.dtype.is_floating_point
-    half = torch.full((1, 1), 0.5, dtype=dtype, device=x.device) if integer else None
+    narrow = _casts_through_int32(x.dtype, x.device)
+    # per column: the source block and its product in ``dtype``, and an int32 copy for narrow types
+    block = _block_columns(flat, n * (2 * dtype.itemsize + (4 if narrow else 0)))
+    size = n * min(block, width)
+    source = torch.empty(size, dtype=dtype, device=x.device)
+    integer = torch.empty(size, dtype=torch.int32, device=x.device) if narrow else None
+    # integers: 1/2 + W @ x in one product, then truncated as _add_half_for_rounding prepares it
+    half = (
+        None
+        if x.dtype.is_floating_point
+        else torch.full((min(block, width),), 0.5, dtype=dtype, device=x.device)
+    )
     for start in range(0, width, block):
-        stop = min(start + block, width)
-        columns = flat[:, start:stop]
-        out = result[:, : stop - start]
-        if source is None:
-            torch.mm(weights, columns, out=out)
-        elif half is None:
-            torch.mm(weights, source[:, : stop - start].copy_(columns), out=out)
-        else:  # integers: 1/2 + W @ x in one product, rounded as _add_half_for_rounding does
-            torch.addmm(half, weights, source[:, : stop - start].copy_(columns), out=out)
-            if x.dtype.is_signed:
-                out.floor_()
-        columns.copy_(out)
+        columns = flat[:, start : start + block]
+        count = columns.numel()
+        source_block = source[:count].view(columns.shape).copy_(columns)
+        mixed = _matmul.matmul(weights, source_block, None if half is None else half[: columns.shape[1]])
+        if half is not None and x.dtype.is_signed:
+            mixed.floor_()
+        if integer is not None:
+            mixed = integer[:count].view(columns.shape).copy_(mixed)
+        columns.copy_(mixed)
 
 
 def apply_terms(
@@ -686,7 +716,11 @@ class _SampleLerp:
         own, other = self.buffers
         own.copy_(sample)
         torch.lerp(other.copy_(partner), own, lam, out=own)
-        out.copy_(own if out.dtype.is_floating_point else _add_half_for_rounding(own, out.dtype))
+        out.copy_(
+            own
+            if out.dtype.is_floating_point
+            else _to_integer(_add_half_for_rounding(own, out.dtype), out.dtype)
+        )
 
 
 def _along_cycles(

@@ -1,0 +1,143 @@
+"""The CPU fast paths give the results of the plain formulas and are taken where they apply.
+
+* Large float32 products go through oneDNN's linear operator instead of ``torch.mm`` (MKL), except
+  under autograd and ``torch.compile``.
+* Float results are cast to uint8/int8/int16 through int32 (ATen's direct cast is not vectorized).
+* Batches computed in float32 (integers, half types) are mixed out of place by mixing a copy in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from tests.memory import peak_bytes
+from tests.strategies import make_images
+from zmix_transforms import _matmul
+from zmix_transforms import functional as F
+
+ONEDNN = torch.ops.mkldnn._linear_pointwise.default
+needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="needs oneDNN (mkldnn)")
+
+
+class OpLog(TorchDispatchMode):
+    """Records every aten/mkldnn op that runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[Any] = []
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        self.ops.append(func)
+        return func(*args, **(kwargs or {}))
+
+
+def _reference(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    return (weights.double() @ x.double().reshape(x.shape[0], -1)).reshape(weights.shape[0], *x.shape[1:])
+
+
+def _assert_mixed(out: torch.Tensor, x: torch.Tensor, weights: torch.Tensor) -> None:
+    """``out`` is ``weights @ x`` to float32 accuracy, rounded to nearest for integer dtypes."""
+    expected = _reference(x, weights)
+    assert out.dtype == x.dtype and out.shape == expected.shape
+    error = (out.double() - expected).abs()
+    if x.dtype.is_floating_point:
+        tolerance = {torch.float64: 1e-12, torch.float32: 1e-5, torch.bfloat16: 1.6e-2, torch.float16: 2e-3}[
+            x.dtype
+        ]
+        assert error.max() <= tolerance * max(1.0, float(expected.abs().max()))
+    else:
+        assert error.max() <= 0.5 + 1e-3
+        clear = ((expected - expected.floor()) - 0.5).abs() > 1e-3  # not within 1e-3 of a tie
+        assert torch.equal(out.double()[clear], (expected + 0.5).floor()[clear])
+
+
+@needs_onednn
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8, torch.int8, torch.int16, torch.bfloat16])
+@pytest.mark.parametrize("inplace", [False, True])
+def test_large_products_go_through_onednn_with_the_same_results(dtype: torch.dtype, inplace: bool) -> None:
+    # in place, blocks of 512 columns or more: 64·64·512 multiply-adds each, above the threshold
+    x = make_images((64, 3, 96, 96), dtype, seed=3)
+    weights = F.zeta_weights(64, generator=torch.Generator().manual_seed(0))
+    target = x.clone()
+    with OpLog() as log:
+        out = F.apply_weights(target, weights, inplace=inplace)
+    assert ONEDNN in log.ops and torch.ops.aten.mm.default not in log.ops
+    assert (out is target) == inplace
+    _assert_mixed(out, x, weights)
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [((8, 3, 8, 8), torch.float32), ((64, 3, 32, 32), torch.float64)],
+    ids=["small", "float64"],
+)
+def test_small_and_float64_products_use_torch_mm(shape: tuple[int, ...], dtype: torch.dtype) -> None:
+    x = torch.rand(shape, dtype=dtype)
+    weights = F.zeta_weights(shape[0], dtype=dtype)
+    with OpLog() as log:
+        out = F.apply_weights(x, weights)
+    assert ONEDNN not in log.ops
+    _assert_mixed(out, x, weights)
+
+
+def test_products_under_autograd_use_torch_mm_and_have_gradients() -> None:
+    x = torch.rand(64, 3, 32, 32, requires_grad=True)
+    weights = F.zeta_weights(64, generator=torch.Generator().manual_seed(1))
+    with OpLog() as log:
+        out = F.apply_weights(x, weights)
+    assert ONEDNN not in log.ops
+    (out * torch.arange(64.0).reshape(64, 1, 1, 1)).sum().backward()
+    # d/dx[i] of Σ_p c_p Σ_i W[p, i] x[i] is Σ_p c_p W[p, i], the same at every position of x[i]
+    expected = (torch.arange(64.0) @ weights).reshape(64, 1, 1, 1).expand_as(x)
+    assert x.grad is not None
+    torch.testing.assert_close(x.grad, expected)
+
+
+def test_without_onednn_the_products_fall_back_to_torch_mm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    monkeypatch.setattr(_matmul, "_onednn_works", None)
+    x = torch.rand(64, 3, 32, 32)
+    weights = F.zeta_weights(64)
+    with OpLog() as log:
+        out = F.apply_weights(x, weights)
+    assert ONEDNN not in log.ops and torch.ops.aten.mm.default in log.ops
+    assert _matmul._onednn_works is False
+    _assert_mixed(out, x, weights)
+
+
+@needs_onednn
+def test_matmul_adds_the_bias_to_every_row() -> None:
+    g = torch.Generator().manual_seed(2)
+    weights, flat, bias = torch.rand(48, 64, generator=g), torch.rand(64, 1000, generator=g), torch.rand(1000)
+    assert _matmul._use_onednn(weights, flat)
+    expected = weights.double() @ flat.double() + bias.double()
+    torch.testing.assert_close(_matmul.matmul(weights, flat, bias).double(), expected, rtol=1e-5, atol=1e-5)
+    product = _matmul.matmul(weights, flat).double()
+    torch.testing.assert_close(product, expected - bias.double(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16])
+def test_casts_through_int32_equal_direct_casts(dtype: torch.dtype) -> None:
+    info = torch.iinfo(dtype)
+    # what _add_half_for_rounding hands over: x + 1/2 for unsigned types, floor(x + 1/2) for signed
+    values = torch.linspace(info.min, info.max + 0.999, 100_003)
+    values = values.floor() if dtype.is_signed else values.clamp_(min=0)
+    cast = F._to_integer(values, dtype)
+    assert cast.dtype == dtype
+    assert torch.equal(cast, values.to(dtype))
+    assert int(cast.min()) == info.min and int(cast.max()) == info.max
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.bfloat16])
+def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torch.dtype) -> None:
+    x = make_images((32, 3, 32, 32), dtype, seed=4)
+    weights = F.zeta_weights(32, dtype=torch.float64)
+    peak, out = peak_bytes(F.apply_weights, x, weights)
+    batch_bytes = x.numel() * x.element_size()
+    assert peak <= 1.8 * batch_bytes, f"peak {peak / batch_bytes:.2f}× the batch"  # float32 alone: 4× or 2×
+    _assert_mixed(out, x, weights)
+    assert out.is_contiguous()
