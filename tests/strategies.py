@@ -120,3 +120,10 @@ def lams(draw: st.DrawFn) -> float:
 def seeds(draw: st.DrawFn) -> int:
     """Seeds for torch generators."""
     return draw(st.integers(0, 2**31 - 1))
+
+
+@st.composite
+def permutations(draw: st.DrawFn, max_size: int = 24) -> torch.Tensor:
+    """Permutations of ``0..N-1`` as int64 tensors: several cycles, fixed points, the identity."""
+    n = draw(batch_sizes(max_size=max_size))
+    return torch.tensor(draw(st.permutations(range(n))), dtype=torch.int64)

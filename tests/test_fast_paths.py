@@ -134,10 +134,12 @@ def test_casts_through_int32_equal_direct_casts(dtype: torch.dtype) -> None:
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.bfloat16])
 def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torch.dtype) -> None:
-    x = make_images((32, 3, 32, 32), dtype, seed=4)
+    x = make_images((32, 3, 224, 224), dtype, seed=4)
     weights = F.zeta_weights(32, dtype=torch.float64)
     peak, out = peak_bytes(F.apply_weights, x, weights)
     batch_bytes = x.numel() * x.element_size()
-    assert peak <= 1.8 * batch_bytes, f"peak {peak / batch_bytes:.2f}× the batch"  # float32 alone: 4× or 2×
+    # the result and the kernel's buffers (at most 2.5 MB); a float32 copy alone is 4× or 2× the batch
+    assert peak <= batch_bytes + F._BUFFER_BYTES + 2**16, f"peak {peak / batch_bytes:.2f}× the batch"
+    assert peak < 1.6 * batch_bytes
     _assert_mixed(out, x, weights)
     assert out.is_contiguous()

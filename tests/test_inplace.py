@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 from hypothesis import given
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 
 import zmix_transforms as Z
 from tests.memory import peak_bytes
-from tests.strategies import image_dtypes, make_images, seeds
+from tests.strategies import image_dtypes, make_images, permutations, seeds
 from zmix_transforms import functional as F
 
 COLLATES = {
@@ -32,15 +34,21 @@ def _samples(n: int, dtype: torch.dtype, size: int = 32) -> list[tuple[torch.Ten
 
 @pytest.mark.parametrize("name", list(COLLATES))
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
-def test_collate_allocates_no_second_batch(name: str, dtype: torch.dtype) -> None:
-    samples = _samples(32, dtype)
+@pytest.mark.parametrize("size", [32, 112])
+def test_collate_allocates_no_second_batch(name: str, dtype: torch.dtype, size: int) -> None:
+    samples = _samples(32, dtype, size)
     batch_bytes = 32 * samples[0][0].numel() * samples[0][0].element_size()
+    # the batch, the kernels' buffers (a quarter of the batch, or 256 KB for a small batch) and
+    # what a batch of 32 samples needs beside them (weights, labels, one sample held aside)
+    allowed = 1.35 * batch_bytes + max(batch_bytes / 4, F._MIN_BUFFER_BYTES)
+    if batch_bytes >= 4 * F._MIN_BUFFER_BYTES:
+        assert allowed == 1.6 * batch_bytes
     collate = COLLATES[name]()
     assert collate.mixes_in_place
     for seed in range(3):
         torch.manual_seed(seed)
         peak, _ = peak_bytes(collate, samples)
-        assert peak <= 1.6 * batch_bytes, f"peak {peak / batch_bytes:.2f}× the batch"
+        assert peak <= allowed, f"peak {peak / batch_bytes:.2f}× the batch"
     # The tracker does see a second batch when there is one: the same collate, out of place.
     out_of_place = COLLATES[name](inplace=False)
     assert not out_of_place.mixes_in_place
@@ -162,3 +170,42 @@ def test_large_samples_take_the_one_pass_path_with_the_same_results(
     target = x.clone()
     F.mix_pairs(target, lam, partners, inplace=True)
     assert torch.equal(target, out)
+
+
+@given(partners=permutations(), chunk=st.integers(1, 30))
+def test_walking_the_cycles_in_chunks_reads_every_partner_before_it_is_written(
+    partners: torch.Tensor, chunk: int
+) -> None:
+    n = len(partners)
+    batch = torch.arange(n * 6, dtype=torch.float32).reshape(n, 2, 3)
+    expected = batch[partners]
+    done = F._along_cycles(partners, batch, partial(F._copy_into, batch), chunk)
+    assert done
+    assert torch.equal(batch, expected)
+
+
+@given(
+    partners=permutations(),
+    chunk=st.integers(1, 30),
+    dtype=st.sampled_from([torch.float32, torch.uint8, torch.bfloat16]),
+    per_sample=st.booleans(),
+    seed=seeds(),
+)
+def test_mix_pairs_in_place_in_any_chunk_size_equals_out_of_place(
+    partners: torch.Tensor, chunk: int, dtype: torch.dtype, per_sample: bool, seed: int
+) -> None:
+    n = len(partners)
+    x = make_images((n, 3, 5, 4), dtype, seed)
+    g = torch.Generator().manual_seed(seed)
+    lam = F.sample_lambdas(0.4, n, generator=g) if per_sample else F.sample_lambda(0.4, generator=g)
+    target = x.clone()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(F, "_chunk_samples", lambda batch, bytes_per_sample: chunk)
+        F.mix_pairs(target, lam, partners, inplace=True)
+    assert torch.equal(target, F.mix_pairs(x, lam, partners))
+    box = F.cutmix_box(5, 4, 0.5, generator=g)
+    target = x.clone()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(F, "_chunk_samples", lambda batch, bytes_per_sample: chunk)
+        F.paste_box(target, box, partners, inplace=True)
+    assert torch.equal(target, F.paste_box(x, box, partners))
