@@ -34,6 +34,7 @@ from torch.utils.data import default_collate
 from torchvision.transforms import v2
 
 import zmix_transforms as Z
+from zmix_transforms import _matmul
 from zmix_transforms import functional as F
 
 try:
@@ -131,6 +132,15 @@ def build_cases(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> list
             ),
             Case(f"paper-style ζ-mixup [{tag}]", "anchor", lambda: paper_style_zeta_mixup(images, one_hot)),
         ]
+        if cpu:  # the product that ZetaMixup makes on the CPU
+            cases.insert(
+                5,
+                Case(
+                    f"N×N matrix product, oneDNN [{tag}]",
+                    "floor",
+                    lambda: _matmul.matmul(weights, images.reshape(n, -1)).reshape(shape),
+                ),
+            )
         if timm is not None and n % 2 == 0:
             timm_mixup = Mixup(mixup_alpha=1.0, cutmix_alpha=0.0, mode="batch", num_classes=NUM_CLASSES)
             timm_cutmix = Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, mode="batch", num_classes=NUM_CLASSES)
@@ -386,9 +396,12 @@ def report(
         "  is its uint8 collate path.",
         "- A float32 batch of 64×3×224×224 is 38.5 MB, above glibc's 32 MB mmap threshold: every fresh",
         "  batch-sized tensor then costs page faults, which is most of a copy's time here.",
-        "- On a shared 2-core machine the ratios move by a few hundredths from run to run. The uint8",
-        "  ζ-mixup collate is bound by its float32 matrix product (uint8 shrinks the copies, not the",
-        "  arithmetic), so its ratio to the float32 collate sits near 0.5 (0.46–0.54 over runs here).",
+        "- ζ-mixup's float32 product goes through oneDNN on the CPU (see the Performance page); the",
+        "  `N×N matrix product` floor is torch's `@` (MKL), as a user would write it, so ZetaMixup",
+        "  can come in under it. `N×N matrix product, oneDNN` is the same product through oneDNN.",
+        "- On a shared 2-core machine the ratios move by a few hundredths from run to run (more when",
+        "  a neighbour is busy). The uint8 ζ-mixup collate is bound by its float32 matrix product",
+        "  (uint8 shrinks the copies, not the arithmetic).",
         "",
         f"![Median times, {shape}]({chart.name})",
         "",

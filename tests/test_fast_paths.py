@@ -143,3 +143,13 @@ def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torc
     assert peak < 1.6 * batch_bytes
     _assert_mixed(out, x, weights)
     assert out.is_contiguous()
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 64, 128, 300])
+def test_row_argsort_through_numpy_equals_torch_argsort(n: int) -> None:
+    keys = torch.rand(n, n, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
+    keys.diagonal().fill_(-1.0)
+    order = F._argsort_rows(keys)
+    assert order.dtype == torch.int64
+    assert torch.equal(order, keys.argsort(dim=1))
+    assert torch.equal(order[:, 0], torch.arange(n))
