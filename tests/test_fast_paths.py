@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+import zmix_transforms as Z
 from tests.memory import peak_bytes
 from tests.strategies import make_images
 from zmix_transforms import _matmul
@@ -153,3 +154,29 @@ def test_row_argsort_through_numpy_equals_torch_argsort(n: int) -> None:
     assert order.dtype == torch.int64
     assert torch.equal(order, keys.argsort(dim=1))
     assert torch.equal(order[:, 0], torch.arange(n))
+
+
+@needs_onednn
+def test_worker_processes_run_the_onednn_product_after_the_parent_did() -> None:
+    """oneDNN's OpenMP threads in the parent do not hang forked DataLoader workers."""
+    images = make_images((128, 3, 64, 64), torch.float32, seed=5)
+    labels = torch.arange(128) % 10
+    with OpLog() as log:  # the parent starts oneDNN's thread pool before the workers fork
+        F.apply_weights(images[:64], F.zeta_weights(64))
+    assert ONEDNN in log.ops
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(images, labels),
+        batch_size=64,
+        num_workers=2,
+        collate_fn=Z.ZetaMixupCollate(num_classes=10),
+        timeout=120,  # a hung worker fails the test instead of stalling it
+    )
+    batches = list(loader)
+    assert len(batches) == 2
+    for (mixed, soft), start in zip(batches, (0, 64), strict=True):
+        original = images[start : start + 64]
+        assert mixed.shape == original.shape and torch.isfinite(mixed).all()
+        assert (mixed >= original.min(0).values - 1e-4).all() and (
+            mixed <= original.max(0).values + 1e-4
+        ).all()
+        torch.testing.assert_close(soft.sum(1), torch.ones(64))
