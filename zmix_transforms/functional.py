@@ -531,7 +531,7 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
 
 
 # Buffers of the in-place kernels: at most 2.5 MB (they stay in cache) and at most a quarter of the
-# batch's own bytes (no second batch), but never held under 256 KB, below which the per-block
+# batch's own bytes (no second batch), but never held under 2 MB: below that, the per-block
 # overhead of a small batch's many blocks costs more than the memory saves.
 _BUFFER_BYTES = 5 << 19
 _MIN_BUFFER_BYTES = 1 << 21
@@ -669,9 +669,10 @@ def mix_pairs(
         lam: The weight of each sample's own value, in [0, 1]: one number for the batch, or a float
             tensor of shape (N,) with one weight per sample (as from [`sample_lambdas`][sample_lambdas]).
         partners: Int64 indices of shape (N,), on ``x``'s device, as from [`cycle_partners`][cycle_partners].
-        inplace: Overwrite ``x`` with the result, one sample at a time along the cycles of
-            ``partners`` (one saved sample per cycle). Partners that are not a permutation are
-            mixed out of place and copied back.
+        inplace: Overwrite ``x`` with the result, along the cycles of ``partners`` in chunks of
+            samples that fit a cache-sized buffer (one saved sample per cycle; large samples one at
+            a time, in one pass). Partners that are not a permutation are mixed out of place and
+            copied back.
 
     Returns:
         The mixed batch: a new tensor of ``x``'s shape and dtype, or ``x`` itself when ``inplace``.
@@ -849,7 +850,8 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: boo
         x: A batch of shape (N, ..., H, W) of any dtype.
         box: The region, as from [`cutmix_box`][cutmix_box]; it must lie inside the image.
         partners: Int64 indices of shape (N,), on ``x``'s device, as from [`cycle_partners`][cycle_partners].
-        inplace: Write into ``x`` (only the box regions are copied, through a buffer of their size).
+        inplace: Write into ``x`` (only the box regions are copied, in chunks through a
+            cache-sized buffer).
 
     Returns:
         ``x`` with ``out[p, ..., y1:y2, x1:x2] = x[partners[p], ..., y1:y2, x1:x2]``: a new tensor, or
