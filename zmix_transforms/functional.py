@@ -495,8 +495,8 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
     Note:
         On the CPU, large float32 products outside autograd and ``torch.compile`` go through
         oneDNN's linear operator instead of ``torch.mm`` (same arithmetic, faster where MKL does not
-        use AVX-512); see the Performance page. Integer and half-precision batches are mixed out of
-        place by mixing a copy in place, so no float32 copy of the batch is made.
+        use AVX-512); see the Performance page. There, integer and half-precision batches are
+        mixed out of place by mixing a copy in place, so no float32 copy of the batch is made.
 
     Examples:
         >>> apply_weights(torch.tensor([[0.0], [10.0]]), torch.tensor([[0.75, 0.25], [0.0, 1.0]]))
@@ -521,8 +521,9 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
             return x.copy_(apply_weights(x, weights))
         _apply_weights_inplace(x, weights.to(dtype), dtype)
         return x
-    if x.dtype != dtype and weights.shape[0] == n:
-        # Computed in float32: mixing a copy in place needs no float32 batch, only block buffers.
+    if x.dtype != dtype and weights.shape[0] == n and x.device.type == "cpu":
+        # Computed in float32: mixing a copy in place needs no float32 batch, only block buffers
+        # (on the CPU; a GPU is better served by one product than by launches per block).
         out = torch.empty(x.shape, dtype=x.dtype, device=x.device).copy_(x)
         _apply_weights_inplace(out, weights.to(dtype), dtype)
         return out
