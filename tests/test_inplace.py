@@ -201,11 +201,13 @@ def test_mix_pairs_in_place_in_any_chunk_size_equals_out_of_place(
     target = x.clone()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(F, "_chunk_samples", lambda batch, bytes_per_sample: chunk)
+        patch.setattr(F, "_buffer_budget", lambda batch: 0)  # no batch fits whole: walk the cycles
         F.mix_pairs(target, lam, partners, inplace=True)
     assert torch.equal(target, F.mix_pairs(x, lam, partners))
     box = F.cutmix_box(5, 4, 0.5, generator=g)
     target = x.clone()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(F, "_chunk_samples", lambda batch, bytes_per_sample: chunk)
+        patch.setattr(F, "_buffer_budget", lambda batch: 0)  # no batch fits whole: walk the cycles
         F.paste_box(target, box, partners, inplace=True)
     assert torch.equal(target, F.paste_box(x, box, partners))

@@ -708,7 +708,10 @@ def mix_pairs(
         # both as float32, the int32 cast and the result
         converts = 3 * dtype.itemsize + x.element_size() if x.dtype != dtype else 0
         chunk = _chunk_samples(x, x[0].numel() * (2 * x.element_size() + converts))
-        if not _along_cycles(partners, x, mix_chunk, chunk):
+        # A batch whose out-of-place mix fits the buffer budget is mixed so and copied back (as are
+        # partners that are not a permutation): fewer, larger ops.
+        fits = x.numel() * (x.element_size() + (3 * dtype.itemsize if converts else 0)) <= _buffer_budget(x)
+        if fits or not _along_cycles(partners, x, mix_chunk, chunk):
             x.copy_(mix_pairs(x, lam, partners))
         return x
     if x.device.type == "cpu" and x[0].numel() >= _PER_SAMPLE_MIN_ELEMENTS:
@@ -883,7 +886,8 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: boo
     region = x[..., y1:y2, x1:x2]
     if inplace:
         chunk = _chunk_samples(x, region[0].numel() * region.element_size())
-        if not _along_cycles(partners, region, partial(_copy_into, region), chunk):
+        fits = region.numel() * region.element_size() <= _buffer_budget(x)  # as in mix_pairs
+        if fits or not _along_cycles(partners, region, partial(_copy_into, region), chunk):
             region.copy_(region.index_select(0, partners))
         return x
     out = x.clone()
