@@ -211,3 +211,28 @@ def test_mix_pairs_in_place_in_any_chunk_size_equals_out_of_place(
         patch.setattr(F, "_buffer_budget", lambda batch: 0)  # no batch fits whole: walk the cycles
         F.paste_box(target, box, partners, inplace=True)
     assert torch.equal(target, F.paste_box(x, box, partners))
+
+
+@given(
+    n=st.integers(1, 12),
+    budget=st.integers(0, 4096),
+    dtype=st.sampled_from([torch.float32, torch.float64, torch.uint8, torch.int16, torch.bfloat16]),
+    max_terms=st.sampled_from([None, 1, 3]),
+    seed=seeds(),
+)
+def test_products_in_place_over_any_block_size_equal_out_of_place(
+    n: int, budget: int, dtype: torch.dtype, max_terms: int | None, seed: int
+) -> None:
+    x = make_images((n, 3, 5, 7), dtype, seed)
+    g = torch.Generator().manual_seed(seed)
+    indices, values = F.zeta_terms(n, max_terms=max_terms, generator=g, dtype=torch.float64)
+    weights = F.zeta_weights(n, max_terms=max_terms, generator=torch.Generator().manual_seed(seed))
+    expected = F.apply_weights(x, weights).double()
+    sparse_expected = F.apply_terms(x, indices, values).double()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(F, "_buffer_budget", lambda batch: budget)  # blocks of budget // (8·N) columns
+        dense, sparse = x.clone(), x.clone()
+        F.apply_weights(dense, weights, inplace=True)
+        F.apply_terms(sparse, indices, values, inplace=True)
+    assert (dense.double() - expected).abs().max() <= _product_tolerance(dtype, expected)
+    assert (sparse.double() - sparse_expected).abs().max() <= _product_tolerance(dtype, sparse_expected)

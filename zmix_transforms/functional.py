@@ -517,7 +517,8 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
             raise ValueError(
                 f"inplace needs square weights (N, N) with N = {n}, got shape {tuple(weights.shape)}"
             )
-        if not x.is_contiguous():  # no flat (N, D) view to write through: compute, then copy back
+        # no flat (N, D) view to write through, or a product that fits the buffers: compute, copy back
+        if not x.is_contiguous() or (x.dtype == dtype and _fits_budget(x, x.numel() * x.element_size())):
             return x.copy_(apply_weights(x, weights))
         _apply_weights_inplace(x, weights.to(dtype), dtype)
         return x
@@ -544,6 +545,15 @@ def _buffer_budget(x: torch.Tensor) -> int:
     At most ``_BUFFER_BYTES`` and at most ``max(a quarter of the batch's own bytes, _MIN_BUFFER_BYTES)``.
     """
     return min(_BUFFER_BYTES, max(x.numel() * x.element_size() // 4, _MIN_BUFFER_BYTES))
+
+
+def _fits_budget(x: torch.Tensor, temporary_bytes: int) -> bool:
+    """Whether an in-place kernel on ``x`` may mix out of place and copy back.
+
+    True when the out-of-place mix's temporaries, ``temporary_bytes``, fit the buffer budget: then
+    one pass over the whole batch costs less than the same work in blocks or chunks.
+    """
+    return temporary_bytes <= _buffer_budget(x)
 
 
 def _block_columns(flat: torch.Tensor, bytes_per_column: int) -> int:
@@ -648,8 +658,8 @@ def apply_terms(
         table = x.reshape(n, -1).to(dtype).contiguous()
         out = torch.nn.functional.embedding_bag(indices, table, per_sample_weights=weights, mode="sum")
         return _restore_dtype(out, x.dtype).reshape(x.shape)
-    if not x.is_contiguous():
-        return x.copy_(apply_terms(x, indices, values))
+    if not x.is_contiguous() or (x.dtype == dtype and _fits_budget(x, x.numel() * x.element_size())):
+        return x.copy_(apply_terms(x, indices, values))  # as apply_weights does
 
     def mix(table: torch.Tensor, half: torch.Tensor | None) -> torch.Tensor:
         out = torch.nn.functional.embedding_bag(indices, table, per_sample_weights=weights, mode="sum")
@@ -710,7 +720,7 @@ def mix_pairs(
         chunk = _chunk_samples(x, x[0].numel() * (2 * x.element_size() + converts))
         # A batch whose out-of-place mix fits the buffer budget is mixed so and copied back (as are
         # partners that are not a permutation): fewer, larger ops.
-        fits = x.numel() * (x.element_size() + (3 * dtype.itemsize if converts else 0)) <= _buffer_budget(x)
+        fits = _fits_budget(x, x.numel() * (x.element_size() + (3 * dtype.itemsize if converts else 0)))
         if fits or not _along_cycles(partners, x, mix_chunk, chunk):
             x.copy_(mix_pairs(x, lam, partners))
         return x
@@ -886,8 +896,9 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: boo
     region = x[..., y1:y2, x1:x2]
     if inplace:
         chunk = _chunk_samples(x, region[0].numel() * region.element_size())
-        fits = region.numel() * region.element_size() <= _buffer_budget(x)  # as in mix_pairs
-        if fits or not _along_cycles(partners, region, partial(_copy_into, region), chunk):
+        if _fits_budget(x, region.numel() * region.element_size()) or not _along_cycles(
+            partners, region, partial(_copy_into, region), chunk
+        ):
             region.copy_(region.index_select(0, partners))
         return x
     out = x.clone()
