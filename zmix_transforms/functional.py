@@ -714,13 +714,13 @@ def mix_pairs(
             mixed = partner_values.to(dtype).lerp_(x.index_select(0, index).to(dtype), own_weight)
             x.index_copy_(0, index, _restore_dtype(mixed, x.dtype))
 
-        # per sample in a chunk: its partner's values and its own; when computed in float32, also
-        # both as float32, the int32 cast and the result
-        converts = 3 * dtype.itemsize + x.element_size() if x.dtype != dtype else 0
-        chunk = _chunk_samples(x, x[0].numel() * (2 * x.element_size() + converts))
+        # Bytes per value: the out-of-place formula makes the partners' values (and, computed in
+        # float32, the batch in float32 and an int32 cast); a chunk also gathers its own values.
+        converted = 3 * dtype.itemsize if x.dtype != dtype else 0
+        chunk = _chunk_samples(x, x[0].numel() * (2 * x.element_size() + converted))
         # A batch whose out-of-place mix fits the buffer budget is mixed so and copied back (as are
         # partners that are not a permutation): fewer, larger ops.
-        fits = _fits_budget(x, x.numel() * (x.element_size() + (3 * dtype.itemsize if converts else 0)))
+        fits = _fits_budget(x, x.numel() * (x.element_size() + converted))
         if fits or not _along_cycles(partners, x, mix_chunk, chunk):
             x.copy_(mix_pairs(x, lam, partners))
         return x
