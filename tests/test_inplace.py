@@ -198,19 +198,14 @@ def test_mix_pairs_in_place_in_any_chunk_size_equals_out_of_place(
     x = make_images((n, 3, 5, 4), dtype, seed)
     g = torch.Generator().manual_seed(seed)
     lam = F.sample_lambdas(0.4, n, generator=g) if per_sample else F.sample_lambda(0.4, generator=g)
-    target = x.clone()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(F, "_chunk_samples", lambda batch, bytes_per_sample: chunk)
-        patch.setattr(F, "_buffer_budget", lambda batch: 0)  # no batch fits whole: walk the cycles
-        F.mix_pairs(target, lam, partners, inplace=True)
-    assert torch.equal(target, F.mix_pairs(x, lam, partners))
     box = F.cutmix_box(5, 4, 0.5, generator=g)
-    target = x.clone()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(F, "_chunk_samples", lambda batch, bytes_per_sample: chunk)
-        patch.setattr(F, "_buffer_budget", lambda batch: 0)  # no batch fits whole: walk the cycles
-        F.paste_box(target, box, partners, inplace=True)
-    assert torch.equal(target, F.paste_box(x, box, partners))
+    for kernel, arg in ((F.mix_pairs, lam), (F.paste_box, box)):
+        target = x.clone()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(F, "_chunk_samples", lambda batch, bytes_per_sample: chunk)
+            patch.setattr(F, "_buffer_budget", lambda batch: 0)  # no batch fits whole: walk the cycles
+            kernel(target, arg, partners, inplace=True)
+        assert torch.equal(target, kernel(x, arg, partners))
 
 
 @given(
