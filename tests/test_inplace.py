@@ -131,7 +131,12 @@ def test_functional_in_place_kernels(dtype: torch.dtype) -> None:
         F.apply_weights(x.clone(), weights[:3], inplace=True)
 
 
-def test_in_place_with_partners_that_are_not_a_permutation() -> None:
+@pytest.mark.parametrize("walk", [False, True], ids=["batch fits the buffers", "walk"])
+def test_in_place_with_partners_that_are_not_a_permutation(
+    walk: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if walk:
+        monkeypatch.setattr(F, "_buffer_budget", lambda batch: 0)
     x = torch.rand(4, 3, 5, 5)
     partners = torch.tensor([1, 1, 3, 0])  # sample 1 is the partner of two samples
     for kernel, arg in ((F.mix_pairs, 0.4), (F.paste_box, F.Box(0, 0, 5, 5))):

@@ -701,6 +701,12 @@ def mix_pairs(
     dtype = _compute_dtype(x.dtype)
     weight = _check_lam_per_sample(lam, n, x.ndim, dtype) if isinstance(lam, torch.Tensor) else check_lam(lam)
     if inplace:
+        # Bytes per value: the out-of-place formula makes the partners' values (and, computed in
+        # float32, the batch in float32 and an int32 cast); a chunk also gathers its own values.
+        converted = 3 * dtype.itemsize if x.dtype != dtype else 0
+        if _fits_budget(x, x.numel() * (x.element_size() + converted)):
+            # the whole out-of-place mix fits the buffer budget: fewer, larger ops
+            return x.copy_(mix_pairs(x, lam, partners))
         weights = _weight_per_sample(weight, n)
         lerp = _SampleLerp(x, dtype)
 
@@ -714,14 +720,8 @@ def mix_pairs(
             mixed = partner_values.to(dtype).lerp_(x.index_select(0, index).to(dtype), own_weight)
             x.index_copy_(0, index, _restore_dtype(mixed, x.dtype))
 
-        # Bytes per value: the out-of-place formula makes the partners' values (and, computed in
-        # float32, the batch in float32 and an int32 cast); a chunk also gathers its own values.
-        converted = 3 * dtype.itemsize if x.dtype != dtype else 0
         chunk = _chunk_samples(x, x[0].numel() * (2 * x.element_size() + converted))
-        # A batch whose out-of-place mix fits the buffer budget is mixed so and copied back (as are
-        # partners that are not a permutation): fewer, larger ops.
-        fits = _fits_budget(x, x.numel() * (x.element_size() + converted))
-        if fits or not _along_cycles(partners, x, mix_chunk, chunk):
+        if not _along_cycles(partners, x, mix_chunk, chunk):  # partners that are not a permutation
             x.copy_(mix_pairs(x, lam, partners))
         return x
     if x.device.type == "cpu" and x[0].numel() >= _PER_SAMPLE_MIN_ELEMENTS:
