@@ -3,7 +3,11 @@
 import pytest
 import torch
 
+from zmix_transforms import functional
+
 
 @pytest.fixture(autouse=True)
 def _doctest_namespace(doctest_namespace: dict) -> None:
     doctest_namespace["torch"] = torch
+    # the functional package's examples use its public names as their own module did
+    doctest_namespace.update({name: getattr(functional, name) for name in functional.__all__})

@@ -34,7 +34,7 @@ from torch.utils.data import default_collate
 from torchvision.transforms import v2
 
 import zmix_transforms as Z
-from zmix_transforms import _matmul
+from zmix_transforms import _backend
 from zmix_transforms import functional as F
 
 try:
@@ -138,7 +138,7 @@ def build_cases(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> list
                 Case(
                     f"N×N matrix product, oneDNN [{tag}]",
                     "floor",
-                    lambda: _matmul.matmul(weights, images.reshape(n, -1)).reshape(shape),
+                    lambda: _backend.matmul(weights, images.reshape(n, -1)).reshape(shape),
                 ),
             )
         if timm is not None and n % 2 == 0:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 from hypothesis import strategies as st
+from torchvision import tv_tensors
 
 import zmix_transforms as Z
 from tests.strategies import alphas, gammas, lams
@@ -65,7 +66,10 @@ def _collate(make: Callable[..., object], **options: object) -> Run:
         images: torch.Tensor, labels: torch.Tensor, k: int, param: float, seed: int, *, smoothing: bool = True
     ):
         torch.manual_seed(seed)
-        samples = list(zip(images.unbind(0), labels.unbind(0), strict=True))
+        items = images.unbind(0)
+        if isinstance(images, tv_tensors.TVTensor):  # samples of a Video dataset are Videos
+            items = tuple(tv_tensors.wrap(item, like=images) for item in items)
+        samples = list(zip(items, labels.unbind(0), strict=True))
         return tuple(make(param, num_classes=k, **_options(options, smoothing))(samples))
 
     return run
@@ -135,7 +139,8 @@ def reveal_sources(method: Method, images: torch.Tensor, param: float, seed: int
     """For a copying method (CutMix): the index of the sample each output value was taken from."""
     n = images.shape[0]
     coded = torch.arange(n, dtype=torch.float64).reshape(n, *([1] * (images.ndim - 1))).expand(images.shape)
-    mixed, _ = method.run(
-        coded.contiguous(), torch.eye(n, dtype=torch.float64), n, param, seed, smoothing=False
-    )
+    coded = coded.contiguous()
+    if isinstance(images, tv_tensors.TVTensor):  # a Video batch stays one
+        coded = tv_tensors.wrap(coded, like=images)
+    mixed, _ = method.run(coded, torch.eye(n, dtype=torch.float64), n, param, seed, smoothing=False)
     return mixed.round().long()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 from hypothesis import strategies as st
+from torchvision import tv_tensors
 
 FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 INT_DTYPES = (torch.uint8, torch.int16, torch.int32)
@@ -94,6 +95,8 @@ def mix_batches(draw: st.DrawFn, kind: str = "image", min_batch: int = 1, max_ba
     n = draw(batch_sizes(min_batch, max_batch))
     shape = draw(image_shapes(n, kind))
     images = make_images(shape, draw(image_dtypes()), draw(st.integers(0, 2**31 - 1)))
+    if kind == "video":  # a 5-D batch is a video batch only when it says so
+        images = tv_tensors.Video(images)
     labels, num_classes, label_kind = draw(labels_for(n))
     return MixBatch(images, labels, num_classes, label_kind)
 

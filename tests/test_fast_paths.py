@@ -17,8 +17,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import zmix_transforms as Z
 from tests.memory import peak_bytes
 from tests.strategies import make_images
-from zmix_transforms import _matmul
+from zmix_transforms import _backend
 from zmix_transforms import functional as F
+from zmix_transforms.functional import _dtypes, _inplace
 
 try:
     ONEDNN: Any = torch.ops.mkldnn._linear_pointwise.default
@@ -105,13 +106,13 @@ def test_products_under_autograd_use_torch_mm_and_have_gradients() -> None:
 
 def test_without_onednn_the_products_fall_back_to_torch_mm(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
-    monkeypatch.setattr(_matmul, "_onednn_works", None)
+    monkeypatch.setattr(_backend, "_onednn_works", None)
     x = torch.rand(64, 3, 32, 32)
     weights = F.zeta_weights(64)
     with OpLog() as log:
         out = F.apply_weights(x, weights)
     assert ONEDNN not in log.ops and torch.ops.aten.mm.default in log.ops
-    assert _matmul._onednn_works is False
+    assert _backend._onednn_works is False
     _assert_mixed(out, x, weights)
 
 
@@ -119,10 +120,10 @@ def test_without_onednn_the_products_fall_back_to_torch_mm(monkeypatch: pytest.M
 def test_matmul_adds_the_bias_to_every_row() -> None:
     g = torch.Generator().manual_seed(2)
     weights, flat, bias = torch.rand(48, 64, generator=g), torch.rand(64, 1000, generator=g), torch.rand(1000)
-    assert _matmul._use_onednn(weights, flat)
+    assert _backend._use_onednn(weights, flat)
     expected = weights.double() @ flat.double() + bias.double()
-    torch.testing.assert_close(_matmul.matmul(weights, flat, bias).double(), expected, rtol=1e-5, atol=1e-5)
-    product = _matmul.matmul(weights, flat).double()
+    torch.testing.assert_close(_backend.matmul(weights, flat, bias).double(), expected, rtol=1e-5, atol=1e-5)
+    product = _backend.matmul(weights, flat).double()
     torch.testing.assert_close(product, expected - bias.double(), rtol=1e-5, atol=1e-5)
 
 
@@ -132,7 +133,7 @@ def test_casts_through_int32_equal_direct_casts(dtype: torch.dtype) -> None:
     # what _add_half_for_rounding hands over: x + 1/2 for unsigned types, floor(x + 1/2) for signed
     values = torch.linspace(info.min, info.max + 0.999, 100_003)
     values = values.floor() if dtype.is_signed else values.clamp_(min=0)
-    cast = F._to_integer(values, dtype)
+    cast = _dtypes.to_integer(values, dtype)
     assert cast.dtype == dtype
     assert torch.equal(cast, values.to(dtype))
     assert int(cast.min()) == info.min and int(cast.max()) == info.max
@@ -145,7 +146,7 @@ def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torc
     peak, out = peak_bytes(F.apply_weights, x, weights)
     batch_bytes = x.numel() * x.element_size()
     # the result and the kernel's buffers (at most 2.5 MB); a float32 copy alone is 4× or 2× the batch
-    assert peak <= batch_bytes + F._BUFFER_BYTES + 2**16, f"peak {peak / batch_bytes:.2f}× the batch"
+    assert peak <= batch_bytes + _inplace._BUFFER_BYTES + 2**16, f"peak {peak / batch_bytes:.2f}× the batch"
     assert peak < 1.6 * batch_bytes
     _assert_mixed(out, x, weights)
     assert out.is_contiguous()
@@ -155,7 +156,7 @@ def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torc
 def test_row_argsort_through_numpy_equals_torch_argsort(n: int) -> None:
     keys = torch.rand(n, n, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
     keys.diagonal().fill_(-1.0)
-    order = F._argsort_rows(keys)
+    order = _backend.argsort_rows(keys)
     assert order.dtype == torch.int64
     assert torch.equal(order, keys.argsort(dim=1))
     assert torch.equal(order[:, 0], torch.arange(n))

@@ -13,6 +13,7 @@ import zmix_transforms as Z
 from tests.memory import peak_bytes
 from tests.strategies import image_dtypes, make_images, permutations, seeds
 from zmix_transforms import functional as F
+from zmix_transforms.functional import _inplace
 
 COLLATES = {
     "ZetaMixupCollate": lambda **kw: Z.ZetaMixupCollate(num_classes=10, **kw),
@@ -40,8 +41,8 @@ def test_collate_allocates_no_second_batch(name: str, dtype: torch.dtype, size: 
     batch_bytes = 32 * samples[0][0].numel() * samples[0][0].element_size()
     # the batch, the kernels' buffers (a quarter of the batch, or 256 KB for a small batch) and
     # what a batch of 32 samples needs beside them (weights, labels, one sample held aside)
-    allowed = 1.35 * batch_bytes + max(batch_bytes / 4, F._MIN_BUFFER_BYTES)
-    if batch_bytes >= 4 * F._MIN_BUFFER_BYTES:
+    allowed = 1.35 * batch_bytes + max(batch_bytes / 4, _inplace._MIN_BUFFER_BYTES)
+    if batch_bytes >= 4 * _inplace._MIN_BUFFER_BYTES:
         assert allowed == 1.6 * batch_bytes
     collate = COLLATES[name]()
     assert collate.mixes_in_place
@@ -136,7 +137,7 @@ def test_in_place_with_partners_that_are_not_a_permutation(
     walk: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if walk:
-        monkeypatch.setattr(F, "_buffer_budget", lambda batch: 0)
+        monkeypatch.setattr(_inplace, "_buffer_budget", lambda batch: 0)
     x = torch.rand(4, 3, 5, 5)
     partners = torch.tensor([1, 1, 3, 0])  # sample 1 is the partner of two samples
     for kernel, arg in ((F.mix_pairs, 0.4), (F.paste_box, F.Box(0, 0, 5, 5))):
@@ -184,7 +185,7 @@ def test_walking_the_cycles_in_chunks_reads_every_partner_before_it_is_written(
     n = len(partners)
     batch = torch.arange(n * 6, dtype=torch.float32).reshape(n, 2, 3)
     expected = batch[partners]
-    done = F._along_cycles(partners, batch, partial(F._copy_into, batch), chunk)
+    done = _inplace.along_cycles(partners, batch, partial(_inplace.copy_into, batch), chunk)
     assert done
     assert torch.equal(batch, expected)
 
@@ -207,8 +208,8 @@ def test_mix_pairs_in_place_in_any_chunk_size_equals_out_of_place(
     for kernel, arg in ((F.mix_pairs, lam), (F.paste_box, box)):
         target = x.clone()
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(F, "_chunk_samples", lambda batch, bytes_per_sample: chunk)
-            patch.setattr(F, "_buffer_budget", lambda batch: 0)  # no batch fits whole: walk the cycles
+            patch.setattr(_inplace, "chunk_samples", lambda batch, bytes_per_sample: chunk)
+            patch.setattr(_inplace, "_buffer_budget", lambda batch: 0)  # no batch fits whole: walk the cycles
             kernel(target, arg, partners, inplace=True)
         assert torch.equal(target, kernel(x, arg, partners))
 
@@ -230,7 +231,7 @@ def test_products_in_place_over_any_block_size_equal_out_of_place(
     expected = F.apply_weights(x, weights).double()
     sparse_expected = F.apply_terms(x, indices, values).double()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(F, "_buffer_budget", lambda batch: budget)  # blocks of budget // (8·N) columns
+        patch.setattr(_inplace, "_buffer_budget", lambda batch: budget)  # blocks of budget // (8·N) columns
         dense, sparse = x.clone(), x.clone()
         F.apply_weights(dense, weights, inplace=True)
         F.apply_terms(sparse, indices, values, inplace=True)

@@ -68,7 +68,7 @@ def test_mix_is_convex_and_applies_its_weights(
     # Inputs untouched; shapes, dtypes and label format as promised.
     assert torch.equal(images, images_before) and torch.equal(labels, labels_before)
     assert (
-        type(out_images) is torch.Tensor
+        type(out_images) is type(images)  # a plain tensor stays plain, a Video stays a Video
         and out_images.shape == images.shape
         and out_images.dtype == images.dtype
     )

@@ -8,21 +8,43 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 
 __all__ = [
+    "MAX_ELEMENTS",
+    "MAX_SQUARE_BATCH",
+    "InputTypeError",
+    "allocation",
+    "check_batch_size",
     "check_batch_tensor",
     "check_finite_positive",
     "check_generator",
+    "check_image_batches",
+    "check_indices",
     "check_lam",
+    "check_lam_per_sample",
+    "check_logits_and_targets",
+    "check_mask_batch",
     "check_max_terms",
     "check_num_classes",
+    "check_partners",
     "check_probability",
     "check_same_batch_size",
+    "check_same_device",
+    "check_size",
     "check_soft_labels",
+    "describe",
+    "describe_sample",
 ]
+
+# No tensor holds more elements than this (PyTorch sizes are int64; this leaves room for bytes).
+MAX_ELEMENTS = 2**59
+# Exact ζ-mixup draws an N×N matrix: N² must stay below MAX_ELEMENTS.
+MAX_SQUARE_BATCH = 2**29
 
 
 def _is_real_number(value: Any) -> bool:
@@ -138,3 +160,200 @@ def check_same_batch_size(num_labels: int, batch_size: int) -> None:
             f"labels and images must have the same batch size, "
             f"got {num_labels} labels for {batch_size} images"
         )
+
+
+class InputTypeError(TypeError, ValueError):
+    """A ``TypeError`` that is also a ``ValueError``.
+
+    Raised for inputs of the wrong type given to the transforms and collate classes (labels that are
+    not a tensor, a PIL image or NumPy array instead of a batch), so that code written for
+    torchvision's ``MixUp``/``CutMix``, which raise ``ValueError`` there, catches it too.
+    """
+
+
+def describe(value: Any) -> str:
+    """A short description of ``value`` for error messages: a tensor's dtype, shape and device, or a type."""
+    if isinstance(value, torch.Tensor):
+        device = "" if value.device.type == "cpu" else f" on {value.device}"
+        return f"a tensor of dtype {value.dtype} and shape {tuple(value.shape)}{device}"
+    return f"{value!r} of type {type(value).__name__}" if _is_real_number(value) else type(value).__name__
+
+
+def check_size(name: str, size: Any, *, limit: int | None = None) -> int:
+    """Return ``size`` as an int >= 1, or raise; ``limit`` bounds sizes whose tensors could not exist."""
+    if not isinstance(size, numbers.Integral) or isinstance(size, bool):
+        raise TypeError(f"{name} must be an int >= 1, got {size!r} of type {type(size).__name__}")
+    size = int(size)
+    if size < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {size}")
+    if limit is not None and size > limit:
+        raise ValueError(
+            f"{name} must be an int in [1, {limit}] (larger tensors cannot be allocated), got {size}"
+        )
+    return size
+
+
+def check_batch_size(batch_size: Any, *, square: bool = False) -> int:
+    """Return ``batch_size`` as an int >= 1, or raise.
+
+    ``square``: the caller allocates an N×N matrix (ζ-mixup's dense weights or keys), so N is
+    bounded by ``MAX_SQUARE_BATCH``.
+    """
+    return check_size("batch_size", batch_size, limit=MAX_SQUARE_BATCH if square else MAX_ELEMENTS)
+
+
+def check_same_device(name: str, tensor: torch.Tensor, reference: torch.Tensor, reference_name: str) -> None:
+    """Raise unless ``tensor`` lies on ``reference``'s device (meta stands in for any device)."""
+    if tensor.device != reference.device:
+        raise ValueError(
+            f"{name} must be on the device of {reference_name} ({reference.device}), got {tensor.device}"
+        )
+
+
+def check_lam_per_sample(lam: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
+    """Check per-sample mixing weights: a float tensor of shape (N,) on ``device``, values in [0, 1]."""
+    if not lam.is_floating_point():
+        raise TypeError(f"lam must be a number or a float tensor of shape (N,), got dtype {lam.dtype}")
+    if lam.shape != (batch_size,):
+        raise ValueError(
+            f"lam must be a number or a tensor of shape (N,) = ({batch_size},), got shape {tuple(lam.shape)}"
+        )
+    check_same_device("lam", lam, torch.empty(0, device=device), "x")
+    if (
+        lam.device.type == "cpu"
+        and not torch.compiler.is_compiling()
+        and not bool(((lam >= 0) & (lam <= 1)).all())
+    ):
+        raise ValueError(
+            f"lam must hold weights in [0, 1], got values from {float(lam.min())} to {float(lam.max())}"
+        )
+    return lam
+
+
+def check_partners(partners: Any, batch_size: int, device: torch.device) -> torch.Tensor:
+    """Check partner indices: int64 of shape (N,), on ``device``, each in [0, N) (checked on the CPU)."""
+    if not isinstance(partners, torch.Tensor) or partners.dtype != torch.int64:
+        raise TypeError(f"partners must be an int64 torch.Tensor of shape (N,), got {describe(partners)}")
+    if partners.shape != (batch_size,):
+        raise ValueError(
+            f"partners must have shape (N,) = ({batch_size},), matching the batch, "
+            f"got shape {tuple(partners.shape)}"
+        )
+    check_same_device("partners", partners, torch.empty(0, device=device), "x")
+    check_indices("partners", partners, batch_size)
+    return partners
+
+
+def check_indices(name: str, indices: torch.Tensor, batch_size: int) -> None:
+    """Raise unless every index lies in [0, N).
+
+    Checked on the CPU, outside ``torch.compile`` tracing; an accelerator's gather asserts itself
+    (as ``index_select`` does on CUDA), so that no check forces a sync.
+    """
+    if indices.device.type == "cpu" and indices.numel() and not torch.compiler.is_compiling():
+        low, high = int(indices.min()), int(indices.max())
+        if low < 0 or high >= batch_size:
+            raise ValueError(
+                f"{name} must lie in [0, N) = [0, {batch_size}), got values from {low} to {high}"
+            )
+
+
+@contextmanager
+def allocation(what: str) -> Iterator[None]:
+    """Turn an allocator's failure inside the block into a ``ValueError`` naming what was asked for."""
+    try:
+        yield
+    except RuntimeError as error:  # torch.OutOfMemoryError too; CPU: "DefaultCPUAllocator: can't allocate"
+        if "alloc" not in str(error).lower() and "out of memory" not in str(error).lower():
+            raise
+        raise ValueError(f"{what} could not be allocated: {str(error).splitlines()[0]}") from error
+
+
+def check_image_batches(images: list[torch.Tensor], name: str) -> int:
+    """Check every image batch of a transform's input and return their common batch size.
+
+    A ``tv_tensors.Video`` batch is (N, T, C, H, W); any other image batch (a plain tensor or a
+    ``tv_tensors.Image``) is (N, C, H, W), as torchvision's ``MixUp`` and ``CutMix`` require.
+    """
+    batch_size = None
+    for image in images:
+        video = type(image).__name__ == "Video"
+        ndim, layout = (5, "(N, T, C, H, W)") if video else (4, "(N, C, H, W)")
+        check_batch_tensor("images", image, min_ndim=1, layout=layout)  # dtype, empty batch
+        if image.ndim < ndim:
+            raise ValueError(
+                f"{name}() needs a batch of images of shape {layout}, got an unbatched "
+                f"{type(image).__name__} of shape {tuple(image.shape)}; batch the samples first "
+                f"(for example with a DataLoader or the collate classes)"
+            )
+        if image.ndim > ndim:
+            raise ValueError(
+                f"{name}() needs a batch of images of shape {layout}, got a {type(image).__name__} of "
+                f"shape {tuple(image.shape)} with {image.ndim} dimensions; wrap a video batch in "
+                f"tv_tensors.Video, or use zmix_transforms.functional for other batches"
+            )
+        if batch_size is not None and image.shape[0] != batch_size:
+            raise ValueError(
+                f"all image batches must have the same size, got {batch_size} and {image.shape[0]}"
+            )
+        batch_size = int(image.shape[0])
+    assert batch_size is not None
+    return batch_size
+
+
+def check_mask_batch(mask: torch.Tensor, image: torch.Tensor, batch_size: int) -> None:
+    """Raise unless a mask batch is (N, ..., H, W) with the images' N, H and W."""
+    if mask.ndim < 3 or mask.shape[0] != batch_size or mask.shape[-2:] != image.shape[-2:]:
+        raise ValueError(
+            f"a Mask batch must have shape (N, H, W) or (N, ..., H, W) matching the images "
+            f"(N = {batch_size}, H×W = {tuple(image.shape[-2:])}), got shape {tuple(mask.shape)}"
+        )
+
+
+def describe_sample(sample: Any) -> str:
+    """A short description of a transform's whole input, for error messages."""
+    if isinstance(sample, torch.Tensor):
+        return f"a single tensor of shape {tuple(sample.shape)}"
+    if isinstance(sample, Mapping):
+        return f"a dict with keys {list(sample)}"
+    if isinstance(sample, (tuple, list)):
+        return f"a {type(sample).__name__} of {len(sample)} item(s)"
+    return type(sample).__name__
+
+
+def check_logits_and_targets(
+    logits: Any, targets: Any, logits_name: str, targets_name: str, *, batch: str, float_kind: str
+) -> None:
+    """Float logits (N, K) with float targets (N, K) or class indices (N,) in [0, K), or raise naming both."""
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        raise TypeError(
+            f"{logits_name} must be a float torch.Tensor of shape ({batch}, K), got {describe(logits)}"
+        )
+    if not isinstance(targets, torch.Tensor):
+        raise TypeError(f"{targets_name} must be a torch.Tensor, got {type(targets).__name__}")
+    if logits.ndim != 2:
+        raise ValueError(f"{logits_name} must have shape ({batch}, K), got shape {tuple(logits.shape)}")
+    if targets.is_floating_point():
+        if targets.shape != logits.shape:
+            raise ValueError(
+                f"{float_kind} {targets_name} must have the shape of {logits_name} {tuple(logits.shape)}, "
+                f"got {tuple(targets.shape)}"
+            )
+        return
+    if targets.dtype == torch.bool or targets.is_complex():
+        raise TypeError(
+            f"{targets_name} must be float targets or integer class indices, got dtype {targets.dtype}"
+        )
+    if targets.shape != logits.shape[:1]:
+        raise ValueError(
+            f"class-index {targets_name} must have shape ({batch},) = ({logits.shape[0]},), "
+            f"got {tuple(targets.shape)}"
+        )
+    num_classes = logits.shape[1]
+    if targets.device.type == "cpu" and targets.numel() and not torch.compiler.is_compiling():
+        low, high = int(targets.min()), int(targets.max())
+        if low < 0 or high >= num_classes:
+            raise ValueError(
+                f"class-index {targets_name} must lie in [0, K) = [0, {num_classes}) for {logits_name} "
+                f"of shape {tuple(logits.shape)}, got values from {low} to {high}"
+            )

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
+from torch.utils._pytree import tree_flatten, tree_unflatten
 from torch.utils.data import default_collate
+from torchvision import tv_tensors
 
 from .transforms import CutMix, MixUp, ZetaMixup
 
@@ -31,11 +34,12 @@ class MixCollate:
         return_originals: Also return the unmixed batch: ``(mixed_images, mixed_labels, images,
             labels)`` for ``(images, labels)`` batches (``(mixed, original)`` for other structures),
             so that a training loop can feed both, as [`MixupELoss`][MixupELoss] needs.
-        inplace: Mix the collated batch in place, so that no second full-size batch is allocated
-            (this package's transforms and [`RandomMix`][RandomMix]; other transforms are called
-            as they are). ``None`` (default): in place when ``collate_fn`` is ``default_collate``,
-            which always returns a fresh batch, and not with ``return_originals``. Pass ``True`` only
-            with a ``collate_fn`` that returns a batch nobody else holds.
+        inplace: Mix the collated batch in place, so that no second full-size batch is allocated,
+            through the transform's public ``mix(batch, inplace=True)`` (this package's transforms
+            and [`RandomMix`][RandomMix] have it; other transforms are called as they are).
+            ``None`` (default): in place when ``collate_fn`` is ``default_collate``, which always
+            returns a fresh batch, and not with ``return_originals``. Pass ``True`` only with a
+            ``collate_fn`` that returns a batch nobody else holds.
 
     Raises:
         TypeError: If ``transform`` or ``collate_fn`` is not callable, at construction; if the batch
@@ -86,7 +90,7 @@ class MixCollate:
     @property
     def mixes_in_place(self) -> bool:
         """Whether calls mix the collated batch in place (see ``inplace``)."""
-        if self.return_originals or getattr(self.transform, "_mix_sample", None) is None:
+        if self.return_originals or not callable(getattr(self.transform, "mix", None)):
             return False
         return self.inplace if self.inplace is not None else self.collate_fn is default_collate
 
@@ -104,9 +108,9 @@ class MixCollate:
             raise TypeError(f"batch must be a sequence of samples, got {type(batch).__name__}")
         if len(batch) == 0:
             raise ValueError("batch must hold at least one sample, got an empty batch")
-        collated = self.collate_fn(batch)
+        collated = _keep_tv_tensor_types(self.collate_fn(batch), batch[0])
         if self.mixes_in_place:  # the batch is ours alone: overwrite it rather than allocate another
-            return self.transform._mix_sample(collated, inplace=True)  # type: ignore[attr-defined]
+            return self.transform.mix(collated, inplace=True)  # type: ignore[attr-defined]
         mixed = self.transform(collated)  # out of place: ``collated`` is left as it was
         if not self.return_originals:
             return mixed
@@ -118,6 +122,28 @@ class MixCollate:
         collate_name = getattr(self.collate_fn, "__name__", repr(self.collate_fn))
         extra = ", return_originals=True" if self.return_originals else ""
         return f"{type(self).__name__}(transform={self.transform!r}, collate_fn={collate_name}{extra})"
+
+
+def _keep_tv_tensor_types(collated: Any, sample: Any) -> Any:
+    """Give each collated tensor the tv_tensor type of the samples' item it was stacked from.
+
+    ``default_collate`` stacks ``tv_tensors.Video`` (or ``Image``, ``Mask``) samples into plain
+    tensors; the transforms need the type to tell a video batch from a plain 5-D tensor.
+    """
+    flat_sample, _ = tree_flatten(sample)
+    flat_collated, spec = tree_flatten(collated)
+    if len(flat_sample) != len(flat_collated):  # a collate_fn of another structure: leave it
+        return collated
+    flat_out = [
+        tv_tensors.wrap(out, like=item)
+        if isinstance(item, tv_tensors.TVTensor)
+        and isinstance(out, torch.Tensor)
+        and not isinstance(out, tv_tensors.TVTensor)
+        and type(item) in (tv_tensors.Image, tv_tensors.Video, tv_tensors.Mask)
+        else out
+        for item, out in zip(flat_sample, flat_collated, strict=True)
+    ]
+    return tree_unflatten(flat_out, spec)
 
 
 class ZetaMixupCollate(MixCollate):

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_finite_positive
+from ._checks import check_finite_positive, check_logits_and_targets
 
 __all__ = ["MixupELoss", "SoftTargetCrossEntropy"]
 
@@ -52,7 +52,7 @@ class SoftTargetCrossEntropy(nn.Module):
         Returns:
             The loss: a scalar, or shape (N,) for ``reduction="none"``.
         """
-        _check_logits_and_targets(logits, targets, "logits", "targets", batch="N", float_kind="float")
+        check_logits_and_targets(logits, targets, "logits", "targets", batch="N", float_kind="float")
         return F.cross_entropy(logits, targets, reduction=self.reduction)
 
     def extra_repr(self) -> str:
@@ -157,40 +157,9 @@ class MixupELoss(nn.Module):
 
 
 def _one_hot_targets(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    _check_logits_and_targets(
+    check_logits_and_targets(
         logits, targets, "clean_logits", "clean_targets", batch="B", float_kind="one-hot"
     )
     if targets.is_floating_point():
         return targets.to(logits.dtype)
     return F.one_hot(targets.long(), logits.shape[1]).to(logits.dtype)
-
-
-def _check_logits_and_targets(
-    logits: object, targets: object, logits_name: str, targets_name: str, *, batch: str, float_kind: str
-) -> None:
-    """Float logits (N, K) with float targets (N, K) or class indices (N,), or raise naming both."""
-    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
-        raise TypeError(
-            f"{logits_name} must be a float torch.Tensor of shape ({batch}, K), got {_describe(logits)}"
-        )
-    if not isinstance(targets, torch.Tensor):
-        raise TypeError(f"{targets_name} must be a torch.Tensor, got {type(targets).__name__}")
-    if logits.ndim != 2:
-        raise ValueError(f"{logits_name} must have shape ({batch}, K), got shape {tuple(logits.shape)}")
-    if targets.is_floating_point():
-        if targets.shape != logits.shape:
-            raise ValueError(
-                f"{float_kind} {targets_name} must have the shape of {logits_name} {tuple(logits.shape)}, "
-                f"got {tuple(targets.shape)}"
-            )
-    elif targets.shape != logits.shape[:1]:
-        raise ValueError(
-            f"class-index {targets_name} must have shape ({batch},) = ({logits.shape[0]},), "
-            f"got {tuple(targets.shape)}"
-        )
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of dtype {value.dtype} and shape {tuple(value.shape)}"
-    return type(value).__name__

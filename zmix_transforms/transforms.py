@@ -22,12 +22,14 @@ from torchvision.transforms.v2 import Transform
 
 from . import functional as F
 from ._checks import (
-    check_batch_tensor,
     check_finite_positive,
+    check_image_batches,
+    check_mask_batch,
     check_max_terms,
     check_num_classes,
     check_probability,
     check_same_batch_size,
+    describe_sample,
 )
 
 __all__ = ["CutMix", "MixUp", "RandomMix", "ZetaCutMix", "ZetaMixup"]
@@ -123,15 +125,21 @@ class _BatchMix(Transform):
         """Draw this call's random parameters for the image batches in ``flat_inputs``."""
         raise NotImplementedError
 
-    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        """Mix one image or video batch with the drawn parameters."""
+    def mix_images(
+        self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
+    ) -> torch.Tensor:
+        """Mix one image or video batch with the drawn parameters (overwriting it when ``inplace``)."""
         raise NotImplementedError
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        """Mix one image or video batch with the drawn parameters (torchvision's hook; out of place)."""
+        return self.mix_images(inpt, params)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """Mix float (N, K) labels with the drawn parameters."""
         raise NotImplementedError
 
-    def transform_mask(self, mask: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+    def mix_masks(self, mask: torch.Tensor, params: dict[str, Any], *, inplace: bool = False) -> torch.Tensor:
         """Move a segmentation mask batch along with the images (only CutMix supports masks)."""
         raise NotImplementedError
 
@@ -147,16 +155,27 @@ class _BatchMix(Transform):
         Returns:
             The same structure, with mixed image batches and float (N, K) labels.
         """
-        return self._mix_sample(inputs if len(inputs) > 1 else inputs[0])
+        return self.mix(*inputs)
 
-    def _mix_sample(self, sample: Any, *, inplace: bool = False) -> Any:
-        """Mix one input structure; ``inplace`` overwrites its image batches and masks (collate path)."""
+    def mix(self, *inputs: Any, inplace: bool = False) -> Any:
+        """Mix the inputs as ``forward`` does; with ``inplace=True``, overwrite their image batches.
+
+        The collate classes call this with ``inplace=True`` on the batch they have just collated, so
+        that no second full-size batch is allocated. Labels are always returned as a new tensor.
+
+        Args:
+            *inputs: As for ``forward``.
+            inplace: Write the mixed images (and masks) into the input tensors and return them.
+                Only for tensors nobody else holds: not for inputs that require grad.
+
+        Returns:
+            The same structure as ``forward`` returns.
+        """
+        sample = inputs if len(inputs) > 1 else inputs[0]
         flat_inputs, spec = tree_flatten(sample)
         batch = self._parse(sample, flat_inputs)
         images = [flat_inputs[i] for i in batch.image_positions]
-        params = None
-        if self._should_mix(batch.batch_size):
-            params = {**self.make_params(images), "inplace": inplace}
+        params = self.make_params(images) if self._should_mix(batch.batch_size) else None
         flat_outputs = list(flat_inputs)
         if batch.label_position is not None:
             assert batch.labels is not None
@@ -167,9 +186,9 @@ class _BatchMix(Transform):
             else:
                 flat_outputs[batch.label_position] = batch.labels
         for position in batch.image_positions:
-            flat_outputs[position] = _rewrap(flat_inputs[position], params, self.transform, inplace)
+            flat_outputs[position] = _rewrap(flat_inputs[position], params, self.mix_images, inplace)
         for position in batch.mask_positions:
-            flat_outputs[position] = _rewrap(flat_inputs[position], params, self.transform_mask, inplace)
+            flat_outputs[position] = _rewrap(flat_inputs[position], params, self.mix_masks, inplace)
         return tree_unflatten(flat_outputs, spec)
 
     def _should_mix(self, batch_size: int) -> bool:
@@ -197,7 +216,7 @@ class _BatchMix(Transform):
         elif labels is None:
             raise ValueError(
                 f"{name}() found no labels in the input: expected (images, labels), a dict with a "
-                f"'labels'-like key, or a labels_getter that finds them, got {_describe_sample(sample)}"
+                f"'labels'-like key, or a labels_getter that finds them, got {describe_sample(sample)}"
             )
         elif not isinstance(labels, torch.Tensor):
             raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
@@ -210,10 +229,10 @@ class _BatchMix(Transform):
                 )
 
         image_positions = _find_image_batches(flat_inputs, labels, name)
-        batch_size = _check_image_batches([flat_inputs[i] for i in image_positions], name)
+        batch_size = check_image_batches([flat_inputs[i] for i in image_positions], name)
         reference = flat_inputs[image_positions[0]]
         for position in mask_positions:
-            _check_mask(flat_inputs[position], reference, batch_size)
+            check_mask_batch(flat_inputs[position], reference, batch_size)
         soft = None
         if labels is not None:
             soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing)
@@ -238,42 +257,12 @@ def _rewrap(
     """Apply ``apply`` (or copy, when not mixing) and keep the tv_tensor type of ``inpt``."""
     plain = inpt.as_subclass(torch.Tensor)
     if params is not None:
-        out = apply(plain, params)
+        out = apply(plain, params, inplace=inplace)
     elif inplace:
         out = plain
     else:
         out = plain.clone()
     return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
-
-
-def _check_image_batches(images: list[torch.Tensor], name: str) -> int:
-    """Check every image batch and return their common batch size."""
-    batch_size = None
-    for image in images:
-        min_ndim = 5 if isinstance(image, tv_tensors.Video) else 4
-        layout = "(N, T, C, H, W)" if min_ndim == 5 else "(N, C, H, W)"
-        check_batch_tensor("images", image, min_ndim=1, layout=layout)  # dtype, empty batch
-        if image.ndim < min_ndim:
-            raise ValueError(
-                f"{name}() needs a batch of images of shape {layout}, got an unbatched "
-                f"{type(image).__name__} of shape {tuple(image.shape)}; batch the samples first "
-                f"(for example with a DataLoader or the collate classes)"
-            )
-        if batch_size is not None and image.shape[0] != batch_size:
-            raise ValueError(
-                f"all image batches must have the same size, got {batch_size} and {image.shape[0]}"
-            )
-        batch_size = int(image.shape[0])
-    assert batch_size is not None
-    return batch_size
-
-
-def _check_mask(mask: torch.Tensor, image: torch.Tensor, batch_size: int) -> None:
-    if mask.ndim < 3 or mask.shape[0] != batch_size or mask.shape[-2:] != image.shape[-2:]:
-        raise ValueError(
-            f"a Mask batch must have shape (N, H, W) or (N, ..., H, W) matching the images "
-            f"(N = {batch_size}, H×W = {tuple(image.shape[-2:])}), got shape {tuple(mask.shape)}"
-        )
 
 
 def _find_image_batches(flat_inputs: list[Any], labels: torch.Tensor | None, name: str) -> list[int]:
@@ -331,16 +320,6 @@ def _soft_labels(
         )
     check_same_batch_size(soft.shape[0], batch_size)
     return F.smooth_labels(soft, label_smoothing)
-
-
-def _describe_sample(sample: Any) -> str:
-    if isinstance(sample, torch.Tensor):
-        return f"a single tensor of shape {tuple(sample.shape)}"
-    if isinstance(sample, collections.abc.Mapping):
-        return f"a dict with keys {list(sample)}"
-    if isinstance(sample, (tuple, list)):
-        return f"a {type(sample).__name__} of {len(sample)} item(s)"
-    return type(sample).__name__
 
 
 def _batch_device_and_size(flat_inputs: list[Any]) -> tuple[torch.device, int]:
@@ -423,9 +402,10 @@ class ZetaMixup(_BatchMix):
             return {"indices": indices, "values": values}
         return {"weights": F.zeta_weights(batch_size, self.gamma, device=device, dtype=torch.float64)}
 
-    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+    def mix_images(
+        self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
+    ) -> torch.Tensor:
         """Mix one image batch with the weights."""
-        inplace = params.get("inplace", False)
         if "indices" in params:
             return F.apply_terms(inpt, params["indices"], params["values"], inplace=inplace)
         return F.apply_weights(inpt, params["weights"], inplace=inplace)
@@ -530,9 +510,11 @@ class MixUp(_PairMix):
             lam = F.sample_lambda(self.alpha)
         return {"lam": lam, "partners": F.cycle_partners(batch_size, device=device)}
 
-    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+    def mix_images(
+        self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
+    ) -> torch.Tensor:
         """Mix one image batch with its partners."""
-        return F.mix_pairs(inpt, params["lam"], params["partners"], inplace=params.get("inplace", False))
+        return F.mix_pairs(inpt, params["lam"], params["partners"], inplace=inplace)
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         items = super()._repr_items()
@@ -591,14 +573,15 @@ class CutMix(_PairMix):
         """Draw λ, the box and the partners; ``lam`` is the exact kept fraction of pixels."""
         return _draw_cutmix(self.alpha, flat_inputs)
 
-    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+    def mix_images(
+        self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
+    ) -> torch.Tensor:
         """Paste the box of the partners into one image batch."""
-        return F.paste_box(inpt, params["box"], params["partners"], inplace=params.get("inplace", False))
+        return F.paste_box(inpt, params["box"], params["partners"], inplace=inplace)
 
-    def transform_mask(self, mask: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+    def mix_masks(self, mask: torch.Tensor, params: dict[str, Any], *, inplace: bool = False) -> torch.Tensor:
         """Paste the same box of the partners into the mask batch."""
-        partners = params["partners"].to(mask.device)
-        return F.paste_box(mask, params["box"], partners, inplace=params.get("inplace", False))
+        return F.paste_box(mask, params["box"], params["partners"].to(mask.device), inplace=inplace)
 
 
 class ZetaCutMix(_BatchMix):
@@ -654,9 +637,11 @@ class ZetaCutMix(_BatchMix):
         weights = F.zeta_weights(batch_size, self.gamma, device=device, dtype=torch.float64)
         return {"weights": weights, **_draw_cutmix(self.alpha, flat_inputs)}
 
-    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+    def mix_images(
+        self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
+    ) -> torch.Tensor:
         """ζ-mix one image batch, then paste the partners' boxes (into the ζ-mixed batch itself)."""
-        zeta = F.apply_weights(inpt, params["weights"], inplace=params.get("inplace", False))
+        zeta = F.apply_weights(inpt, params["weights"], inplace=inplace)
         return F.paste_box(zeta, params["box"], params["partners"], inplace=True)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
@@ -727,12 +712,22 @@ class RandomMix(Transform):
         Returns:
             The picked transform's output.
         """
-        return self._mix_sample(inputs if len(inputs) > 1 else inputs[0])
+        return self.mix(*inputs)
 
-    def _mix_sample(self, sample: Any, *, inplace: bool = False) -> Any:
+    def mix(self, *inputs: Any, inplace: bool = False) -> Any:
+        """Apply one transform, picked with probabilities ``p``; ``inplace`` as in ``ZetaMixup.mix``.
+
+        Args:
+            *inputs: Whatever the transforms take.
+            inplace: Passed on to the picked transform's ``mix`` (transforms without one are called
+                as they are, out of place).
+
+        Returns:
+            The picked transform's output.
+        """
         transform = self.transforms[int(torch.multinomial(torch.tensor(self.p, dtype=torch.float64), 1))]
-        mix = getattr(transform, "_mix_sample", None)
-        return mix(sample, inplace=inplace) if mix is not None else transform(sample)
+        mix = getattr(transform, "mix", None)
+        return mix(*inputs, inplace=inplace) if callable(mix) else transform(*inputs)
 
     def extra_repr(self) -> str:
         """The transforms and their probabilities, as shown by ``repr``."""

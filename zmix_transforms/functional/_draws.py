@@ -1,0 +1,406 @@
+"""Draws: the random parameters of every method, each from an explicit ``torch.Generator``.
+
+λ ~ Beta(α, α) ([`sample_lambda`][zmix_transforms.functional.sample_lambda],
+[`sample_lambdas`][zmix_transforms.functional.sample_lambdas]), ζ-mixup's weights
+([`zeta_weights`][zmix_transforms.functional.zeta_weights] dense,
+[`zeta_terms`][zmix_transforms.functional.zeta_terms] compact), the pairing
+([`cycle_partners`][zmix_transforms.functional.cycle_partners]) and CutMix's box
+([`cutmix_box`][zmix_transforms.functional.cutmix_box]). With ``generator=None`` they draw from the
+global torch RNG of the device they draw on.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+from .. import _backend
+from .._checks import (
+    allocation,
+    check_batch_size,
+    check_finite_positive,
+    check_generator,
+    check_lam,
+    check_size,
+)
+
+__all__ = [
+    "Box",
+    "cutmix_box",
+    "cycle_partners",
+    "draw_device",
+    "sample_lambda",
+    "sample_lambdas",
+    "zeta_dropped_mass",
+    "zeta_series",
+    "zeta_terms",
+    "zeta_weights",
+]
+
+
+def draw_device(generator: torch.Generator | None, device: torch.device | str | None) -> torch.device:
+    """The device random numbers are drawn on: the generator's own, else the target device."""
+    if generator is not None:
+        return generator.device
+    return torch.device(device) if device is not None else torch.device("cpu")
+
+
+def sample_lambda(alpha: float, *, generator: torch.Generator | None = None) -> float:
+    """Draw a mixing weight λ ~ Beta(α, α).
+
+    Args:
+        alpha: The Beta distribution's concentration, a finite number > 0. Small values (0.2) give λ
+            near 0 or 1, ``alpha=1`` gives a uniform λ.
+        generator: Source of randomness; the global torch RNG when ``None``.
+
+    Returns:
+        λ as a Python float in [0, 1].
+
+    Raises:
+        ValueError: If ``alpha`` is not a finite number > 0.
+        TypeError: If ``alpha`` is not a number or ``generator`` is not a ``torch.Generator``.
+
+    Examples:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> 0.0 <= sample_lambda(1.0, generator=g) <= 1.0
+        True
+    """
+    alpha = check_finite_positive("alpha", alpha)
+    check_generator(generator)
+    concentration = torch.full((2,), alpha, dtype=torch.float64, device=draw_device(generator, None))
+    # Beta(a, a) is the first coordinate of Dirichlet(a, a); torch clamps the underlying Gamma draws
+    # away from zero, so tiny alphas still give a finite λ.
+    return float(torch._sample_dirichlet(concentration, generator=generator)[0])
+
+
+def sample_lambdas(
+    alpha: float,
+    batch_size: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Draw one mixing weight λ ~ Beta(α, α) per sample (timm's "elem" mode).
+
+    Args:
+        alpha: The Beta distribution's concentration, a finite number > 0.
+        batch_size: ``N``, an int >= 1.
+        generator: Source of randomness; the global torch RNG of ``device`` when ``None``.
+        device: Device of the result (default CPU).
+
+    Returns:
+        A float64 tensor of shape (N,) with values in [0, 1].
+
+    Raises:
+        ValueError: If ``alpha`` is not a finite number > 0 or ``batch_size`` < 1.
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> lams = sample_lambdas(0.4, 5, generator=torch.Generator().manual_seed(0))
+        >>> lams.shape, bool(((lams >= 0) & (lams <= 1)).all())
+        (torch.Size([5]), True)
+    """
+    alpha = check_finite_positive("alpha", alpha)
+    n = check_batch_size(batch_size)
+    check_generator(generator)
+    concentration = torch.full((n, 2), alpha, dtype=torch.float64, device=draw_device(generator, device))
+    lams = torch._sample_dirichlet(concentration, generator=generator)[:, 0]
+    return lams.to(device if device is not None else lams.device, non_blocking=True)
+
+
+def zeta_series(
+    batch_size: int,
+    gamma: float = 2.8,
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """The normalized p-series ``k^-γ / Σ_{j=1..N} j^-γ`` for ranks ``k = 1..N``.
+
+    Args:
+        batch_size: ``N``, an int >= 1.
+        gamma: The exponent γ, a finite number > 0.
+        device: Device of the result.
+        dtype: Float dtype of the result (default: ``torch.get_default_dtype()``).
+
+    Returns:
+        A 1-D tensor of length ``N``, decreasing, summing to 1; computed in float64, then cast.
+
+    Raises:
+        ValueError: If ``batch_size`` < 1 or ``gamma`` is not a finite number > 0.
+        TypeError: If ``batch_size`` is not an int.
+
+    Examples:
+        >>> zeta_series(3, 1.0, dtype=torch.float64)
+        tensor([0.5455, 0.2727, 0.1818], dtype=torch.float64)
+    """
+    n = check_batch_size(batch_size)
+    gamma = check_finite_positive("gamma", gamma)
+    ranks = torch.arange(1, n + 1, dtype=torch.float64, device=device)
+    series = ranks.pow_(-gamma)
+    series /= series.sum()
+    return series.to(dtype or torch.get_default_dtype())
+
+
+def zeta_terms(
+    batch_size: int,
+    gamma: float = 2.8,
+    *,
+    max_terms: int | None = None,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw ζ-mixup's weights in compact form: each row's ``k`` largest terms.
+
+    The ranks of row ``p`` are a uniformly random permutation of ``1..N`` with rank 1 on the
+    diagonal, drawn independently for each row, without a Python loop: one ``argsort`` of random keys
+    whose diagonal key is forced to the front. Row ``p`` keeps its ranks ``1..k`` (the sample itself
+    and ``k − 1`` partners drawn uniformly without replacement), weighted by the p-series normalized
+    over those ``k`` ranks. With ``k = N`` this is exact ζ-mixup; [`zeta_weights`][zeta_weights] gives
+    the same draw as a dense matrix.
+
+    Args:
+        batch_size: ``N``, an int >= 1.
+        gamma: The exponent γ, a finite number > 0 (default 2.8).
+        max_terms: ``k``, the terms kept per row (an int >= 1); ``None`` or ``k >= N`` keeps all ``N``.
+        generator: Source of randomness; the global torch RNG of ``device`` when ``None``. Keys are
+            drawn on the generator's device, then moved to ``device``.
+        device: Device of the result (default CPU).
+        dtype: Float dtype of the weights (default: ``torch.get_default_dtype()``).
+
+    Returns:
+        ``(indices, values)``: int64 column indices of shape (N, k), ``indices[:, 0]`` the diagonal,
+        and float weights of shape (N, k), each row the decreasing normalized series summing to 1.
+
+    Raises:
+        ValueError: If ``batch_size`` or ``max_terms`` < 1 or ``gamma`` is not a finite number > 0.
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> indices, values = zeta_terms(6, max_terms=3, generator=torch.Generator().manual_seed(0))
+        >>> indices.shape, indices[:, 0].tolist(), bool(torch.allclose(values.sum(1), torch.ones(6)))
+        (torch.Size([6, 3]), [0, 1, 2, 3, 4, 5], True)
+    """
+    n = check_batch_size(batch_size, square=True)
+    k = n if max_terms is None else min(check_size("max_terms", max_terms), n)
+    check_generator(generator)
+    series = zeta_series(k, gamma, device=device, dtype=dtype)
+    # float64 keys: float32 has only 2^24 values, and a tie would be ordered by index, not at random.
+    with allocation(f"ζ-mixup's random keys for batch_size={n}, an {n}×{n} float64 matrix"):
+        keys = torch.rand(
+            n, n, generator=generator, device=draw_device(generator, device), dtype=torch.float64
+        )
+    keys.diagonal().fill_(-1.0)  # rank 1 (the largest weight) goes to the sample itself
+    # The k smallest keys in order: the same first k ranks as a full argsort, at a fraction of its cost.
+    order = keys.topk(k, dim=1, largest=False).indices if k < n else _backend.argsort_rows(keys)
+    return order.to(series.device, non_blocking=True), series.expand(n, k)
+
+
+def zeta_weights(
+    batch_size: int,
+    gamma: float = 2.8,
+    *,
+    max_terms: int | None = None,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Draw the N×N ζ-mixup weight matrix.
+
+    Row ``p`` holds ``r^-γ / Σ_{k=1..N} k^-γ``, where the ranks ``r`` of row ``p`` are a uniformly
+    random permutation of ``1..N`` with rank 1 on the diagonal, drawn independently for each row.
+    The matrix is built without a Python loop: one ``argsort`` of random keys (the diagonal's key
+    forced to the front) gives every row's order, and one ``scatter`` writes the p-series there. With
+    ``max_terms=k``, each row keeps its ``k`` largest terms, renormalized (see
+    [`zeta_terms`][zeta_terms]); the rest of the row is 0.
+
+    Args:
+        batch_size: ``N``, an int >= 1.
+        gamma: The exponent γ, a finite number > 0 (default 2.8, the paper's). Larger γ keeps each
+            output closer to its own input; for γ >= 1.73 the own weight exceeds 0.5 for every N.
+        max_terms: Terms kept per row; ``None`` (default) keeps all: exact ζ-mixup.
+        generator: Source of randomness; the global torch RNG of ``device`` when ``None``. Keys are
+            drawn on the generator's device, then moved to ``device``.
+        device: Device of the result (default CPU).
+        dtype: Float dtype of the result (default: ``torch.get_default_dtype()``).
+
+    Returns:
+        A float tensor of shape (N, N), non-negative, each row summing to 1, its row maxima on the
+        diagonal.
+
+    Raises:
+        ValueError: If ``batch_size`` or ``max_terms`` < 1 or ``gamma`` is not a finite number > 0.
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> w = zeta_weights(4, generator=torch.Generator().manual_seed(0))
+        >>> w.shape, bool(torch.allclose(w.sum(1), torch.ones(4)))
+        (torch.Size([4, 4]), True)
+        >>> bool((w.argmax(1) == torch.arange(4)).all())
+        True
+    """
+    indices, values = zeta_terms(
+        batch_size, gamma, max_terms=max_terms, generator=generator, device=device, dtype=dtype
+    )
+    n = indices.shape[0]
+    with allocation(f"the {n}×{n} weight matrix for batch_size={n}"):
+        weights = torch.zeros(n, n, dtype=values.dtype, device=values.device)
+    return weights.scatter_(1, indices, values)
+
+
+def zeta_dropped_mass(max_terms: int, gamma: float = 2.8, batch_size: int | None = None) -> float:
+    """The weight that exact ζ-mixup puts beyond each row's ``k`` largest terms.
+
+    ``Σ_{k<r≤N} r^-γ / Σ_{r≤N} r^-γ``: how much of each row ``max_terms=k`` drops (and then
+    renormalizes away). It grows with ``N``; without ``batch_size`` this returns its limit for
+    ``N → ∞``, ``1 − Σ_{r≤k} r^-γ / ζ(γ)``, a bound for every batch size (1 for γ <= 1, where the
+    series diverges).
+
+    Args:
+        max_terms: ``k``, an int >= 1.
+        gamma: The exponent γ, a finite number > 0.
+        batch_size: ``N``; ``None`` for the bound over all ``N``.
+
+    Returns:
+        The dropped fraction, in [0, 1).
+
+    Raises:
+        ValueError: If an argument is out of range.
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> round(zeta_dropped_mass(16, 2.8), 5)
+        0.00286
+    """
+    k = check_size("max_terms", max_terms)
+    gamma = check_finite_positive("gamma", gamma)
+    if batch_size is not None:
+        n = check_batch_size(batch_size)
+        return 0.0 if n <= k else 1.0 - _pseries_sum(k, gamma) / _pseries_sum(n, gamma)
+    if gamma <= 1.0:
+        return 1.0
+    return 1.0 - _pseries_sum(k, gamma) / _pseries_sum(None, gamma)
+
+
+# Sums of the p-series are added term by term up to this rank, beyond it by Euler–Maclaurin.
+_EXACT_TERMS = 100_000
+
+
+def _pseries_sum(n: int | None, gamma: float) -> float:
+    """``Σ_{r=1..n} r^-γ`` (``n=None``: to infinity, ζ(γ), for γ > 1), with no tensor larger than 10^5.
+
+    Past ``M = 10^5`` terms the rest is ``∫_M^n x^-γ dx − M^-γ/2 + n^-γ/2``, whose error is
+    O(γ·M^-γ-1): below 10^-10 relative for every γ > 0 and n.
+    """
+    m = _EXACT_TERMS if n is None else min(n, _EXACT_TERMS)
+    head = float((torch.arange(1, m + 1, dtype=torch.float64) ** -gamma).sum())
+    if n is not None and n <= m:
+        return head
+    if n is None:
+        return head + m ** (1.0 - gamma) / (gamma - 1.0) - 0.5 * m**-gamma
+    integral = math.log(n / m) if gamma == 1.0 else (n ** (1.0 - gamma) - m ** (1.0 - gamma)) / (1.0 - gamma)
+    return head + integral - 0.5 * m**-gamma + 0.5 * n**-gamma
+
+
+def cycle_partners(
+    batch_size: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Draw a mixing partner for every sample: a uniformly random single cycle through the batch.
+
+    With ``σ`` a uniformly random permutation, the partner of ``σ_i`` is ``σ_{(i+1) mod N}``. Unlike
+    ``torch.randperm``, no sample is paired with itself (for N >= 2), and unlike torchvision's
+    ``roll(1)``, the pairing does not depend on the order the loader put the samples in.
+
+    Args:
+        batch_size: ``N``, an int >= 1.
+        generator: Source of randomness; the global torch RNG of ``device`` when ``None``.
+        device: Device of the result (default CPU).
+
+    Returns:
+        An int64 tensor ``partners`` of shape (N,): sample ``p`` is mixed with ``partners[p]``. For
+        N = 1 it is ``[0]``.
+
+    Raises:
+        ValueError: If ``batch_size`` < 1.
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> p = cycle_partners(5, generator=torch.Generator().manual_seed(0))
+        >>> bool((p != torch.arange(5)).all()), sorted(p.tolist())
+        (True, [0, 1, 2, 3, 4])
+    """
+    n = check_batch_size(batch_size)
+    check_generator(generator)
+    sigma = torch.randperm(n, generator=generator, device=draw_device(generator, device))
+    partners = torch.empty_like(sigma)
+    partners[sigma] = sigma.roll(-1)
+    return partners.to(device if device is not None else partners.device, non_blocking=True)
+
+
+class Box(NamedTuple):
+    """A half-open pixel box ``[y1, y2) × [x1, x2)``, in torchvision's XYXY order."""
+
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+
+    @property
+    def area(self) -> int:
+        """The number of pixels in the box."""
+        return (self.x2 - self.x1) * (self.y2 - self.y1)
+
+
+def cutmix_box(
+    height: int,
+    width: int,
+    lam: float,
+    *,
+    generator: torch.Generator | None = None,
+) -> Box:
+    """Draw a CutMix box of area about ``(1 − λ)·H·W`` with a uniformly random centre.
+
+    The box has the image's aspect ratio (sides ``H·√(1−λ)`` and ``W·√(1−λ)``, rounded), its centre is
+    uniform over the pixels, and it is clipped to the image, so it may be smaller than asked near the
+    border. Use ``1 − box.area / (H·W)`` as the exact fraction of pixels each sample keeps.
+
+    Args:
+        height: Image height ``H`` >= 1.
+        width: Image width ``W`` >= 1.
+        lam: The fraction of the image to keep, in [0, 1].
+        generator: Source of randomness; the global torch RNG when ``None``.
+
+    Returns:
+        The [`Box`][Box] ``(x1, y1, x2, y2)``, half-open.
+
+    Raises:
+        ValueError: If a size is < 1 or ``lam`` is outside [0, 1].
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> box = cutmix_box(32, 32, 0.75, generator=torch.Generator().manual_seed(0))
+        >>> 0 <= box.x1 <= box.x2 <= 32 and box.area <= 16 * 16
+        True
+    """
+    height = check_size("height", height)
+    width = check_size("width", width)
+    lam = check_lam(lam)
+    check_generator(generator)
+    ratio = math.sqrt(1.0 - lam)
+    cut_h, cut_w = round(height * ratio), round(width * ratio)
+    draw_on = draw_device(generator, None)
+    cy = int(torch.randint(height, (), generator=generator, device=draw_on))
+    cx = int(torch.randint(width, (), generator=generator, device=draw_on))
+    y1, x1 = cy - cut_h // 2, cx - cut_w // 2
+    return Box(
+        x1=min(max(x1, 0), width),
+        y1=min(max(y1, 0), height),
+        x2=min(max(x1 + cut_w, 0), width),
+        y2=min(max(y1 + cut_h, 0), height),
+    )

@@ -1,0 +1,55 @@
+"""The dtype a batch is mixed in, and the way back to the batch's own dtype.
+
+float32 and float64 batches are mixed in their own dtype; float16, bfloat16 and integers of up to
+16 bits in float32; int32 and int64 in float64 (float32's 24-bit mantissa would round them). Integer
+results round to nearest with ties up, ``floor(x + 1/2)``, and are clamped to the dtype's range.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import _backend
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The float dtype a batch of ``dtype`` is mixed in."""
+    if dtype in (torch.float32, torch.float64):
+        return dtype
+    if dtype in (torch.int32, torch.int64):
+        return torch.float64
+    return torch.float32
+
+
+def restore_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Cast a float result back to ``dtype``, rounding to nearest (ties up) for integer dtypes."""
+    if x.dtype == dtype:
+        return x
+    if not dtype.is_floating_point:
+        return to_integer(add_half_for_rounding(x, dtype), dtype)
+    return x.to(dtype)
+
+
+def to_integer(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Cast ``x``, prepared by ``add_half_for_rounding``, to integer ``dtype`` (truncating)."""
+    if _backend.casts_through_int32(dtype, x.device):
+        return x.to(torch.int32).to(dtype)
+    if dtype == torch.int64:
+        # float64 holds INT64_MAX as 2^63, which the cast would wrap to INT64_MIN
+        x = x.clamp_(max=_INT64_BELOW_2_63)
+    return x.to(dtype)
+
+
+# The largest float64 below 2^63: every larger float64 is outside int64's range.
+_INT64_BELOW_2_63 = float(2**63 - 1024)
+
+
+def add_half_for_rounding(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Prepare a float result for the cast to integer ``dtype`` so that it rounds to nearest, ties up.
+
+    ``floor(x + 1/2)``; the cast truncates, which is floor already for values >= 0, the only ones an
+    unsigned type can hold. A convex combination of integers lies within their range: no overflow.
+    The in-place matrix product folds the 1/2 into its product and rounds alike.
+    """
+    x = x.add_(0.5)
+    return x.floor_() if dtype.is_signed else x

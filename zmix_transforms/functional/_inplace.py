@@ -1,0 +1,287 @@
+"""The in-place twins of the kernels: the same formulas, computed through small reused buffers.
+
+The collate classes mix the batch they have just collated in place, so that no second full-size
+batch is ever allocated. Each twin here computes exactly what its kernel in ``_kernels`` computes:
+
+* ``apply_weights_`` / ``apply_terms_``: the product over blocks of columns of the (N, D) view; each
+  block is copied to a buffer (cast to the compute dtype) before its columns are overwritten.
+* ``mix_pairs_`` / ``paste_box_``: along the cycles of the pairing; a cycle's first sample is saved
+  before it is overwritten, every other partner comes later in the cycle and is still unwritten.
+
+Buffers take at most ``_BUFFER_BYTES`` and at most a quarter of the batch, but never less than
+``_MIN_BUFFER_BYTES``: below that the per-block overhead of many tiny blocks costs more than the
+memory saves. A batch whose out-of-place mix fits that budget is mixed out of place and copied back
+(``fits_budget``): one pass over it costs less than the same work in blocks or chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .. import _backend
+from ._dtypes import add_half_for_rounding, restore_dtype, to_integer
+
+_BUFFER_BYTES = 5 << 19
+_MIN_BUFFER_BYTES = 1 << 21
+
+# Samples at least this large are mixed one by one on the CPU (one memory pass instead of two).
+PER_SAMPLE_MIN_ELEMENTS = 1 << 15
+
+
+def _buffer_budget(x: torch.Tensor) -> int:
+    """Bytes the buffers of an in-place kernel on batch ``x`` may take.
+
+    At most ``_BUFFER_BYTES`` and at most ``max(a quarter of the batch's own bytes, _MIN_BUFFER_BYTES)``.
+    """
+    return min(_BUFFER_BYTES, max(x.numel() * x.element_size() // 4, _MIN_BUFFER_BYTES))
+
+
+def fits_budget(x: torch.Tensor, temporary_bytes: int) -> bool:
+    """Whether an in-place kernel on ``x`` may mix out of place and copy back.
+
+    True when the out-of-place mix's temporaries, ``temporary_bytes``, fit the buffer budget.
+    """
+    return temporary_bytes <= _buffer_budget(x)
+
+
+def product_in_blocks(x: torch.Tensor, dtype: torch.dtype) -> bool:
+    """Whether an in-place product on ``x`` runs over blocks of columns (computed in ``dtype``).
+
+    Otherwise it is computed out of place and copied back: when ``x`` has no flat (N, D) view to
+    write through, is int64 (mixed relative to its first sample, out of place), or is a float batch
+    of its own compute dtype small enough for the buffer budget.
+    """
+    if not x.is_contiguous() or x.dtype == torch.int64:
+        return False
+    return x.dtype != dtype or not fits_budget(x, x.numel() * x.element_size())
+
+
+def check_writable(x: torch.Tensor) -> None:
+    """Raise unless ``x`` can be overwritten: no autograd history to break, no overlapping memory."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        raise ValueError(
+            "x must not require grad for inplace=True (it would overwrite values autograd needs), "
+            "got a tensor that requires grad; use inplace=False"
+        )
+    if torch._debug_has_internal_overlap(x) == 1:  # 1: overlaps for sure (0: no, 2: cannot tell)
+        raise ValueError(
+            f"x must not have overlapping memory for inplace=True (an expanded tensor has), got strides "
+            f"{x.stride()} for shape {tuple(x.shape)}; pass x.clone() or use inplace=False"
+        )
+
+
+# -- products: over blocks of columns ----------------------------------------------------------------
+
+
+def apply_weights_(x: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype) -> None:
+    """``x ← weights @ x`` for contiguous ``x``, over blocks of columns (``weights`` in ``dtype``)."""
+    mix_columns_(x, dtype, lambda block, half: _backend.matmul(weights, block, half))
+
+
+def apply_terms_(x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor, dtype: torch.dtype) -> None:
+    """``x[p] ← Σ_j values[p, j] · x[indices[p, j]]`` for contiguous ``x``, over blocks of columns."""
+
+    def mix(table: torch.Tensor, half: torch.Tensor | None) -> torch.Tensor:
+        out = torch.nn.functional.embedding_bag(indices, table, per_sample_weights=values, mode="sum")
+        return out if half is None else out.add_(half)
+
+    mix_columns_(x, dtype, mix)
+
+
+def _block_columns(flat: torch.Tensor, bytes_per_column: int) -> int:
+    """Columns per block of an in-place kernel on ``flat`` (N, D), ``bytes_per_column`` of buffers each."""
+    return max(1, _buffer_budget(flat) // bytes_per_column)
+
+
+def mix_columns_(
+    x: torch.Tensor,
+    dtype: torch.dtype,
+    mix: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
+) -> None:
+    """Overwrite contiguous ``x`` (N, ...) with a mix that treats every column of its (N, D) view alike.
+
+    Each block of columns is copied whole (cast to ``dtype``) into a buffer before its columns are
+    overwritten. ``mix(block, half)`` returns the mixed block as a new tensor, plus ``half`` (a vector
+    of 1/2, one per column) when it is given: integer results are then truncated, as
+    ``add_half_for_rounding`` prepares them.
+    """
+    n = x.shape[0]
+    flat = x.view(n, -1)
+    width = flat.shape[1]
+    block = _block_columns(flat, 2 * n * dtype.itemsize)  # the source block and its mix
+    size = n * min(block, width)
+    source = torch.empty(size, dtype=dtype, device=x.device)
+    # narrow integer types: the mix is cast through int32 (as to_integer does) into the source
+    # block's buffer, which the mix has consumed; ``dtype`` is float32 for them, 4 bytes too
+    integer = source.view(torch.int32) if _backend.casts_through_int32(x.dtype, x.device) else None
+    half = None
+    if not x.dtype.is_floating_point:
+        half = torch.full((min(block, width),), 0.5, dtype=dtype, device=x.device)
+    for start in range(0, width, block):
+        columns = flat[:, start : start + block]
+        count = columns.numel()
+        mixed = mix(
+            source[:count].view(columns.shape).copy_(columns),
+            None if half is None else half[: columns.shape[1]],
+        )
+        if half is not None and x.dtype.is_signed:
+            mixed.floor_()
+        columns.copy_(mixed if integer is None else integer[:count].view(columns.shape).copy_(mixed))
+        del mixed  # before the next block's mix is made
+
+
+# -- pairs: along the cycles of the pairing ----------------------------------------------------------
+
+
+def weight_per_sample(weight: float | torch.Tensor, n: int) -> list[float]:
+    """The mixing weight of each of ``n`` samples, as Python floats."""
+    return weight.reshape(n).tolist() if isinstance(weight, torch.Tensor) else [weight] * n
+
+
+def chunk_samples(x: torch.Tensor, bytes_per_sample: int) -> int:
+    """Samples per chunk of an in-place walk along cycles on batch ``x``.
+
+    One at a time for large samples on the CPU (each is then mixed straight into place, in one
+    pass); otherwise as many as ``bytes_per_sample`` of buffers each fit in the buffer budget.
+    """
+    if x.device.type == "cpu" and x[0].numel() >= PER_SAMPLE_MIN_ELEMENTS:
+        return 1
+    return max(1, _buffer_budget(x) // max(1, bytes_per_sample))
+
+
+class SampleLerp:
+    """``out ← λ·sample + (1 − λ)·partner`` for one sample, with the batched kernel's formula.
+
+    Samples of a dtype that is not computed natively go through two reused float buffers.
+    """
+
+    def __init__(self, x: torch.Tensor, dtype: torch.dtype) -> None:
+        self.buffers = None
+        if x.dtype != dtype:
+            self.buffers = (
+                torch.empty(x.shape[1:], dtype=dtype, device=x.device),
+                torch.empty(x.shape[1:], dtype=dtype, device=x.device),
+            )
+
+    def __call__(self, sample: torch.Tensor, partner: torch.Tensor, lam: float, *, out: torch.Tensor) -> None:
+        if self.buffers is None:
+            torch.lerp(partner, sample, lam, out=out)
+            return
+        own, other = self.buffers
+        own.copy_(sample)
+        torch.lerp(other.copy_(partner), own, lam, out=own)
+        out.copy_(
+            own
+            if out.dtype.is_floating_point
+            else to_integer(add_half_for_rounding(own, out.dtype), out.dtype)
+        )
+
+
+def along_cycles(
+    partners: torch.Tensor,
+    batch: torch.Tensor,
+    update: Callable[[list[int], torch.Tensor], object],
+    chunk: int,
+) -> bool:
+    """Update every sample in place from its partner, walking the cycles of ``partners`` in chunks.
+
+    ``batch[i]`` is the part of sample ``i`` that is read and written (the whole sample, or its box
+    region). A chunk is up to ``chunk`` consecutive samples of a cycle: ``update(own, values)``
+    writes ``batch[own]`` from ``values``, their partners' parts as they were (stacked; for a chunk
+    of one, a view of the partner's part, which the update must read before it writes). A cycle's
+    first part is saved before it is overwritten, for the cycle's last sample; every other partner
+    comes later in the cycle and is still unwritten.
+
+    Returns:
+        False (nothing done) when ``partners`` is not a permutation.
+    """
+    cycles = _cycles(partners)
+    if cycles is None:
+        return False
+    chunk = max(1, chunk)
+    for cycle in cycles:
+        saved = batch[cycle[0]].clone()
+        samples = torch.tensor(cycle, dtype=torch.int64, device=batch.device)
+        for start in range(0, len(cycle), chunk):
+            own = cycle[start : start + chunk]
+            if chunk == 1:  # the partner's part itself, still unwritten: no copy
+                values = (saved if start == len(cycle) - 1 else batch[cycle[start + 1]]).unsqueeze(0)
+            else:
+                following = samples[start + 1 : start + chunk + 1]  # the partners; one short at the end
+                values = torch.empty((len(own), *batch.shape[1:]), dtype=batch.dtype, device=batch.device)
+                torch.index_select(batch, 0, following, out=values[: len(following)])
+                if len(following) < len(own):
+                    values[-1].copy_(saved)
+            update(own, values)
+    return True
+
+
+def copy_into(batch: torch.Tensor, own: list[int], values: torch.Tensor) -> None:
+    """``batch[own] = values``: the update of a walk along cycles that copies partners' parts."""
+    if len(own) == 1:
+        batch[own[0]].copy_(values[0])
+    else:
+        batch.index_copy_(0, torch.tensor(own, dtype=torch.int64, device=batch.device), values)
+
+
+def _cycles(partners: torch.Tensor) -> list[list[int]] | None:
+    """The cycles of a permutation, each listed so that ``partners[c[i]] == c[i + 1]``.
+
+    Returns ``None`` if ``partners`` is not a permutation. Fixed points are left out: a sample mixed
+    with itself stays as it is.
+    """
+    targets = partners.tolist()
+    n = len(targets)
+    if sorted(targets) != list(range(n)):
+        return None
+    seen = [False] * n
+    cycles = []
+    for start in range(n):
+        if seen[start] or targets[start] == start:
+            continue
+        cycle = []
+        p = start
+        while not seen[p]:
+            seen[p] = True
+            cycle.append(p)
+            p = targets[p]
+        cycles.append(cycle)
+    return cycles
+
+
+def mix_pairs_(
+    x: torch.Tensor, weight: float | torch.Tensor, partners: torch.Tensor, dtype: torch.dtype
+) -> bool:
+    """``x[p] ← λ_p · x[p] + (1 − λ_p) · x[partners[p]]`` along the cycles of ``partners``.
+
+    ``weight`` is λ (a float, or a (N, 1, ...) tensor in ``dtype``). Returns False (nothing done)
+    when ``partners`` is not a permutation.
+    """
+    n = x.shape[0]
+    weights = weight_per_sample(weight, n)
+    lerp = SampleLerp(x, dtype)
+
+    def mix_chunk(own: list[int], partner_values: torch.Tensor) -> None:
+        if len(own) == 1:  # one sample, straight into place
+            lerp(x[own[0]], partner_values[0], weights[own[0]], out=x[own[0]])
+            return
+        # the batched formula, on the samples ``own`` and their partners' values
+        index = torch.tensor(own, dtype=torch.int64, device=x.device)
+        own_weight = weight.index_select(0, index) if isinstance(weight, torch.Tensor) else weight
+        mixed = partner_values.to(dtype).lerp_(x.index_select(0, index).to(dtype), own_weight)
+        x.index_copy_(0, index, restore_dtype(mixed, x.dtype))
+
+    converted = 3 * dtype.itemsize if x.dtype != dtype else 0
+    chunk = chunk_samples(x, x[0].numel() * (2 * x.element_size() + converted))
+    return along_cycles(partners, x, mix_chunk, chunk)
+
+
+def paste_region_(region: torch.Tensor, partners: torch.Tensor) -> bool:
+    """``region[p] ← region[partners[p]]`` along the cycles of ``partners`` (CutMix's box regions).
+
+    Returns False (nothing done) when ``partners`` is not a permutation.
+    """
+    chunk = chunk_samples(region, region[0].numel() * region.element_size())
+    return along_cycles(partners, region, lambda own, values: copy_into(region, own, values), chunk)

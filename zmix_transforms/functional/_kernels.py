@@ -1,0 +1,311 @@
+"""Kernels: apply drawn parameters to a batch. Deterministic; each reads as its formula.
+
+* [`apply_weights`][zmix_transforms.functional.apply_weights]: ``out = W @ x``.
+* [`apply_terms`][zmix_transforms.functional.apply_terms]: ``out[p] = Σ_j v[p, j] · x[i[p, j]]``.
+* [`mix_pairs`][zmix_transforms.functional.mix_pairs]: ``out[p] = λ·x[p] + (1 − λ)·x[π(p)]``.
+* [`paste_box`][zmix_transforms.functional.paste_box]: ``out[p, box] = x[π(p), box]``.
+
+Each formula runs in the batch's compute dtype (``_dtypes``) through ``_in_compute_dtype``. With
+``inplace=True`` a kernel calls its twin in ``_inplace``, which computes the same values through
+small buffers; fast paths sit beside the formula, each named where it is taken.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+
+import torch
+
+from .. import _backend
+from .._checks import (
+    check_batch_tensor,
+    check_indices,
+    check_lam,
+    check_lam_per_sample,
+    check_partners,
+    check_same_device,
+    describe,
+)
+from . import _inplace
+from ._draws import Box
+from ._dtypes import add_half_for_rounding, compute_dtype, restore_dtype
+
+__all__ = ["apply_terms", "apply_weights", "mix_pairs", "paste_box"]
+
+
+def _in_compute_dtype(x: torch.Tensor, mix: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``mix`` applied to ``x``'s values in its compute dtype, returned in ``x``'s dtype.
+
+    int64 batches are mixed relative to their first sample, ``x[0] + mix(x − x[0])`` (``mix`` is
+    affine with weights summing to 1): float64 holds the differences exactly wherever the values at a
+    position span less than 2^53, so equal values stay exactly themselves even near ±2^63, and the
+    result saturates at the dtype's range instead of wrapping.
+    """
+    dtype = compute_dtype(x.dtype)
+    if x.dtype != torch.int64:
+        return restore_dtype(mix(x.to(dtype)), x.dtype)
+    reference = x[:1]
+    offset = add_half_for_rounding(mix(x.to(dtype) - reference.to(dtype)), torch.int64)
+    offset = offset.clamp_(-(2.0**63), 2.0**63 - 1024).to(torch.int64)
+    out = reference + offset  # wraps where the true value lies beyond int64's range
+    out[(offset > 0) & (out < reference)] = torch.iinfo(torch.int64).max
+    out[(offset < 0) & (out > reference)] = torch.iinfo(torch.int64).min
+    return out
+
+
+def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
+    """Mix a batch with a weight matrix: ``out[p] = Σ_i weights[p, i] · x[i]``, one matrix product.
+
+    Args:
+        x: A batch of shape (N, ...) of any float or integer dtype. Half types and integers of up to
+            16 bits are computed in float32, int32 and int64 in float64; integers are rounded to
+            nearest; the result has ``x``'s dtype.
+        weights: A float (M, N) matrix, on ``x``'s device; row-stochastic for a convex mix.
+        inplace: Overwrite ``x`` with the result (``weights`` must then be square). The product runs
+            over blocks of columns through a cache-sized buffer, so no second batch is allocated.
+
+    Returns:
+        The mixed batch of shape (M, ...): a new tensor, or ``x`` itself when ``inplace``.
+
+    Raises:
+        TypeError: If an argument is not a tensor of real numbers.
+        ValueError: If the shapes or devices do not match, or ``inplace`` is asked of a tensor that
+            requires grad or has overlapping memory.
+
+    Note:
+        On the CPU, large float32 products outside autograd and ``torch.compile`` go through
+        oneDNN's linear operator instead of ``torch.mm`` (same arithmetic, faster where MKL does not
+        use AVX-512); see the Performance page. There, integer and half-precision batches are
+        mixed out of place by mixing a copy in place, so no float32 copy of the batch is made.
+
+    Examples:
+        >>> apply_weights(torch.tensor([[0.0], [10.0]]), torch.tensor([[0.75, 0.25], [0.0, 1.0]]))
+        tensor([[ 2.5000],
+                [10.0000]])
+    """
+    n = check_batch_tensor("x", x, min_ndim=1, layout="(N, ...)")
+    if not isinstance(weights, torch.Tensor) or not weights.is_floating_point():
+        raise TypeError(f"weights must be a float torch.Tensor of shape (M, N), got {describe(weights)}")
+    if weights.ndim != 2 or weights.shape[1] != n:
+        raise ValueError(
+            f"weights must have shape (M, N) with N = {n} (the batch size of x), "
+            f"got shape {tuple(weights.shape)}"
+        )
+    check_same_device("weights", weights, x, "x")
+    if inplace:
+        if weights.shape[0] != n:
+            raise ValueError(
+                f"inplace needs square weights (N, N) with N = {n}, got shape {tuple(weights.shape)}"
+            )
+        _inplace.check_writable(x)
+    dtype = compute_dtype(x.dtype)
+    if inplace:
+        if _inplace.product_in_blocks(x, dtype):
+            _inplace.apply_weights_(x, weights.to(dtype), dtype)
+            return x
+        return x.copy_(_apply_weights(x, weights))
+    square = weights.shape[0] == n
+    needs_grad = x.requires_grad or weights.requires_grad
+    if square and x.dtype not in (dtype, torch.int64) and x.device.type == "cpu" and not needs_grad:
+        # fast path: narrow batches on the CPU, mixed as a copy mixed in place (no float32 batch)
+        out = torch.empty(x.shape, dtype=x.dtype, device=x.device).copy_(x)
+        _inplace.apply_weights_(out, weights.to(dtype), dtype)
+        return out
+    return _apply_weights(x, weights)
+
+
+def _apply_weights(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The formula: ``W @ x`` over the (N, D) view, in ``x``'s compute dtype."""
+
+    def product(values: torch.Tensor) -> torch.Tensor:
+        flat = values.reshape(values.shape[0], -1).contiguous()
+        return _backend.matmul(weights.to(values.dtype), flat).reshape(weights.shape[0], *values.shape[1:])
+
+    return _in_compute_dtype(x, product)
+
+
+def apply_terms(
+    x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor, *, inplace: bool = False
+) -> torch.Tensor:
+    """Mix a batch with ``k`` terms per row: ``out[p] = Σ_j values[p, j] · x[indices[p, j]]``.
+
+    The sparse counterpart of [`apply_weights`][zmix_transforms.functional.apply_weights] for the
+    compact weights of [`zeta_terms`][zmix_transforms.functional.zeta_terms]: cost ``k·N·D`` instead
+    of ``N²·D``, through ``torch.nn.functional.embedding_bag`` (a weighted sum of gathered rows in
+    one pass).
+
+    Args:
+        x: A batch of shape (N, ...) of any float or integer dtype (computed as in
+            [`apply_weights`][zmix_transforms.functional.apply_weights]).
+        indices: Int64 sample indices of shape (N, k), on ``x``'s device.
+        values: Float weights of shape (N, k), on ``x``'s device; rows summing to 1 for a convex mix.
+        inplace: Overwrite ``x``, over blocks of columns through a small buffer.
+
+    Returns:
+        The mixed batch: a new tensor, or ``x`` itself when ``inplace``.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If the shapes or devices do not match or an index is outside the batch.
+
+    Examples:
+        >>> x = torch.tensor([[0.0], [10.0], [20.0]])
+        >>> apply_terms(x, torch.tensor([[0, 2], [1, 0], [2, 1]]), torch.tensor([[0.5, 0.5]] * 3))
+        tensor([[10.],
+                [ 5.],
+                [15.]])
+    """
+    n = check_batch_tensor("x", x, min_ndim=1, layout="(N, ...)")
+    if not isinstance(indices, torch.Tensor) or indices.dtype != torch.int64 or indices.ndim != 2:
+        raise TypeError(f"indices must be an int64 torch.Tensor of shape (N, k), got {describe(indices)}")
+    if not isinstance(values, torch.Tensor) or not values.is_floating_point():
+        raise TypeError(f"values must be a float torch.Tensor of shape (N, k), got {describe(values)}")
+    if indices.shape[0] != n or values.shape != indices.shape:
+        raise ValueError(
+            f"indices and values must both have shape (N, k) with N = {n}, "
+            f"got {tuple(indices.shape)} and {tuple(values.shape)}"
+        )
+    check_same_device("indices", indices, x, "x")
+    check_same_device("values", values, x, "x")
+    check_indices("indices", indices, n)
+    dtype = compute_dtype(x.dtype)
+    if inplace:
+        _inplace.check_writable(x)
+        if _inplace.product_in_blocks(x, dtype):
+            _inplace.apply_terms_(x, indices, values.to(dtype).contiguous(), dtype)
+            return x
+        return x.copy_(_apply_terms(x, indices, values))
+    return _apply_terms(x, indices, values)
+
+
+def _apply_terms(x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """The formula: a weighted sum of gathered rows of the (N, D) view, in ``x``'s compute dtype."""
+
+    def gathered_sum(table: torch.Tensor) -> torch.Tensor:
+        flat = table.reshape(table.shape[0], -1).contiguous()
+        weights = values.to(table.dtype).contiguous()
+        out = torch.nn.functional.embedding_bag(indices, flat, per_sample_weights=weights, mode="sum")
+        return out.reshape(table.shape)
+
+    return _in_compute_dtype(x, gathered_sum)
+
+
+def mix_pairs(
+    x: torch.Tensor, lam: float | torch.Tensor, partners: torch.Tensor, *, inplace: bool = False
+) -> torch.Tensor:
+    """Mix every sample with its partner: ``out[p] = λ · x[p] + (1 − λ) · x[partners[p]]``.
+
+    Args:
+        x: A batch of shape (N, ...) of any float or integer dtype (computed as in
+            [`apply_weights`][zmix_transforms.functional.apply_weights]).
+        lam: The weight of each sample's own value, in [0, 1]: one number for the batch, or a float
+            tensor of shape (N,) on ``x``'s device with one weight per sample (as from
+            [`sample_lambdas`][zmix_transforms.functional.sample_lambdas]).
+        partners: Int64 indices of shape (N,), each in [0, N), on ``x``'s device, as from
+            [`cycle_partners`][zmix_transforms.functional.cycle_partners].
+        inplace: Overwrite ``x`` with the result, along the cycles of ``partners`` in chunks of
+            samples that fit a cache-sized buffer (one saved sample per cycle; large samples one at
+            a time, in one pass). Partners that are not a permutation are mixed out of place and
+            copied back.
+
+    Returns:
+        The mixed batch: a new tensor of ``x``'s shape and dtype, or ``x`` itself when ``inplace``.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If ``lam`` is outside [0, 1], ``partners`` does not match the batch, or the
+            devices differ.
+
+    Examples:
+        >>> mix_pairs(torch.tensor([0.0, 8.0]), 0.75, torch.tensor([1, 0]))
+        tensor([2., 6.])
+    """
+    n = check_batch_tensor("x", x, min_ndim=1, layout="(N, ...)")
+    check_partners(partners, n, x.device)
+    dtype = compute_dtype(x.dtype)
+    weight: float | torch.Tensor
+    if isinstance(lam, torch.Tensor):
+        weight = check_lam_per_sample(lam, n, x.device).to(dtype).reshape(n, *([1] * (x.ndim - 1)))
+    else:
+        weight = check_lam(lam)
+    if inplace:
+        _inplace.check_writable(x)
+        converted = 3 * dtype.itemsize if x.dtype != dtype else 0
+        walk = x.dtype != torch.int64 and not _inplace.fits_budget(
+            x, x.numel() * (x.element_size() + converted)
+        )
+        if walk and _inplace.mix_pairs_(x, weight, partners, dtype):
+            return x
+        return x.copy_(_mix_pairs(x, weight, partners))
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or getattr(weight, "requires_grad", False))
+    large = x.device.type == "cpu" and x[0].numel() >= _inplace.PER_SAMPLE_MIN_ELEMENTS
+    if large and x.dtype != torch.int64 and not needs_grad:
+        # fast path: large samples on the CPU, each lerped straight into the new batch (one pass)
+        weights = _inplace.weight_per_sample(weight, n)
+        lerp = _inplace.SampleLerp(x, dtype)
+        out = torch.empty_like(x)
+        for p, q in enumerate(partners.tolist()):
+            lerp(x[p], x[q], weights[p], out=out[p])
+        return out
+    return _mix_pairs(x, weight, partners)
+
+
+def _mix_pairs(x: torch.Tensor, weight: float | torch.Tensor, partners: torch.Tensor) -> torch.Tensor:
+    """The formula: ``x[π].lerp(x, λ)`` (= ``λ·x + (1 − λ)·x[π]``), in ``x``'s compute dtype."""
+    return _in_compute_dtype(x, lambda values: values.index_select(0, partners).lerp(values, weight))
+
+
+def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
+    """Paste the box region of every sample's partner into a copy of the sample (CutMix's image step).
+
+    Args:
+        x: A batch of shape (N, ..., H, W) of any dtype.
+        box: The region, as from [`cutmix_box`][zmix_transforms.functional.cutmix_box]; it must lie
+            inside the image.
+        partners: Int64 indices of shape (N,), each in [0, N), on ``x``'s device, as from
+            [`cycle_partners`][zmix_transforms.functional.cycle_partners].
+        inplace: Write into ``x`` (only the box regions are copied, in chunks through a
+            cache-sized buffer).
+
+    Returns:
+        ``x`` with ``out[p, ..., y1:y2, x1:x2] = x[partners[p], ..., y1:y2, x1:x2]``: a new tensor, or
+        ``x`` itself when ``inplace``.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If the box lies outside the image, ``partners`` does not match the batch, or the
+            devices differ.
+
+    Examples:
+        >>> x = torch.arange(8.0).reshape(2, 1, 2, 2)
+        >>> paste_box(x, Box(0, 0, 1, 1), torch.tensor([1, 0]))[0, 0]
+        tensor([[4., 1.],
+                [2., 3.]])
+    """
+    n = check_batch_tensor("x", x, min_ndim=3, layout="(N, ..., H, W)")
+    check_partners(partners, n, x.device)
+    height, width = x.shape[-2:]
+    if not isinstance(box, tuple) or len(box) != 4:
+        raise TypeError(f"box must be a Box (x1, y1, x2, y2), got {box!r}")
+    try:
+        x1, y1, x2, y2 = (operator.index(v) for v in box)
+    except TypeError:
+        raise TypeError(f"box must hold four ints (x1, y1, x2, y2), got {box!r}") from None
+    if not (0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height):
+        raise ValueError(
+            f"box must lie inside the {height}×{width} image with x1 <= x2 and y1 <= y2, got {box}"
+        )
+    if inplace:
+        _inplace.check_writable(x)
+    if x2 <= x1 or y2 <= y1:
+        return x if inplace else x.clone()
+    region = x[..., y1:y2, x1:x2]
+    if inplace:
+        walk = not _inplace.fits_budget(x, region.numel() * region.element_size())
+        if not (walk and _inplace.paste_region_(region, partners)):
+            region.copy_(region.index_select(0, partners))
+        return x
+    out = x.clone()
+    out[..., y1:y2, x1:x2] = region.index_select(0, partners)
+    return out

@@ -1,0 +1,93 @@
+"""Labels: class indices to one-hot rows, and label smoothing."""
+
+from __future__ import annotations
+
+import torch
+
+from .._checks import allocation, check_num_classes, check_probability, describe
+
+__all__ = ["one_hot", "smooth_labels"]
+
+
+def one_hot(
+    labels: torch.Tensor,
+    num_classes: int,
+    *,
+    dtype: torch.dtype | None = None,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """Turn class indices into one-hot rows, optionally smoothed.
+
+    Args:
+        labels: Integer class indices of shape (N,), any integer dtype, each in ``[0, num_classes)``.
+        num_classes: The number of classes ``K`` >= 1.
+        dtype: Float dtype of the result (default float32).
+        label_smoothing: ``s`` in [0, 1]: the true class gets ``1 − s + s/K``, every other class
+            ``s/K`` (as timm and ``torch.nn.CrossEntropyLoss(label_smoothing=s)`` do).
+
+    Returns:
+        A float tensor of shape (N, K) on ``labels``' device; each row sums to 1.
+
+    Raises:
+        TypeError: If ``labels`` is not an integer tensor, or ``dtype`` is not a float dtype.
+        ValueError: If ``labels`` is not 1-D or holds a value outside ``[0, num_classes)``.
+
+    Note:
+        The range is checked on CPU tensors. On an accelerator it is left to the device-side assertion
+        of ``scatter`` (as ``torch.nn.functional.one_hot`` does on CUDA), so that no CPU sync is forced.
+
+    Examples:
+        >>> one_hot(torch.tensor([2, 0]), 3)
+        tensor([[0., 0., 1.],
+                [1., 0., 0.]])
+    """
+    classes = check_num_classes(num_classes, allow_none=False)
+    assert classes is not None  # allow_none=False
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels must be a torch.Tensor of class indices, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"labels must be integer class indices (any int dtype), got dtype {labels.dtype}")
+    if labels.ndim != 1:
+        raise ValueError(f"class-index labels must have shape (N,), got shape {tuple(labels.shape)}")
+    dtype = dtype or torch.float32
+    if not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a float dtype, got {dtype}")
+    if labels.device.type == "cpu" and labels.numel() > 0:
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= classes:
+            raise ValueError(
+                f"labels must be class indices in [0, num_classes) = [0, {classes}), "
+                f"got values from {low} to {high}"
+            )
+    with allocation(f"one-hot labels of shape ({labels.shape[0]}, {classes}) for num_classes={classes}"):
+        out = torch.zeros(labels.shape[0], classes, dtype=dtype, device=labels.device)
+    return smooth_labels(out.scatter_(1, labels.long().unsqueeze(1), 1.0), label_smoothing)
+
+
+def smooth_labels(labels: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+    """Blend float labels with the uniform distribution: ``(1 − s) · y + s / K``.
+
+    For one-hot rows this is timm's label smoothing: ``1 − s + s/K`` on the true class, ``s/K``
+    elsewhere. Rows that sum to 1 keep summing to 1.
+
+    Args:
+        labels: Float labels of shape (N, K).
+        label_smoothing: ``s`` in [0, 1]; 0 returns ``labels`` itself.
+
+    Returns:
+        The smoothed labels (a new tensor unless ``s`` is 0).
+
+    Raises:
+        ValueError: If ``label_smoothing`` is outside [0, 1].
+        TypeError: If ``labels`` is not a float tensor or ``label_smoothing`` is not a number.
+
+    Examples:
+        >>> smooth_labels(torch.tensor([[0.0, 1.0]]), 0.2)
+        tensor([[0.1000, 0.9000]])
+    """
+    s = check_probability("label_smoothing", label_smoothing)
+    if not isinstance(labels, torch.Tensor) or not labels.is_floating_point() or labels.ndim != 2:
+        raise TypeError(f"labels must be a float torch.Tensor of shape (N, K), got {describe(labels)}")
+    if s == 0.0:
+        return labels
+    return labels.mul(1.0 - s).add_(s / labels.shape[1])
