@@ -116,7 +116,8 @@ def test_soft_labels_with_wrong_num_classes(cls: type) -> None:
 @pytest.mark.parametrize("cls", TRANSFORMS)
 def test_labels_of_bad_shape_or_dtype(cls: type) -> None:
     with pytest.raises(
-        ValueError, match=r"labels must be class indices of shape \(N,\) or float labels of shape"
+        ValueError,
+        match=r"labels must be class indices of shape \(N,\) or \(N, 1\), or float labels of shape",
     ):
         cls(num_classes=2)(_images(), torch.zeros(4, 2, 1))
     with pytest.raises(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,13 +32,17 @@ __all__ = [
     "check_max_terms",
     "check_num_classes",
     "check_partners",
+    "check_probabilities",
     "check_probability",
     "check_same_batch_size",
+    "check_same_classes",
     "check_same_device",
+    "check_sample_list",
     "check_size",
     "check_soft_labels",
     "describe",
     "describe_sample",
+    "sample_shapes",
 ]
 
 # No tensor holds more elements than this (PyTorch sizes are int64; this leaves room for bytes).
@@ -69,6 +73,17 @@ def check_probability(name: str, value: Any) -> float:
     if not 0.0 <= value <= 1.0:  # also rejects NaN
         raise ValueError(f"{name} must be a number in [0, 1], got {value}")
     return value
+
+
+def check_probabilities(p: Any, count: int) -> list[float]:
+    """Return ``p`` as a list of floats, or raise unless it is a sequence of ``count`` real numbers."""
+    expected = f"a sequence of {count} numbers >= 0 (one per transform) or None"
+    if isinstance(p, (str, bytes)) or not isinstance(p, Sequence):
+        raise TypeError(f"p must be {expected}, got {p!r} of type {type(p).__name__}")
+    for value in p:
+        if not _is_real_number(value):
+            raise TypeError(f"p must be {expected}, got an entry {value!r} of type {type(value).__name__}")
+    return [float(value) for value in p]
 
 
 def check_lam(lam: Any) -> float:
@@ -357,3 +372,47 @@ def check_logits_and_targets(
                 f"class-index {targets_name} must lie in [0, K) = [0, {num_classes}) for {logits_name} "
                 f"of shape {tuple(logits.shape)}, got values from {low} to {high}"
             )
+
+
+def check_same_classes(mixed_logits: torch.Tensor, clean_logits: Any) -> None:
+    """Raise unless the clean logits score the same K classes as the mixed ones."""
+    two_d = isinstance(clean_logits, torch.Tensor) and clean_logits.ndim == 2 and mixed_logits.ndim == 2
+    if two_d and clean_logits.shape[1] != mixed_logits.shape[1]:
+        raise ValueError(
+            f"clean_logits must score the K = {mixed_logits.shape[1]} classes of mixed_logits, "
+            f"got shape {tuple(clean_logits.shape)}"
+        )
+
+
+def check_sample_list(batch: Any) -> None:
+    """Raise unless ``batch`` is what a ``DataLoader`` hands a collate function: a list of samples."""
+    if not isinstance(batch, Sequence) or isinstance(batch, (str, bytes)):
+        raise TypeError(f"batch must be a sequence of samples, got {type(batch).__name__}")
+    if len(batch) == 0:
+        raise ValueError("batch must hold at least one sample, got an empty batch")
+    if isinstance(batch, tuple) and isinstance(batch[0], torch.Tensor):
+        raise ValueError(
+            f"batch must be a list of samples, as DataLoader(batch_size=...) passes it, got one sample "
+            f"({describe_sample(batch)}, the first {describe(batch[0])}); for a dataset that returns "
+            f"whole batches (DataLoader(batch_size=None)), apply the transform to each batch instead, "
+            f"e.g. ZetaMixup(num_classes=...)(images, labels)"
+        )
+
+
+def sample_shapes(batch: Sequence[Any]) -> list[tuple[int, ...]]:
+    """The distinct shapes of the first tensor of each sample (its image), in order of appearance."""
+    shapes: list[tuple[int, ...]] = []
+    for sample in batch:
+        first = _first_tensor(sample)
+        if first is not None and tuple(first.shape) not in shapes:
+            shapes.append(tuple(first.shape))
+    return shapes
+
+
+def _first_tensor(sample: Any) -> torch.Tensor | None:
+    if isinstance(sample, torch.Tensor):
+        return sample
+    items = sample.values() if isinstance(sample, Mapping) else sample
+    if not isinstance(items, (tuple, list)) and not isinstance(sample, Mapping):
+        return None
+    return next((item for item in items if isinstance(item, torch.Tensor)), None)

@@ -16,6 +16,7 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from torch.utils.data import default_collate
 from torchvision import tv_tensors
 
+from ._checks import check_sample_list, sample_shapes
 from .transforms import CutMix, MixUp, ZetaMixup
 
 __all__ = ["CutMixCollate", "MixCollate", "MixUpCollate", "ZetaMixupCollate"]
@@ -104,11 +105,19 @@ class MixCollate:
             The mixed batch, in the structure ``collate_fn`` gives (a list ``[images, labels]`` for
             pairs under ``default_collate``); with ``return_originals``, the unmixed batch after it.
         """
-        if not isinstance(batch, Sequence):
-            raise TypeError(f"batch must be a sequence of samples, got {type(batch).__name__}")
-        if len(batch) == 0:
-            raise ValueError("batch must hold at least one sample, got an empty batch")
-        collated = _keep_tv_tensor_types(self.collate_fn(batch), batch[0])
+        check_sample_list(batch)
+        try:
+            collated = self.collate_fn(batch)
+        except RuntimeError as error:  # torch.stack's "stack expects each tensor to be equal size"
+            shapes = sample_shapes(batch)
+            if len(shapes) < 2:
+                raise
+            raise ValueError(
+                f"batch must hold samples of one shape to be collated into a batch, got images of "
+                f"shapes {shapes}; resize or crop the samples to one size first (e.g. v2.Resize or "
+                f"v2.RandomResizedCrop in the dataset's transform)"
+            ) from error
+        collated = _keep_tv_tensor_types(collated, batch[0])
         if self.mixes_in_place:  # the batch is ours alone: overwrite it rather than allocate another
             return self.transform.mix(collated, inplace=True)  # type: ignore[attr-defined]
         mixed = self.transform(collated)  # out of place: ``collated`` is left as it was

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_finite_positive, check_logits_and_targets
+from ._checks import check_finite_positive, check_logits_and_targets, check_same_classes
 
 __all__ = ["MixupELoss", "SoftTargetCrossEntropy"]
 
@@ -145,6 +145,7 @@ class MixupELoss(nn.Module):
             ``L_mix − η · term``, rescaled by ``|L_mix| / |L_mix − η · term|``.
         """
         mix_loss = self._soft_ce(mixed_logits, mixed_targets)
+        check_same_classes(mixed_logits, clean_logits)
         loss = mix_loss - self.eta * self.directional_term(clean_logits, clean_targets)
         scale = mix_loss.detach().abs() / loss.detach().abs()
         # A loss of exactly 0 has nothing to rescale; keep it finite rather than 0/0.

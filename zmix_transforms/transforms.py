@@ -22,11 +22,13 @@ from torchvision.transforms.v2 import Transform
 
 from . import functional as F
 from ._checks import (
+    InputTypeError,
     check_finite_positive,
     check_image_batches,
     check_mask_batch,
     check_max_terms,
     check_num_classes,
+    check_probabilities,
     check_probability,
     check_same_batch_size,
     describe_sample,
@@ -219,7 +221,7 @@ class _BatchMix(Transform):
                 f"'labels'-like key, or a labels_getter that finds them, got {describe_sample(sample)}"
             )
         elif not isinstance(labels, torch.Tensor):
-            raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
+            raise InputTypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
         label_position = None
         if labels is not None:
             label_position = next((i for i, item in enumerate(flat_inputs) if item is labels), None)
@@ -281,7 +283,7 @@ def _find_image_batches(flat_inputs: list[Any], labels: torch.Tensor | None, nam
             return [i]
     for item in flat_inputs:
         if isinstance(item, (PIL.Image.Image, np.ndarray)):
-            raise TypeError(
+            raise InputTypeError(
                 f"images must be a batched torch.Tensor or tv_tensors.Image of shape (N, C, H, W), got "
                 f"{type(item).__module__}.{type(item).__name__}; convert with v2.PILToTensor() or "
                 f"torch.from_numpy and batch the samples first"
@@ -292,21 +294,29 @@ def _find_image_batches(flat_inputs: list[Any], labels: torch.Tensor | None, nam
 def _soft_labels(
     labels: torch.Tensor, num_classes: int | None, batch_size: int, label_smoothing: float
 ) -> torch.Tensor:
-    """Check the labels against the batch and return them as float (N, K), smoothed."""
+    """Check the labels against the batch and return them as float (N, K), smoothed.
+
+    Integer labels of shape (N,), or (N, 1) as a dataset that returns ``tensor([c])`` collates to,
+    are class indices, never numbers to mix. (N, K) labels with K >= 2 are one-hot, soft or
+    multi-hot rows (float, or integer and bool 0/1 indicators, mixed as floats).
+    """
+    if labels.is_complex():
+        raise TypeError(f"labels must hold real numbers, got dtype {labels.dtype}")
+    integer = not labels.is_floating_point() and labels.dtype != torch.bool
+    if integer and labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
     if labels.ndim == 1:
-        if labels.is_floating_point() or labels.dtype == torch.bool or labels.is_complex():
+        if not integer:
             raise TypeError(
                 f"labels of shape (N,) must be integer class indices, got dtype {labels.dtype}; "
                 f"give float labels as (N, K)"
             )
         if num_classes is None:
             raise ValueError(
-                "num_classes must be given when labels are class indices of shape (N,), got None"
+                "num_classes must be given when labels are class indices of shape (N,) or (N, 1), got None"
             )
         soft = F.one_hot(labels, num_classes)
     elif labels.ndim == 2:
-        if labels.is_complex():
-            raise TypeError(f"labels must hold real numbers, got dtype {labels.dtype}")
         if num_classes is not None and labels.shape[1] != num_classes:
             raise ValueError(
                 f"labels of shape (N, K) must have K == num_classes = {num_classes}, "
@@ -315,7 +325,7 @@ def _soft_labels(
         soft = labels if labels.is_floating_point() else labels.to(torch.float32)
     else:
         raise ValueError(
-            f"labels must be class indices of shape (N,) or float labels of shape (N, K), "
+            f"labels must be class indices of shape (N,) or (N, 1), or float labels of shape (N, K), "
             f"got shape {tuple(labels.shape)}"
         )
     check_same_batch_size(soft.shape[0], batch_size)
@@ -692,7 +702,7 @@ class RandomMix(Transform):
         if p is None:
             probabilities = [1.0 / len(transforms)] * len(transforms)
         else:
-            probabilities = [float(v) for v in p]
+            probabilities = check_probabilities(p, len(transforms))
             if len(probabilities) != len(transforms):
                 raise ValueError(
                     f"p must have one entry per transform ({len(transforms)}), got {len(probabilities)}"

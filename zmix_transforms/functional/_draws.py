@@ -189,7 +189,7 @@ def zeta_terms(
     check_generator(generator)
     series = zeta_series(k, gamma, device=device, dtype=dtype)
     # float64 keys: float32 has only 2^24 values, and a tie would be ordered by index, not at random.
-    with allocation(f"ζ-mixup's random keys for batch_size={n}, an {n}×{n} float64 matrix"):
+    with allocation(f"ζ-mixup's random keys for batch_size={n} ({n}×{n} float64 values)"):
         keys = torch.rand(
             n, n, generator=generator, device=draw_device(generator, device), dtype=torch.float64
         )

@@ -1,8 +1,9 @@
 """The dtype a batch is mixed in, and the way back to the batch's own dtype.
 
 float32 and float64 batches are mixed in their own dtype; float16, bfloat16 and integers of up to
-16 bits in float32; int32 and int64 in float64 (float32's 24-bit mantissa would round them). Integer
-results round to nearest with ties up, ``floor(x + 1/2)``, and are clamped to the dtype's range.
+16 bits in float32; int32 and int64 in float64 (float32's 24-bit mantissa would round them), relative
+to the batch's first sample (see ``_kernels._in_compute_dtype``). Integer results round to nearest
+with ties up, ``floor(x + 1/2)``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import torch
 
 from .. import _backend
 
+# Integer dtypes mixed relative to their first sample, in float64 and out of place (_kernels).
+WIDE_INTEGERS = (torch.int32, torch.int64)
+
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """The float dtype a batch of ``dtype`` is mixed in."""
     if dtype in (torch.float32, torch.float64):
         return dtype
-    if dtype in (torch.int32, torch.int64):
+    if dtype in WIDE_INTEGERS:
         return torch.float64
     return torch.float32
 
@@ -34,14 +38,7 @@ def to_integer(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Cast ``x``, prepared by ``add_half_for_rounding``, to integer ``dtype`` (truncating)."""
     if _backend.casts_through_int32(dtype, x.device):
         return x.to(torch.int32).to(dtype)
-    if dtype == torch.int64:
-        # float64 holds INT64_MAX as 2^63, which the cast would wrap to INT64_MIN
-        x = x.clamp_(max=_INT64_BELOW_2_63)
     return x.to(dtype)
-
-
-# The largest float64 below 2^63: every larger float64 is outside int64's range.
-_INT64_BELOW_2_63 = float(2**63 - 1024)
 
 
 def add_half_for_rounding(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

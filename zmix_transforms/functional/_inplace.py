@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 
 from .. import _backend
-from ._dtypes import add_half_for_rounding, restore_dtype, to_integer
+from ._dtypes import WIDE_INTEGERS, add_half_for_rounding, restore_dtype, to_integer
 
 _BUFFER_BYTES = 5 << 19
 _MIN_BUFFER_BYTES = 1 << 21
@@ -50,10 +50,10 @@ def product_in_blocks(x: torch.Tensor, dtype: torch.dtype) -> bool:
     """Whether an in-place product on ``x`` runs over blocks of columns (computed in ``dtype``).
 
     Otherwise it is computed out of place and copied back: when ``x`` has no flat (N, D) view to
-    write through, is int64 (mixed relative to its first sample, out of place), or is a float batch
+    write through, is int32 or int64 (mixed relative to its first sample, out of place), or is a float batch
     of its own compute dtype small enough for the buffer budget.
     """
-    if not x.is_contiguous() or x.dtype == torch.int64:
+    if not x.is_contiguous() or x.dtype in WIDE_INTEGERS:
         return False
     return x.dtype != dtype or not fits_budget(x, x.numel() * x.element_size())
 

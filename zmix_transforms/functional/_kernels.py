@@ -29,7 +29,7 @@ from .._checks import (
 )
 from . import _inplace
 from ._draws import Box
-from ._dtypes import add_half_for_rounding, compute_dtype, restore_dtype
+from ._dtypes import WIDE_INTEGERS, add_half_for_rounding, compute_dtype, restore_dtype
 
 __all__ = ["apply_terms", "apply_weights", "mix_pairs", "paste_box"]
 
@@ -37,20 +37,47 @@ __all__ = ["apply_terms", "apply_weights", "mix_pairs", "paste_box"]
 def _in_compute_dtype(x: torch.Tensor, mix: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """``mix`` applied to ``x``'s values in its compute dtype, returned in ``x``'s dtype.
 
-    int64 batches are mixed relative to their first sample, ``x[0] + mix(x − x[0])`` (``mix`` is
-    affine with weights summing to 1): float64 holds the differences exactly wherever the values at a
-    position span less than 2^53, so equal values stay exactly themselves even near ±2^63, and the
-    result saturates at the dtype's range instead of wrapping.
+    int32 and int64 batches are mixed relative to their first sample, ``x[0] + mix(x − x[0])``
+    (``mix`` is linear with weights summing to 1): the differences are exact in float64 wherever
+    the values at a position span less than 2^53, so equal values stay exactly themselves even at the
+    ends of the dtype's range, whatever the weights' precision, and results saturate at the range.
     """
     dtype = compute_dtype(x.dtype)
-    if x.dtype != torch.int64:
+    if x.dtype not in WIDE_INTEGERS:
         return restore_dtype(mix(x.to(dtype)), x.dtype)
-    reference = x[:1]
-    offset = add_half_for_rounding(mix(x.to(dtype) - reference.to(dtype)), torch.int64)
-    offset = offset.clamp_(-(2.0**63), 2.0**63 - 1024).to(torch.int64)
-    out = reference + offset  # wraps where the true value lies beyond int64's range
-    out[(offset > 0) & (out < reference)] = torch.iinfo(torch.int64).max
-    out[(offset < 0) & (out > reference)] = torch.iinfo(torch.int64).min
+    reference = x[:1].to(torch.int64)
+    differences = _differences(x.to(torch.int64), reference)
+    offsets = add_half_for_rounding(mix(differences), torch.int64)  # floor(m + 1/2), integer-valued
+    out = _saturating_add(reference, offsets)
+    if x.dtype == torch.int32:
+        out = out.clamp_(torch.iinfo(torch.int32).min, torch.iinfo(torch.int32).max)
+    return out.to(x.dtype)
+
+
+def _differences(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """``x − reference`` in float64, from the exact int64 difference where that does not overflow."""
+    exact = x - reference
+    overflow = ((x ^ reference) & (x ^ exact)) < 0  # operands of opposite signs, result of the wrong one
+    return torch.where(overflow, x.double() - reference.double(), exact.double())
+
+
+# The largest float64 below 2^63: every larger float64 is outside int64's range.
+_INT64_BELOW_2_63 = float(2**63 - 1024)
+
+
+def _saturating_add(reference: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """``reference + offsets`` in int64 for integer-valued float64 ``offsets`` of up to ±2^64.
+
+    Added in two halves, each within int64; a sum beyond int64's range saturates instead of wrapping.
+    """
+    half = (offsets / 2).trunc_()
+    out = reference
+    for part in (half, offsets - half):
+        step = part.clamp(-(2.0**63), _INT64_BELOW_2_63).to(torch.int64)
+        total = out + step
+        total[(step > 0) & (total < out)] = torch.iinfo(torch.int64).max
+        total[(step < 0) & (total > out)] = torch.iinfo(torch.int64).min
+        out = total
     return out
 
 
@@ -107,7 +134,8 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
         return x.copy_(_apply_weights(x, weights))
     square = weights.shape[0] == n
     needs_grad = x.requires_grad or weights.requires_grad
-    if square and x.dtype not in (dtype, torch.int64) and x.device.type == "cpu" and not needs_grad:
+    narrow = x.dtype != dtype and x.dtype not in WIDE_INTEGERS  # half types and integers of <= 16 bits
+    if square and narrow and x.device.type == "cpu" and not needs_grad:
         # fast path: narrow batches on the CPU, mixed as a copy mixed in place (no float32 batch)
         out = torch.empty(x.shape, dtype=x.dtype, device=x.device).copy_(x)
         _inplace.apply_weights_(out, weights.to(dtype), dtype)
@@ -232,7 +260,7 @@ def mix_pairs(
     if inplace:
         _inplace.check_writable(x)
         converted = 3 * dtype.itemsize if x.dtype != dtype else 0
-        walk = x.dtype != torch.int64 and not _inplace.fits_budget(
+        walk = x.dtype not in WIDE_INTEGERS and not _inplace.fits_budget(
             x, x.numel() * (x.element_size() + converted)
         )
         if walk and _inplace.mix_pairs_(x, weight, partners, dtype):
@@ -240,7 +268,7 @@ def mix_pairs(
         return x.copy_(_mix_pairs(x, weight, partners))
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or getattr(weight, "requires_grad", False))
     large = x.device.type == "cpu" and x[0].numel() >= _inplace.PER_SAMPLE_MIN_ELEMENTS
-    if large and x.dtype != torch.int64 and not needs_grad:
+    if large and x.dtype not in WIDE_INTEGERS and not needs_grad:
         # fast path: large samples on the CPU, each lerped straight into the new batch (one pass)
         weights = _inplace.weight_per_sample(weight, n)
         lerp = _inplace.SampleLerp(x, dtype)

@@ -1,0 +1,310 @@
+"""Every input is either mixed exactly or refused clearly (issue 10's cases, one test each).
+
+Wrong results, inputs accepted that should fail, and exceptions that were not ours, each with its
+expected outcome: an exact result, or a ``ValueError``/``TypeError`` whose message names the argument.
+"""
+
+from __future__ import annotations
+
+import PIL.Image
+import pytest
+import torch
+from torchvision import tv_tensors
+
+import zmix_transforms as Z
+from zmix_transforms import functional as F
+
+META = torch.device("meta")  # stands in for another device: no data, every op shape-checks only
+
+# -- wrong results -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.int16, torch.uint8, torch.int8])
+@pytest.mark.parametrize("where", ["max", "min", "above 2^24"])
+def test_a_mix_of_equal_integers_is_that_integer(dtype: torch.dtype, where: str) -> None:
+    info = torch.iinfo(dtype)
+    value = {"max": info.max, "min": info.min, "above 2^24": min(2**24 + 1, info.max)}[where]
+    x = torch.full((5, 1, 2, 3), value, dtype=dtype)
+    eye = torch.eye(5)
+    g = torch.Generator().manual_seed(0)
+    weights = F.zeta_weights(5, generator=g, dtype=torch.float64)
+    outputs = {
+        "zeta_mixup": F.zeta_mixup(x, eye, generator=g)[0],
+        "mixup": F.mixup(x, eye, 0.37, generator=g)[0],
+        "mixup per sample": F.mix_pairs(x, F.sample_lambdas(0.4, 5, generator=g), F.cycle_partners(5)),
+        "apply_weights in place": F.apply_weights(x.clone(), weights, inplace=True),
+        "apply_terms": F.apply_terms(x, *F.zeta_terms(5, max_terms=3, generator=g)),
+        "ZetaMixup": Z.ZetaMixup(num_classes=5)(x, torch.arange(5))[0],
+        "MixUp": Z.MixUp(num_classes=5)(x, torch.arange(5))[0],
+    }
+    for name, out in outputs.items():
+        assert out.dtype == dtype, name
+        assert torch.equal(out, x), f"{name}: {out.flatten()[:3].tolist()} for {value}"
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+def test_wide_integers_are_mixed_exactly_and_rounded_to_nearest(dtype: torch.dtype) -> None:
+    """Values far beyond float32's 2^24: the exact float64 formula, floor(x + 1/2)."""
+    g = torch.Generator().manual_seed(1)
+    top = 2**31 - 1 if dtype == torch.int32 else 2**62
+    x = torch.randint(top - 10**6, top, (6, 7), generator=g, dtype=torch.int64).to(dtype)
+    x[0] = top  # the dtype's largest values (int32) mix without wrapping
+    weights = F.zeta_weights(6, generator=g, dtype=torch.float64)
+    # the exact mix, rounded: an integer reference computed from differences that float64 holds exactly
+    reference = x[:1].to(torch.int64) + (weights @ (x - x[:1]).double() + 0.5).floor().to(torch.int64)
+    assert torch.equal(F.apply_weights(x, weights).to(torch.int64), reference)
+    partners = F.cycle_partners(6, generator=g)
+    pair_reference = x[:1].to(torch.int64) + (
+        (x - x[:1]).double()[partners].lerp((x - x[:1]).double(), 0.3) + 0.5
+    ).floor().to(torch.int64)
+    assert torch.equal(F.mix_pairs(x, 0.3, partners).to(torch.int64), pair_reference)
+
+
+def test_int64_at_both_ends_of_its_range_saturates_instead_of_wrapping() -> None:
+    x = torch.tensor([[2**63 - 1], [-(2**63)], [5]])
+    for out in (F.zeta_mixup(x, torch.eye(3))[0], F.mixup(x, torch.eye(3), 0.5)[0]):
+        # each value lies within the inputs' range (float64 rounds spans beyond 2^53)
+        assert (out >= -(2**63)).all() and (out <= 2**63 - 1).all()
+    # a permutation's copies: the ends of the range exactly; a value 2^63 from the first sample
+    # within float64's rounding of that span (2^11), documented
+    copies = [
+        F.mix_pairs(x, 0.0, torch.tensor([1, 2, 0])).flatten().tolist(),
+        F.apply_weights(x, torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+        .flatten()
+        .tolist(),
+    ]
+    for low, middle, high in copies:
+        assert low == -(2**63) and high == 2**63 - 1 and abs(middle - 5) <= 2**11
+
+
+@pytest.mark.parametrize("collate", [Z.ZetaMixupCollate, Z.MixUpCollate, Z.CutMixCollate])
+def test_labels_of_shape_n_by_1_are_class_indices(collate: type) -> None:
+    samples = [(torch.rand(3, 4, 4), torch.tensor([c])) for c in [3, 1, 4, 2]]
+    with pytest.raises(
+        ValueError,
+        match=r"^num_classes must be given when labels are class indices of shape \(N,\) or \(N, 1\)",
+    ):
+        collate()(samples)
+    torch.manual_seed(0)
+    _, labels = collate(num_classes=5)(samples)
+    torch.manual_seed(0)
+    _, expected = collate(num_classes=5)([(image, int(c)) for image, c in samples])
+    assert labels.shape == (4, 5)
+    assert torch.equal(labels, expected)
+
+
+def test_functional_api_checks_devices() -> None:
+    images, labels = torch.rand(4, 3, 8, 8), torch.eye(4)
+    for fn, args in ((F.zeta_mixup, ()), (F.mixup, (0.5,)), (F.cutmix, (0.5,))):
+        with pytest.raises(ValueError, match=r"^labels must be on the device of images \(cpu\), got meta"):
+            fn(images, labels.to(META), *args)
+    with pytest.raises(ValueError, match=r"^weights must be on the device of x \(cpu\), got meta"):
+        F.apply_weights(images, torch.eye(4, device=META))
+    with pytest.raises(ValueError, match=r"^partners must be on the device of x \(cpu\), got meta"):
+        F.mix_pairs(images, 0.5, torch.tensor([1, 2, 3, 0], device=META))
+    with pytest.raises(ValueError, match=r"^lam must be on the device of x \(cpu\), got meta"):
+        F.mix_pairs(images, torch.full((4,), 0.5, device=META), torch.tensor([1, 2, 3, 0]))
+    indices, values = F.zeta_terms(4, max_terms=2)
+    with pytest.raises(ValueError, match=r"^indices must be on the device of x \(cpu\), got meta"):
+        F.apply_terms(images, indices.to(META), values)
+    with pytest.raises(ValueError, match=r"^values must be on the device of x \(cpu\), got meta"):
+        F.apply_terms(images, indices, values.to(META))
+    with pytest.raises(ValueError, match=r"^partners must be on the device of x \(cpu\), got meta"):
+        F.paste_box(images, F.Box(0, 0, 2, 2), torch.tensor([1, 2, 3, 0], device=META))
+
+
+@pytest.mark.parametrize("cls", [Z.ZetaMixup, Z.MixUp, Z.CutMix, Z.ZetaCutMix])
+def test_a_plain_5d_tensor_is_not_an_image_batch(cls: type) -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"needs a batch of images of shape \(N, C, H, W\), got a Tensor of shape \(9, 1, 3, 12, 12\) "
+        r"with 5 dimensions; wrap a video batch in tv_tensors.Video",
+    ):
+        cls(num_classes=10)(torch.rand(9, 1, 3, 12, 12), torch.arange(9))
+    images, labels = cls(num_classes=10)(tv_tensors.Video(torch.rand(9, 1, 3, 12, 12)), torch.arange(9))
+    assert type(images) is tv_tensors.Video and labels.shape == (9, 10)
+
+
+# -- accepted when it should fail ---------------------------------------------------------------------
+
+
+def test_mixupe_loss_needs_the_same_classes_in_both_batches() -> None:
+    loss = Z.MixupELoss()
+    with pytest.raises(
+        ValueError, match=r"^clean_logits must score the K = 3 classes of mixed_logits, got shape \(4, 4\)"
+    ):
+        loss(torch.randn(4, 3), torch.full((4, 3), 1 / 3), torch.randn(4, 4), torch.tensor([0, 1, 2, 3]))
+
+
+@pytest.mark.parametrize("partners", [[5, 0, 1, 2], [-1, 0, 1, 2]])
+def test_partners_outside_the_batch_are_refused(partners: list[int]) -> None:
+    x = torch.rand(4, 3, 8, 8)
+    low, high = min(partners), max(partners)
+    message = rf"^partners must lie in \[0, N\) = \[0, 4\), got values from {low} to {high}"
+    with pytest.raises(ValueError, match=message):
+        F.mix_pairs(x, 0.5, torch.tensor(partners))
+    with pytest.raises(ValueError, match=message):
+        F.paste_box(x, F.Box(0, 0, 4, 4), torch.tensor(partners))
+    with pytest.raises(ValueError, match=message):
+        F.mix_pairs(x.clone(), 0.5, torch.tensor(partners), inplace=True)
+
+
+# -- exceptions that were not ours ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("size", [4, 128])  # 3×128×128 samples took the per-sample path
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_features_that_require_grad_mix_with_the_formulas_gradients(
+    dtype: torch.dtype, size: int, per_sample: bool
+) -> None:
+    g = torch.Generator().manual_seed(size)
+    x = torch.rand(4, 3, size, size, generator=g).to(dtype).requires_grad_()
+    partners = F.cycle_partners(4, generator=g)
+    lam = F.sample_lambdas(1.0, 4, generator=g).float() if per_sample else 0.3
+    out = F.mix_pairs(x, lam, partners)
+    cotangent = torch.rand(out.shape, generator=g).to(dtype)
+    (out.float() * cotangent.float()).sum().backward()
+    # d/dx[i] of Σ_p c_p·(λ_p·x[p] + (1 − λ_p)·x[π(p)]) = λ_i·c_i + (1 − λ_j)·c_j with π(j) = i
+    lams = lam.reshape(4, 1, 1, 1) if per_sample else torch.full((4, 1, 1, 1), lam)
+    expected = lams * cotangent.float()
+    inverse = torch.empty_like(partners)
+    inverse[partners] = torch.arange(4)
+    expected = expected + ((1 - lams) * cotangent.float())[inverse]
+    assert x.grad is not None
+    tolerance = 1e-2 if dtype == torch.bfloat16 else 1e-6
+    torch.testing.assert_close(x.grad.float(), expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("cls", [Z.MixUp, Z.ZetaMixup, Z.CutMix])
+def test_transforms_mix_features_that_require_grad(cls: type) -> None:
+    x = torch.rand(4, 3, 128, 128, requires_grad=True)
+    images, _ = cls(num_classes=2)(x, torch.tensor([0, 1, 0, 1]))
+    images.sum().backward()
+    assert x.grad is not None and x.grad.shape == x.shape
+    # every output is a convex mix of the inputs: the gradient of the sum is 1 everywhere on average
+    torch.testing.assert_close(x.grad.sum(), torch.tensor(float(x.numel())), rtol=1e-5, atol=1e-2)
+
+
+def test_in_place_kernels_refuse_tensors_that_require_grad() -> None:
+    x = torch.rand(4, 3, 8, 8, requires_grad=True)
+    with pytest.raises(ValueError, match=r"^x must not require grad for inplace=True"):
+        F.mix_pairs(x, 0.5, torch.tensor([1, 2, 3, 0]), inplace=True)
+
+
+@pytest.mark.parametrize(
+    ("p", "message"),
+    [
+        (
+            0.5,
+            r"^p must be a sequence of 2 numbers >= 0 \(one per transform\) or None, got 0.5 of type float",
+        ),
+        (["a", "b"], r"^p must be a sequence of 2 numbers >= 0 .*, got an entry 'a' of type str"),
+        ("ab", r"^p must be a sequence of 2 numbers .* got 'ab' of type str"),
+    ],
+)
+def test_random_mix_names_p(p: object, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        Z.RandomMix([Z.MixUp(num_classes=2), Z.CutMix(num_classes=2)], p=p)
+
+
+def test_sizes_that_need_no_tensor_are_computed_without_one() -> None:
+    assert F.zeta_dropped_mass(10**10, 2.8, 4) == 0.0
+    assert F.zeta_dropped_mass(10**12, 2.8) == pytest.approx(0.0, abs=1e-15)
+    # the Euler–Maclaurin sum beyond 10^5 terms agrees with the term-by-term sum
+    exact = 1 - float((torch.arange(1, 17, dtype=torch.float64) ** -1.5).sum()) / float(
+        (torch.arange(1, 300_001, dtype=torch.float64) ** -1.5).sum()
+    )
+    assert F.zeta_dropped_mass(16, 1.5, 300_000) == pytest.approx(exact, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: F.zeta_weights(10**6),
+            r"^ζ-mixup's random keys for batch_size=1000000 .* could not be allocated",
+        ),
+        (
+            lambda: F.zeta_weights(2**40),
+            r"^batch_size must be an int in \[1, 536870912\] .* got 1099511627776",
+        ),
+        (
+            lambda: F.one_hot(torch.tensor([0, 1]), 10**12),
+            r"^one-hot labels of shape \(2, 1000000000000\) for num_classes=1000000000000 could not be",
+        ),
+        (
+            lambda: Z.MixUp(num_classes=10**12)(torch.rand(2, 3, 4, 4), torch.tensor([0, 1])),
+            r"^one-hot labels of shape \(2, 1000000000000\)",
+        ),
+    ],
+)
+def test_sizes_whose_tensors_cannot_exist_are_refused(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("collate", [Z.ZetaMixupCollate, Z.MixUpCollate, Z.CutMixCollate])
+def test_collates_say_what_they_expect(collate: type) -> None:
+    ragged = [(torch.rand(3, 8, 8), 0), (torch.rand(3, 9, 8), 1)]
+    with pytest.raises(
+        ValueError,
+        match=r"^batch must hold samples of one shape .* got images of shapes \[\(3, 8, 8\), \(3, 9, 8\)\]",
+    ):
+        collate(num_classes=2)(ragged)
+    pre_batched = (torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 0, 1]))  # DataLoader(batch_size=None)
+    with pytest.raises(
+        ValueError, match=r"^batch must be a list of samples, as DataLoader\(batch_size=...\)"
+    ):
+        collate(num_classes=2)(pre_batched)
+
+
+def test_class_indices_out_of_range_in_the_losses() -> None:
+    logits = torch.randn(3, 4)
+    with pytest.raises(
+        ValueError, match=r"^class-index targets must lie in \[0, K\) = \[0, 4\) .* got values from 0 to 4"
+    ):
+        Z.SoftTargetCrossEntropy()(logits, torch.tensor([0, 4, 1]))
+    with pytest.raises(
+        ValueError, match=r"^class-index clean_targets must lie in \[0, K\) = \[0, 4\) .* from -1 to 2"
+    ):
+        Z.MixupELoss()(logits, torch.full((3, 4), 0.25), logits, torch.tensor([-1, 2, 1]))
+
+
+@pytest.mark.parametrize("kernel", ["apply_weights", "apply_terms", "mix_pairs", "paste_box"])
+def test_in_place_kernels_refuse_overlapping_memory(kernel: str) -> None:
+    x = torch.rand(1, 3, 8, 8).expand(4, 3, 8, 8)  # stride 0 over the batch: one sample seen 4 times
+    partners = torch.tensor([1, 2, 3, 0])
+    call = {
+        "apply_weights": lambda: F.apply_weights(x, F.zeta_weights(4), inplace=True),
+        "apply_terms": lambda: F.apply_terms(x, *F.zeta_terms(4, max_terms=2), inplace=True),
+        "mix_pairs": lambda: F.mix_pairs(x, 0.5, partners, inplace=True),
+        "paste_box": lambda: F.paste_box(x, F.Box(0, 0, 4, 4), partners, inplace=True),
+    }[kernel]
+    with pytest.raises(
+        ValueError, match=r"^x must not have overlapping memory for inplace=True .* strides \(0, "
+    ):
+        call()
+    arguments = {
+        "apply_weights": (F.zeta_weights(4),),
+        "apply_terms": F.zeta_terms(4, max_terms=2),
+        "mix_pairs": (0.5, partners),
+        "paste_box": (F.Box(0, 0, 4, 4), partners),
+    }[kernel]
+    # out of place, a mix of four copies of one sample is that sample
+    torch.testing.assert_close(getattr(F, kernel)(x, *arguments), x)
+
+
+# -- drop-in with torchvision ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [Z.ZetaMixup, Z.MixUp, Z.CutMix])
+def test_code_that_catches_valueerror_as_torchvision_raises_catches_ours(cls: type) -> None:
+    images = torch.rand(2, 3, 8, 8)
+    with pytest.raises(ValueError, match=r"^labels must be a torch.Tensor, got list"):
+        cls(num_classes=3)(images, [0, 1])
+    pil = PIL.Image.new("RGB", (8, 8))
+    with pytest.raises(ValueError, match=r"images must be a batched torch.Tensor .* got PIL.Image.Image"):
+        cls(num_classes=3)(pil, torch.tensor([0, 1]))
+    with pytest.raises(TypeError):  # and still a TypeError, for code that catches that
+        cls(num_classes=3)(images, [0, 1])

@@ -1,0 +1,220 @@
+"""Arbitrary inputs at every public callable: a valid mix, or a ValueError/TypeError naming an argument.
+
+Tensors of every dtype (bool and complex included), 0 to 5 dimensions, empty sizes, permuted,
+sliced and expanded (stride-0) memory, one argument on the meta device (standing in for another
+device), and parameter values of every kind (NaN, infinities, negatives, strings, None).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import zmix_transforms as Z
+from zmix_transforms import functional as F
+
+DTYPES = (
+    torch.float32,
+    torch.float64,
+    torch.float16,
+    torch.bfloat16,
+    torch.uint8,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+    torch.bool,
+    torch.complex64,
+)
+
+# What an error message starts with: an argument's name and "must", or the transform's name and
+# what it needs or found.
+_NAMES = (
+    r"images|labels|x|weights|partners|lam|indices|values|box|box\.\w+|batch|batch_size|height|width|"
+    r"gamma|alpha|max_terms|num_classes|label_smoothing|p|generator|dtype|mixed_logits|clean_logits|"
+    r"logits|targets|clean_targets|transforms|transforms\[\d+\]|class-index \w+|float targets|"
+    r"one-hot clean_targets|labels and images|indices and values|all image batches|a Mask batch|inplace"
+)
+_OURS = re.compile(
+    rf"^(({_NAMES})( of shape \([^)]*\))? (must|needs)|\w+\(\) (needs|found|does not support)|"
+    r"ζ-mixup's random keys|one-hot labels of shape|the \d+×\d+ weight matrix)"
+)
+
+
+@st.composite
+def tensors(draw: st.DrawFn, *, min_ndim: int = 0, max_ndim: int = 5) -> torch.Tensor:
+    """A tensor of any dtype and shape, with contiguous, permuted, sliced or expanded memory."""
+    dtype = draw(st.sampled_from(DTYPES))
+    shape = draw(st.lists(st.integers(0, 5), min_size=min_ndim, max_size=max_ndim))
+    base = torch.randn(shape, dtype=torch.float64) * draw(st.sampled_from([1.0, 100.0, 1e6]))
+    if dtype.is_complex or dtype.is_floating_point:
+        x = base.to(dtype)
+    elif dtype == torch.bool:
+        x = base > 0
+    else:
+        info = torch.iinfo(dtype)
+        x = base.clamp(info.min, info.max).to(dtype)
+    layout = draw(st.sampled_from(["contiguous", "permuted", "sliced", "expanded"]))
+    if layout == "permuted" and x.ndim >= 2:
+        x = x.transpose(-1, -2).contiguous().transpose(-1, -2)
+    elif layout == "sliced" and x.ndim >= 1 and x.shape[-1] >= 2:
+        x = torch.cat([x, x], dim=-1)[..., ::2]
+    elif layout == "expanded" and x.ndim >= 1 and x.shape[0] >= 1:
+        x = x[:1].expand(x.shape)
+    return x
+
+
+def values() -> st.SearchStrategy[Any]:
+    """Parameter values of every kind."""
+    return st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-5, 40),
+        st.sampled_from([None, "2.8", True, [0.5, 0.5], 0.0, 1.0, 2.8, math.nan, -1]),
+    )
+
+
+def labels_for(n: int) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        tensors(max_ndim=3),
+        st.just(torch.arange(max(n, 0)) % 3),
+        st.just(torch.eye(max(n, 1))[: max(n, 0), :3]),
+        st.sampled_from([[0, 1], None, "labels"]),
+    )
+
+
+def _maybe_meta(draw: st.DrawFn, value: Any) -> Any:
+    if isinstance(value, torch.Tensor) and draw(st.integers(0, 9)) == 0:
+        return value.to("meta")
+    return value
+
+
+REAL_DTYPES = DTYPES[:9]
+
+
+@st.composite
+def calls(draw: st.DrawFn, name: str) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+    """A call of the public callable ``name``: well-formed arguments, of which any may be replaced.
+
+    Each argument is kept well-formed or replaced by an arbitrary value, so that draws reach both
+    the checks (one bad argument among good ones) and the mixing code (all good).
+    """
+
+    def either(good: Any, bad: st.SearchStrategy[Any]) -> Any:
+        return _maybe_meta(draw, draw(bad)) if draw(st.integers(0, 3)) == 0 else good
+
+    n = draw(st.integers(1, 6))
+    side = st.integers(1, 6)
+    shape = (n, draw(st.integers(1, 3)), draw(side), draw(side))
+    images = draw(tensors(min_ndim=1)) if draw(st.integers(0, 3)) == 0 else _image_batch(draw, shape)
+    n = images.shape[0] if images.ndim else 0
+    size = max(n, 1)
+    labels = either(torch.eye(size)[:n, :3] if draw(st.booleans()) else torch.arange(n) % 3, labels_for(n))
+    lam = either(draw(st.floats(0, 1)), values())
+    positive = either(draw(st.floats(0.1, 5)), values())
+    partners = either(torch.arange(n).roll(1), _partners(n))
+    inplace = draw(st.booleans())
+    if name in ("zeta_mixup", "mixup", "cutmix"):
+        return getattr(F, name), (images, labels, positive if name == "zeta_mixup" else lam), {}
+    if name == "apply_weights":
+        weights = either(F.zeta_weights(size, dtype=torch.float64)[:n, :n], tensors(max_ndim=3))
+        return F.apply_weights, (images, weights), {"inplace": inplace}
+    if name == "apply_terms":
+        indices, weights = F.zeta_terms(size, max_terms=2)
+        terms = (either(indices[:n], tensors(max_ndim=3)), either(weights[:n], tensors(max_ndim=3)))
+        return F.apply_terms, (images, *terms), {"inplace": inplace}
+    if name in ("mix_pairs", "paste_box"):
+        first = lam if name == "mix_pairs" else either(F.Box(0, 0, 1, 1), values())
+        return getattr(F, name), (images, first, partners), {"inplace": inplace}
+    batch_size = either(n, st.one_of(st.integers(-2, 40), values()))
+    if name in ("zeta_weights", "zeta_terms", "zeta_series"):
+        return getattr(F, name), (batch_size, positive), {}
+    if name == "cycle_partners":
+        return F.cycle_partners, (batch_size,), {}
+    if name == "sample_lambdas":
+        return F.sample_lambdas, (positive, batch_size), {}
+    if name == "one_hot":
+        return F.one_hot, (either(torch.arange(n) % 3, labels_for(n)), either(3, values())), {}
+    if name == "smooth_labels":
+        return F.smooth_labels, (either(torch.eye(3)[:2], labels_for(n)), lam), {}
+    if name == "cutmix_box":
+        return F.cutmix_box, (either(shape[2], values()), either(shape[3], values()), lam), {}
+    num_classes = either(3, values())
+
+    def construct_and_call(images: Any, labels: Any) -> Any:
+        return getattr(Z, name)(num_classes=num_classes)(images, labels)
+
+    return construct_and_call, (images, labels), {}
+
+
+def _image_batch(draw: st.DrawFn, shape: tuple[int, ...]) -> torch.Tensor:
+    dtype = draw(st.sampled_from(REAL_DTYPES))
+    base = torch.rand(shape, dtype=torch.float64) * 255
+    return base.to(dtype)
+
+
+def _partners(n: int) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        tensors(max_ndim=2),
+        st.lists(st.integers(-2, n + 2), min_size=n, max_size=n).map(
+            lambda v: torch.tensor(v, dtype=torch.int64)
+        ),
+    )
+
+
+FUNCTIONAL = [
+    "zeta_mixup",
+    "mixup",
+    "cutmix",
+    "apply_weights",
+    "apply_terms",
+    "mix_pairs",
+    "paste_box",
+    "zeta_weights",
+    "zeta_terms",
+    "cycle_partners",
+    "sample_lambdas",
+    "zeta_series",
+    "one_hot",
+    "smooth_labels",
+    "cutmix_box",
+]
+TRANSFORMS = ["ZetaMixup", "MixUp", "CutMix", "ZetaCutMix"]
+
+
+def _check_result(name: str, args: tuple[Any, ...], result: Any) -> None:
+    """What every successful call promises: the input's shape and dtype, finite convex mixes."""
+    if name in ("zeta_mixup", "mixup", "cutmix", *TRANSFORMS):
+        images = args[0]
+        out, soft = result
+        assert out.shape == images.shape and out.dtype == images.dtype
+        assert soft.is_floating_point() and soft.shape[0] == images.shape[0]
+        if images.is_floating_point() and images.device.type == "cpu" and torch.isfinite(images).all():
+            flat, mixed = images.double().reshape(len(images), -1), out.double().reshape(len(images), -1)
+            tol = 1e-2 * max(1.0, float(flat.abs().max())) if flat.numel() else 0.0
+            assert (mixed >= flat.min(0).values - tol).all() and (mixed <= flat.max(0).values + tol).all()
+        if soft.device.type == "cpu":
+            assert torch.isfinite(soft).all()
+    elif name in ("apply_weights", "apply_terms", "mix_pairs", "paste_box"):
+        assert isinstance(result, torch.Tensor) and result.dtype == args[0].dtype
+        assert result.shape[1:] == args[0].shape[1:]
+
+
+@pytest.mark.parametrize("name", FUNCTIONAL + TRANSFORMS)
+def test_any_input_is_mixed_or_refused_naming_an_argument(name: str) -> None:
+    @given(call=calls(name))
+    def run(call: tuple[Any, tuple[Any, ...], dict[str, Any]]) -> None:
+        fn, args, kwargs = call
+        try:
+            result = fn(*args, **kwargs)
+        except (ValueError, TypeError) as error:
+            assert _OURS.match(str(error)), f"{type(error).__name__} not naming an argument: {error}"
+            return
+        _check_result(name, args, result)
+
+    run()
