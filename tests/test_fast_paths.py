@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -186,3 +188,65 @@ def test_worker_processes_run_the_onednn_product_after_the_parent_did() -> None:
             mixed <= original.max(0).values + 1e-4
         ).all()
         torch.testing.assert_close(soft.sum(1), torch.ones(64))
+
+
+def _every_kernel(dtype: torch.dtype, size: int) -> list[torch.Tensor]:
+    """The out-of-place and in-place results of every kernel on one seeded batch."""
+    x = make_images((12, 3, size, size), dtype, seed=size)
+    g = torch.Generator().manual_seed(3)
+    weights = F.zeta_weights(12, generator=g, dtype=torch.float64)
+    indices, values = F.zeta_terms(12, max_terms=4, generator=g, dtype=torch.float64)
+    partners, lams = F.cycle_partners(12, generator=g), F.sample_lambdas(1.0, 12, generator=g)
+    box = F.cutmix_box(size, size, 0.4, generator=g)
+    results = [
+        F.apply_weights(x, weights),
+        F.apply_terms(x, indices, values),
+        F.mix_pairs(x, 0.3, partners),
+        F.mix_pairs(x, lams, partners),
+        F.paste_box(x, box, partners),
+        _backend.argsort_rows(torch.rand(40, 40, generator=g, dtype=torch.float64)),
+    ]
+    for kernel, args in (
+        (F.apply_weights, (weights,)),
+        (F.apply_terms, (indices, values)),
+        (F.mix_pairs, (0.3, partners)),
+        (F.paste_box, (box, partners)),
+    ):
+        target = x.clone()
+        kernel(target, *args, inplace=True)
+        results.append(target)
+    return results
+
+
+@pytest.mark.parametrize("route", sorted(_backend.ROUTES))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8, torch.bfloat16])
+@pytest.mark.parametrize("size", [8, 112])  # 3×112×112 samples take the per-sample paths
+def test_every_route_switched_off_gives_the_same_values(route: str, dtype: torch.dtype, size: int) -> None:
+    with _inplace_budget(size):
+        expected = _every_kernel(dtype, size)
+        with _backend.routes(**{route: False}):
+            assert _backend.ROUTES[route] is False
+            actual = _every_kernel(dtype, size)
+    assert _backend.ROUTES[route] is True
+    for got, want in zip(actual, expected, strict=True):
+        if route == "onednn" and got.is_floating_point():  # the same product, summed in another order
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+        else:
+            assert torch.equal(got, want)
+
+
+@contextlib.contextmanager
+def _inplace_budget(size: int) -> Iterator[None]:
+    """For small batches, a 4 KB buffer budget, so that the in-place kernels walk and block too."""
+    with pytest.MonkeyPatch.context() as patch:
+        if size == 8:
+            patch.setattr(_inplace, "_buffer_budget", lambda batch: 4096)
+        yield
+
+
+def test_routes_refuse_unknown_names() -> None:
+    with (
+        pytest.raises(ValueError, match=r"^routes takes route names among \[.*'onednn'.*\], got \['mkl'\]"),
+        _backend.routes(mkl=False),
+    ):
+        pass

@@ -13,6 +13,18 @@ benchmark measures each route on and off that way). The routes:
 * ``int32_cast``: float to uint8/int8/int16 casts through int32. ATen's direct CPU cast to narrow
   integers is not vectorized; the two casts give the same values for the in-range values a mix makes.
 * ``numpy_argsort``: ζ-mixup's row-wise argsort of random keys through NumPy's vectorized sort.
+
+The kernels' own fast paths (``zmix_transforms.functional``) switch the same way; each computes
+what its kernel's formula computes:
+
+* ``inplace_kernels``: in-place products over blocks of columns and in-place pair mixes along the
+  pairing's cycles (off: mix out of place and copy back, which allocates a second batch).
+* ``chunked_walk``: in-place pair mixes of small samples walk the cycles several samples at a time
+  (off: small samples are mixed out of place and copied back; large ones always walk one by one).
+* ``narrow_blocks``: out-of-place products of uint8/int8/int16/half batches on the CPU mix a copy
+  in place, over blocks (off: one float32 product of the whole batch).
+* ``per_sample_lerp``: out-of-place pair mixes of large samples on the CPU lerp each sample
+  straight into the result (off: one gather, then one lerp over the batch).
 """
 
 from __future__ import annotations
@@ -26,7 +38,15 @@ import torch
 __all__ = ["ROUTES", "argsort_rows", "casts_through_int32", "matmul", "routes"]
 
 #: Which routes are on; ``ZMIX_TRANSFORMS_DISABLE="onednn,numpy_argsort"`` turns those off at import.
-ROUTES: dict[str, bool] = {"onednn": True, "int32_cast": True, "numpy_argsort": True}
+ROUTES: dict[str, bool] = {
+    "onednn": True,
+    "int32_cast": True,
+    "numpy_argsort": True,
+    "inplace_kernels": True,
+    "chunked_walk": True,
+    "narrow_blocks": True,
+    "per_sample_lerp": True,
+}
 for _name in filter(None, (v.strip() for v in os.environ.get("ZMIX_TRANSFORMS_DISABLE", "").split(","))):
     if _name not in ROUTES:
         raise ValueError(f"ZMIX_TRANSFORMS_DISABLE must name routes among {sorted(ROUTES)}, got {_name!r}")

@@ -217,12 +217,10 @@ def check_batch_size(batch_size: Any, *, square: bool = False) -> int:
     return check_size("batch_size", batch_size, limit=MAX_SQUARE_BATCH if square else MAX_ELEMENTS)
 
 
-def check_same_device(name: str, tensor: torch.Tensor, reference: torch.Tensor, reference_name: str) -> None:
-    """Raise unless ``tensor`` lies on ``reference``'s device (meta stands in for any device)."""
-    if tensor.device != reference.device:
-        raise ValueError(
-            f"{name} must be on the device of {reference_name} ({reference.device}), got {tensor.device}"
-        )
+def check_same_device(name: str, tensor: torch.Tensor, device: torch.device, reference_name: str) -> None:
+    """Raise unless ``tensor`` lies on ``device``, that of ``reference_name`` (meta stands in for others)."""
+    if tensor.device != device:
+        raise ValueError(f"{name} must be on the device of {reference_name} ({device}), got {tensor.device}")
 
 
 def check_lam_per_sample(lam: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
@@ -233,7 +231,7 @@ def check_lam_per_sample(lam: torch.Tensor, batch_size: int, device: torch.devic
         raise ValueError(
             f"lam must be a number or a tensor of shape (N,) = ({batch_size},), got shape {tuple(lam.shape)}"
         )
-    check_same_device("lam", lam, torch.empty(0, device=device), "x")
+    check_same_device("lam", lam, device, "x")
     if (
         lam.device.type == "cpu"
         and not torch.compiler.is_compiling()
@@ -254,7 +252,7 @@ def check_partners(partners: Any, batch_size: int, device: torch.device) -> torc
             f"partners must have shape (N,) = ({batch_size},), matching the batch, "
             f"got shape {tuple(partners.shape)}"
         )
-    check_same_device("partners", partners, torch.empty(0, device=device), "x")
+    check_same_device("partners", partners, device, "x")
     check_indices("partners", partners, batch_size)
     return partners
 
@@ -266,7 +264,7 @@ def check_indices(name: str, indices: torch.Tensor, batch_size: int) -> None:
     (as ``index_select`` does on CUDA), so that no check forces a sync.
     """
     if indices.device.type == "cpu" and indices.numel() and not torch.compiler.is_compiling():
-        low, high = int(indices.min()), int(indices.max())
+        low, high = (int(v) for v in torch.aminmax(indices))
         if low < 0 or high >= batch_size:
             raise ValueError(
                 f"{name} must lie in [0, N) = [0, {batch_size}), got values from {low} to {high}"

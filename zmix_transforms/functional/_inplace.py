@@ -53,9 +53,20 @@ def product_in_blocks(x: torch.Tensor, dtype: torch.dtype) -> bool:
     write through, is int32 or int64 (mixed relative to its first sample, out of place), or is a float batch
     of its own compute dtype small enough for the buffer budget.
     """
-    if not x.is_contiguous() or x.dtype in WIDE_INTEGERS:
+    if not _backend.ROUTES["inplace_kernels"] or not x.is_contiguous() or x.dtype in WIDE_INTEGERS:
         return False
     return x.dtype != dtype or not fits_budget(x, x.numel() * x.element_size())
+
+
+def walk_cycles(x: torch.Tensor, temporary_bytes: int) -> bool:
+    """Whether an in-place pair mix on ``x`` walks the pairing's cycles (else: out of place, copy back).
+
+    ``temporary_bytes``: what the out-of-place mix allocates. Small batches within the buffer budget
+    are mixed out of place; with ``chunked_walk`` off, so are batches of small samples.
+    """
+    if not _backend.ROUTES["inplace_kernels"] or fits_budget(x, temporary_bytes):
+        return False
+    return _backend.ROUTES["chunked_walk"] or chunk_samples(x, 1) == 1
 
 
 def check_writable(x: torch.Tensor) -> None:
@@ -146,7 +157,7 @@ def chunk_samples(x: torch.Tensor, bytes_per_sample: int) -> int:
     One at a time for large samples on the CPU (each is then mixed straight into place, in one
     pass); otherwise as many as ``bytes_per_sample`` of buffers each fit in the buffer budget.
     """
-    if x.device.type == "cpu" and x[0].numel() >= PER_SAMPLE_MIN_ELEMENTS:
+    if x.device.type == "cpu" and x.numel() >= x.shape[0] * PER_SAMPLE_MIN_ELEMENTS:
         return 1
     return max(1, _buffer_budget(x) // max(1, bytes_per_sample))
 

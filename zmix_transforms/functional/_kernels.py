@@ -119,7 +119,7 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
             f"weights must have shape (M, N) with N = {n} (the batch size of x), "
             f"got shape {tuple(weights.shape)}"
         )
-    check_same_device("weights", weights, x, "x")
+    check_same_device("weights", weights, x.device, "x")
     if inplace:
         if weights.shape[0] != n:
             raise ValueError(
@@ -135,7 +135,7 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
     square = weights.shape[0] == n
     needs_grad = x.requires_grad or weights.requires_grad
     narrow = x.dtype != dtype and x.dtype not in WIDE_INTEGERS  # half types and integers of <= 16 bits
-    if square and narrow and x.device.type == "cpu" and not needs_grad:
+    if square and narrow and x.device.type == "cpu" and not needs_grad and _backend.ROUTES["narrow_blocks"]:
         # fast path: narrow batches on the CPU, mixed as a copy mixed in place (no float32 batch)
         out = torch.empty(x.shape, dtype=x.dtype, device=x.device).copy_(x)
         _inplace.apply_weights_(out, weights.to(dtype), dtype)
@@ -194,8 +194,8 @@ def apply_terms(
             f"indices and values must both have shape (N, k) with N = {n}, "
             f"got {tuple(indices.shape)} and {tuple(values.shape)}"
         )
-    check_same_device("indices", indices, x, "x")
-    check_same_device("values", values, x, "x")
+    check_same_device("indices", indices, x.device, "x")
+    check_same_device("values", values, x.device, "x")
     check_indices("indices", indices, n)
     dtype = compute_dtype(x.dtype)
     if inplace:
@@ -260,15 +260,15 @@ def mix_pairs(
     if inplace:
         _inplace.check_writable(x)
         converted = 3 * dtype.itemsize if x.dtype != dtype else 0
-        walk = x.dtype not in WIDE_INTEGERS and not _inplace.fits_budget(
+        walk = x.dtype not in WIDE_INTEGERS and _inplace.walk_cycles(
             x, x.numel() * (x.element_size() + converted)
         )
         if walk and _inplace.mix_pairs_(x, weight, partners, dtype):
             return x
         return x.copy_(_mix_pairs(x, weight, partners))
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or getattr(weight, "requires_grad", False))
-    large = x.device.type == "cpu" and x[0].numel() >= _inplace.PER_SAMPLE_MIN_ELEMENTS
-    if large and x.dtype not in WIDE_INTEGERS and not needs_grad:
+    large = x.device.type == "cpu" and x.numel() >= n * _inplace.PER_SAMPLE_MIN_ELEMENTS
+    if large and x.dtype not in WIDE_INTEGERS and not needs_grad and _backend.ROUTES["per_sample_lerp"]:
         # fast path: large samples on the CPU, each lerped straight into the new batch (one pass)
         weights = _inplace.weight_per_sample(weight, n)
         lerp = _inplace.SampleLerp(x, dtype)
@@ -281,7 +281,7 @@ def mix_pairs(
 
 def _mix_pairs(x: torch.Tensor, weight: float | torch.Tensor, partners: torch.Tensor) -> torch.Tensor:
     """The formula: ``x[π].lerp(x, λ)`` (= ``λ·x + (1 − λ)·x[π]``), in ``x``'s compute dtype."""
-    return _in_compute_dtype(x, lambda values: values.index_select(0, partners).lerp(values, weight))
+    return _in_compute_dtype(x, lambda values: values.index_select(0, partners).lerp_(values, weight))
 
 
 def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
@@ -330,7 +330,7 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: boo
         return x if inplace else x.clone()
     region = x[..., y1:y2, x1:x2]
     if inplace:
-        walk = not _inplace.fits_budget(x, region.numel() * region.element_size())
+        walk = _inplace.walk_cycles(x, region.numel() * region.element_size())
         if not (walk and _inplace.paste_region_(region, partners)):
             region.copy_(region.index_select(0, partners))
         return x

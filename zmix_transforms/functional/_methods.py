@@ -51,7 +51,7 @@ def zeta_mixup(
     """
     n = check_batch_tensor("images", images, min_ndim=1, layout="(N, ...)")
     check_soft_labels(labels, n)
-    check_same_device("labels", labels, images, "images")
+    check_same_device("labels", labels, images.device, "images")
     # float64 weights: each use casts them to its own compute dtype, so label sums stay exact.
     weights = zeta_weights(n, gamma, generator=generator, device=images.device, dtype=torch.float64)
     return apply_weights(images, weights), apply_weights(labels, weights)
@@ -93,7 +93,7 @@ def mixup(
     """
     n = check_batch_tensor("images", images, min_ndim=1, layout="(N, ...)")
     check_soft_labels(labels, n)
-    check_same_device("labels", labels, images, "images")
+    check_same_device("labels", labels, images.device, "images")
     if not isinstance(lam, torch.Tensor):
         lam = check_lam(lam)
     partners = cycle_partners(n, generator=generator, device=images.device)
@@ -138,7 +138,7 @@ def cutmix(
     """
     n = check_batch_tensor("images", images, min_ndim=3, layout="(N, ..., H, W)")
     check_soft_labels(labels, n)
-    check_same_device("labels", labels, images, "images")
+    check_same_device("labels", labels, images.device, "images")
     lam = check_lam(lam)
     if torch.compiler.is_compiling():
         return _cutmix_traceable(images, labels, lam, generator)
