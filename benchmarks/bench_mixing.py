@@ -21,6 +21,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -132,15 +133,6 @@ def build_cases(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> list
             ),
             Case(f"paper-style ζ-mixup [{tag}]", "anchor", lambda: paper_style_zeta_mixup(images, one_hot)),
         ]
-        if cpu:  # the product that ZetaMixup makes on the CPU
-            cases.insert(
-                5,
-                Case(
-                    f"N×N matrix product, oneDNN [{tag}]",
-                    "floor",
-                    lambda: _backend.matmul(weights, images.reshape(n, -1)).reshape(shape),
-                ),
-            )
         if timm is not None and n % 2 == 0:
             timm_mixup = Mixup(mixup_alpha=1.0, cutmix_alpha=0.0, mode="batch", num_classes=NUM_CLASSES)
             timm_cutmix = Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, mode="batch", num_classes=NUM_CLASSES)
@@ -198,12 +190,72 @@ def build_large_batch_cases(shape: tuple[int, ...]) -> list[Case]:
         Case("copy of the batch", "floor", lambda: images.clone()),
         Case("N×N matrix product", "floor", lambda: (weights @ images.reshape(n, -1)).reshape(shape)),
         Case("ZetaMixup (exact)", "ours", lambda: Z.ZetaMixup(num_classes=NUM_CLASSES)(images, labels)),
+        Case("F.zeta_weights", "ours", lambda: F.zeta_weights(n)),
     ]
     for k in (8, 16, 32):
         if k < n:
             zeta = Z.ZetaMixup(max_terms=k, num_classes=NUM_CLASSES)
             cases.append(Case(f"ZetaMixup(max_terms={k})", "ours", lambda zeta=zeta: zeta(images, labels)))
     return cases
+
+
+def _data(shape: tuple[int, ...], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, list[Any]]:
+    images = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    if dtype == torch.uint8:
+        images = (images * 255).round().to(torch.uint8)
+    labels = torch.arange(shape[0]) % NUM_CLASSES
+    return images, labels, [(images[i].clone(), int(labels[i])) for i in range(shape[0])]
+
+
+# (route, what it speeds up, shape, dtype): each fast path where it runs
+FAST_PATH_CASES = [
+    ("int32_cast", "ZetaMixup", (64, 3, 224, 224), torch.uint8),
+    ("int32_cast", "MixUpCollate", (64, 3, 224, 224), torch.uint8),
+    ("numpy_argsort", "ZetaMixup", (128, 3, 32, 32), torch.float32),
+    ("numpy_argsort", "ZetaMixup", (512, 3, 32, 32), torch.float32),
+    ("inplace_kernels", "ZetaMixupCollate", (64, 3, 224, 224), torch.float32),
+    ("inplace_kernels", "ZetaMixupCollate", (64, 3, 224, 224), torch.uint8),
+    ("inplace_kernels", "MixUpCollate", (64, 3, 224, 224), torch.float32),
+    ("inplace_kernels", "MixUpCollate", (64, 3, 224, 224), torch.uint8),
+    ("inplace_kernels", "CutMixCollate", (64, 3, 224, 224), torch.float32),
+    ("narrow_blocks", "ZetaMixup", (64, 3, 224, 224), torch.uint8),
+    ("per_sample_lerp", "MixUp", (64, 3, 224, 224), torch.float32),
+    ("per_sample_lerp", "MixUp", (64, 3, 224, 224), torch.uint8),
+]
+
+
+def fast_path_rows(quick: bool) -> list[tuple[str, str, float, float, float]]:
+    """Each fast path on and off, side by side: (route, case, ms on, ms off, speed-up off/on)."""
+    rows = []
+    for route, name, shape, dtype in FAST_PATH_CASES:
+        if quick:
+            shape = (min(shape[0], 16), shape[1], 16, 16)
+        images, labels, samples = _data(shape, dtype)
+        target = getattr(Z, name)(num_classes=NUM_CLASSES)
+        run: Callable[[], Any] = (
+            partial(target, samples) if name.endswith("Collate") else partial(target, images, labels)
+        )
+
+        def off(run: Callable[[], Any] = run, route: str = route) -> Any:
+            with _backend.routes(**{route: False}):
+                return run()
+
+        cases = [Case("on", "ours", run), Case("off", "ours", off)]
+        r, w = (3, 1) if quick else ((31, 3) if shape[-1] <= 32 else (11, 2))
+        times = measure(cases, r, w, "cpu")
+        m = Measurement(shape, "cpu", cases, times)
+        tag = "u8" if dtype == torch.uint8 else "f32"
+        rows.append(
+            (
+                route,
+                f"{name}, {'×'.join(map(str, shape))} {tag}",
+                m.median_ms("on"),
+                m.median_ms("off"),
+                m.ratio("off", "on"),
+            )
+        )
+        print(f"fast path {route}: {rows[-1][1]} ×{rows[-1][4]:.2f}", file=sys.stderr)
+    return rows
 
 
 def measure(cases: Sequence[Case], rounds: int, warmup: int, device: str) -> dict[str, list[float]]:
@@ -223,35 +275,68 @@ def measure(cases: Sequence[Case], rounds: int, warmup: int, device: str) -> dic
     return times
 
 
-TARGETS = [  # (what, numerator, denominator, limit); on the large batch
-    ("MixUp ≤ 0.6× torchvision v2.MixUp", "MixUp [f32]", "torchvision v2.MixUp [f32]", 0.6),
-    ("CutMix ≤ 0.67× torchvision v2.CutMix", "CutMix [f32]", "torchvision v2.CutMix [f32]", 0.67),
-    ("ZetaMixup ≤ 1.3× one N×N matrix product", "ZetaMixup [f32]", "N×N matrix product [f32]", 1.3),
-    ("ZetaMixup ≤ 1.0× torchvision v2.MixUp", "ZetaMixup [f32]", "torchvision v2.MixUp [f32]", 1.0),
+SMALL, LARGE, BIG_BATCH = "small", "large", "big batch"  # 128×3×32², 64×3×224², 512×3×32²
+TARGETS = [  # (what, shape, numerator, denominator, limit)
+    ("MixUp ≤ 0.6× torchvision v2.MixUp", LARGE, "MixUp [f32]", "torchvision v2.MixUp [f32]", 0.6),
+    ("CutMix ≤ 0.67× torchvision v2.CutMix", LARGE, "CutMix [f32]", "torchvision v2.CutMix [f32]", 0.67),
+    ("ZetaMixup ≤ 1.3× one N×N matrix product", LARGE, "ZetaMixup [f32]", "N×N matrix product [f32]", 1.3),
+    ("ZetaMixup ≤ 1.0× torchvision v2.MixUp", LARGE, "ZetaMixup [f32]", "torchvision v2.MixUp [f32]", 1.0),
+    *[
+        (
+            f"{ours} ≤ 1.0× timm's in-place Mixup ({size})",
+            shape,
+            f"{ours} [f32]",
+            f"timm Mixup, {mode} [f32]",
+            1.0,
+        )
+        for shape, size in ((SMALL, "128×3×32²"), (LARGE, "64×3×224²"))
+        for ours, mode in (("MixUp", "mixup"), ("CutMix", "CutMix"))
+    ],
+    *[
+        (
+            f"{ours} ≤ {limit}× the {recipe} recipe ({size})",
+            shape,
+            f"{ours} [f32]",
+            f"recipe: {recipe}(default_collate) [f32]",
+            limit,
+        )
+        for shape, size, collates in (
+            (
+                LARGE,
+                "64×3×224²",
+                (
+                    ("MixUpCollate", "v2.MixUp", 0.5),
+                    ("CutMixCollate", "v2.CutMix", 0.55),
+                    ("ZetaMixupCollate", "v2.MixUp", 1.0),
+                ),
+            ),
+            (
+                SMALL,
+                "128×3×32²",
+                (
+                    ("MixUpCollate", "v2.MixUp", 0.75),
+                    ("CutMixCollate", "v2.CutMix", 0.75),
+                    ("ZetaMixupCollate", "v2.MixUp", 1.0),
+                ),
+            ),
+        )
+        for ours, recipe, limit in collates
+    ],
+    ("MixUpCollate uint8 ≤ 0.4× its float32 time", LARGE, "MixUpCollate [u8]", "MixUpCollate [f32]", 0.4),
+    ("CutMixCollate uint8 ≤ 0.5× its float32 time", LARGE, "CutMixCollate [u8]", "CutMixCollate [f32]", 0.5),
     (
-        "MixUpCollate ≤ 0.5× the v2.MixUp recipe",
-        "MixUpCollate [f32]",
-        "recipe: v2.MixUp(default_collate) [f32]",
-        0.5,
-    ),
-    (
-        "CutMixCollate ≤ 0.55× the v2.CutMix recipe",
-        "CutMixCollate [f32]",
-        "recipe: v2.CutMix(default_collate) [f32]",
-        0.55,
-    ),
-    (
-        "ZetaMixupCollate ≤ 1.0× the v2.MixUp recipe",
-        "ZetaMixupCollate [f32]",
-        "recipe: v2.MixUp(default_collate) [f32]",
-        1.0,
-    ),
-    ("MixUpCollate uint8 ≤ 0.5× its float32 time", "MixUpCollate [u8]", "MixUpCollate [f32]", 0.5),
-    ("CutMixCollate uint8 ≤ 0.5× its float32 time", "CutMixCollate [u8]", "CutMixCollate [f32]", 0.5),
-    (
-        "ZetaMixupCollate uint8 ≤ 0.5× its float32 time",
+        "ZetaMixupCollate uint8 ≤ 0.4× its float32 time",
+        LARGE,
         "ZetaMixupCollate [u8]",
         "ZetaMixupCollate [f32]",
+        0.4,
+    ),
+    ("MixUp uint8 ≤ 4× a copy of the uint8 batch", LARGE, "MixUp [u8]", "copy of the batch [u8]", 4.0),
+    (
+        "drawing W (F.zeta_weights) ≤ 0.5× its N×N product (N = 512)",
+        BIG_BATCH,
+        "F.zeta_weights",
+        "N×N matrix product",
         0.5,
     ),
 ]
@@ -295,6 +380,19 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    flags = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    isa = [name for name in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "asimd", "sve") if name in flags]
+    capability = torch.backends.cpu.get_cpu_capability()
+    cpu += f" ({', '.join(isa) or 'instruction sets unknown'}; torch CPU capability {capability})"
+    on = [name for name, enabled in _backend.ROUTES.items() if enabled]
+    cpu += f"; fast paths on: {', '.join(on)}"
     versions = f"torch {torch.__version__}, torchvision {torchvision.__version__}"
     versions += f", timm {timm.__version__}" if timm is not None else ", timm not installed"
     return f"{cpu}; {torch.get_num_threads()} threads; Python {platform.python_version()}; {versions}"
@@ -334,6 +432,7 @@ def report(
     measurements: list[Measurement],
     large: Measurement,
     breaks: list[tuple[str, str]],
+    fast_paths: list[tuple[str, str, float, float, float]],
     chart: Path,
     quick: bool,
 ) -> str:
@@ -350,15 +449,17 @@ def report(
     if quick:
         lines += ["*Quick run: small batches and few rounds, to check the script, not to quote.*", ""]
     shape = "×".join(map(str, main_shape.shape))
+    by_shape = {SMALL: measurements[0], LARGE: measurements[-1], BIG_BATCH: large}
     lines += [
-        f"## Targets ({shape}, {main_shape.device})",
+        f"## Targets ({main_shape.device})",
         "",
         "| target | measured | met |",
         "| --- | --- | --- |",
     ]
-    for what, numerator, denominator, limit in TARGETS:
-        if numerator in main_shape.times and denominator in main_shape.times:
-            value = main_shape.ratio(numerator, denominator)
+    for what, key, numerator, denominator, limit in TARGETS:
+        m = by_shape[key]
+        if numerator in m.times and denominator in m.times:
+            value = m.ratio(numerator, denominator)
             lines.append(f"| {what} | {value:.2f}× | {'yes' if value <= limit else '**no**'} |")
     lines.append("")
     for m in measurements:
@@ -376,6 +477,19 @@ def report(
         "Σ_{r>k} r^-γ / ζ(γ), the limit for N → ∞ of Σ_{k<r≤N} r^-γ / Σ_{r≤N} r^-γ:",
         "",
         *dropped_mass_table(),
+        "",
+        "## Fast paths, each on and off",
+        "",
+        "Each fast path of `zmix_transforms._backend.ROUTES`, timed on and off side by side (off: the",
+        "plain formula it replaces), where it runs. A path is kept only where it is at least 1.2×",
+        "faster; one below that where it runs is narrowed or removed (see the Performance page).",
+        "",
+        "| route | case | on, ms | off, ms | speed-up |",
+        "| --- | --- | --- | --- | --- |",
+        *[
+            f"| `{r}` | {case} | {on:.2f} | {off:.2f} | {gain:.2f}× |"
+            for r, case, on, off, gain in fast_paths
+        ],
         "",
         "## Graph breaks under `torch.compile`",
         "",
@@ -396,9 +510,8 @@ def report(
         "  is its uint8 collate path.",
         "- A float32 batch of 64×3×224×224 is 38.5 MB, above glibc's 32 MB mmap threshold: every fresh",
         "  batch-sized tensor then costs page faults, which is most of a copy's time here.",
-        "- ζ-mixup's float32 product goes through oneDNN on the CPU (see the Performance page); the",
-        "  `N×N matrix product` floor is torch's `@` (MKL), as a user would write it, so ZetaMixup",
-        "  can come in under it. `N×N matrix product, oneDNN` is the same product through oneDNN.",
+        "- The `N×N matrix product` floor is torch's `@`, as a user would write it; ZetaMixup makes",
+        "  the same product (through blocks for uint8, in place for the collates).",
         "- On a shared 2-core machine the ratios move by a few hundredths from run to run (more when",
         "  a neighbour is busy). The uint8 ζ-mixup collate is bound by its float32 matrix product",
         "  (uint8 shrinks the copies, not the arithmetic).",
@@ -459,16 +572,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     large = Measurement(large_shape, args.device, large_cases)
     large.times = measure(large_cases, *(rounds or (11, 2)), args.device)
     breaks = graph_breaks()
+    fast_paths = fast_path_rows(args.quick)
     chart = args.out / "assets" / "benchmarks.png"
     chart.parent.mkdir(parents=True, exist_ok=True)
     plot(measurements[-1], chart)
-    text = report(measurements, large, breaks, chart, args.quick).replace(
+    text = report(measurements, large, breaks, fast_paths, chart, args.quick).replace(
         f"]({chart.name})", f"](assets/{chart.name})"
     )
     text = merge_cuda_section(text, existing_cuda_section(previous) or CUDA_PLACEHOLDER)
     page.write_text(text)
     print(text)
-    return {"measurements": measurements, "large": large, "page": page, "chart": chart, "breaks": breaks}
+    return {
+        "measurements": measurements,
+        "large": large,
+        "page": page,
+        "chart": chart,
+        "breaks": breaks,
+        "fast_paths": fast_paths,
+    }
 
 
 CUDA_START, CUDA_END = "<!-- cuda: written by --device cuda -->", "<!-- end of cuda -->"

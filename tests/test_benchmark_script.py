@@ -22,8 +22,12 @@ def test_quick_benchmark_writes_its_page(tmp_path: Path) -> None:
     module = _load()
     result = module.main(["--quick", "--out", str(tmp_path)])
     page = (tmp_path / "benchmarks.md").read_text()
-    for heading in ("## Targets", "## Large batches", "## Graph breaks", "float32", "uint8"):
+    for heading in ("## Targets", "## Large batches", "## Fast paths", "## Graph breaks", "float32", "uint8"):
         assert heading in page
+    assert "torch CPU capability" in page and "fast paths on: " in page
+    routes = {row[0] for row in result["fast_paths"]}
+    assert routes == set(module._backend.ROUTES)  # every fast path is measured on and off
+    assert all(on > 0 and off > 0 for _, _, on, off, _ in result["fast_paths"])
     for measurement in result["measurements"]:
         for case in measurement.cases:
             times = measurement.times[case.name]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 import torch
 from hypothesis import given
@@ -178,27 +176,24 @@ def test_large_samples_take_the_one_pass_path_with_the_same_results(
     assert torch.equal(target, out)
 
 
-@given(partners=permutations(), chunk=st.integers(1, 30))
-def test_walking_the_cycles_in_chunks_reads_every_partner_before_it_is_written(
-    partners: torch.Tensor, chunk: int
-) -> None:
+@given(partners=permutations())
+def test_walking_the_cycles_reads_every_partner_before_it_is_written(partners: torch.Tensor) -> None:
     n = len(partners)
     batch = torch.arange(n * 6, dtype=torch.float32).reshape(n, 2, 3)
     expected = batch[partners]
-    done = _inplace.along_cycles(partners, batch, partial(_inplace.copy_into, batch), chunk)
+    done = _inplace.along_cycles(partners, batch, lambda p, partner: batch[p].copy_(partner))
     assert done
     assert torch.equal(batch, expected)
 
 
 @given(
     partners=permutations(),
-    chunk=st.integers(1, 30),
     dtype=st.sampled_from([torch.float32, torch.uint8, torch.bfloat16]),
     per_sample=st.booleans(),
     seed=seeds(),
 )
-def test_mix_pairs_in_place_in_any_chunk_size_equals_out_of_place(
-    partners: torch.Tensor, chunk: int, dtype: torch.dtype, per_sample: bool, seed: int
+def test_mix_pairs_walking_the_cycles_equals_out_of_place(
+    partners: torch.Tensor, dtype: torch.dtype, per_sample: bool, seed: int
 ) -> None:
     n = len(partners)
     x = make_images((n, 3, 5, 4), dtype, seed)
@@ -208,8 +203,8 @@ def test_mix_pairs_in_place_in_any_chunk_size_equals_out_of_place(
     for kernel, arg in ((F.mix_pairs, lam), (F.paste_box, box)):
         target = x.clone()
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(_inplace, "chunk_samples", lambda batch, bytes_per_sample: chunk)
-            patch.setattr(_inplace, "_buffer_budget", lambda batch: 0)  # no batch fits whole: walk the cycles
+            patch.setattr(_inplace, "PER_SAMPLE_MIN_ELEMENTS", 1)  # every sample is "large": walk
+            patch.setattr(_inplace, "_buffer_budget", lambda batch: 0)  # no batch fits whole
             kernel(target, arg, partners, inplace=True)
         assert torch.equal(target, kernel(x, arg, partners))
 

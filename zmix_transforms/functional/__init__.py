@@ -21,8 +21,8 @@ The functions come in two kinds, as in torchvision's ``transforms.v2`` and timm'
 The package's modules, from the bottom up: ``_draws`` (the random parameters), ``_dtypes`` (the
 dtype a batch is mixed in and the way back), ``_kernels`` (each kernel as its formula), ``_inplace``
 (the kernels' in-place twins, through small buffers), ``_labels`` and ``_methods``. CPU library routes
-(oneDNN products, NumPy argsort, int32-routed casts) live in ``zmix_transforms._backend``, each with
-an off switch, and every argument check in ``zmix_transforms._checks``.
+(NumPy argsort, int32-routed casts) and every fast path's off switch live in
+``zmix_transforms._backend``, and every argument check in ``zmix_transforms._checks``.
 """
 
 from ._draws import (

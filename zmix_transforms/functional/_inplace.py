@@ -5,8 +5,9 @@ batch is ever allocated. Each twin here computes exactly what its kernel in ``_k
 
 * ``apply_weights_`` / ``apply_terms_``: the product over blocks of columns of the (N, D) view; each
   block is copied to a buffer (cast to the compute dtype) before its columns are overwritten.
-* ``mix_pairs_`` / ``paste_box_``: along the cycles of the pairing; a cycle's first sample is saved
-  before it is overwritten, every other partner comes later in the cycle and is still unwritten.
+* ``mix_pairs_`` / ``paste_region_``: along the cycles of the pairing, one large sample at a time;
+  a cycle's first sample is saved before it is overwritten, every other partner comes later in the
+  cycle and is still unwritten. Batches of small samples are mixed out of place and copied back.
 
 Buffers take at most ``_BUFFER_BYTES`` and at most a quarter of the batch, but never less than
 ``_MIN_BUFFER_BYTES``: below that the per-block overhead of many tiny blocks costs more than the
@@ -21,7 +22,7 @@ from collections.abc import Callable
 import torch
 
 from .. import _backend
-from ._dtypes import WIDE_INTEGERS, add_half_for_rounding, restore_dtype, to_integer
+from ._dtypes import WIDE_INTEGERS, add_half_for_rounding, to_integer
 
 _BUFFER_BYTES = 5 << 19
 _MIN_BUFFER_BYTES = 1 << 21
@@ -61,12 +62,13 @@ def product_in_blocks(x: torch.Tensor, dtype: torch.dtype) -> bool:
 def walk_cycles(x: torch.Tensor, temporary_bytes: int) -> bool:
     """Whether an in-place pair mix on ``x`` walks the pairing's cycles (else: out of place, copy back).
 
-    ``temporary_bytes``: what the out-of-place mix allocates. Small batches within the buffer budget
-    are mixed out of place; with ``chunked_walk`` off, so are batches of small samples.
+    Batches of large samples (``PER_SAMPLE_MIN_ELEMENTS`` or more) walk, one sample at a time, unless
+    the out-of-place mix's temporaries, ``temporary_bytes``, fit the buffer budget. Batches of small
+    samples are mixed out of place and copied back: walking them in chunks of samples was slower.
     """
     if not _backend.ROUTES["inplace_kernels"] or fits_budget(x, temporary_bytes):
         return False
-    return _backend.ROUTES["chunked_walk"] or chunk_samples(x, 1) == 1
+    return x.numel() >= x.shape[0] * PER_SAMPLE_MIN_ELEMENTS
 
 
 def check_writable(x: torch.Tensor) -> None:
@@ -88,7 +90,9 @@ def check_writable(x: torch.Tensor) -> None:
 
 def apply_weights_(x: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype) -> None:
     """``x ← weights @ x`` for contiguous ``x``, over blocks of columns (``weights`` in ``dtype``)."""
-    mix_columns_(x, dtype, lambda block, half: _backend.matmul(weights, block, half))
+    mix_columns_(
+        x, dtype, lambda block, half: weights @ block if half is None else torch.addmm(half, weights, block)
+    )
 
 
 def apply_terms_(x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor, dtype: torch.dtype) -> None:
@@ -151,17 +155,6 @@ def weight_per_sample(weight: float | torch.Tensor, n: int) -> list[float]:
     return weight.reshape(n).tolist() if isinstance(weight, torch.Tensor) else [weight] * n
 
 
-def chunk_samples(x: torch.Tensor, bytes_per_sample: int) -> int:
-    """Samples per chunk of an in-place walk along cycles on batch ``x``.
-
-    One at a time for large samples on the CPU (each is then mixed straight into place, in one
-    pass); otherwise as many as ``bytes_per_sample`` of buffers each fit in the buffer budget.
-    """
-    if x.device.type == "cpu" and x.numel() >= x.shape[0] * PER_SAMPLE_MIN_ELEMENTS:
-        return 1
-    return max(1, _buffer_budget(x) // max(1, bytes_per_sample))
-
-
 class SampleLerp:
     """``out ← λ·sample + (1 − λ)·partner`` for one sample, with the batched kernel's formula.
 
@@ -191,19 +184,15 @@ class SampleLerp:
 
 
 def along_cycles(
-    partners: torch.Tensor,
-    batch: torch.Tensor,
-    update: Callable[[list[int], torch.Tensor], object],
-    chunk: int,
+    partners: torch.Tensor, batch: torch.Tensor, update: Callable[[int, torch.Tensor], object]
 ) -> bool:
-    """Update every sample in place from its partner, walking the cycles of ``partners`` in chunks.
+    """Update every sample in place from its partner, walking the cycles of ``partners``.
 
     ``batch[i]`` is the part of sample ``i`` that is read and written (the whole sample, or its box
-    region). A chunk is up to ``chunk`` consecutive samples of a cycle: ``update(own, values)``
-    writes ``batch[own]`` from ``values``, their partners' parts as they were (stacked; for a chunk
-    of one, a view of the partner's part, which the update must read before it writes). A cycle's
-    first part is saved before it is overwritten, for the cycle's last sample; every other partner
-    comes later in the cycle and is still unwritten.
+    region). ``update(i, value)`` writes ``batch[i]`` from ``value``, its partner's part as it was
+    (a view of it, which the update must read before it writes). A cycle's first part is saved
+    before it is overwritten, for the cycle's last sample; every other partner comes later in the
+    cycle and is still unwritten.
 
     Returns:
         False (nothing done) when ``partners`` is not a permutation.
@@ -211,30 +200,11 @@ def along_cycles(
     cycles = _cycles(partners)
     if cycles is None:
         return False
-    chunk = max(1, chunk)
     for cycle in cycles:
         saved = batch[cycle[0]].clone()
-        samples = torch.tensor(cycle, dtype=torch.int64, device=batch.device)
-        for start in range(0, len(cycle), chunk):
-            own = cycle[start : start + chunk]
-            if chunk == 1:  # the partner's part itself, still unwritten: no copy
-                values = (saved if start == len(cycle) - 1 else batch[cycle[start + 1]]).unsqueeze(0)
-            else:
-                following = samples[start + 1 : start + chunk + 1]  # the partners; one short at the end
-                values = torch.empty((len(own), *batch.shape[1:]), dtype=batch.dtype, device=batch.device)
-                torch.index_select(batch, 0, following, out=values[: len(following)])
-                if len(following) < len(own):
-                    values[-1].copy_(saved)
-            update(own, values)
+        for position, sample in enumerate(cycle):
+            update(sample, saved if position == len(cycle) - 1 else batch[cycle[position + 1]])
     return True
-
-
-def copy_into(batch: torch.Tensor, own: list[int], values: torch.Tensor) -> None:
-    """``batch[own] = values``: the update of a walk along cycles that copies partners' parts."""
-    if len(own) == 1:
-        batch[own[0]].copy_(values[0])
-    else:
-        batch.index_copy_(0, torch.tensor(own, dtype=torch.int64, device=batch.device), values)
 
 
 def _cycles(partners: torch.Tensor) -> list[list[int]] | None:
@@ -267,26 +237,12 @@ def mix_pairs_(
 ) -> bool:
     """``x[p] ← λ_p · x[p] + (1 − λ_p) · x[partners[p]]`` along the cycles of ``partners``.
 
-    ``weight`` is λ (a float, or a (N, 1, ...) tensor in ``dtype``). Returns False (nothing done)
-    when ``partners`` is not a permutation.
+    ``weight`` is λ (a float, or a (N, 1, ...) tensor). Returns False (nothing done) when
+    ``partners`` is not a permutation.
     """
-    n = x.shape[0]
-    weights = weight_per_sample(weight, n)
+    weights = weight_per_sample(weight, x.shape[0])
     lerp = SampleLerp(x, dtype)
-
-    def mix_chunk(own: list[int], partner_values: torch.Tensor) -> None:
-        if len(own) == 1:  # one sample, straight into place
-            lerp(x[own[0]], partner_values[0], weights[own[0]], out=x[own[0]])
-            return
-        # the batched formula, on the samples ``own`` and their partners' values
-        index = torch.tensor(own, dtype=torch.int64, device=x.device)
-        own_weight = weight.index_select(0, index) if isinstance(weight, torch.Tensor) else weight
-        mixed = partner_values.to(dtype).lerp_(x.index_select(0, index).to(dtype), own_weight)
-        x.index_copy_(0, index, restore_dtype(mixed, x.dtype))
-
-    converted = 3 * dtype.itemsize if x.dtype != dtype else 0
-    chunk = chunk_samples(x, x[0].numel() * (2 * x.element_size() + converted))
-    return along_cycles(partners, x, mix_chunk, chunk)
+    return along_cycles(partners, x, lambda p, partner: lerp(x[p], partner, weights[p], out=x[p]))
 
 
 def paste_region_(region: torch.Tensor, partners: torch.Tensor) -> bool:
@@ -294,5 +250,4 @@ def paste_region_(region: torch.Tensor, partners: torch.Tensor) -> bool:
 
     Returns False (nothing done) when ``partners`` is not a permutation.
     """
-    chunk = chunk_samples(region, region[0].numel() * region.element_size())
-    return along_cycles(partners, region, lambda own, values: copy_into(region, own, values), chunk)
+    return along_cycles(partners, region, lambda p, partner: region[p].copy_(partner))

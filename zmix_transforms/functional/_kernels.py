@@ -134,8 +134,11 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
         return x.copy_(_apply_weights(x, weights))
     square = weights.shape[0] == n
     needs_grad = x.requires_grad or weights.requires_grad
-    narrow = x.dtype != dtype and x.dtype not in WIDE_INTEGERS  # half types and integers of <= 16 bits
-    if square and narrow and x.device.type == "cpu" and not needs_grad and _backend.ROUTES["narrow_blocks"]:
+    # fast path: narrow batches (half types, integers of <= 16 bits) on the CPU whose float32 copy
+    # would not fit the buffers: a copy mixed in place, over blocks (no float32 batch)
+    narrow = x.dtype != dtype and x.dtype not in WIDE_INTEGERS and x.device.type == "cpu"
+    blocks = narrow and not _inplace.fits_budget(x, x.numel() * dtype.itemsize)
+    if square and blocks and not needs_grad and _backend.ROUTES["narrow_blocks"]:
         # fast path: narrow batches on the CPU, mixed as a copy mixed in place (no float32 batch)
         out = torch.empty(x.shape, dtype=x.dtype, device=x.device).copy_(x)
         _inplace.apply_weights_(out, weights.to(dtype), dtype)
@@ -148,7 +151,7 @@ def _apply_weights(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 
     def product(values: torch.Tensor) -> torch.Tensor:
         flat = values.reshape(values.shape[0], -1).contiguous()
-        return _backend.matmul(weights.to(values.dtype), flat).reshape(weights.shape[0], *values.shape[1:])
+        return (weights.to(values.dtype) @ flat).reshape(weights.shape[0], *values.shape[1:])
 
     return _in_compute_dtype(x, product)
 
@@ -268,8 +271,10 @@ def mix_pairs(
         return x.copy_(_mix_pairs(x, weight, partners))
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or getattr(weight, "requires_grad", False))
     large = x.device.type == "cpu" and x.numel() >= n * _inplace.PER_SAMPLE_MIN_ELEMENTS
-    if large and x.dtype not in WIDE_INTEGERS and not needs_grad and _backend.ROUTES["per_sample_lerp"]:
-        # fast path: large samples on the CPU, each lerped straight into the new batch (one pass)
+    narrow = x.dtype != dtype and x.dtype not in WIDE_INTEGERS
+    if large and narrow and not needs_grad and _backend.ROUTES["per_sample_lerp"]:
+        # fast path: large narrow samples on the CPU, each lerped through two float32 buffers
+        # straight into the new batch (no float32 copy of the batch)
         weights = _inplace.weight_per_sample(weight, n)
         lerp = _inplace.SampleLerp(x, dtype)
         out = torch.empty_like(x)
