@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zmix_transforms as Z
+from tests.memory import peak_bytes
 from tests.strategies import batch_sizes, gammas, seeds
 from zmix_transforms import functional as F
 
@@ -137,10 +138,15 @@ def test_truncated_rows_keep_the_k_largest_terms_renormalized(
     kept = min(k, n)
     assert ((truncated > 0).sum(1) == kept).all()
     torch.testing.assert_close(truncated.sum(1), torch.ones(n, dtype=torch.float64), rtol=0, atol=1e-12)
-    # The same draw: the kept entries are the exact row's largest ones, rescaled by one factor.
-    top = exact.topk(kept, dim=1)
-    torch.testing.assert_close(truncated.gather(1, top.indices), top.values / top.values.sum(1, keepdim=True))
+    # every row holds the p-series normalized over k ranks, its largest term on the diagonal
+    series = F.zeta_series(kept, gamma, dtype=torch.float64)
+    torch.testing.assert_close(truncated.sort(1, descending=True).values[:, :kept], series.expand(n, kept))
     assert (truncated.argmax(1) == torch.arange(n)).all()
+    if 2 * (kept - 1) > n - 1:  # many terms a row: the exact draw's argsort, truncated
+        top = exact.topk(kept, dim=1)
+        torch.testing.assert_close(
+            truncated.gather(1, top.indices), top.values / top.values.sum(1, keepdim=True)
+        )
     indices, values = F.zeta_terms(
         n, gamma, max_terms=k, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
     )
@@ -158,6 +164,29 @@ def test_truncated_partners_are_uniform_without_replacement() -> None:
     assert set(pairs) == {(a, b) for a in range(1, 5) for b in range(a + 1, 5)}
     chi2 = sum((c - draws / 6) ** 2 / (draws / 6) for c in pairs.values())
     assert chi2 < 20.5
+
+
+@pytest.mark.parametrize("n", [5, 9])  # k = 3: argsort of keys (N = 5), partners drawn directly (N = 9)
+def test_truncated_partners_are_uniform_ordered_and_distinct(n: int) -> None:
+    """Row 0's two partners, in rank order, are a uniformly random ordered pair of the others."""
+    g = torch.Generator().manual_seed(1)
+    draws = 4000
+    pairs = collections.Counter(
+        tuple(F.zeta_terms(n, max_terms=3, generator=g)[0][0, 1:].tolist()) for _ in range(draws)
+    )
+    expected_pairs = {(a, b) for a in range(1, n) for b in range(1, n) if a != b}
+    assert set(pairs) == expected_pairs
+    expected = draws / len(expected_pairs)
+    chi2 = sum((c - expected) ** 2 / expected for c in pairs.values())
+    assert chi2 < {5: 32.9, 9: 92.0}[n]  # the 99.9 % quantiles for 11 and 55 degrees of freedom
+
+
+def test_truncated_draws_take_memory_of_order_n_times_k() -> None:
+    n, k = 4096, 16
+    peak, (indices, _) = peak_bytes(lambda: F.zeta_terms(n, max_terms=k, generator=torch.Generator()))
+    assert peak < 40 * n * k * 8  # an N×N float64 key matrix would be 128 MiB
+    assert indices.shape == (n, k) and torch.equal(indices[:, 0], torch.arange(n))
+    assert all(len(set(row)) == k for row in indices.tolist())
 
 
 @pytest.mark.parametrize("gamma", [2.4, 2.8, 4.0, 1.5])

@@ -156,11 +156,13 @@ def zeta_terms(
     """Draw ζ-mixup's weights in compact form: each row's ``k`` largest terms.
 
     The ranks of row ``p`` are a uniformly random permutation of ``1..N`` with rank 1 on the
-    diagonal, drawn independently for each row, without a Python loop: one ``argsort`` of random keys
-    whose diagonal key is forced to the front. Row ``p`` keeps its ranks ``1..k`` (the sample itself
-    and ``k − 1`` partners drawn uniformly without replacement), weighted by the p-series normalized
-    over those ``k`` ranks. With ``k = N`` this is exact ζ-mixup; [`zeta_weights`][zeta_weights] gives
-    the same draw as a dense matrix.
+    diagonal, drawn independently for each row: one ``argsort`` of random keys whose diagonal key is
+    forced to the front. Row ``p`` keeps its ranks ``1..k`` (the sample itself and ``k − 1``
+    partners drawn uniformly without replacement), weighted by the p-series normalized over those
+    ``k`` ranks. With ``k = N`` this is exact ζ-mixup; [`zeta_weights`][zeta_weights] gives the same
+    draw as a dense matrix. For ``k − 1 <= (N − 1) / 2`` on the CPU, the partners are drawn
+    directly (each uniform among the samples not yet taken, by rejection), in O(N·k) memory
+    instead of an N×N matrix of keys.
 
     Args:
         batch_size: ``N``, an int >= 1.
@@ -184,10 +186,16 @@ def zeta_terms(
         >>> indices.shape, indices[:, 0].tolist(), bool(torch.allclose(values.sum(1), torch.ones(6)))
         (torch.Size([6, 3]), [0, 1, 2, 3, 4, 5], True)
     """
-    n = check_batch_size(batch_size, square=True)
+    n = check_batch_size(batch_size, square=max_terms is None)
     k = n if max_terms is None else min(check_size("max_terms", max_terms), n)
     check_generator(generator)
     series = zeta_series(k, gamma, device=device, dtype=dtype)
+    draw_on = draw_device(generator, device)
+    if draw_on.type == "cpu" and 2 * (k - 1) <= n - 1:
+        # few terms a row: draw the k − 1 partners directly, in O(N·k) memory
+        own = torch.arange(n, device=draw_on).unsqueeze(1)
+        order = torch.cat([own, _distinct_partners(n, k - 1, generator, draw_on)], dim=1)
+        return order.to(series.device, non_blocking=True), series.expand(n, k)
     # float64 keys: float32 has only 2^24 values, and a tie would be ordered by index, not at random.
     with allocation(f"ζ-mixup's random keys for batch_size={n} ({n}×{n} float64 values)"):
         keys = torch.rand(
@@ -197,6 +205,28 @@ def zeta_terms(
     # The k smallest keys in order: the same first k ranks as a full argsort, at a fraction of its cost.
     order = keys.topk(k, dim=1, largest=False).indices if k < n else _backend.argsort_rows(keys)
     return order.to(series.device, non_blocking=True), series.expand(n, k)
+
+
+def _distinct_partners(
+    n: int, count: int, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    """``count`` partners for each of ``n`` samples: distinct, never the sample, uniformly random, in order.
+
+    Column by column, each partner is drawn uniformly among the other ``n − 1`` samples and drawn
+    again while it repeats one of its row's earlier partners: each column is then uniform over
+    what is left, as the first ranks of a random permutation are. For ``count <= (n − 1) / 2`` a
+    draw is accepted with probability at least 1/2.
+    """
+    partners = torch.empty(n, count, dtype=torch.int64, device=device)
+    for column in range(count):
+        pending = torch.arange(n, device=device)  # rows still without a partner in this column
+        while pending.numel():
+            offsets = torch.randint(1, n, (pending.numel(),), generator=generator, device=device)
+            draw = (pending + offsets) % n
+            repeated = (partners[pending, :column] == draw.unsqueeze(1)).any(dim=1)
+            partners[pending[~repeated], column] = draw[~repeated]
+            pending = pending[repeated]
+    return partners
 
 
 def zeta_weights(
