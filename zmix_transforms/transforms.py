@@ -174,6 +174,10 @@ class _BatchMix(Transform):
             The same structure as ``forward`` returns.
         """
         sample = inputs if len(inputs) > 1 else inputs[0]
+        pair = _plain_pair(sample)
+        if pair is not None and self._labels_getter is default_labels_getter:
+            mixed = self._mix_plain_pair(*pair, inplace=inplace)
+            return mixed if isinstance(sample, tuple) else list(mixed)
         flat_inputs, spec = tree_flatten(sample)
         batch = self._parse(sample, flat_inputs)
         images = [flat_inputs[i] for i in batch.image_positions]
@@ -192,6 +196,20 @@ class _BatchMix(Transform):
         for position in batch.mask_positions:
             flat_outputs[position] = _rewrap(flat_inputs[position], params, self.mix_masks, inplace)
         return tree_unflatten(flat_outputs, spec)
+
+    def _mix_plain_pair(
+        self, images: torch.Tensor, labels: torch.Tensor, *, inplace: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``mix`` for the common input, two plain tensors ``(images, labels)``.
+
+        The same checks, draws and results, without flattening the input into a tree.
+        """
+        batch_size = check_image_batches([images], type(self).__name__)
+        soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing)
+        if not self._should_mix(batch_size):
+            return (images if inplace else images.clone()), (soft.clone() if soft is labels else soft)
+        params = self.make_params([images])
+        return self.mix_images(images, params, inplace=inplace), self.mix_labels(soft, params)
 
     def _should_mix(self, batch_size: int) -> bool:
         """A batch of one is never mixed; otherwise mix with probability ``p`` (global torch RNG)."""
@@ -251,6 +269,15 @@ class _BatchMix(Transform):
         if self.p != 1.0:
             items.append(("p", self.p))
         return items
+
+
+def _plain_pair(sample: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(images, labels)`` when ``sample`` is exactly two plain tensors (a tuple or list), else None."""
+    if isinstance(sample, (tuple, list)) and len(sample) == 2:
+        images, labels = sample
+        if type(images) is torch.Tensor and type(labels) is torch.Tensor:
+            return images, labels
+    return None
 
 
 def _rewrap(

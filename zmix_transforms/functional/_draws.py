@@ -368,8 +368,7 @@ def cycle_partners(
     n = check_batch_size(batch_size)
     check_generator(generator)
     sigma = torch.randperm(n, generator=generator, device=draw_device(generator, device))
-    partners = torch.empty_like(sigma)
-    partners[sigma] = sigma.roll(-1)
+    partners = torch.empty_like(sigma).scatter_(0, sigma, sigma.roll(-1))  # partners[σ_i] = σ_{i+1}
     return partners.to(device if device is not None else partners.device, non_blocking=True)
 
 

@@ -53,7 +53,7 @@ def one_hot(
     if not dtype.is_floating_point:
         raise TypeError(f"dtype must be a float dtype, got {dtype}")
     if labels.device.type == "cpu" and labels.numel() > 0:
-        low, high = int(labels.min()), int(labels.max())
+        low, high = (int(v) for v in torch.aminmax(labels))
         if low < 0 or high >= classes:
             raise ValueError(
                 f"labels must be class indices in [0, num_classes) = [0, {classes}), "
