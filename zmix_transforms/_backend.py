@@ -5,8 +5,6 @@ and each can be turned off: set ``ZMIX_TRANSFORMS_DISABLE`` to a comma-separated
 names before import, or use [`routes`][zmix_transforms._backend.routes] as a context manager (the
 benchmark measures each route on and off that way). The routes:
 
-* ``int32_cast``: float to uint8/int8/int16 casts through int32. ATen's direct CPU cast to narrow
-  integers is not vectorized; the two casts give the same values for the in-range values a mix makes.
 * ``numpy_argsort``: ζ-mixup's row-wise argsort of random keys through NumPy's vectorized sort.
 
 The kernels' own fast paths (``zmix_transforms.functional``) switch the same way; each computes
@@ -23,8 +21,10 @@ what its kernel's formula computes:
 Measured on and off side by side (``benchmarks/bench_mixing.py``, the Benchmarks page), each route
 is kept only where it is at least 1.2× faster. Removed that way: oneDNN's linear operator for float32
 products (2× MKL's ``torch.mm`` on an AMD EPYC, where MKL skips AVX-512, but 0.8–1.0× on an Intel
-Xeon with AVX-512), walks along the pairing's cycles in chunks of small samples (0.7× mixing out of
-place), and per-sample lerps of float32 samples (1.06×).
+Xeon with AVX-512), float to uint8/int8/int16 casts through int32 (5× on that AMD EPYC, where
+ATen's direct cast was not vectorized, 1.15× on the Intel Xeon), walks along the pairing's cycles in
+chunks of small samples (0.7× mixing out of place), and per-sample lerps of float32 samples
+(1.06×). The in-place kernels stay for their memory bound where their speed-up is smaller.
 """
 
 from __future__ import annotations
@@ -35,11 +35,10 @@ from contextlib import contextmanager
 
 import torch
 
-__all__ = ["ROUTES", "argsort_rows", "casts_through_int32", "routes"]
+__all__ = ["ROUTES", "argsort_rows", "routes"]
 
-#: Which routes are on; ``ZMIX_TRANSFORMS_DISABLE="int32_cast,numpy_argsort"`` turns those off at import.
+#: Which routes are on; ``ZMIX_TRANSFORMS_DISABLE="numpy_argsort,narrow_blocks"`` turns those off at import.
 ROUTES: dict[str, bool] = {
-    "int32_cast": True,
     "numpy_argsort": True,
     "inplace_kernels": True,
     "narrow_blocks": True,
@@ -70,11 +69,6 @@ def routes(**enabled: bool) -> Iterator[None]:
         yield
     finally:
         ROUTES.update(saved)
-
-
-def casts_through_int32(dtype: torch.dtype, device: torch.device) -> bool:
-    """Whether a float to ``dtype`` cast goes through int32 (``int32_cast``; CPU, uint8/int8/int16)."""
-    return ROUTES["int32_cast"] and device.type == "cpu" and dtype in (torch.uint8, torch.int8, torch.int16)
 
 
 def argsort_rows(keys: torch.Tensor) -> torch.Tensor:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from .. import _backend
-
 # Integer dtypes mixed relative to their first sample, in float64 and out of place (_kernels).
 WIDE_INTEGERS = (torch.int32, torch.int64)
 
@@ -30,14 +28,7 @@ def restore_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if x.dtype == dtype:
         return x
     if not dtype.is_floating_point:
-        return to_integer(add_half_for_rounding(x, dtype), dtype)
-    return x.to(dtype)
-
-
-def to_integer(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Cast ``x``, prepared by ``add_half_for_rounding``, to integer ``dtype`` (truncating)."""
-    if _backend.casts_through_int32(dtype, x.device):
-        return x.to(torch.int32).to(dtype)
+        return add_half_for_rounding(x, dtype).to(dtype)  # the cast truncates
     return x.to(dtype)
 
 

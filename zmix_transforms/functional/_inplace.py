@@ -22,7 +22,7 @@ from collections.abc import Callable
 import torch
 
 from .. import _backend
-from ._dtypes import WIDE_INTEGERS, add_half_for_rounding, to_integer
+from ._dtypes import WIDE_INTEGERS, add_half_for_rounding
 
 _BUFFER_BYTES = 5 << 19
 _MIN_BUFFER_BYTES = 1 << 21
@@ -128,9 +128,6 @@ def mix_columns_(
     block = _block_columns(flat, 2 * n * dtype.itemsize)  # the source block and its mix
     size = n * min(block, width)
     source = torch.empty(size, dtype=dtype, device=x.device)
-    # narrow integer types: the mix is cast through int32 (as to_integer does) into the source
-    # block's buffer, which the mix has consumed; ``dtype`` is float32 for them, 4 bytes too
-    integer = source.view(torch.int32) if _backend.casts_through_int32(x.dtype, x.device) else None
     half = None
     if not x.dtype.is_floating_point:
         half = torch.full((min(block, width),), 0.5, dtype=dtype, device=x.device)
@@ -143,7 +140,7 @@ def mix_columns_(
         )
         if half is not None and x.dtype.is_signed:
             mixed.floor_()
-        columns.copy_(mixed if integer is None else integer[:count].view(columns.shape).copy_(mixed))
+        columns.copy_(mixed)
         del mixed  # before the next block's mix is made
 
 
@@ -177,9 +174,7 @@ class SampleLerp:
         own.copy_(sample)
         torch.lerp(other.copy_(partner), own, lam, out=own)
         out.copy_(
-            own
-            if out.dtype.is_floating_point
-            else to_integer(add_half_for_rounding(own, out.dtype), out.dtype)
+            own if out.dtype.is_floating_point else add_half_for_rounding(own, out.dtype)  # copy_ truncates
         )
 
 
