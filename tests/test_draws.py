@@ -217,7 +217,11 @@ def test_max_terms_errors() -> None:
     x = torch.rand(4, 3)
     with pytest.raises(ValueError, match=r"^indices must lie in \[0, N\) = \[0, 4\), got values from 0 to 4"):
         F.apply_terms(x, torch.tensor([[0, 4]] * 4), torch.full((4, 2), 0.5))
-    with pytest.raises(ValueError, match=r"^indices and values must both have shape \(N, k\) with N = 4"):
+    with pytest.raises(
+        ValueError, match=r"^indices and values must both have shape \(M, k\), got \(4, 2\) and"
+    ):
         F.apply_terms(x, torch.zeros(4, 2, dtype=torch.int64), torch.full((4, 3), 0.5))
+    with pytest.raises(ValueError, match=r"^indices and values must both have shape \(N, k\) with N = 4"):
+        F.apply_terms(x, torch.zeros(3, 2, dtype=torch.int64), torch.full((3, 2), 0.5), inplace=True)
     with pytest.raises(TypeError, match=r"^indices must be an int64 torch.Tensor of shape \(N, k\)"):
         F.apply_terms(x, torch.zeros(4, 2, dtype=torch.int32), torch.full((4, 2), 0.5))

@@ -181,3 +181,16 @@ def test_routes_refuse_unknown_names() -> None:
         _backend.routes(mkl=False),
     ):
         pass
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.uint8])
+def test_the_products_of_some_rows_equal_those_rows_of_the_whole_product(dtype: torch.dtype) -> None:
+    """What mixing across ranks relies on: a rank's rows, computed alone, bit for bit."""
+    x = make_images((10, 3, 7, 6), dtype, seed=8)
+    g = torch.Generator().manual_seed(8)
+    weights = F.zeta_weights(10, generator=g, dtype=torch.float64)
+    indices, values = F.zeta_terms(10, max_terms=3, generator=g, dtype=torch.float64)
+    dense, sparse = F.apply_weights(x, weights), F.apply_terms(x, indices, values)
+    for rows in (slice(0, 1), slice(1, 3), slice(3, 9), slice(9, 10)):
+        assert torch.equal(F.apply_weights(x, weights[rows]), dense[rows])
+        assert torch.equal(F.apply_terms(x, indices[rows], values[rows]), sparse[rows])

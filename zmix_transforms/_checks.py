@@ -21,6 +21,7 @@ __all__ = [
     "allocation",
     "check_batch_size",
     "check_batch_tensor",
+    "check_bool",
     "check_finite_positive",
     "check_generator",
     "check_image_batches",
@@ -84,6 +85,13 @@ def check_probabilities(p: Any, count: int) -> list[float]:
         if not _is_real_number(value):
             raise TypeError(f"p must be {expected}, got an entry {value!r} of type {type(value).__name__}")
     return [float(value) for value in p]
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value``, or raise unless it is a bool."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {value!r} of type {type(value).__name__}")
+    return value
 
 
 def check_lam(lam: Any) -> float:

@@ -79,6 +79,12 @@ class MixCollate:
             raise TypeError(f"return_originals must be a bool, got {type(return_originals).__name__}")
         if inplace is not None and not isinstance(inplace, bool):
             raise TypeError(f"inplace must be a bool or None, got {type(inplace).__name__}")
+        if getattr(transform, "across_ranks", False):
+            raise ValueError(
+                f"transform must not mix across ranks in a collate function, got {transform!r}: collate "
+                f"functions run in DataLoader workers, outside the process group; apply it to the "
+                f"batches the loader returns, in the training process"
+            )
         if inplace and return_originals:
             raise ValueError(
                 "inplace=True cannot be combined with return_originals=True: the originals must be kept"

@@ -20,9 +20,11 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
 
+from . import _distributed
 from . import functional as F
 from ._checks import (
     InputTypeError,
+    check_bool,
     check_finite_positive,
     check_image_batches,
     check_mask_batch,
@@ -113,6 +115,9 @@ class _BatchMix(Transform):
         labels_getter: Any = "default",
         label_smoothing: float = 0.0,
         p: float = 1.0,
+        per_rank: bool = True,
+        across_ranks: bool = False,
+        process_group: Any = None,
     ) -> None:
         super().__init__()
         self.num_classes = check_num_classes(num_classes)
@@ -120,11 +125,46 @@ class _BatchMix(Transform):
         self._labels_getter = _parse_labels_getter(labels_getter)
         self.label_smoothing = check_probability("label_smoothing", label_smoothing)
         self.p = check_probability("p", p)
+        self.per_rank = check_bool("per_rank", per_rank)
+        self.across_ranks = check_bool("across_ranks", across_ranks)
+        self.process_group = process_group
+        self._pickled_world: _distributed.World | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle, recording this process's rank for DataLoader workers spawned outside the group."""
+        state = dict(super().__getstate__())
+        state["_pickled_world"] = _distributed.world(None, self._pickled_world)
+        state["process_group"] = None  # a process group does not cross processes
+        return state
+
+    def _rank_generator(self) -> torch.Generator | None:
+        """This call's generator: per-rank under torch.distributed (``per_rank``), else the global RNG."""
+        if not self.per_rank:
+            return None
+        return _distributed.rank_generator(_distributed.world(None, self._pickled_world))
 
     # -- the steps a subclass defines ------------------------------------------------------------
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        """Draw this call's random parameters for the image batches in ``flat_inputs``."""
+        """Draw this call's random parameters for the image batches in ``flat_inputs``.
+
+        torchvision's hook: from the global torch RNG, or per rank under torch.distributed.
+        """
+        return self.draw_params(flat_inputs, self._rank_generator())
+
+    def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
+        """Draw the random parameters for the image batches in ``flat_inputs`` from ``generator``."""
+        raise NotImplementedError
+
+    def rows_params(
+        self, params: dict[str, Any], rows: torch.Tensor
+    ) -> tuple[dict[str, Any], torch.Tensor | None]:
+        """The parameters that mix only the samples ``rows`` of the batch ``params`` were drawn for.
+
+        Returns ``(params, select)``: mixing ``batch[select]`` (the whole batch when ``select`` is
+        None) with the returned parameters gives the mixed ``rows`` first, exactly as mixing the
+        whole batch would. ``across_ranks`` uses it to mix each rank's rows of the global batch.
+        """
         raise NotImplementedError
 
     def mix_images(
@@ -174,6 +214,8 @@ class _BatchMix(Transform):
             The same structure as ``forward`` returns.
         """
         sample = inputs if len(inputs) > 1 else inputs[0]
+        if self.across_ranks:
+            return self._mix_across_ranks(sample)
         pair = _plain_pair(sample)
         if pair is not None and self._labels_getter is default_labels_getter:
             mixed = self._mix_plain_pair(*pair, inplace=inplace)
@@ -181,7 +223,10 @@ class _BatchMix(Transform):
         flat_inputs, spec = tree_flatten(sample)
         batch = self._parse(sample, flat_inputs)
         images = [flat_inputs[i] for i in batch.image_positions]
-        params = self.make_params(images) if self._should_mix(batch.batch_size) else None
+        generator = self._rank_generator()
+        params = (
+            self.draw_params(images, generator) if self._should_mix(batch.batch_size, generator) else None
+        )
         flat_outputs = list(flat_inputs)
         if batch.label_position is not None:
             assert batch.labels is not None
@@ -206,16 +251,63 @@ class _BatchMix(Transform):
         """
         batch_size = check_image_batches([images], type(self).__name__)
         soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing)
-        if not self._should_mix(batch_size):
+        generator = self._rank_generator()
+        if not self._should_mix(batch_size, generator):
             return (images if inplace else images.clone()), (soft.clone() if soft is labels else soft)
-        params = self.make_params([images])
+        params = self.draw_params([images], generator)
         return self.mix_images(images, params, inplace=inplace), self.mix_labels(soft, params)
 
-    def _should_mix(self, batch_size: int) -> bool:
-        """A batch of one is never mixed; otherwise mix with probability ``p`` (global torch RNG)."""
+    def _should_mix(self, batch_size: int, generator: torch.Generator | None) -> bool:
+        """A batch of one is never mixed; otherwise mix with probability ``p``."""
         if batch_size == 1 or self.p == 0.0:
             return False
-        return self.p == 1.0 or bool(torch.rand(()) < self.p)
+        return self.p == 1.0 or bool(torch.rand((), generator=generator) < self.p)
+
+    def _mix_across_ranks(self, sample: Any) -> Any:
+        """Mix this rank's rows of the global batch: every rank's batch, in rank order."""
+        name = type(self).__name__
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            raise ValueError(
+                f"{name}(across_ranks=True) needs an initialized torch.distributed process group "
+                f"(torch.distributed.init_process_group), got none"
+            )
+        flat_inputs, spec = tree_flatten(sample)
+        batch = self._parse(sample, flat_inputs)
+        if batch.mask_positions or len(batch.image_positions) != 1 or batch.labels is None:
+            raise ValueError(
+                f"{name}(across_ranks=True) mixes one image batch with its labels, got "
+                f"{len(batch.image_positions)} image batch(es), {len(batch.mask_positions)} mask(s) and "
+                f"{'no' if batch.labels is None else 'one'} labels tensor"
+            )
+        position = batch.image_positions[0]
+        images = flat_inputs[position].as_subclass(torch.Tensor)
+        if torch.is_grad_enabled() and images.requires_grad:
+            raise ValueError(
+                "images must not require grad with across_ranks=True (the batches gathered from other "
+                "ranks carry no gradient back to them), got a tensor that requires grad; mix inputs, "
+                "not features, across ranks, or use across_ranks=False"
+            )
+        labels = batch.labels
+        gathered = _distributed.gather_batches(images, labels.to(images.device), self.process_group, name)
+        generator = torch.Generator().manual_seed(gathered.seed)  # the same on every rank
+        rows = torch.arange(gathered.offset, gathered.offset + gathered.size, device=images.device)
+        if self._should_mix(gathered.images.shape[0], generator):
+            params = self.draw_params([gathered.images], generator)
+            local, select = self.rows_params(params, rows)
+            source = gathered.images if select is None else gathered.images.index_select(0, select)
+            soft = gathered.labels if select is None else gathered.labels.index_select(0, select)
+            mixed = self.mix_images(source, local)[: gathered.size]
+            mixed_labels = self.mix_labels(soft, local)[: gathered.size].to(labels.device)
+        else:
+            mixed, mixed_labels = images.clone(), labels.clone()
+        flat_outputs = list(flat_inputs)
+        original = flat_inputs[position]
+        flat_outputs[position] = (
+            tv_tensors.wrap(mixed, like=original) if isinstance(original, tv_tensors.TVTensor) else mixed
+        )
+        assert batch.label_position is not None
+        flat_outputs[batch.label_position] = mixed_labels
+        return tree_unflatten(flat_outputs, spec)
 
     def _parse(self, sample: Any, flat_inputs: list[Any]) -> _Batch:
         """Check the input and find its image batches, masks and labels."""
@@ -268,6 +360,10 @@ class _BatchMix(Transform):
             items.append(("label_smoothing", self.label_smoothing))
         if self.p != 1.0:
             items.append(("p", self.p))
+        if not self.per_rank:
+            items.append(("per_rank", False))
+        if self.across_ranks:
+            items.append(("across_ranks", True))
         return items
 
 
@@ -388,6 +484,13 @@ class ZetaMixup(_BatchMix):
             ``(1 − s)·y + s/K``.
         p: Probability of mixing a batch at all (default 1); an unmixed batch still gets float (N, K)
             labels.
+        per_rank: Under torch.distributed with several ranks, draw independently on each rank even
+            when every rank was seeded alike (default); ``False`` draws the same on every rank that
+            shares a seed (for ranks that see the same batch). No effect outside a process group.
+        across_ranks: Mix across ranks: each rank returns its own rows of the global batch (every
+            rank's batch, in rank order) mixed with one global draw, with labels over the whole of
+            it. Needs an initialized process group; one all-gather of images and labels per call.
+        process_group: The group for ``across_ranks`` (default: the default group).
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when
@@ -418,14 +521,23 @@ class ZetaMixup(_BatchMix):
         labels_getter: Any = "default",
         label_smoothing: float = 0.0,
         p: float = 1.0,
+        per_rank: bool = True,
+        across_ranks: bool = False,
+        process_group: Any = None,
     ) -> None:
         super().__init__(
-            num_classes=num_classes, labels_getter=labels_getter, label_smoothing=label_smoothing, p=p
+            num_classes=num_classes,
+            labels_getter=labels_getter,
+            label_smoothing=label_smoothing,
+            p=p,
+            per_rank=per_rank,
+            across_ranks=across_ranks,
+            process_group=process_group,
         )
         self.gamma = check_finite_positive("gamma", gamma)
         self.max_terms = None if max_terms is None else check_max_terms(max_terms)
 
-    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+    def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
         """Draw the weights (float64; each use casts them to its compute dtype).
 
         Exact ζ-mixup draws the dense N×N ``weights``; with ``max_terms`` below the batch size, the
@@ -434,10 +546,24 @@ class ZetaMixup(_BatchMix):
         device, batch_size = _batch_device_and_size(flat_inputs)
         if self.max_terms is not None and self.max_terms < batch_size:
             indices, values = F.zeta_terms(
-                batch_size, self.gamma, max_terms=self.max_terms, device=device, dtype=torch.float64
+                batch_size,
+                self.gamma,
+                max_terms=self.max_terms,
+                generator=generator,
+                device=device,
+                dtype=torch.float64,
             )
             return {"indices": indices, "values": values}
-        return {"weights": F.zeta_weights(batch_size, self.gamma, device=device, dtype=torch.float64)}
+        weights = F.zeta_weights(
+            batch_size, self.gamma, generator=generator, device=device, dtype=torch.float64
+        )
+        return {"weights": weights}
+
+    def rows_params(
+        self, params: dict[str, Any], rows: torch.Tensor
+    ) -> tuple[dict[str, Any], torch.Tensor | None]:
+        """The weights' ``rows``, applied to the whole batch."""
+        return {key: value[rows.to(value.device)] for key, value in params.items()}, None
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
@@ -471,9 +597,18 @@ class _PairMix(_BatchMix):
         labels_getter: Any = "default",
         label_smoothing: float = 0.0,
         p: float = 1.0,
+        per_rank: bool = True,
+        across_ranks: bool = False,
+        process_group: Any = None,
     ) -> None:
         super().__init__(
-            num_classes=num_classes, labels_getter=labels_getter, label_smoothing=label_smoothing, p=p
+            num_classes=num_classes,
+            labels_getter=labels_getter,
+            label_smoothing=label_smoothing,
+            p=p,
+            per_rank=per_rank,
+            across_ranks=across_ranks,
+            process_group=process_group,
         )
         self.alpha = check_finite_positive("alpha", alpha)
 
@@ -483,6 +618,12 @@ class _PairMix(_BatchMix):
         if isinstance(lam, torch.Tensor):
             lam = lam.to(labels.device)
         return F.mix_pairs(labels, lam, params["partners"].to(labels.device))
+
+    def rows_params(
+        self, params: dict[str, Any], rows: torch.Tensor
+    ) -> tuple[dict[str, Any], torch.Tensor | None]:
+        """A batch of the ``rows`` and their partners, each row paired with its partner."""
+        return _pair_rows_params(params, rows)
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         return [("alpha", self.alpha), *super()._repr_items()]
@@ -504,6 +645,9 @@ class MixUp(_PairMix):
         labels_getter: ``"default"`` or a callable that returns the labels from the input.
         label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (see [`ZetaMixup`][ZetaMixup]).
         p: Probability of mixing a batch at all (default 1).
+        per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
+        across_ranks: Mix the global batch of all ranks (see [`ZetaMixup`][ZetaMixup]).
+        process_group: The group for ``across_ranks`` (default: the default group).
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when
@@ -528,9 +672,19 @@ class MixUp(_PairMix):
         labels_getter: Any = "default",
         label_smoothing: float = 0.0,
         p: float = 1.0,
+        per_rank: bool = True,
+        across_ranks: bool = False,
+        process_group: Any = None,
     ) -> None:
         super().__init__(
-            alpha, num_classes=num_classes, labels_getter=labels_getter, label_smoothing=label_smoothing, p=p
+            alpha,
+            num_classes=num_classes,
+            labels_getter=labels_getter,
+            label_smoothing=label_smoothing,
+            p=p,
+            per_rank=per_rank,
+            across_ranks=across_ranks,
+            process_group=process_group,
         )
         if not isinstance(per_sample, bool):
             raise TypeError(
@@ -538,14 +692,16 @@ class MixUp(_PairMix):
             )
         self.per_sample = per_sample
 
-    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+    def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
         """Draw λ (one, or one per sample) and the partners."""
         device, batch_size = _batch_device_and_size(flat_inputs)
         if self.per_sample:
-            lam: float | torch.Tensor = F.sample_lambdas(self.alpha, batch_size, device=device)
+            lam: float | torch.Tensor = F.sample_lambdas(
+                self.alpha, batch_size, generator=generator, device=device
+            )
         else:
-            lam = F.sample_lambda(self.alpha)
-        return {"lam": lam, "partners": F.cycle_partners(batch_size, device=device)}
+            lam = F.sample_lambda(self.alpha, generator=generator)
+        return {"lam": lam, "partners": F.cycle_partners(batch_size, generator=generator, device=device)}
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
@@ -558,16 +714,27 @@ class MixUp(_PairMix):
         return [*items[:1], ("per_sample", self.per_sample), *items[1:]] if self.per_sample else items
 
 
-def _draw_cutmix(alpha: float, flat_inputs: list[Any]) -> dict[str, Any]:
+def _draw_cutmix(alpha: float, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
     """CutMix's draws for a batch: the box, the exact kept fraction ``lam`` and the partners."""
     device, batch_size = _batch_device_and_size(flat_inputs)
     height, width = flat_inputs[0].shape[-2:]
-    box = F.cutmix_box(height, width, F.sample_lambda(alpha))
+    box = F.cutmix_box(height, width, F.sample_lambda(alpha, generator=generator), generator=generator)
     return {
         "box": box,
         "lam": 1.0 - box.area / (height * width),
-        "partners": F.cycle_partners(batch_size, device=device),
+        "partners": F.cycle_partners(batch_size, generator=generator, device=device),
     }
+
+
+def _pair_rows_params(params: dict[str, Any], rows: torch.Tensor) -> tuple[dict[str, Any], torch.Tensor]:
+    """Parameters for the batch ``rows`` + their partners, in which row ``i`` is paired with ``n + i``."""
+    n = rows.shape[0]
+    partners = params["partners"].to(rows.device)
+    select = torch.cat([rows, partners[rows]])
+    local = {**params, "partners": torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(rows.device)}
+    if isinstance(params.get("lam"), torch.Tensor):
+        local["lam"] = params["lam"].to(rows.device)[select]
+    return local, select
 
 
 class CutMix(_PairMix):
@@ -588,6 +755,9 @@ class CutMix(_PairMix):
         labels_getter: ``"default"`` or a callable that returns the labels from the input.
         label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (see [`ZetaMixup`][ZetaMixup]).
         p: Probability of mixing a batch at all (default 1).
+        per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
+        across_ranks: Mix the global batch of all ranks (see [`ZetaMixup`][ZetaMixup]).
+        process_group: The group for ``across_ranks`` (default: the default group).
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when
@@ -606,9 +776,9 @@ class CutMix(_PairMix):
 
     _supports_masks = True
 
-    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+    def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
         """Draw λ, the box and the partners; ``lam`` is the exact kept fraction of pixels."""
-        return _draw_cutmix(self.alpha, flat_inputs)
+        return _draw_cutmix(self.alpha, flat_inputs, generator)
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
@@ -636,6 +806,9 @@ class ZetaCutMix(_BatchMix):
         labels_getter: ``"default"`` or a callable that returns the labels from the input.
         label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (see [`ZetaMixup`][ZetaMixup]).
         p: Probability of mixing a batch at all (default 1).
+        per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
+        across_ranks: Mix the global batch of all ranks (see [`ZetaMixup`][ZetaMixup]).
+        process_group: The group for ``across_ranks`` (default: the default group).
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when
@@ -661,18 +834,37 @@ class ZetaCutMix(_BatchMix):
         labels_getter: Any = "default",
         label_smoothing: float = 0.0,
         p: float = 1.0,
+        per_rank: bool = True,
+        across_ranks: bool = False,
+        process_group: Any = None,
     ) -> None:
         super().__init__(
-            num_classes=num_classes, labels_getter=labels_getter, label_smoothing=label_smoothing, p=p
+            num_classes=num_classes,
+            labels_getter=labels_getter,
+            label_smoothing=label_smoothing,
+            p=p,
+            per_rank=per_rank,
+            across_ranks=across_ranks,
+            process_group=process_group,
         )
         self.gamma = check_finite_positive("gamma", gamma)
         self.alpha = check_finite_positive("alpha", alpha)
 
-    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+    def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
         """Draw ζ-mixup's weights, then CutMix's box, kept fraction and partners."""
         device, batch_size = _batch_device_and_size(flat_inputs)
-        weights = F.zeta_weights(batch_size, self.gamma, device=device, dtype=torch.float64)
-        return {"weights": weights, **_draw_cutmix(self.alpha, flat_inputs)}
+        weights = F.zeta_weights(
+            batch_size, self.gamma, generator=generator, device=device, dtype=torch.float64
+        )
+        return {"weights": weights, **_draw_cutmix(self.alpha, flat_inputs, generator)}
+
+    def rows_params(
+        self, params: dict[str, Any], rows: torch.Tensor
+    ) -> tuple[dict[str, Any], torch.Tensor | None]:
+        """The ζ-mixup rows of the ``rows`` and their partners, over the whole batch, then paired."""
+        local, select = _pair_rows_params(params, rows)
+        local["weights"] = params["weights"][select.to(params["weights"].device)]
+        return local, None
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
@@ -698,6 +890,8 @@ class RandomMix(Transform):
             callables that take the batch.
         p: Relative probabilities of the transforms, non-negative with a positive sum (normalized
             here); ``None`` picks uniformly.
+        per_rank: Pick independently on each rank under torch.distributed (see
+            [`ZetaMixup`][ZetaMixup]).
 
     Raises:
         ValueError: If ``transforms`` is empty, or ``p`` has the wrong length, a negative or
@@ -716,7 +910,13 @@ class RandomMix(Transform):
         torch.Size([4, 3])
     """
 
-    def __init__(self, transforms: Sequence[Callable[..., Any]], p: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        transforms: Sequence[Callable[..., Any]],
+        p: Sequence[float] | None = None,
+        *,
+        per_rank: bool = True,
+    ) -> None:
         super().__init__()
         if isinstance(transforms, (str, bytes)) or not isinstance(transforms, collections.abc.Sequence):
             raise TypeError(f"transforms must be a sequence of callables, got {type(transforms).__name__}")
@@ -725,7 +925,16 @@ class RandomMix(Transform):
         for i, t in enumerate(transforms):
             if not callable(t):
                 raise TypeError(f"transforms[{i}] must be callable, got {type(t).__name__}")
+        for i, t in enumerate(transforms):
+            if getattr(t, "across_ranks", False):
+                raise ValueError(
+                    f"transforms[{i}] must not mix across ranks inside RandomMix (each rank would pick on "
+                    f"its own, and the ranks' gathers would not match), got {t!r}; pick the transform in "
+                    f"the training loop from a seed that every rank shares"
+                )
         self.transforms = list(transforms)
+        self.per_rank = check_bool("per_rank", per_rank)
+        self._pickled_world: _distributed.World | None = None
         if p is None:
             probabilities = [1.0 / len(transforms)] * len(transforms)
         else:
@@ -762,9 +971,18 @@ class RandomMix(Transform):
         Returns:
             The picked transform's output.
         """
-        transform = self.transforms[int(torch.multinomial(torch.tensor(self.p, dtype=torch.float64), 1))]
+        here = _distributed.world(None, self._pickled_world) if self.per_rank else None
+        generator = _distributed.rank_generator(here)
+        pick = torch.multinomial(torch.tensor(self.p, dtype=torch.float64), 1, generator=generator)
+        transform = self.transforms[int(pick)]
         mix = getattr(transform, "mix", None)
         return mix(*inputs, inplace=inplace) if callable(mix) else transform(*inputs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle, recording this process's rank for DataLoader workers spawned outside the group."""
+        state = dict(super().__getstate__())
+        state["_pickled_world"] = _distributed.world(None, self._pickled_world)
+        return state
 
     def extra_repr(self) -> str:
         """The transforms and their probabilities, as shown by ``repr``."""

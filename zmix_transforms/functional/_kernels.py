@@ -151,7 +151,10 @@ def _apply_weights(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 
     def product(values: torch.Tensor) -> torch.Tensor:
         flat = values.reshape(values.shape[0], -1).contiguous()
-        return (weights.to(values.dtype) @ flat).reshape(weights.shape[0], *values.shape[1:])
+        rows = weights.to(values.dtype)
+        if rows.shape[0] == 1:  # a matrix product, not BLAS's vector one: the same sums as in a batch's
+            rows = rows.expand(2, -1).contiguous()
+        return (rows @ flat)[: weights.shape[0]].reshape(weights.shape[0], *values.shape[1:])
 
     return _in_compute_dtype(x, product)
 
@@ -159,7 +162,7 @@ def _apply_weights(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 def apply_terms(
     x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor, *, inplace: bool = False
 ) -> torch.Tensor:
-    """Mix a batch with ``k`` terms per row: ``out[p] = Σ_j values[p, j] · x[indices[p, j]]``.
+    """Mix a batch with ``k`` terms per output row: ``out[p] = Σ_j values[p, j] · x[indices[p, j]]``.
 
     The sparse counterpart of [`apply_weights`][zmix_transforms.functional.apply_weights] for the
     compact weights of [`zeta_terms`][zmix_transforms.functional.zeta_terms]: cost ``k·N·D`` instead
@@ -169,12 +172,13 @@ def apply_terms(
     Args:
         x: A batch of shape (N, ...) of any float or integer dtype (computed as in
             [`apply_weights`][zmix_transforms.functional.apply_weights]).
-        indices: Int64 sample indices of shape (N, k), on ``x``'s device.
-        values: Float weights of shape (N, k), on ``x``'s device; rows summing to 1 for a convex mix.
-        inplace: Overwrite ``x``, over blocks of columns through a small buffer.
+        indices: Int64 sample indices of shape (M, k), each in [0, N), on ``x``'s device: one row per
+            output sample (M = N for a whole batch).
+        values: Float weights of shape (M, k), on ``x``'s device; rows summing to 1 for a convex mix.
+        inplace: Overwrite ``x``, over blocks of columns through a small buffer (needs M = N).
 
     Returns:
-        The mixed batch: a new tensor, or ``x`` itself when ``inplace``.
+        The mixed batch of shape (M, ...): a new tensor, or ``x`` itself when ``inplace``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -192,9 +196,10 @@ def apply_terms(
         raise TypeError(f"indices must be an int64 torch.Tensor of shape (N, k), got {describe(indices)}")
     if not isinstance(values, torch.Tensor) or not values.is_floating_point():
         raise TypeError(f"values must be a float torch.Tensor of shape (N, k), got {describe(values)}")
-    if indices.shape[0] != n or values.shape != indices.shape:
+    if values.shape != indices.shape or (inplace and indices.shape[0] != n):
+        expected = f"(N, k) with N = {n}" if inplace else "(M, k)"
         raise ValueError(
-            f"indices and values must both have shape (N, k) with N = {n}, "
+            f"indices and values must both have shape {expected}, "
             f"got {tuple(indices.shape)} and {tuple(values.shape)}"
         )
     check_same_device("indices", indices, x.device, "x")
@@ -217,7 +222,7 @@ def _apply_terms(x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -
         flat = table.reshape(table.shape[0], -1).contiguous()
         weights = values.to(table.dtype).contiguous()
         out = torch.nn.functional.embedding_bag(indices, flat, per_sample_weights=weights, mode="sum")
-        return out.reshape(table.shape)
+        return out.reshape(indices.shape[0], *table.shape[1:])
 
     return _in_compute_dtype(x, gathered_sum)
 

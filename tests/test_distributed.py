@@ -1,0 +1,250 @@
+"""torch.distributed: independent draws per rank, and mixing across ranks, on real process groups.
+
+Each test spawns its ranks with ``torch.multiprocessing`` (backend gloo, 127.0.0.1 on a free port,
+a 60 s timeout on every collective); the ranks write what they saw to files, and the test, in this
+process, checks them. A rank that fails ends the others, and every process is killed at the end.
+"""
+
+from __future__ import annotations
+
+import datetime
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.utils.data import DataLoader, Dataset
+
+import zmix_transforms as Z
+
+pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+
+SEED = 1234
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _entry(rank: int, world_size: int, port: int, job: str, out: str) -> None:
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world_size,
+        timeout=datetime.timedelta(seconds=60),
+    )
+    try:
+        torch.set_num_threads(1)
+        result = JOBS[job](rank, world_size)
+        torch.save(result, Path(out) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def run_ranks(job: str, world_size: int, tmp_path: Path, timeout: float = 240.0) -> list[Any]:
+    """Run ``JOBS[job]`` on ``world_size`` spawned ranks; return each rank's result."""
+    context = mp.start_processes(
+        _entry,
+        args=(world_size, _free_port(), job, str(tmp_path)),
+        nprocs=world_size,
+        join=False,
+        start_method="spawn",
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while not context.join(timeout=5):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{job} on {world_size} ranks did not finish in {timeout} s")
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+    return [torch.load(tmp_path / f"rank{rank}.pt", weights_only=False) for rank in range(world_size)]
+
+
+# -- per-rank draws --------------------------------------------------------------------------------
+
+
+class _Coded(Dataset):
+    """Sample i: a constant image of value i and a one-hot float label of 16 classes."""
+
+    def __len__(self) -> int:
+        return 64
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.full((1, 4, 4), float(i)), torch.nn.functional.one_hot(torch.tensor(i % 16), 16).float()
+
+
+def _draws(per_rank: bool = True) -> dict[str, torch.Tensor]:
+    """What each transform draws on an identity-labelled batch (labels reveal the weights)."""
+    torch.manual_seed(SEED)
+    images, eye = torch.rand(8, 3, 4, 4), torch.eye(8)
+    return {
+        name: make(per_rank)(images, eye)[1]
+        for name, make in {
+            "ZetaMixup": lambda r: Z.ZetaMixup(per_rank=r),
+            "MixUp": lambda r: Z.MixUp(per_rank=r),
+            "CutMix": lambda r: Z.CutMix(per_rank=r),
+            "RandomMix": lambda r: Z.RandomMix([Z.MixUp(per_rank=r), Z.ZetaMixup(per_rank=r)], per_rank=r),
+        }.items()
+    }
+
+
+def _loader_batches(context: str) -> list[torch.Tensor]:
+    torch.manual_seed(SEED)
+    loader = DataLoader(
+        _Coded(),
+        batch_size=8,
+        num_workers=2,
+        multiprocessing_context=context,
+        collate_fn=Z.ZetaMixupCollate(),
+        timeout=120,
+    )
+    return [labels for _, labels in loader]
+
+
+def per_rank_job(rank: int, world_size: int) -> dict[str, Any]:
+    return {
+        "main": _draws(),
+        "main again": _draws(),
+        "main, per_rank=False": _draws(per_rank=False),
+        "fork workers": _loader_batches("fork"),
+        "fork workers again": _loader_batches("fork"),
+        "spawn workers": _loader_batches("spawn"),
+    }
+
+
+def test_every_rank_draws_its_own_mixes_reproducibly(tmp_path: Path) -> None:
+    ranks = run_ranks("per_rank", 2, tmp_path)
+    alone = _draws()  # this process belongs to no group: the draws of earlier versions
+    for name, weights in ranks[0]["main"].items():
+        other = ranks[1]["main"][name]
+        assert not torch.equal(weights, other), f"{name}: both ranks drew the same"
+        assert torch.equal(weights, ranks[0]["main again"][name]), f"{name}: not reproducible"
+        # the opt-out: every rank seeded alike draws alike, as a process outside a group does
+        assert torch.equal(ranks[0]["main, per_rank=False"][name], ranks[1]["main, per_rank=False"][name])
+        assert torch.equal(ranks[0]["main, per_rank=False"][name], alone[name])
+    for context in ("fork workers", "spawn workers"):
+        first, second = ranks[0][context], ranks[1][context]
+        assert len(first) == len(second) == 8
+        assert all(not torch.equal(a, b) for a, b in zip(first, second, strict=True)), context
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(ranks[0]["fork workers"], ranks[0]["fork workers again"], strict=True)
+    )
+
+
+# -- mixing across ranks --------------------------------------------------------------------------
+
+
+METHODS: dict[str, Callable[[], Any]] = {
+    "ZetaMixup": lambda: Z.ZetaMixup(num_classes=5, across_ranks=True),
+    "ZetaMixup(max_terms=3)": lambda: Z.ZetaMixup(num_classes=5, max_terms=3, across_ranks=True),
+    "MixUp": lambda: Z.MixUp(num_classes=5, across_ranks=True),
+    "MixUp(per_sample)": lambda: Z.MixUp(num_classes=5, per_sample=True, across_ranks=True),
+    "CutMix": lambda: Z.CutMix(num_classes=5, across_ranks=True),
+    "ZetaCutMix": lambda: Z.ZetaCutMix(num_classes=5, across_ranks=True),
+}
+SIZES = {2: [3, 5], 4: [2, 4, 1, 3]}  # unequal batch sizes, as in a last batch
+
+
+def _rank_batch(rank: int, size: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(rank)
+    images = torch.rand(size, 3, 6, 5, generator=g) * 255
+    images = images if dtype.is_floating_point else images.round().to(dtype)
+    return images, torch.randint(0, 5, (size,), generator=g)
+
+
+def across_job(rank: int, world_size: int) -> dict[str, Any]:
+    size = SIZES[world_size][rank]
+    results: dict[str, Any] = {}
+    for dtype in (torch.float32, torch.uint8):
+        images, labels = _rank_batch(rank, size, dtype)
+        for name, make in METHODS.items():
+            torch.manual_seed(100 + rank)  # ranks seeded differently: the draws are rank 0's
+            results[name, dtype] = make()(images, labels)
+    errors = {}
+    try:
+        Z.MixUp(num_classes=5, across_ranks=True)(torch.rand(2, 3, 6, 5 + rank), torch.tensor([0, 1]))
+    except ValueError as error:
+        errors["shapes"] = str(error)
+    try:
+        Z.MixUp(num_classes=5, across_ranks=True)(
+            torch.rand(2, 3, 6, 5, requires_grad=True), torch.tensor([0, 1])
+        )
+    except ValueError as error:
+        errors["grad"] = str(error)
+    results["errors"] = errors
+    return results
+
+
+def _reference(name: str, world_size: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The concatenated batch mixed in one process with rank 0's draws."""
+    batches = [_rank_batch(rank, size, dtype) for rank, size in enumerate(SIZES[world_size])]
+    images = torch.cat([b[0] for b in batches])
+    labels = torch.nn.functional.one_hot(torch.cat([b[1] for b in batches]), 5).float()
+    torch.manual_seed(100)
+    seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))  # rank 0's first draw
+    transform = METHODS[name]()
+    params = transform.draw_params([images], torch.Generator().manual_seed(seed))
+    return transform.mix_images(images, params), transform.mix_labels(labels, params)
+
+
+@pytest.mark.parametrize("world_size", [2, 4])
+def test_mixing_across_ranks_equals_mixing_the_concatenated_batch(world_size: int, tmp_path: Path) -> None:
+    ranks = run_ranks("across", world_size, tmp_path)
+    for dtype in (torch.float32, torch.uint8):
+        for name in METHODS:
+            images = torch.cat([result[name, dtype][0] for result in ranks])
+            labels = torch.cat([result[name, dtype][1] for result in ranks])
+            expected_images, expected_labels = _reference(name, world_size, dtype)
+            assert images.dtype == dtype
+            assert torch.equal(images, expected_images), f"{name} {dtype}"
+            assert torch.equal(labels, expected_labels), f"{name} {dtype}"
+            torch.testing.assert_close(labels.sum(1), torch.ones(len(labels)))
+    for result in ranks:  # every rank refuses alike: no rank waits on a collective the others skip
+        assert (
+            "needs batches whose samples have one shape, dtype and number of classes"
+            in result["errors"]["shapes"]
+        )
+        assert result["errors"]["grad"].startswith("images must not require grad with across_ranks=True")
+
+
+def test_across_ranks_needs_a_process_group_and_no_collate() -> None:
+    with pytest.raises(
+        ValueError, match=r"^MixUp\(across_ranks=True\) needs an initialized torch.distributed"
+    ):
+        Z.MixUp(num_classes=2, across_ranks=True)(torch.rand(2, 3, 4, 4), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"^transform must not mix across ranks in a collate function"):
+        Z.MixCollate(Z.ZetaMixup(num_classes=2, across_ranks=True))
+    with pytest.raises(ValueError, match=r"^transforms\[1\] must not mix across ranks inside RandomMix"):
+        Z.RandomMix([Z.MixUp(), Z.CutMix(across_ranks=True)])
+    with pytest.raises(TypeError, match=r"^across_ranks must be a bool, got 'yes' of type str"):
+        Z.ZetaMixup(across_ranks="yes")
+
+
+def test_outside_a_group_the_draws_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RANK", raising=False)
+    torch.manual_seed(3)
+    default = Z.MixUp(num_classes=3)(torch.rand(6, 3, 4, 4), torch.arange(6) % 3)
+    torch.manual_seed(3)
+    opted_out = Z.MixUp(num_classes=3, per_rank=False)(torch.rand(6, 3, 4, 4), torch.arange(6) % 3)
+    assert all(torch.equal(a, b) for a, b in zip(default, opted_out, strict=True))
+    # torchrun's environment alone (a spawned DataLoader worker of a rank) also draws per rank
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    torch.manual_seed(3)
+    ranked = Z.MixUp(num_classes=3)(torch.rand(6, 3, 4, 4), torch.arange(6) % 3)
+    assert not torch.equal(ranked[1], default[1])
+
+
+JOBS: dict[str, Callable[[int, int], Any]] = {"per_rank": per_rank_job, "across": across_job}

@@ -1,0 +1,146 @@
+"""torch.distributed support: independent draws on every rank, and batches gathered across ranks.
+
+Per-rank draws. Training scripts seed every rank alike (``torch.manual_seed(0)``), so the global RNG
+gives every rank the same λ, pairing and weights. When a process belongs to a group of several
+ranks, a transform draws one 62-bit number from the global RNG per call and seeds a private CPU
+generator with it and the rank: each (seed, rank, DataLoader worker) has its own stream, reproduced
+bit for bit, and a process outside a group draws exactly as before. The rank is that of the default
+process group (also in forked DataLoader workers, which inherit it), else the one recorded when the
+transform was pickled into a spawned worker, else ``RANK``/``WORLD_SIZE`` from the environment
+(``torchrun`` sets them).
+
+Across ranks. ``gather_batches`` all-gathers every rank's batch (padded to the largest, so ranks
+may hold different batch sizes) with one small collective for the sizes and a shared seed first.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["World", "gather_batches", "rank_generator", "world"]
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's rank and the number of ranks."""
+
+    rank: int
+    size: int
+
+
+def world(process_group: Any = None, pickled: World | None = None) -> World | None:
+    """The rank and world size this process draws for, or None outside a group of several ranks."""
+    if dist.is_available() and dist.is_initialized():
+        found = World(dist.get_rank(process_group), dist.get_world_size(process_group))
+    elif pickled is not None:
+        found = pickled
+    elif "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        try:
+            found = World(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]))
+        except ValueError:
+            return None
+    else:
+        return None
+    return found if found.size > 1 else None
+
+
+def rank_generator(here: World | None) -> torch.Generator | None:
+    """A CPU generator for this call's draws on rank ``here.rank``; None (the global RNG) alone.
+
+    One number is drawn from the global RNG (so that ``torch.manual_seed`` and DataLoader worker
+    seeding still govern it) and mixed with the rank by SplitMix64's finalizer.
+    """
+    if here is None:
+        return None
+    drawn = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+    return torch.Generator().manual_seed(_mix64(drawn * 0x9E3779B97F4A7C15 + here.rank))
+
+
+def _mix64(value: int) -> int:
+    """SplitMix64's finalizer: distinct inputs give well-spread, distinct 63-bit seeds."""
+    mask = (1 << 64) - 1
+    value &= mask
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & mask
+    return (value ^ (value >> 31)) & ((1 << 63) - 1)
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """The global batch: every rank's rows in rank order, and where this rank's rows are."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    offset: int
+    size: int
+    seed: int  # drawn on rank 0, the same on every rank
+
+
+def gather_batches(images: torch.Tensor, labels: torch.Tensor, process_group: Any, name: str) -> Gathered:
+    """All-gather ``images`` and float ``labels`` from every rank of ``process_group``.
+
+    Raises:
+        ValueError: On every rank alike, if the ranks' samples differ in shape, dtype or classes.
+    """
+    group_size = dist.get_world_size(process_group)
+    rank = dist.get_rank(process_group)
+    seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+    signature = _signature(images, labels)
+    meta = torch.tensor([images.shape[0], seed, *signature], dtype=torch.int64)
+    metas = [torch.empty_like(meta) for _ in range(group_size)]
+    dist.all_gather(metas, meta, group=process_group)
+    sizes = [int(m[0]) for m in metas]
+    if any(m[2:].tolist() != meta[2:].tolist() for m in metas):
+        raise ValueError(
+            f"{name}(across_ranks=True) needs batches whose samples have one shape, dtype and number "
+            f"of classes on every rank, got {_describe_metas(metas)}"
+        )
+    largest = max(sizes)
+    parts = []
+    for local in (images, labels):
+        padded = local.new_zeros((largest, *local.shape[1:]))
+        padded[: local.shape[0]] = local
+        received = [torch.empty_like(padded) for _ in range(group_size)]
+        dist.all_gather(received, padded.contiguous(), group=process_group)
+        parts.append(torch.cat([r[:size] for r, size in zip(received, sizes, strict=True)]))
+    return Gathered(parts[0], parts[1], sum(sizes[:rank]), sizes[rank], int(metas[0][1]))
+
+
+_DTYPES = (
+    torch.float32,
+    torch.float64,
+    torch.float16,
+    torch.bfloat16,
+    torch.uint8,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+)
+
+
+def _signature(images: torch.Tensor, labels: torch.Tensor) -> list[int]:
+    """What must agree across ranks: image dtype and sample shape, label dtype and classes."""
+    padded_shape = [*images.shape[1:], *([-1] * (5 - images.ndim))][:5]
+    return [
+        _DTYPES.index(images.dtype),
+        images.ndim,
+        *padded_shape,
+        _DTYPES.index(labels.dtype),
+        labels.shape[1],
+    ]
+
+
+def _describe_metas(metas: list[torch.Tensor]) -> str:
+    parts = []
+    for rank, m in enumerate(metas):
+        values = m.tolist()
+        dtype, ndim, shape = _DTYPES[values[2]], values[3], values[4 : 4 + 5]
+        sample = tuple(v for v in shape[: ndim - 1])
+        parts.append(f"rank {rank}: {values[0]} samples of {sample} {dtype}, {values[-1]} classes")
+    return "; ".join(parts)
