@@ -47,6 +47,7 @@ figures: $(VENV)/.examples
 	$(PY) examples/gallery.py --out docs/assets/examples
 	$(PY) examples/method_figures.py --out docs/assets/examples
 	$(PY) examples/train_digits.py --out docs/assets/examples --no-progress
+	$(PY) examples/ddp_digits.py --out docs/assets/examples
 
 ## make examples-quick: run every example with --quick into a temporary folder
 examples-quick: $(VENV)/.examples
@@ -54,10 +55,11 @@ examples-quick: $(VENV)/.examples
 		$(PY) $$example --quick --out $$tmp/$$(basename $$example .py) > $$tmp/log.txt 2>&1 \
 		|| { cat $$tmp/log.txt; exit 1; }; echo "ran $$example --quick"; done && rm -rf $$tmp
 
-## make bench: measure and write docs/benchmarks.md (needs the bench extra for timm)
+## make bench: measure and write docs/benchmarks.md and the distributed cost table (bench extra: timm)
 bench: $(VENV)/.test
 	$(PIP) install -q -e ".[bench]"
 	$(PY) benchmarks/bench_mixing.py
+	$(PY) benchmarks/bench_distributed.py
 
 lint: $(VENV)/.test
 	$(PY) -m ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import re
 import sys
@@ -103,3 +104,20 @@ def test_method_figures_quick_run(tmp_path: Path) -> None:
     for kept in result["cutmix"]["kept"].values():
         assert ((kept >= 0) & (kept <= 1)).all()
     assert all(path.stat().st_size > 5_000 for path in result["figures"])
+
+
+def test_ddp_digits_quick_run(tmp_path: Path, monkeypatch) -> None:
+    """Two spawned gloo ranks train with per-rank and across-rank mixing; the picture is a global W."""
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))  # spawned ranks import the example by name
+    monkeypatch.delenv("RANK", raising=False)
+    module = importlib.import_module("ddp_digits")
+    result = module.main(["--quick", "--out", str(tmp_path)])
+    for mode in module.MODES:
+        assert result["results"][mode]["accuracy"] > 0.5, mode
+    weights = result["weights"]
+    assert weights.shape == (16, 16)
+    torch.testing.assert_close(weights.sum(1), torch.ones(16, dtype=weights.dtype))
+    assert torch.equal(weights.argmax(1), torch.arange(16))  # ζ-mixup: each sample ranks first in its row
+    assert (weights[:8, 8:] > 0).all()  # rank 0's outputs take from rank 1's inputs
+    assert (tmp_path / "global_weights.png").stat().st_size > 10_000
+    assert "across ranks" in (tmp_path / "ddp_digits.md").read_text()

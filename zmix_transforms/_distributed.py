@@ -103,11 +103,15 @@ def gather_batches(images: torch.Tensor, labels: torch.Tensor, process_group: An
     largest = max(sizes)
     parts = []
     for local in (images, labels):
-        padded = local.new_zeros((largest, *local.shape[1:]))
-        padded[: local.shape[0]] = local
-        received = [torch.empty_like(padded) for _ in range(group_size)]
-        dist.all_gather(received, padded.contiguous(), group=process_group)
-        parts.append(torch.cat([r[:size] for r, size in zip(received, sizes, strict=True)]))
+        # received straight into one global tensor; a smaller batch is padded to the largest
+        out = local.new_empty((group_size * largest, *local.shape[1:]))
+        send = local.contiguous()
+        if local.shape[0] < largest:
+            send = torch.cat([send, send.new_zeros((largest - local.shape[0], *local.shape[1:]))])
+        dist.all_gather(list(out.split(largest)), send, group=process_group)
+        if any(size != largest for size in sizes):
+            out = torch.cat([chunk[:size] for chunk, size in zip(out.split(largest), sizes, strict=True)])
+        parts.append(out)
     return Gathered(parts[0], parts[1], sum(sizes[:rank]), sizes[rank], int(metas[0][1]))
 
 
