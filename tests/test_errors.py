@@ -197,12 +197,10 @@ def test_boxes_are_rejected(cls: type) -> None:
 
 
 @pytest.mark.parametrize("cls", [Z.ZetaMixup, Z.MixUp, Z.ZetaCutMix])
-def test_blending_methods_reject_masks(cls: type) -> None:
+def test_blending_methods_need_num_classes_for_class_index_masks(cls: type) -> None:
     mask = tv_tensors.Mask(torch.zeros(2, 8, 8, dtype=torch.uint8))
-    with pytest.raises(
-        ValueError, match=r"does not support Mask: .* nor for masks \(CutMix alone supports them\)"
-    ):
-        cls(num_classes=3)({"image": _images(2), "mask": mask, "labels": torch.tensor([0, 1])})
+    with pytest.raises(ValueError, match=r"^num_classes must be given to mix class-index masks"):
+        cls()(tv_tensors.Image(_images(2)), mask)
 
 
 def test_cutmix_checks_mask_shapes() -> None:

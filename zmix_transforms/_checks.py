@@ -41,6 +41,8 @@ __all__ = [
     "check_sample_list",
     "check_size",
     "check_soft_labels",
+    "check_spatial_dims",
+    "check_spatial_sizes",
     "describe",
     "describe_sample",
     "sample_shapes",
@@ -290,16 +292,45 @@ def allocation(what: str) -> Iterator[None]:
         raise ValueError(f"{what} could not be allocated: {str(error).splitlines()[0]}") from error
 
 
-def check_image_batches(images: list[torch.Tensor], name: str) -> int:
+def check_spatial_dims(spatial_dims: Any) -> int:
+    """Return ``spatial_dims`` (2 for images, 3 for volumes), or raise."""
+    if not isinstance(spatial_dims, int) or isinstance(spatial_dims, bool):
+        raise TypeError(
+            f"spatial_dims must be 2 (images) or 3 (volumes), got {spatial_dims!r} of type "
+            f"{type(spatial_dims).__name__}"
+        )
+    if spatial_dims not in (2, 3):
+        raise ValueError(f"spatial_dims must be 2 (images) or 3 (volumes), got {spatial_dims}")
+    return spatial_dims
+
+
+def check_spatial_sizes(name: str, x: torch.Tensor, spatial_dims: int) -> tuple[int, ...]:
+    """Return the last ``spatial_dims`` sizes of ``x``, or raise unless each is >= 1 (a box needs room)."""
+    spatial = tuple(int(size) for size in x.shape[-spatial_dims:])
+    if min(spatial) < 1:
+        raise ValueError(f"{name} must have spatial sizes >= 1 to cut a box from, got shape {tuple(x.shape)}")
+    return spatial
+
+
+def check_image_batches(images: list[torch.Tensor], name: str, spatial_dims: int = 2) -> int:
     """Check every image batch of a transform's input and return their common batch size.
 
-    A ``tv_tensors.Video`` batch is (N, T, C, H, W); any other image batch (a plain tensor or a
-    ``tv_tensors.Image``) is (N, C, H, W), as torchvision's ``MixUp`` and ``CutMix`` require.
+    With ``spatial_dims=2`` a ``tv_tensors.Video`` batch is (N, T, C, H, W) and any other image
+    batch (a plain tensor or a ``tv_tensors.Image``) is (N, C, H, W), as torchvision's ``MixUp``
+    and ``CutMix`` require; with ``spatial_dims=3`` a batch is a volume batch (N, C, D, H, W).
     """
     batch_size = None
     for image in images:
         video = type(image).__name__ == "Video"
-        ndim, layout = (5, "(N, T, C, H, W)") if video else (4, "(N, C, H, W)")
+        if spatial_dims == 3:
+            if video:
+                raise ValueError(
+                    f"{name}(spatial_dims=3) mixes volume batches (N, C, D, H, W), got a Video batch of "
+                    f"shape {tuple(image.shape)}; use spatial_dims=2 for videos"
+                )
+            ndim, layout = 5, "(N, C, D, H, W)"
+        else:
+            ndim, layout = (5, "(N, T, C, H, W)") if video else (4, "(N, C, H, W)")
         check_batch_tensor("images", image, min_ndim=1, layout=layout)  # dtype, empty batch
         if image.ndim < ndim:
             raise ValueError(
@@ -308,10 +339,15 @@ def check_image_batches(images: list[torch.Tensor], name: str) -> int:
                 f"(for example with a DataLoader or the collate classes)"
             )
         if image.ndim > ndim:
+            hint = (
+                "wrap a video batch in tv_tensors.Video, or pass spatial_dims=3 for a volume batch "
+                "(N, C, D, H, W)"
+                if spatial_dims == 2
+                else "use zmix_transforms.functional for other batches"
+            )
             raise ValueError(
                 f"{name}() needs a batch of images of shape {layout}, got a {type(image).__name__} of "
-                f"shape {tuple(image.shape)} with {image.ndim} dimensions; wrap a video batch in "
-                f"tv_tensors.Video, or use zmix_transforms.functional for other batches"
+                f"shape {tuple(image.shape)} with {image.ndim} dimensions; {hint}"
             )
         if batch_size is not None and image.shape[0] != batch_size:
             raise ValueError(
@@ -322,12 +358,19 @@ def check_image_batches(images: list[torch.Tensor], name: str) -> int:
     return batch_size
 
 
-def check_mask_batch(mask: torch.Tensor, image: torch.Tensor, batch_size: int) -> None:
-    """Raise unless a mask batch is (N, ..., H, W) with the images' N, H and W."""
-    if mask.ndim < 3 or mask.shape[0] != batch_size or mask.shape[-2:] != image.shape[-2:]:
+def check_mask_batch(mask: torch.Tensor, image: torch.Tensor, batch_size: int, spatial_dims: int = 2) -> None:
+    """Raise unless a mask batch is (N, ..., *spatial) with the images' N and spatial sizes."""
+    spatial = tuple(image.shape[-spatial_dims:])
+    if (
+        mask.ndim < spatial_dims + 1
+        or mask.shape[0] != batch_size
+        or tuple(mask.shape[-spatial_dims:]) != spatial
+    ):
+        layout = "(N, H, W) or (N, ..., H, W)" if spatial_dims == 2 else "(N, D, H, W) or (N, ..., D, H, W)"
+        sizes = "H×W" if spatial_dims == 2 else "D×H×W"
         raise ValueError(
-            f"a Mask batch must have shape (N, H, W) or (N, ..., H, W) matching the images "
-            f"(N = {batch_size}, H×W = {tuple(image.shape[-2:])}), got shape {tuple(mask.shape)}"
+            f"a Mask batch must have shape {layout} matching the images "
+            f"(N = {batch_size}, {sizes} = {spatial}), got shape {tuple(mask.shape)}"
         )
 
 

@@ -174,6 +174,8 @@ class ZetaMixupCollate(MixCollate):
         p: Probability of mixing a batch at all.
         return_originals: Also return the unmixed batch (see [`MixCollate`][MixCollate]).
         inplace: Mix the collated batch in place (see [`MixCollate`][MixCollate]).
+        spatial_dims: 2 for images, 3 for volume batches (N, C, D, H, W) (see [`ZetaMixup`][ZetaMixup]).
+        per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
 
     Raises:
         ValueError: If a parameter is out of range.
@@ -197,9 +199,17 @@ class ZetaMixupCollate(MixCollate):
         p: float = 1.0,
         return_originals: bool = False,
         inplace: bool | None = None,
+        spatial_dims: int = 2,
+        per_rank: bool = True,
     ) -> None:
         transform = ZetaMixup(
-            gamma, max_terms=max_terms, num_classes=num_classes, label_smoothing=label_smoothing, p=p
+            gamma,
+            max_terms=max_terms,
+            num_classes=num_classes,
+            label_smoothing=label_smoothing,
+            p=p,
+            spatial_dims=spatial_dims,
+            per_rank=per_rank,
         )
         super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals, inplace=inplace)
 
@@ -216,6 +226,8 @@ class MixUpCollate(MixCollate):
         p: Probability of mixing a batch at all.
         return_originals: Also return the unmixed batch (see [`MixCollate`][MixCollate]).
         inplace: Mix the collated batch in place (see [`MixCollate`][MixCollate]).
+        spatial_dims: 2 for images, 3 for volume batches (N, C, D, H, W) (see [`ZetaMixup`][ZetaMixup]).
+        per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
 
     Raises:
         ValueError: If a parameter is out of range.
@@ -238,9 +250,17 @@ class MixUpCollate(MixCollate):
         p: float = 1.0,
         return_originals: bool = False,
         inplace: bool | None = None,
+        spatial_dims: int = 2,
+        per_rank: bool = True,
     ) -> None:
         transform = MixUp(
-            alpha, per_sample=per_sample, num_classes=num_classes, label_smoothing=label_smoothing, p=p
+            alpha,
+            per_sample=per_sample,
+            num_classes=num_classes,
+            label_smoothing=label_smoothing,
+            p=p,
+            spatial_dims=spatial_dims,
+            per_rank=per_rank,
         )
         super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals, inplace=inplace)
 
@@ -256,6 +276,8 @@ class CutMixCollate(MixCollate):
         p: Probability of mixing a batch at all.
         return_originals: Also return the unmixed batch (see [`MixCollate`][MixCollate]).
         inplace: Mix the collated batch in place (see [`MixCollate`][MixCollate]).
+        spatial_dims: 2 for images, 3 for volume batches (N, C, D, H, W) (see [`ZetaMixup`][ZetaMixup]).
+        per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
 
     Raises:
         ValueError: If a parameter is out of range.
@@ -277,6 +299,15 @@ class CutMixCollate(MixCollate):
         p: float = 1.0,
         return_originals: bool = False,
         inplace: bool | None = None,
+        spatial_dims: int = 2,
+        per_rank: bool = True,
     ) -> None:
-        transform = CutMix(alpha, num_classes=num_classes, label_smoothing=label_smoothing, p=p)
+        transform = CutMix(
+            alpha,
+            num_classes=num_classes,
+            label_smoothing=label_smoothing,
+            p=p,
+            spatial_dims=spatial_dims,
+            per_rank=per_rank,
+        )
         super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals, inplace=inplace)

@@ -9,6 +9,7 @@ parameters once, then applies them to every image batch (`transform`) and to the
 from __future__ import annotations
 
 import collections.abc
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ from ._checks import (
     check_probabilities,
     check_probability,
     check_same_batch_size,
+    check_spatial_dims,
+    check_spatial_sizes,
     describe_sample,
 )
 
@@ -106,8 +109,6 @@ class _Batch:
 class _BatchMix(Transform):
     """Shared input handling of the batch mixing transforms (not public)."""
 
-    _supports_masks = False
-
     def __init__(
         self,
         *,
@@ -118,8 +119,10 @@ class _BatchMix(Transform):
         per_rank: bool = True,
         across_ranks: bool = False,
         process_group: Any = None,
+        spatial_dims: int = 2,
     ) -> None:
         super().__init__()
+        self.spatial_dims = check_spatial_dims(spatial_dims)
         self.num_classes = check_num_classes(num_classes)
         self.labels_getter = labels_getter
         self._labels_getter = _parse_labels_getter(labels_getter)
@@ -182,8 +185,13 @@ class _BatchMix(Transform):
         raise NotImplementedError
 
     def mix_masks(self, mask: torch.Tensor, params: dict[str, Any], *, inplace: bool = False) -> torch.Tensor:
-        """Move a segmentation mask batch along with the images (only CutMix supports masks)."""
-        raise NotImplementedError
+        """Mix a segmentation mask batch with the images' weights, as soft masks (N, K, *spatial).
+
+        Class-index masks (N, *spatial) or (N, 1, *spatial) become one-hot (with ``num_classes``);
+        float masks (N, K, *spatial) are mixed as they are.
+        """
+        soft = _soft_masks(mask, self.num_classes, self.spatial_dims)
+        return self.mix_images(soft, params, inplace=inplace and soft is mask)
 
     # -- input handling ------------------------------------------------------------------------
 
@@ -249,7 +257,7 @@ class _BatchMix(Transform):
 
         The same checks, draws and results, without flattening the input into a tree.
         """
-        batch_size = check_image_batches([images], type(self).__name__)
+        batch_size = check_image_batches([images], type(self).__name__, self.spatial_dims)
         soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing)
         generator = self._rank_generator()
         if not self._should_mix(batch_size, generator):
@@ -313,13 +321,10 @@ class _BatchMix(Transform):
         """Check the input and find its image batches, masks and labels."""
         name = type(self).__name__
         for item in flat_inputs:
-            if isinstance(item, _BOXES_AND_POINTS) or (
-                isinstance(item, tv_tensors.Mask) and not self._supports_masks
-            ):
-                what = "masks (CutMix alone supports them)" if isinstance(item, tv_tensors.Mask) else "them"
+            if isinstance(item, _BOXES_AND_POINTS):
                 raise ValueError(
                     f"{name}() does not support {type(item).__name__}: mixing blends whole images, which "
-                    f"has no meaning for bounding boxes or keypoints, nor for {what}"
+                    f"has no meaning for bounding boxes or keypoints"
                 )
         mask_positions = [i for i, item in enumerate(flat_inputs) if isinstance(item, tv_tensors.Mask)]
         labels = self._labels_getter(sample)
@@ -341,10 +346,10 @@ class _BatchMix(Transform):
                 )
 
         image_positions = _find_image_batches(flat_inputs, labels, name)
-        batch_size = check_image_batches([flat_inputs[i] for i in image_positions], name)
+        batch_size = check_image_batches([flat_inputs[i] for i in image_positions], name, self.spatial_dims)
         reference = flat_inputs[image_positions[0]]
         for position in mask_positions:
-            check_mask_batch(flat_inputs[position], reference, batch_size)
+            check_mask_batch(flat_inputs[position], reference, batch_size, self.spatial_dims)
         soft = None
         if labels is not None:
             soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing)
@@ -455,6 +460,23 @@ def _soft_labels(
     return F.smooth_labels(soft, label_smoothing)
 
 
+def _soft_masks(mask: torch.Tensor, num_classes: int | None, spatial_dims: int) -> torch.Tensor:
+    """A mask batch as float soft masks (N, K, *spatial): class indices one-hot, floats as they are."""
+    if mask.is_floating_point():
+        if mask.ndim != spatial_dims + 2:
+            raise ValueError(
+                f"a float Mask batch must hold soft masks of shape (N, K, *spatial) with {spatial_dims} "
+                f"spatial dimensions, got shape {tuple(mask.shape)}"
+            )
+        return mask
+    if num_classes is None:
+        raise ValueError(
+            "num_classes must be given to mix class-index masks (they become soft masks of num_classes "
+            "channels), got None"
+        )
+    return F.one_hot_masks(mask, num_classes, spatial_dims=spatial_dims)
+
+
 def _batch_device_and_size(flat_inputs: list[Any]) -> tuple[torch.device, int]:
     first = flat_inputs[0]
     return first.device, int(first.shape[0])
@@ -491,6 +513,9 @@ class ZetaMixup(_BatchMix):
             rank's batch, in rank order) mixed with one global draw, with labels over the whole of
             it. Needs an initialized process group; one all-gather of images and labels per call.
         process_group: The group for ``across_ranks`` (default: the default group).
+        spatial_dims: 2 for image batches (N, C, H, W) (and ``tv_tensors.Video`` batches), 3 for
+            volume batches (N, C, D, H, W): CT, MRI. A 5-D plain tensor is refused unless this says
+            it is a volume batch.
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when
@@ -524,6 +549,7 @@ class ZetaMixup(_BatchMix):
         per_rank: bool = True,
         across_ranks: bool = False,
         process_group: Any = None,
+        spatial_dims: int = 2,
     ) -> None:
         super().__init__(
             num_classes=num_classes,
@@ -533,6 +559,7 @@ class ZetaMixup(_BatchMix):
             per_rank=per_rank,
             across_ranks=across_ranks,
             process_group=process_group,
+            spatial_dims=spatial_dims,
         )
         self.gamma = check_finite_positive("gamma", gamma)
         self.max_terms = None if max_terms is None else check_max_terms(max_terms)
@@ -600,6 +627,7 @@ class _PairMix(_BatchMix):
         per_rank: bool = True,
         across_ranks: bool = False,
         process_group: Any = None,
+        spatial_dims: int = 2,
     ) -> None:
         super().__init__(
             num_classes=num_classes,
@@ -609,6 +637,7 @@ class _PairMix(_BatchMix):
             per_rank=per_rank,
             across_ranks=across_ranks,
             process_group=process_group,
+            spatial_dims=spatial_dims,
         )
         self.alpha = check_finite_positive("alpha", alpha)
 
@@ -648,6 +677,9 @@ class MixUp(_PairMix):
         per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
         across_ranks: Mix the global batch of all ranks (see [`ZetaMixup`][ZetaMixup]).
         process_group: The group for ``across_ranks`` (default: the default group).
+        spatial_dims: 2 for image batches (N, C, H, W) (and ``tv_tensors.Video`` batches), 3 for
+            volume batches (N, C, D, H, W): CT, MRI. A 5-D plain tensor is refused unless this says
+            it is a volume batch.
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when
@@ -675,6 +707,7 @@ class MixUp(_PairMix):
         per_rank: bool = True,
         across_ranks: bool = False,
         process_group: Any = None,
+        spatial_dims: int = 2,
     ) -> None:
         super().__init__(
             alpha,
@@ -685,6 +718,7 @@ class MixUp(_PairMix):
             per_rank=per_rank,
             across_ranks=across_ranks,
             process_group=process_group,
+            spatial_dims=spatial_dims,
         )
         if not isinstance(per_sample, bool):
             raise TypeError(
@@ -714,14 +748,16 @@ class MixUp(_PairMix):
         return [*items[:1], ("per_sample", self.per_sample), *items[1:]] if self.per_sample else items
 
 
-def _draw_cutmix(alpha: float, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
-    """CutMix's draws for a batch: the box, the exact kept fraction ``lam`` and the partners."""
+def _draw_cutmix(
+    alpha: float, flat_inputs: list[Any], generator: torch.Generator | None, spatial_dims: int
+) -> dict[str, Any]:
+    """CutMix's draws: the region (box or cuboid), the exact kept fraction ``lam`` and the partners."""
     device, batch_size = _batch_device_and_size(flat_inputs)
-    height, width = flat_inputs[0].shape[-2:]
-    box = F.cutmix_box(height, width, F.sample_lambda(alpha, generator=generator), generator=generator)
+    spatial = check_spatial_sizes("images", flat_inputs[0], spatial_dims)
+    region = F.cutmix_region(spatial, F.sample_lambda(alpha, generator=generator), generator=generator)
     return {
-        "box": box,
-        "lam": 1.0 - box.area / (height * width),
+        "region": region,
+        "lam": 1.0 - region.size / math.prod(spatial),
         "partners": F.cycle_partners(batch_size, generator=generator, device=device),
     }
 
@@ -758,6 +794,9 @@ class CutMix(_PairMix):
         per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
         across_ranks: Mix the global batch of all ranks (see [`ZetaMixup`][ZetaMixup]).
         process_group: The group for ``across_ranks`` (default: the default group).
+        spatial_dims: 2 for image batches (N, C, H, W) (and ``tv_tensors.Video`` batches), 3 for
+            volume batches (N, C, D, H, W): CT, MRI. A 5-D plain tensor is refused unless this says
+            it is a volume batch.
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when
@@ -774,21 +813,19 @@ class CutMix(_PairMix):
         (torch.Size([8, 3, 32, 32]), torch.Size([8, 10]))
     """
 
-    _supports_masks = True
-
     def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
         """Draw λ, the box and the partners; ``lam`` is the exact kept fraction of pixels."""
-        return _draw_cutmix(self.alpha, flat_inputs, generator)
+        return _draw_cutmix(self.alpha, flat_inputs, generator, self.spatial_dims)
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
     ) -> torch.Tensor:
         """Paste the box of the partners into one image batch."""
-        return F.paste_box(inpt, params["box"], params["partners"], inplace=inplace)
+        return F.paste_region(inpt, params["region"], params["partners"], inplace=inplace)
 
     def mix_masks(self, mask: torch.Tensor, params: dict[str, Any], *, inplace: bool = False) -> torch.Tensor:
-        """Paste the same box of the partners into the mask batch."""
-        return F.paste_box(mask, params["box"], params["partners"].to(mask.device), inplace=inplace)
+        """Paste the same region of the partners into the mask batch (class indices stay indices)."""
+        return F.paste_region(mask, params["region"], params["partners"].to(mask.device), inplace=inplace)
 
 
 class ZetaCutMix(_BatchMix):
@@ -809,6 +846,9 @@ class ZetaCutMix(_BatchMix):
         per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
         across_ranks: Mix the global batch of all ranks (see [`ZetaMixup`][ZetaMixup]).
         process_group: The group for ``across_ranks`` (default: the default group).
+        spatial_dims: 2 for image batches (N, C, H, W) (and ``tv_tensors.Video`` batches), 3 for
+            volume batches (N, C, D, H, W): CT, MRI. A 5-D plain tensor is refused unless this says
+            it is a volume batch.
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when
@@ -837,6 +877,7 @@ class ZetaCutMix(_BatchMix):
         per_rank: bool = True,
         across_ranks: bool = False,
         process_group: Any = None,
+        spatial_dims: int = 2,
     ) -> None:
         super().__init__(
             num_classes=num_classes,
@@ -846,6 +887,7 @@ class ZetaCutMix(_BatchMix):
             per_rank=per_rank,
             across_ranks=across_ranks,
             process_group=process_group,
+            spatial_dims=spatial_dims,
         )
         self.gamma = check_finite_positive("gamma", gamma)
         self.alpha = check_finite_positive("alpha", alpha)
@@ -856,7 +898,7 @@ class ZetaCutMix(_BatchMix):
         weights = F.zeta_weights(
             batch_size, self.gamma, generator=generator, device=device, dtype=torch.float64
         )
-        return {"weights": weights, **_draw_cutmix(self.alpha, flat_inputs, generator)}
+        return {"weights": weights, **_draw_cutmix(self.alpha, flat_inputs, generator, self.spatial_dims)}
 
     def rows_params(
         self, params: dict[str, Any], rows: torch.Tensor
@@ -871,7 +913,7 @@ class ZetaCutMix(_BatchMix):
     ) -> torch.Tensor:
         """ζ-mix one image batch, then paste the partners' boxes (into the ζ-mixed batch itself)."""
         zeta = F.apply_weights(inpt, params["weights"], inplace=inplace)
-        return F.paste_box(zeta, params["box"], params["partners"], inplace=True)
+        return F.paste_region(zeta, params["region"], params["partners"], inplace=True)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """ζ-mix the labels, then weight each with its partner's by the kept pixel fraction."""

@@ -27,7 +27,9 @@ dtype a batch is mixed in and the way back), ``_kernels`` (each kernel as its fo
 
 from ._draws import (
     Box,
+    Region,
     cutmix_box,
+    cutmix_region,
     cycle_partners,
     sample_lambda,
     sample_lambdas,
@@ -36,21 +38,25 @@ from ._draws import (
     zeta_terms,
     zeta_weights,
 )
-from ._kernels import apply_terms, apply_weights, mix_pairs, paste_box
-from ._labels import one_hot, smooth_labels
+from ._kernels import apply_terms, apply_weights, mix_pairs, paste_box, paste_region
+from ._labels import one_hot, one_hot_masks, smooth_labels
 from ._methods import cutmix, mixup, zeta_mixup
 
 __all__ = [
     "Box",
+    "Region",
     "apply_terms",
     "apply_weights",
     "cutmix",
     "cutmix_box",
+    "cutmix_region",
     "cycle_partners",
     "mix_pairs",
     "mixup",
     "one_hot",
+    "one_hot_masks",
     "paste_box",
+    "paste_region",
     "sample_lambda",
     "sample_lambdas",
     "smooth_labels",

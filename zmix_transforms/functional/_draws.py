@@ -28,7 +28,9 @@ from .._checks import (
 
 __all__ = [
     "Box",
+    "Region",
     "cutmix_box",
+    "cutmix_region",
     "cycle_partners",
     "draw_device",
     "sample_lambda",
@@ -419,17 +421,77 @@ def cutmix_box(
     """
     height = check_size("height", height)
     width = check_size("width", width)
+    region = cutmix_region((height, width), lam, generator=generator)
+    (y1, x1), (y2, x2) = region.starts, region.stops
+    return Box(x1=x1, y1=y1, x2=x2, y2=y2)
+
+
+class Region(NamedTuple):
+    """A half-open box over the last spatial dimensions: ``starts[i] <= index < stops[i]``.
+
+    ``(y, x)`` for images, ``(z, y, x)`` for volumes; [`Box`][Box] is the 2-D one in torchvision's
+    order.
+    """
+
+    starts: tuple[int, ...]
+    stops: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        """The number of pixels (voxels) in the region."""
+        return math.prod(stop - start for start, stop in zip(self.starts, self.stops, strict=True))
+
+    def slices(self) -> tuple[slice, ...]:
+        """Index the region of a batch ``x`` (N, ..., *spatial) as ``x[(..., *region.slices())]``."""
+        return tuple(slice(start, stop) for start, stop in zip(self.starts, self.stops, strict=True))
+
+
+def cutmix_region(
+    shape: tuple[int, ...] | list[int] | torch.Size,
+    lam: float,
+    *,
+    generator: torch.Generator | None = None,
+) -> Region:
+    """Draw a CutMix box (2-D) or cuboid (3-D) of about ``(1 − λ)`` of the image, with a random centre.
+
+    Each side is the image's side times ``(1 − λ)^(1/d)`` (``d`` spatial dimensions), rounded, so the
+    region keeps the image's aspect ratio and holds about ``(1 − λ)`` of its pixels or voxels in any
+    dimension (MONAI's CutMix scales each side by ``√(1 − λ)``, which in 3-D pastes ``(1 − λ)^{3/2}``
+    of the volume). The centre is uniform over the positions, drawn dimension by dimension, and the
+    region is clipped to the image: use ``1 − region.size / prod(shape)`` as the exact fraction each
+    sample keeps. In 2-D this is [`cutmix_box`][cutmix_box]'s draw.
+
+    Args:
+        shape: The spatial sizes, ``(H, W)`` or ``(D, H, W)``, each >= 1.
+        lam: The fraction of the image to keep, in [0, 1].
+        generator: Source of randomness; the global torch RNG when ``None``.
+
+    Returns:
+        The [`Region`][Region], half-open.
+
+    Raises:
+        ValueError: If a size is < 1 or ``lam`` is outside [0, 1].
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> region = cutmix_region((16, 32, 32), 0.875, generator=torch.Generator().manual_seed(0))
+        >>> [stop - start <= side // 2 for start, stop, side in zip(*region, (16, 32, 32))]
+        [True, True, True]
+    """
+    if not isinstance(shape, (tuple, list, torch.Size)) or len(shape) == 0:
+        raise TypeError(f"shape must be a tuple of spatial sizes such as (H, W) or (D, H, W), got {shape!r}")
+    sizes = [check_size("shape", size) for size in shape]
     lam = check_lam(lam)
     check_generator(generator)
-    ratio = math.sqrt(1.0 - lam)
-    cut_h, cut_w = round(height * ratio), round(width * ratio)
+    # the 2-D ratio through math.sqrt, as cutmix_box always drew it (bit-identical boxes)
+    ratio = math.sqrt(1.0 - lam) if len(sizes) == 2 else (1.0 - lam) ** (1.0 / len(sizes))
+    cuts = [round(size * ratio) for size in sizes]
     draw_on = draw_device(generator, None)
-    cy = int(torch.randint(height, (), generator=generator, device=draw_on))
-    cx = int(torch.randint(width, (), generator=generator, device=draw_on))
-    y1, x1 = cy - cut_h // 2, cx - cut_w // 2
-    return Box(
-        x1=min(max(x1, 0), width),
-        y1=min(max(y1, 0), height),
-        x2=min(max(x1 + cut_w, 0), width),
-        y2=min(max(y1 + cut_h, 0), height),
+    centres = [int(torch.randint(size, (), generator=generator, device=draw_on)) for size in sizes]
+    starts = [centre - cut // 2 for centre, cut in zip(centres, cuts, strict=True)]
+    return Region(
+        starts=tuple(min(max(start, 0), size) for start, size in zip(starts, sizes, strict=True)),
+        stops=tuple(
+            min(max(start + cut, 0), size) for start, cut, size in zip(starts, cuts, sizes, strict=True)
+        ),
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -28,10 +29,10 @@ from .._checks import (
     describe,
 )
 from . import _inplace
-from ._draws import Box
+from ._draws import Box, Region
 from ._dtypes import WIDE_INTEGERS, add_half_for_rounding, compute_dtype, restore_dtype
 
-__all__ = ["apply_terms", "apply_weights", "mix_pairs", "paste_box"]
+__all__ = ["apply_terms", "apply_weights", "mix_pairs", "paste_box", "paste_region"]
 
 
 def _in_compute_dtype(x: torch.Tensor, mix: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
@@ -221,6 +222,8 @@ def _apply_terms(x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -
     def gathered_sum(table: torch.Tensor) -> torch.Tensor:
         flat = table.reshape(table.shape[0], -1).contiguous()
         weights = values.to(table.dtype).contiguous()
+        if flat.shape[1] == 0:  # samples of no values: embedding_bag needs a column
+            return table.new_empty((indices.shape[0], *table.shape[1:]))
         out = torch.nn.functional.embedding_bag(indices, flat, per_sample_weights=weights, mode="sum")
         return out.reshape(indices.shape[0], *table.shape[1:])
 
@@ -321,29 +324,72 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: boo
         tensor([[4., 1.],
                 [2., 3.]])
     """
-    n = check_batch_tensor("x", x, min_ndim=3, layout="(N, ..., H, W)")
-    check_partners(partners, n, x.device)
-    height, width = x.shape[-2:]
     if not isinstance(box, tuple) or len(box) != 4:
         raise TypeError(f"box must be a Box (x1, y1, x2, y2), got {box!r}")
     try:
         x1, y1, x2, y2 = (operator.index(v) for v in box)
     except TypeError:
         raise TypeError(f"box must hold four ints (x1, y1, x2, y2), got {box!r}") from None
-    if not (0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height):
-        raise ValueError(
-            f"box must lie inside the {height}×{width} image with x1 <= x2 and y1 <= y2, got {box}"
-        )
+    if isinstance(x, torch.Tensor) and x.ndim >= 3:
+        height, width = x.shape[-2:]
+        if not (0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height):
+            raise ValueError(
+                f"box must lie inside the {height}×{width} image with x1 <= x2 and y1 <= y2, got {box}"
+            )
+    return paste_region(x, Region((y1, x1), (y2, x2)), partners, inplace=inplace)
+
+
+def paste_region(
+    x: torch.Tensor, region: Region, partners: torch.Tensor, *, inplace: bool = False
+) -> torch.Tensor:
+    """Paste the region of every sample's partner into a copy of the sample (CutMix, 2-D or 3-D).
+
+    Args:
+        x: A batch of shape (N, ..., *spatial) of any dtype, where ``spatial`` are the region's
+            ``d`` dimensions: (H, W) for images, (D, H, W) for volumes.
+        region: The region, as from [`cutmix_region`][zmix_transforms.functional.cutmix_region]; it
+            must lie inside the last ``d`` dimensions of ``x``.
+        partners: Int64 indices of shape (N,), each in [0, N), on ``x``'s device.
+        inplace: Write into ``x`` (only the regions are copied, one large sample at a time).
+
+    Returns:
+        ``x`` with the region of ``out[p]`` taken from ``x[partners[p]]``: a new tensor, or ``x`` itself
+        when ``inplace``.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If the region lies outside the batch, ``partners`` does not match the batch, or
+            the devices differ.
+
+    Examples:
+        >>> x = torch.arange(16.0).reshape(2, 1, 2, 2, 2)
+        >>> paste_region(x, Region((0, 0, 0), (1, 2, 2)), torch.tensor([1, 0]))[0, 0, :, 0]
+        tensor([[ 8., 10.],
+                [ 4.,  6.]])
+    """
+    if not isinstance(region, Region):
+        raise TypeError(f"region must be a Region (starts, stops), got {describe(region)}")
+    dims = len(region.starts)
+    n = check_batch_tensor("x", x, min_ndim=dims + 1, layout="(N, ..., *spatial)")
+    check_partners(partners, n, x.device)
+    spatial = tuple(x.shape[-dims:])
+    inside = all(
+        0 <= start <= stop <= size
+        for start, stop, size in zip(region.starts, region.stops, spatial, strict=True)
+    )
+    if len(region.stops) != dims or not inside:
+        raise ValueError(f"region must lie inside the batch's spatial shape {spatial}, got {region}")
     if inplace:
         _inplace.check_writable(x)
-    if x2 <= x1 or y2 <= y1:
+    if region.size == 0:
         return x if inplace else x.clone()
-    region = x[..., y1:y2, x1:x2]
+    index: tuple[Any, ...] = (..., *region.slices())
+    block = x[index]
     if inplace:
-        walk = _inplace.walk_cycles(x, region.numel() * region.element_size())
-        if not (walk and _inplace.paste_region_(region, partners)):
-            region.copy_(region.index_select(0, partners))
+        walk = _inplace.walk_cycles(x, block.numel() * block.element_size())
+        if not (walk and _inplace.paste_region_(block, partners)):
+            block.copy_(block.index_select(0, partners))
         return x
     out = x.clone()
-    out[..., y1:y2, x1:x2] = region.index_select(0, partners)
+    out[index] = block.index_select(0, partners)
     return out

@@ -6,7 +6,7 @@ import torch
 
 from .._checks import allocation, check_num_classes, check_probability, describe
 
-__all__ = ["one_hot", "smooth_labels"]
+__all__ = ["one_hot", "one_hot_masks", "smooth_labels"]
 
 
 def one_hot(
@@ -91,3 +91,40 @@ def smooth_labels(labels: torch.Tensor, label_smoothing: float) -> torch.Tensor:
     if s == 0.0:
         return labels
     return labels.mul(1.0 - s).add_(s / labels.shape[1])
+
+
+def one_hot_masks(
+    masks: torch.Tensor, num_classes: int, *, spatial_dims: int = 2, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """Turn class-index segmentation masks into one-hot soft masks, classes on dimension 1.
+
+    Args:
+        masks: Integer class indices of shape (N, *spatial) or (N, 1, *spatial), each in
+            ``[0, num_classes)``; ``spatial`` is (H, W) or (D, H, W).
+        num_classes: The number of classes ``K`` >= 1.
+        spatial_dims: 2 for images, 3 for volumes.
+        dtype: Float dtype of the result (default float32).
+
+    Returns:
+        A float tensor of shape (N, K, *spatial) whose values at each position sum to 1, as
+        ``torch.nn.functional.cross_entropy`` takes for probabilities over classes.
+
+    Raises:
+        TypeError: If ``masks`` is not an integer tensor.
+        ValueError: If the shape does not fit or a value is outside ``[0, num_classes)``.
+
+    Examples:
+        >>> one_hot_masks(torch.tensor([[[0, 2]]]), 3).shape
+        torch.Size([1, 3, 1, 2])
+    """
+    if not isinstance(masks, torch.Tensor) or masks.is_floating_point() or masks.is_complex():
+        raise TypeError(f"masks must be an integer tensor of class indices, got {describe(masks)}")
+    if masks.ndim == spatial_dims + 2 and masks.shape[1] == 1:
+        masks = masks[:, 0]
+    if masks.ndim != spatial_dims + 1:
+        raise ValueError(
+            f"class-index masks must have shape (N, *spatial) or (N, 1, *spatial) with {spatial_dims} "
+            f"spatial dimensions, got shape {tuple(masks.shape)}"
+        )
+    flat = one_hot(masks.reshape(-1).long(), num_classes, dtype=dtype)  # (N·positions, K)
+    return flat.reshape(*masks.shape, -1).movedim(-1, 1).contiguous()

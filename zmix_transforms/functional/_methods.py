@@ -6,10 +6,17 @@ import math
 
 import torch
 
-from .._checks import check_batch_tensor, check_lam, check_same_device, check_soft_labels
-from ._draws import cutmix_box, cycle_partners, draw_device, zeta_weights
+from .._checks import (
+    check_batch_tensor,
+    check_lam,
+    check_same_device,
+    check_soft_labels,
+    check_spatial_dims,
+    check_spatial_sizes,
+)
+from ._draws import cutmix_region, cycle_partners, draw_device, zeta_weights
 from ._dtypes import compute_dtype, restore_dtype
-from ._kernels import apply_weights, mix_pairs, paste_box
+from ._kernels import apply_weights, mix_pairs, paste_region
 
 __all__ = ["cutmix", "mixup", "zeta_mixup"]
 
@@ -106,17 +113,21 @@ def cutmix(
     lam: float,
     *,
     generator: torch.Generator | None = None,
+    spatial_dims: int = 2,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """CutMix: paste a random box of each sample's partner into it; weight labels by pixel fractions.
 
-    The box ([`cutmix_box`][cutmix_box]) has area about ``(1 − λ)·H·W``; after clipping to the image, the
-    label weight of the sample itself is the exact fraction of its pixels kept, ``1 − area / (H·W)``.
+    The box ([`cutmix_region`][cutmix_region]; a cuboid for volumes) holds about ``(1 − λ)`` of the
+    pixels; after clipping to the image, the label weight of the sample itself is the exact fraction
+    of its pixels (voxels) kept, ``1 − region.size / (H·W)`` (``/ (D·H·W)``).
 
     Args:
-        images: A batch of shape (N, ..., H, W) of any dtype.
+        images: A batch of shape (N, ..., H, W) (or (N, ..., D, H, W) with ``spatial_dims=3``) of
+            any dtype.
         labels: Float labels of shape (N, K).
         lam: The fraction of each image to keep before clipping, in [0, 1].
         generator: Source of randomness for the box and the pairing; the global torch RNG when ``None``.
+        spatial_dims: 2 (a box over the last two dimensions) or 3 (a cuboid over the last three).
 
     Returns:
         ``(images, labels)``: new tensors of the input shapes.
@@ -136,43 +147,57 @@ def cutmix(
         >>> xm.shape, bool(torch.allclose(ym.sum(1), torch.ones(4)))
         (torch.Size([4, 3, 8, 8]), True)
     """
-    n = check_batch_tensor("images", images, min_ndim=3, layout="(N, ..., H, W)")
+    spatial_dims = check_spatial_dims(spatial_dims)
+    n = check_batch_tensor(
+        "images",
+        images,
+        min_ndim=spatial_dims + 1,
+        layout="(N, ..., H, W)" if spatial_dims == 2 else "(N, ..., D, H, W)",
+    )
     check_soft_labels(labels, n)
     check_same_device("labels", labels, images.device, "images")
     lam = check_lam(lam)
     if torch.compiler.is_compiling():
-        return _cutmix_traceable(images, labels, lam, generator)
-    height, width = images.shape[-2:]
-    box = cutmix_box(height, width, lam, generator=generator)
+        return _cutmix_traceable(images, labels, lam, generator, spatial_dims)
+    spatial = check_spatial_sizes("images", images, spatial_dims)
+    region = cutmix_region(spatial, lam, generator=generator)
     partners = cycle_partners(n, generator=generator, device=images.device)
-    kept = 1.0 - box.area / (height * width)
-    return paste_box(images, box, partners), mix_pairs(labels, kept, partners)
+    kept = 1.0 - region.size / math.prod(spatial)
+    return paste_region(images, region, partners), mix_pairs(labels, kept, partners)
 
 
 def _cutmix_traceable(
-    images: torch.Tensor, labels: torch.Tensor, lam: float, generator: torch.Generator | None
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    lam: float,
+    generator: torch.Generator | None,
+    spatial_dims: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """CutMix with the box kept as tensors, for ``torch.compile``: no ``.item()``, no graph break.
+    """CutMix with the region kept as tensors, for ``torch.compile``: no ``.item()``, no graph break.
 
-    The same draws as [`cutmix_box`][cutmix_box] (centre row, then column, then the partners); the
-    box is pasted with ``torch.where`` over a mask instead of slicing by Python ints.
+    The same draws as [`cutmix_region`][cutmix_region] (the centre dimension by dimension, then the
+    partners); the region is pasted with ``torch.where`` over a mask instead of slicing by ints.
     """
-    n, (height, width) = images.shape[0], images.shape[-2:]
-    ratio = math.sqrt(1.0 - lam)
-    cut_h, cut_w = round(height * ratio), round(width * ratio)
+    n, spatial = images.shape[0], tuple(images.shape[-spatial_dims:])
+    ratio = math.sqrt(1.0 - lam) if spatial_dims == 2 else (1.0 - lam) ** (1.0 / spatial_dims)
     device = images.device
     # drawn where the eager path draws them (the generator's device, else the CPU), then moved
     draw_on = draw_device(generator, None)
-    cy = torch.randint(height, (), generator=generator, device=draw_on).to(device)
-    cx = torch.randint(width, (), generator=generator, device=draw_on).to(device)
-    y1, x1 = cy - cut_h // 2, cx - cut_w // 2
-    rows, cols = torch.arange(height, device=device), torch.arange(width, device=device)
-    inside_rows = (rows >= y1) & (rows < y1 + cut_h)
-    inside_cols = (cols >= x1) & (cols < x1 + cut_w)
-    inside = inside_rows[:, None] & inside_cols[None, :]
+    inside = torch.ones((), dtype=torch.bool, device=device)
+    counts = []
+    for axis, size in enumerate(spatial):
+        cut = round(size * ratio)
+        start = torch.randint(size, (), generator=generator, device=draw_on).to(device) - cut // 2
+        positions = torch.arange(size, device=device)
+        along = (positions >= start) & (positions < start + cut)
+        counts.append(along.sum())
+        shape = [1] * spatial_dims
+        shape[axis] = size
+        inside = inside & along.reshape(shape)
     partners = cycle_partners(n, generator=generator, device=device)
     mixed = torch.where(inside, images.index_select(0, partners), images)
     dtype = compute_dtype(labels.dtype)
-    kept = 1.0 - inside_rows.sum().to(dtype) * inside_cols.sum().to(dtype) / (height * width)
+    pasted = torch.stack(counts).to(dtype).prod()
+    kept = 1.0 - pasted / math.prod(spatial)
     soft = labels.to(dtype)
     return mixed, restore_dtype(soft.index_select(0, partners).lerp_(soft, kept), labels.dtype)
