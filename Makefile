@@ -48,6 +48,7 @@ figures: $(VENV)/.examples
 	$(PY) examples/method_figures.py --out docs/assets/examples
 	$(PY) examples/train_digits.py --out docs/assets/examples --no-progress
 	$(PY) examples/ddp_digits.py --out docs/assets/examples
+	$(PY) examples/volumes_3d.py --out docs/assets/examples
 
 ## make examples-quick: run every example with --quick into a temporary folder
 examples-quick: $(VENV)/.examples

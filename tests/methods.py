@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from hypothesis import strategies as st
@@ -32,6 +33,7 @@ class Method:
     run: Run  # run(images, labels, num_classes, param, seed, *, smoothing=True)
     functional: bool  # functional methods take any (N, ...) batch (CutMix: (N, ..., H, W))
     label_smoothing: float = 0.0
+    volumes: bool = False  # takes volume batches (N, C, D, H, W) (spatial_dims=3)
 
 
 def _soft(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -125,6 +127,29 @@ METHODS = [
         0.2,
     ),
 ]
+VOLUME_METHODS = [
+    Method("ZetaMixup(3-D)", "zeta", gammas(), _transform(Z.ZetaMixup, spatial_dims=3), False, volumes=True),
+    Method("MixUp(3-D)", "pair", alphas(), _transform(Z.MixUp, spatial_dims=3), False, volumes=True),
+    Method("CutMix(3-D)", "cut", alphas(), _transform(Z.CutMix, spatial_dims=3), False, volumes=True),
+    Method(
+        "ZetaCutMix(3-D)", "zetacut", gammas(), _transform(_zeta_cutmix, spatial_dims=3), False, volumes=True
+    ),
+    Method(
+        "CutMixCollate(3-D)", "cut", alphas(), _collate(Z.CutMixCollate, spatial_dims=3), False, volumes=True
+    ),
+    Method(
+        "ZetaMixupCollate(3-D, max_terms=3)",
+        "zeta",
+        gammas(),
+        _collate(Z.ZetaMixupCollate, spatial_dims=3, max_terms=3),
+        False,
+        volumes=True,
+    ),
+    Method(
+        "F.cutmix(3-D)", "cut", lams(), _functional(partial(F.cutmix, spatial_dims=3)), False, volumes=True
+    ),
+]
+METHODS += VOLUME_METHODS
 METHOD_IDS = [m.name for m in METHODS]
 
 

@@ -45,8 +45,12 @@ def batch_sizes(draw: st.DrawFn, min_size: int = 1, max_size: int = 64) -> int:
 
 @st.composite
 def image_shapes(draw: st.DrawFn, batch_size: int, kind: str = "image") -> tuple[int, ...]:
-    """Shapes of a batch: ``image`` (N, C, H, W), ``video`` (N, T, C, H, W), ``any`` (N, ...)."""
+    """Shapes of a batch: ``image`` (N, C, H, W), ``video`` (N, T, C, H, W), ``volume`` (N, C, D, H, W),
+    ``any`` (N, ...)."""
     side = st.integers(1, 12)
+    if kind == "volume":
+        depth = st.integers(1, 6)
+        return (batch_size, draw(st.integers(1, 2)), draw(depth), draw(depth), draw(side))
     if kind == "image":
         return (batch_size, draw(st.integers(1, 3)), draw(side), draw(side))
     if kind == "video":

@@ -209,15 +209,14 @@ def test_zeta_cutmix_is_cutmix_of_the_zeta_mixed_batch(dtype: torch.dtype) -> No
     torch.manual_seed(4)
     out_images, out_labels = transform(images, labels)
     zeta = F.apply_weights(images, params["weights"])
-    expected = F.paste_box(zeta, params["box"], params["partners"])
+    expected = F.paste_region(zeta, params["region"], params["partners"])
     assert torch.equal(out_images, expected)
     soft = F.one_hot(labels, 5, dtype=torch.float64)
     zeta_labels = params["weights"] @ soft
     kept = params["lam"]
     expected_labels = kept * zeta_labels + (1 - kept) * zeta_labels[params["partners"]]
     torch.testing.assert_close(out_labels.to(torch.float64), expected_labels, rtol=0, atol=1e-6)
-    box = params["box"]
-    assert math.isclose(kept, 1 - box.area / 144)
+    assert math.isclose(kept, 1 - params["region"].size / 144)
 
 
 def test_zeta_cutmix_label_weights_are_pairing_times_zeta() -> None:

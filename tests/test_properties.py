@@ -22,6 +22,8 @@ _REL_TOL = {torch.float64: 1e-12, torch.float32: 2e-6, torch.float16: 2e-3, torc
 
 
 def _batches_for(method: Method) -> st.SearchStrategy[MixBatch]:
+    if method.volumes:
+        return mix_batches(kind="volume", max_batch=12)
     if method.functional and method.family != "cut":
         return st.one_of(mix_batches(kind="image"), mix_batches(kind="any"))
     return st.one_of(mix_batches(kind="image"), mix_batches(kind="video", max_batch=16))
@@ -166,7 +168,7 @@ def test_seed_reproduces_the_mix(method: Method, batch: MixBatch, param: float, 
 @pytest.mark.parametrize("method", METHODS, ids=METHOD_IDS)
 def test_different_seeds_give_different_mixes(method: Method) -> None:
     """Five seeds, five different weight matrices (16 samples leave no room for a coincidence)."""
-    images = torch.rand(16, 3, 8, 8)
-    param = 0.5 if method.functional and method.family != "zeta" else 1.0
+    images = torch.rand(16, 2, 4, 8, 8) if method.volumes else torch.rand(16, 3, 8, 8)
+    param = 0.5 if (method.functional or method.name.startswith("F.")) and method.family != "zeta" else 1.0
     distinct = {tuple(reveal_weights(method, images, param, seed).flatten().tolist()) for seed in range(5)}
     assert len(distinct) == 5

@@ -121,3 +121,15 @@ def test_ddp_digits_quick_run(tmp_path: Path, monkeypatch) -> None:
     assert (weights[:8, 8:] > 0).all()  # rank 0's outputs take from rank 1's inputs
     assert (tmp_path / "global_weights.png").stat().st_size > 10_000
     assert "across ranks" in (tmp_path / "ddp_digits.md").read_text()
+
+
+def test_volumes_3d_quick_run(tmp_path: Path) -> None:
+    result = _load_example("volumes_3d").main(["--quick", "--out", str(tmp_path)])
+    for metrics in result["results"].values():
+        assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["dice"] <= 1
+    ours = result["comparison"]["ours"]
+    assert ours and all(pasted == weight for pasted, weight in ours)  # labels: the exact voxel fraction
+    if "MONAI" in result["comparison"]:  # the optional extra: its label weights miss the pasted voxels
+        gaps = [abs(p - w) for p, w in result["comparison"]["MONAI"]]
+        assert sum(gaps) / len(gaps) > 0.05
+    assert all(path.stat().st_size > 10_000 for path in result["figures"])

@@ -8,7 +8,7 @@ Examples:
 
 from . import functional
 from .collate import CutMixCollate, MixCollate, MixUpCollate, ZetaMixupCollate
-from .losses import MixupELoss, SoftTargetCrossEntropy
+from .losses import MixupELoss, SoftDiceLoss, SoftTargetCrossEntropy
 from .transforms import CutMix, MixUp, RandomMix, ZetaCutMix, ZetaMixup
 
 __version__ = "0.1.0"
@@ -21,6 +21,7 @@ __all__ = [
     "MixUpCollate",
     "MixupELoss",
     "RandomMix",
+    "SoftDiceLoss",
     "SoftTargetCrossEntropy",
     "ZetaCutMix",
     "ZetaMixup",

@@ -22,6 +22,7 @@ __all__ = [
     "check_batch_size",
     "check_batch_tensor",
     "check_bool",
+    "check_dense_logits_and_targets",
     "check_finite_positive",
     "check_generator",
     "check_image_batches",
@@ -465,3 +466,35 @@ def _first_tensor(sample: Any) -> torch.Tensor | None:
     if not isinstance(items, (tuple, list)) and not isinstance(sample, Mapping):
         return None
     return next((item for item in items if isinstance(item, torch.Tensor)), None)
+
+
+def check_dense_logits_and_targets(logits: Any, targets: Any) -> None:
+    """Float logits (N, K, *spatial) with soft masks of that shape or class indices (N, *spatial)."""
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.ndim < 3:
+        raise TypeError(
+            f"logits must be a float torch.Tensor of shape (N, K, *spatial), got {describe(logits)}"
+        )
+    if not isinstance(targets, torch.Tensor) or targets.is_complex() or targets.dtype == torch.bool:
+        raise TypeError(
+            f"targets must be soft masks (N, K, *spatial) or class-index masks (N, *spatial), "
+            f"got {describe(targets)}"
+        )
+    if targets.is_floating_point():
+        if targets.shape != logits.shape:
+            raise ValueError(
+                f"soft-mask targets must have the shape of logits {tuple(logits.shape)}, "
+                f"got {tuple(targets.shape)}"
+            )
+        return
+    expected = (logits.shape[0], *logits.shape[2:])
+    if tuple(targets.shape) != expected:
+        raise ValueError(
+            f"class-index targets must have shape (N, *spatial) = {expected}, got {tuple(targets.shape)}"
+        )
+    classes = logits.shape[1]
+    if targets.device.type == "cpu" and targets.numel() and not torch.compiler.is_compiling():
+        low, high = (int(v) for v in torch.aminmax(targets))
+        if low < 0 or high >= classes:
+            raise ValueError(
+                f"class-index targets must lie in [0, K) = [0, {classes}), got values from {low} to {high}"
+            )

@@ -6,9 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_finite_positive, check_logits_and_targets, check_same_classes
+from ._checks import (
+    check_dense_logits_and_targets,
+    check_finite_positive,
+    check_logits_and_targets,
+    check_same_classes,
+)
 
-__all__ = ["MixupELoss", "SoftTargetCrossEntropy"]
+__all__ = ["MixupELoss", "SoftDiceLoss", "SoftTargetCrossEntropy"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -164,3 +169,66 @@ def _one_hot_targets(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     if targets.is_floating_point():
         return targets.to(logits.dtype)
     return F.one_hot(targets.long(), logits.shape[1]).to(logits.dtype)
+
+
+class SoftDiceLoss(nn.Module):
+    """Dice loss of segmentation logits against soft masks, as mixed masks are.
+
+    Per sample ``n`` and class ``k``, with ``p = softmax(logits)`` over classes and ``t`` the target
+    probabilities, summed over the spatial positions:
+    ``dice[n, k] = (2 Σ p·t + ε) / (Σ p + Σ t + ε)``; the loss is ``1 − mean_k dice[n, k]``. For
+    one-hot targets this is the usual (hard-label) soft Dice loss; for mixed masks every position
+    counts each class with its mixed weight.
+
+    Args:
+        smooth: ``ε`` > 0, which keeps a class absent from both prediction and target at Dice 1
+            (default 1e-5).
+        reduction: ``"mean"`` (over samples, default), ``"sum"`` or ``"none"``.
+
+    Raises:
+        ValueError: If an argument is out of range, at construction; if the shapes do not match,
+            when called.
+        TypeError: If the inputs are not tensors of the right dtypes, when called.
+
+    Examples:
+        >>> loss = SoftDiceLoss()
+        >>> logits = torch.tensor([[[[9.0, -9.0]], [[-9.0, 9.0]]]])  # (N=1, K=2, H=1, W=2)
+        >>> round(float(loss(logits, torch.tensor([[[0, 1]]]))), 4)  # class indices, as predicted
+        0.0
+    """
+
+    def __init__(self, smooth: float = 1e-5, reduction: str = "mean") -> None:
+        super().__init__()
+        self.smooth = check_finite_positive("smooth", smooth)
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Compute the loss.
+
+        Args:
+            logits: Unnormalized scores of shape (N, K, *spatial).
+            targets: Soft masks (N, K, *spatial) (probabilities over classes at each position) or
+                class-index masks (N, *spatial).
+
+        Returns:
+            The loss: a scalar, or shape (N,) for ``reduction="none"``.
+        """
+        check_dense_logits_and_targets(logits, targets)
+        probabilities = logits.softmax(dim=1)
+        if targets.is_floating_point():
+            soft = targets.to(probabilities.dtype)
+        else:
+            soft = F.one_hot(targets.long(), logits.shape[1]).movedim(-1, 1).to(probabilities.dtype)
+        dims = tuple(range(2, logits.ndim))
+        overlap = (probabilities * soft).sum(dims)
+        total = probabilities.sum(dims) + soft.sum(dims)
+        loss = 1.0 - ((2.0 * overlap + self.smooth) / (total + self.smooth)).mean(dim=1)
+        if self.reduction == "mean":
+            return loss.mean()
+        return loss.sum() if self.reduction == "sum" else loss
+
+    def extra_repr(self) -> str:
+        """The constructor arguments, as shown by ``repr``."""
+        return f"smooth={self.smooth}, reduction={self.reduction!r}"

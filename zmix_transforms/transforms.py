@@ -385,7 +385,9 @@ def _rewrap(
     inpt: torch.Tensor, params: dict[str, Any] | None, apply: Callable[..., torch.Tensor], inplace: bool
 ) -> Any:
     """Apply ``apply`` (or copy, when not mixing) and keep the tv_tensor type of ``inpt``."""
-    plain = inpt.as_subclass(torch.Tensor)
+    # tv_tensors come back as plain tensors from ops and are wrapped again below; other subclasses
+    # (MONAI's MetaTensor) carry their own metadata through the ops
+    plain = inpt.as_subclass(torch.Tensor) if isinstance(inpt, tv_tensors.TVTensor) else inpt
     if params is not None:
         out = apply(plain, params, inplace=inplace)
     elif inplace:

@@ -363,9 +363,9 @@ def paste_region(
 
     Examples:
         >>> x = torch.arange(16.0).reshape(2, 1, 2, 2, 2)
-        >>> paste_region(x, Region((0, 0, 0), (1, 2, 2)), torch.tensor([1, 0]))[0, 0, :, 0]
-        tensor([[ 8., 10.],
-                [ 4.,  6.]])
+        >>> paste_region(x, Region((0, 0, 0), (1, 2, 2)), torch.tensor([1, 0]))[0, 0, :, 0]  # rows y = 0
+        tensor([[8., 9.],
+                [4., 5.]])
     """
     if not isinstance(region, Region):
         raise TypeError(f"region must be a Region (starts, stops), got {describe(region)}")

@@ -1,0 +1,246 @@
+"""Volumes (N, C, D, H, W) and segmentation targets: every method, 2-D and 3-D.
+
+The property tests (test_properties.py) run every method on volume batches too; this module checks
+what is particular to volumes and dense targets: masks mixed with the images' weights, cuboids
+pasted into images and masks alike, the box law, the Dice loss, the memory bound, MONAI inputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torchvision import tv_tensors
+
+import zmix_transforms as Z
+from tests.memory import peak_bytes
+from tests.strategies import lams, seeds
+from zmix_transforms import functional as F
+from zmix_transforms.functional import _inplace
+
+BLENDING = [
+    lambda **kw: Z.ZetaMixup(**kw),
+    lambda **kw: Z.ZetaMixup(max_terms=3, **kw),
+    lambda **kw: Z.MixUp(**kw),
+    lambda **kw: Z.MixUp(per_sample=True, **kw),
+]
+ALL = [*BLENDING, lambda **kw: Z.CutMix(**kw), lambda **kw: Z.ZetaCutMix(**kw)]
+
+
+def _batch(n: int, spatial: tuple[int, ...], classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(n, 2, *spatial, generator=g, dtype=torch.float64)
+    masks = torch.randint(0, classes, (n, *spatial), generator=g)
+    return images, masks
+
+
+@pytest.mark.parametrize("make", ALL)
+@pytest.mark.parametrize("spatial", [(5, 6), (3, 5, 4)], ids=["2-D", "3-D"])
+@given(seed=seeds())
+def test_masks_are_mixed_with_the_images_weights(make, spatial: tuple[int, ...], seed: int) -> None:
+    """Per position, the soft mask is the weights applied to the one-hot masks, as the images are."""
+    n, classes, dims = 6, 3, len(spatial)
+    images, masks = _batch(n, spatial, classes, seed)
+    soft = F.one_hot_masks(masks, classes, spatial_dims=dims, dtype=torch.float64)
+    torch.manual_seed(seed)
+    transform = make(spatial_dims=dims)
+    out = transform(
+        {"image": images, "mask": tv_tensors.Mask(soft), "labels": torch.eye(n, dtype=torch.float64)}
+    )
+    mixed, mixed_soft, weights = out["image"], out["mask"], out["labels"]  # identity labels reveal W
+    assert mixed_soft.shape == (n, classes, *spatial) and type(mixed_soft) is tv_tensors.Mask
+    torch.testing.assert_close(mixed_soft.sum(1), torch.ones(n, *spatial, dtype=torch.float64))
+    assert (mixed_soft >= 0).all()
+    if isinstance(transform, (Z.CutMix, Z.ZetaCutMix)):
+        return  # per-pixel weights: the cuboid test below and the property tests
+    flat = soft.reshape(n, -1)
+    torch.testing.assert_close(mixed_soft.reshape(n, -1), weights @ flat)
+    torch.testing.assert_close(mixed.reshape(n, -1), weights @ images.reshape(n, -1))
+
+
+@pytest.mark.parametrize("make", [*BLENDING, lambda **kw: Z.ZetaCutMix(**kw)])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_class_index_masks_become_soft_masks(make, dims: int) -> None:
+    spatial = (4, 5) if dims == 2 else (3, 4, 5)
+    images, masks = _batch(5, spatial, 4, seed=1)
+    torch.manual_seed(0)
+    _, out_masks = make(num_classes=4, spatial_dims=dims)(images.float(), tv_tensors.Mask(masks))
+    torch.manual_seed(0)
+    soft = F.one_hot_masks(masks, 4, spatial_dims=dims)
+    _, expected = make(spatial_dims=dims)(images.float(), tv_tensors.Mask(soft))
+    assert out_masks.shape == (5, 4, *spatial) and out_masks.dtype == torch.float32
+    torch.testing.assert_close(out_masks, expected)
+    torch.testing.assert_close(out_masks.sum(1), torch.ones(5, *spatial))
+
+
+@pytest.mark.parametrize("make", [lambda **kw: Z.CutMix(**kw), lambda **kw: Z.CutMixCollate(**kw)])
+@given(seed=seeds())
+def test_cutmix_pastes_one_cuboid_into_volumes_and_masks(make, seed: int) -> None:
+    n, spatial = 5, (6, 7, 5)
+    _, masks = _batch(n, spatial, 3, seed)
+    coded = torch.arange(n, dtype=torch.float64).reshape(n, 1, 1, 1, 1).expand(n, 2, *spatial).contiguous()
+    torch.manual_seed(seed)
+    transform = make(num_classes=n, spatial_dims=3)
+    samples = [{"image": coded[i], "mask": tv_tensors.Mask(masks[i]), "label": i} for i in range(n)]
+    if isinstance(transform, Z.MixCollate):
+        batch = transform(samples)
+    else:
+        batch = transform({"image": coded, "mask": tv_tensors.Mask(masks), "label": torch.arange(n)})
+    out, out_masks, labels = batch["image"], batch["mask"], batch["label"]
+    sources = out[:, 0].round().long()  # (N, D, H, W): the sample each voxel came from
+    taken = sources != torch.arange(n).reshape(n, 1, 1, 1)
+    assert torch.equal(taken, taken[:1].expand_as(taken)), "one cuboid for the batch"
+    # the cuboid is a box: its voxels are the product of the covered ranges along each axis
+    covered = [taken[0].any(dim=tuple(a for a in range(3) if a != axis)) for axis in range(3)]
+    assert int(taken[0].sum()) == math.prod(int(c.sum()) for c in covered)
+    # the masks carry the same voxels (class indices stay indices), the labels the exact fractions
+    grid = torch.meshgrid(*map(torch.arange, spatial), indexing="ij")
+    expected_masks = torch.stack([masks[(sources[i], *grid)] for i in range(n)])
+    assert torch.equal(out_masks, expected_masks) and out_masks.dtype == masks.dtype
+    fraction = taken.double().mean(dim=(1, 2, 3))
+    torch.testing.assert_close(labels.diagonal().double(), 1 - fraction, rtol=0, atol=1e-6)
+
+
+@given(shape=st.tuples(st.integers(1, 40), st.integers(1, 40), st.integers(1, 40)), lam=lams(), seed=seeds())
+def test_the_cuboid_holds_one_minus_lambda_of_the_volume(
+    shape: tuple[int, int, int], lam: float, seed: int
+) -> None:
+    """Sides are ``round(side·(1 − λ)^(1/3))``, clipped: unclipped, the voxels are (1 − λ) of the volume
+    up to rounding (MONAI's sides ``side·√(1 − λ)`` give (1 − λ)^(3/2))."""
+    region = F.cutmix_region(shape, lam, generator=torch.Generator().manual_seed(seed))
+    ratio = (1 - lam) ** (1 / 3)
+    sides = [stop - start for start, stop in zip(*region, strict=True)]
+    for side, size in zip(sides, shape, strict=True):
+        assert 0 <= side <= round(size * ratio)
+    unclipped = all(side == round(size * ratio) for side, size in zip(sides, shape, strict=True))
+    if unclipped and min(shape) >= 20:  # rounding moves each side by at most 1/2 a voxel
+        bound = math.prod(s * ratio + 0.5 for s in shape) - math.prod(max(s * ratio - 0.5, 0) for s in shape)
+        assert abs(region.size - (1 - lam) * math.prod(shape)) <= bound
+
+
+def test_the_2d_region_is_the_box_of_cutmix_box() -> None:
+    for seed in range(20):
+        box = F.cutmix_box(17, 23, 0.3, generator=torch.Generator().manual_seed(seed))
+        region = F.cutmix_region((17, 23), 0.3, generator=torch.Generator().manual_seed(seed))
+        assert region == ((box.y1, box.x1), (box.y2, box.x2)) and region.size == box.area
+
+
+# -- the Dice loss ------------------------------------------------------------------------------------
+
+
+def _hard_dice_loss(logits: torch.Tensor, indices: torch.Tensor, smooth: float) -> torch.Tensor:
+    """The Dice loss of one-hot targets, computed class by class from the indices."""
+    probabilities = logits.softmax(1)
+    per_sample = []
+    for n in range(logits.shape[0]):
+        scores = []
+        for k in range(logits.shape[1]):
+            target = (indices[n] == k).to(logits.dtype)
+            overlap = (probabilities[n, k] * target).sum()
+            scores.append((2 * overlap + smooth) / (probabilities[n, k].sum() + target.sum() + smooth))
+        per_sample.append(1 - torch.stack(scores).mean())
+    return torch.stack(per_sample)
+
+
+@pytest.mark.parametrize("spatial", [(6, 5), (3, 4, 5)])
+@given(seed=seeds())
+def test_soft_dice_equals_the_hard_dice_on_one_hot_targets(spatial: tuple[int, ...], seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(3, 4, *spatial, generator=g, dtype=torch.float64)
+    indices = torch.randint(0, 4, (3, *spatial), generator=g)
+    one_hot = F.one_hot_masks(indices, 4, spatial_dims=len(spatial), dtype=torch.float64)
+    loss = Z.SoftDiceLoss(reduction="none")
+    expected = _hard_dice_loss(logits, indices, 1e-5)
+    torch.testing.assert_close(loss(logits, one_hot), expected)
+    torch.testing.assert_close(loss(logits, indices), expected)
+    torch.testing.assert_close(Z.SoftDiceLoss()(logits, one_hot), expected.mean())
+
+
+def test_soft_dice_takes_mixed_masks_and_has_gradients() -> None:
+    torch.manual_seed(0)
+    images, masks = _batch(4, (8, 8), 3, seed=2)
+    _, soft = Z.MixUp(num_classes=3)(images.float(), tv_tensors.Mask(masks))
+    logits = torch.randn(4, 3, 8, 8, requires_grad=True)
+    value = Z.SoftDiceLoss()(logits, soft)
+    value.backward()
+    assert 0 < float(value) < 1 and logits.grad is not None and torch.isfinite(logits.grad).all()
+    perfect = Z.SoftDiceLoss()(torch.nn.functional.one_hot(masks, 3).movedim(-1, 1) * 50.0, masks)
+    assert float(perfect) < 1e-6
+    with pytest.raises(
+        ValueError, match=r"^class-index targets must lie in \[0, K\) = \[0, 3\), got values from 3 to 3"
+    ):
+        Z.SoftDiceLoss()(logits.detach(), torch.full((4, 8, 8), 3))
+    with pytest.raises(ValueError, match=r"^soft-mask targets must have the shape of logits"):
+        Z.SoftDiceLoss()(logits.detach(), soft[:, :2])
+
+
+# -- spatial_dims, memory, MONAI -------------------------------------------------------------------------
+
+
+def test_spatial_dims_is_explicit() -> None:
+    volume, labels = torch.rand(4, 1, 3, 8, 8), torch.arange(4)
+    with pytest.raises(
+        ValueError, match=r"got a Tensor of shape \(4, 1, 3, 8, 8\) .* or pass spatial_dims=3"
+    ):
+        Z.ZetaMixup(num_classes=4)(volume, labels)
+    with pytest.raises(ValueError, match=r"^spatial_dims must be 2 \(images\) or 3 \(volumes\), got 4"):
+        Z.CutMix(spatial_dims=4)
+    with pytest.raises(
+        ValueError, match=r"needs a batch of images of shape \(N, C, D, H, W\), got an unbatched"
+    ):
+        Z.MixUp(num_classes=4, spatial_dims=3)(torch.rand(1, 3, 8, 8), labels)
+    with pytest.raises(ValueError, match=r"^ZetaMixup\(spatial_dims=3\) mixes volume batches .* got a Video"):
+        Z.ZetaMixup(num_classes=4, spatial_dims=3)(tv_tensors.Video(volume), labels)
+    with pytest.raises(ValueError, match=r"^images must have spatial sizes >= 1 to cut a box from"):
+        F.cutmix(torch.rand(2, 1, 0, 4, 4), torch.eye(2), 0.5, spatial_dims=3)
+
+
+@pytest.mark.parametrize(
+    "collate",
+    [
+        lambda: Z.ZetaMixupCollate(num_classes=4, spatial_dims=3),
+        lambda: Z.ZetaMixupCollate(num_classes=4, spatial_dims=3, max_terms=3),
+        lambda: Z.MixUpCollate(num_classes=4, spatial_dims=3),
+        lambda: Z.CutMixCollate(0.05, num_classes=4, spatial_dims=3),
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_volume_collates_allocate_no_second_batch(collate, dtype: torch.dtype) -> None:
+    """The bound of the image collates (test_inplace.py): the batch, its buffers and small change."""
+    volumes = (torch.rand(16, 1, 24, 64, 64) * 255).to(dtype)
+    samples = [(volumes[i].clone(), i % 4) for i in range(16)]
+    batch_bytes = volumes.numel() * volumes.element_size()
+    allowed = 1.35 * batch_bytes + max(batch_bytes / 4, _inplace._MIN_BUFFER_BYTES)
+    target = collate()
+    assert target.mixes_in_place
+    torch.manual_seed(0)
+    peak, (mixed, labels) = peak_bytes(target, samples)
+    assert peak <= allowed, f"peak {peak / batch_bytes:.2f}× the batch"
+    assert mixed.shape == volumes.shape and labels.shape == (16, 4)
+
+
+def test_monai_metatensors_and_list_data_collate() -> None:
+    monai = pytest.importorskip("monai")
+    from monai.data import MetaTensor, list_data_collate
+
+    samples = [{"image": MetaTensor(torch.rand(1, 4, 6, 6)), "label": torch.tensor(i % 3)} for i in range(6)]
+    collate = Z.MixCollate(Z.ZetaMixup(num_classes=3, spatial_dims=3), collate_fn=list_data_collate)
+    batch = collate(samples)
+    assert batch["image"].shape == (6, 1, 4, 6, 6) and batch["label"].shape == (6, 3)
+    torch.testing.assert_close(batch["label"].sum(1), torch.ones(6))
+    images = MetaTensor(torch.rand(4, 1, 4, 6, 6))
+    out, labels = Z.CutMix(num_classes=3, spatial_dims=3)(images, torch.tensor([0, 1, 2, 0]))
+    assert isinstance(out, monai.data.MetaTensor) and out.shape == images.shape and labels.shape == (4, 3)
+
+
+def test_random_mix_of_volume_transforms() -> None:
+    mix = Z.RandomMix([Z.ZetaMixup(num_classes=3, spatial_dims=3), Z.CutMix(num_classes=3, spatial_dims=3)])
+    volumes, masks = _batch(4, (3, 4, 5), 3, seed=5)
+    for seed in range(4):
+        torch.manual_seed(seed)
+        out = mix({"image": volumes.float(), "mask": tv_tensors.Mask(masks), "label": torch.arange(4) % 3})
+        assert out["image"].shape == (4, 2, 3, 4, 5)
+        torch.testing.assert_close(out["label"].sum(1), torch.ones(4))
