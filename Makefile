@@ -28,7 +28,7 @@ test: $(VENV)/.test
 	$(PY) -m mypy zmix_transforms
 	$(PY) -m pytest
 
-## make demo: train a small CNN on scikit-learn's digits through a ZetaMixupCollate DataLoader
+## make demo: train a small CNN on scikit-learn's digits with each method (about a minute on 2 cores)
 demo: $(VENV)/.examples
 	$(PY) examples/train_digits.py
 
@@ -46,7 +46,7 @@ figures: $(VENV)/.examples
 	$(PY) examples/helix_3d.py --out docs/assets/examples
 	$(PY) examples/gallery.py --out docs/assets/examples
 	$(PY) examples/method_figures.py --out docs/assets/examples
-	$(PY) examples/train_digits.py --out docs/assets/examples --no-progress
+	$(PY) examples/train_digits.py --full --out docs/assets/examples --no-progress
 	$(PY) examples/ddp_digits.py --out docs/assets/examples
 	$(PY) examples/volumes_3d.py --out docs/assets/examples
 
