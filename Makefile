@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: test demo docs serve lint bench figures examples-quick clean
+.PHONY: test demo docs serve lint bench figures examples-quick package clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,12 +32,15 @@ test: $(VENV)/.test
 demo: $(VENV)/.examples
 	$(PY) examples/train_digits.py
 
-## make docs: build the documentation site (strict)
+## make docs: build the documentation site (strict), with MathJax from npm, and check it loads nothing remote
 docs: $(VENV)/.docs
+	$(PY) scripts/vendor_mathjax.py
 	$(PY) -m mkdocs build --strict
+	$(PY) scripts/check_offline_site.py site
 
 ## make serve: serve the documentation site locally
 serve: $(VENV)/.docs
+	$(PY) scripts/vendor_mathjax.py
 	$(PY) -m mkdocs serve
 
 ## make figures: regenerate the documentation's figures and tables (full runs, a few minutes)
@@ -62,9 +65,17 @@ bench: $(VENV)/.test
 	$(PY) benchmarks/bench_mixing.py
 	$(PY) benchmarks/bench_distributed.py
 
+## make package: build the sdist and wheel, check them (twine, contents), install the wheel in a clean venv
+package: $(VENV)/.test
+	$(PIP) install -q build twine
+	rm -rf dist
+	$(PY) -m build --outdir dist . > /dev/null
+	$(PY) -m twine check --strict dist/*
+	$(PY) scripts/check_dist.py dist
+
 lint: $(VENV)/.test
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
 clean:
-	rm -rf $(VENV) site .pytest_cache .hypothesis .ruff_cache
+	rm -rf $(VENV) site dist docs/javascripts/vendor .pytest_cache .hypothesis .ruff_cache

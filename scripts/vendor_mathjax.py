@@ -1,0 +1,47 @@
+"""Put MathJax into the docs at build time, from the npm registry's package, so the site needs no CDN.
+
+    python scripts/vendor_mathjax.py          # docs/javascripts/vendor/mathjax/ (ignored by git)
+
+Takes ``mathjax@3.2.2`` with ``npm pack`` and keeps what the site loads: the ``tex-mml-chtml``
+component and its CHTML fonts, in the layout MathJax expects next to its script. Does nothing when
+they are already there.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+VERSION = "3.2.2"
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "docs" / "javascripts" / "vendor" / "mathjax"
+KEEP = ("package/es5/tex-mml-chtml.js", "package/es5/output/chtml/fonts/woff-v2/")
+
+
+def main() -> Path:
+    if (TARGET / "tex-mml-chtml.js").exists():
+        return TARGET
+    with tempfile.TemporaryDirectory() as scratch:
+        subprocess.run(
+            ["npm", "pack", f"mathjax@{VERSION}", "--silent", "--pack-destination", scratch],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        archive = next(Path(scratch).glob("mathjax-*.tgz"))
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                if member.isfile() and member.name.startswith(KEEP):
+                    relative = Path(member.name).relative_to("package/es5")
+                    (TARGET / relative).parent.mkdir(parents=True, exist_ok=True)
+                    source = tar.extractfile(member)
+                    assert source is not None
+                    (TARGET / relative).write_bytes(source.read())
+    print(f"MathJax {VERSION} in {TARGET.relative_to(ROOT)}", file=sys.stderr)
+    return TARGET
+
+
+if __name__ == "__main__":
+    main()
