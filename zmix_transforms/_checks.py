@@ -22,6 +22,7 @@ __all__ = [
     "check_batch_size",
     "check_batch_tensor",
     "check_bool",
+    "check_class_indices",
     "check_dense_logits_and_targets",
     "check_finite_positive",
     "check_generator",
@@ -414,14 +415,8 @@ def check_logits_and_targets(
             f"class-index {targets_name} must have shape ({batch},) = ({logits.shape[0]},), "
             f"got {tuple(targets.shape)}"
         )
-    num_classes = logits.shape[1]
-    if targets.device.type == "cpu" and targets.numel() and not torch.compiler.is_compiling():
-        low, high = int(targets.min()), int(targets.max())
-        if low < 0 or high >= num_classes:
-            raise ValueError(
-                f"class-index {targets_name} must lie in [0, K) = [0, {num_classes}) for {logits_name} "
-                f"of shape {tuple(logits.shape)}, got values from {low} to {high}"
-            )
+    context = f" for {logits_name} of shape {tuple(logits.shape)}"
+    check_class_indices(f"class-index {targets_name}", targets, logits.shape[1], context)
 
 
 def check_same_classes(mixed_logits: torch.Tensor, clean_logits: Any) -> None:
@@ -491,10 +486,14 @@ def check_dense_logits_and_targets(logits: Any, targets: Any) -> None:
         raise ValueError(
             f"class-index targets must have shape (N, *spatial) = {expected}, got {tuple(targets.shape)}"
         )
-    classes = logits.shape[1]
-    if targets.device.type == "cpu" and targets.numel() and not torch.compiler.is_compiling():
-        low, high = (int(v) for v in torch.aminmax(targets))
-        if low < 0 or high >= classes:
+    check_class_indices("class-index targets", targets, logits.shape[1])
+
+
+def check_class_indices(name: str, indices: torch.Tensor, num_classes: int, context: str = "") -> None:
+    """Raise unless every class index lies in [0, K) (checked on the CPU, outside compile tracing)."""
+    if indices.device.type == "cpu" and indices.numel() and not torch.compiler.is_compiling():
+        low, high = (int(v) for v in torch.aminmax(indices))
+        if low < 0 or high >= num_classes:
             raise ValueError(
-                f"class-index targets must lie in [0, K) = [0, {classes}), got values from {low} to {high}"
+                f"{name} must lie in [0, K) = [0, {num_classes}){context}, got values from {low} to {high}"
             )
