@@ -1,0 +1,41 @@
+"""Every code block of the migration page runs as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "migration.md"
+BLOCKS = dict(re.findall(r"<!-- migration: (\w+) -->\n```python\n(.*?)```", PAGE.read_text(), re.DOTALL))
+
+
+def test_the_page_has_its_blocks() -> None:
+    assert set(BLOCKS) == {"torchvision", "timm", "monai", "zeta"}
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+def test_block_runs_as_written(name: str) -> None:
+    namespace: dict[str, object] = {}
+    exec(compile(BLOCKS[name], f"migration.md ({name})", "exec"), namespace)
+    if name == "torchvision":
+        images, labels = namespace["images"], namespace["labels"]
+        before_images, before_labels = next(iter(namespace["before"]))  # torchvision's recipe ran too
+        assert before_images.shape == images.shape and before_labels.shape == labels.shape
+        assert images.dtype == torch.float32 and images.shape == (8, 3, 32, 32)
+        zeta_images, _ = next(iter(namespace["zeta"]))
+        assert zeta_images.dtype == torch.uint8
+        torch.testing.assert_close(labels.sum(1), torch.ones(8))
+    elif name == "timm":
+        targets = namespace["targets"]
+        assert targets.shape == (8, 1000)
+        torch.testing.assert_close(targets.sum(1), torch.ones(8))
+        assert float(targets.min()) >= 0.1 / 1000 - 1e-7  # label smoothing spreads 0.1 over the classes
+    elif name == "monai":
+        assert namespace["images"].shape == (4, 1, 16, 32, 32) and namespace["soft"].shape == (4, 2)
+    else:
+        weights = namespace["weights"]
+        assert weights.shape == (16, 16) and torch.equal(weights.argmax(1), torch.arange(16))
+        torch.testing.assert_close(namespace["y_mixed"].sum(1), torch.ones(16))
