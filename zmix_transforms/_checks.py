@@ -33,6 +33,7 @@ __all__ = [
     "check_logits_and_targets",
     "check_mask_batch",
     "check_max_terms",
+    "check_minmax",
     "check_num_classes",
     "check_partners",
     "check_probabilities",
@@ -96,6 +97,19 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be a bool, got {value!r} of type {type(value).__name__}")
     return value
+
+
+def check_minmax(minmax: Any) -> tuple[float, float]:
+    """Return ``minmax`` as ``(lo, hi)`` with ``0 <= lo < hi <= 1``, or raise."""
+    expected = "a pair (lo, hi) of fractions with 0 <= lo < hi <= 1"
+    if isinstance(minmax, (str, bytes)) or not isinstance(minmax, Sequence) or len(minmax) != 2:
+        raise TypeError(f"minmax must be {expected}, got {minmax!r}")
+    if not all(_is_real_number(v) for v in minmax):
+        raise TypeError(f"minmax must be {expected}, got {minmax!r}")
+    low, high = float(minmax[0]), float(minmax[1])
+    if not 0.0 <= low < high <= 1.0:
+        raise ValueError(f"minmax must be {expected}, got {minmax!r}")
+    return low, high
 
 
 def check_lam(lam: Any) -> float:

@@ -30,6 +30,7 @@ from ._checks import (
     check_image_batches,
     check_mask_batch,
     check_max_terms,
+    check_minmax,
     check_num_classes,
     check_probabilities,
     check_probability,
@@ -789,6 +790,9 @@ class CutMix(_PairMix):
 
     Args:
         alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
+        minmax: timm's ``cutmix_minmax``: ``(lo, hi)``, draw each side of the box uniformly between
+            ``lo`` and ``hi`` times the image's side instead of from λ
+            ([`F.cutmix_region_minmax`][zmix_transforms.functional.cutmix_region_minmax]).
         num_classes: Number of classes, needed when labels are class indices of shape (N,).
         labels_getter: ``"default"`` or a callable that returns the labels from the input.
         label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (see [`ZetaMixup`][ZetaMixup]).
@@ -815,9 +819,52 @@ class CutMix(_PairMix):
         (torch.Size([8, 3, 32, 32]), torch.Size([8, 10]))
     """
 
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        *,
+        minmax: tuple[float, float] | None = None,
+        num_classes: int | None = None,
+        labels_getter: Any = "default",
+        label_smoothing: float = 0.0,
+        p: float = 1.0,
+        per_rank: bool = True,
+        across_ranks: bool = False,
+        process_group: Any = None,
+        spatial_dims: int = 2,
+    ) -> None:
+        super().__init__(
+            alpha,
+            num_classes=num_classes,
+            labels_getter=labels_getter,
+            label_smoothing=label_smoothing,
+            p=p,
+            per_rank=per_rank,
+            across_ranks=across_ranks,
+            process_group=process_group,
+            spatial_dims=spatial_dims,
+        )
+        self.minmax = None if minmax is None else check_minmax(minmax)
+
     def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
-        """Draw λ, the box and the partners; ``lam`` is the exact kept fraction of pixels."""
-        return _draw_cutmix(self.alpha, flat_inputs, generator, self.spatial_dims)
+        """Draw λ, the box and the partners; ``lam`` is the exact kept fraction of pixels.
+
+        With ``minmax``, the box's sides are drawn as fractions of the image's (no λ is drawn).
+        """
+        if self.minmax is None:
+            return _draw_cutmix(self.alpha, flat_inputs, generator, self.spatial_dims)
+        device, batch_size = _batch_device_and_size(flat_inputs)
+        spatial = check_spatial_sizes("images", flat_inputs[0], self.spatial_dims)
+        region = F.cutmix_region_minmax(spatial, self.minmax, generator=generator)
+        return {
+            "region": region,
+            "lam": 1.0 - region.size / math.prod(spatial),
+            "partners": F.cycle_partners(batch_size, generator=generator, device=device),
+        }
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        items = super()._repr_items()
+        return [*items[:1], ("minmax", self.minmax), *items[1:]] if self.minmax is not None else items
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
@@ -1027,6 +1074,85 @@ class RandomMix(Transform):
         state = dict(super().__getstate__())
         state["_pickled_world"] = _distributed.world(None, self._pickled_world)
         return state
+
+    @classmethod
+    def from_timm(
+        cls,
+        mixup_alpha: float = 1.0,
+        cutmix_alpha: float = 0.0,
+        cutmix_minmax: tuple[float, float] | None = None,
+        prob: float = 1.0,
+        switch_prob: float = 0.5,
+        mode: str = "batch",
+        correct_lam: bool = True,
+        label_smoothing: float = 0.1,
+        num_classes: int = 1000,
+    ) -> RandomMix:
+        """The mixing timm's ``Mixup`` (or ``FastCollateMixup``) does, from the same arguments.
+
+        ``MixUp(mixup_alpha)`` and ``CutMix(cutmix_alpha, minmax=cutmix_minmax)``, each with ``p=prob``
+        and ``label_smoothing``, picked with ``switch_prob`` when both alphas are > 0 (as timm does;
+        ``cutmix_minmax`` turns CutMix on, with alpha 1). Use it as a transform or in
+        ``MixCollate``.
+
+        Args:
+            mixup_alpha: mixup's α; 0 turns mixup off.
+            cutmix_alpha: CutMix's α; 0 turns CutMix off (unless ``cutmix_minmax`` is given).
+            cutmix_minmax: CutMix box sides as fractions ``(lo, hi)`` of the image's.
+            prob: Probability of mixing a batch.
+            switch_prob: Probability of CutMix rather than mixup when both are on.
+            mode: ``"batch"`` (one λ per batch) or ``"elem"`` (one λ per sample, mixup only).
+            correct_lam: Must be True: labels are always weighted by the exact pasted fraction.
+            label_smoothing: Smoothing of the labels before mixing, as timm's.
+            num_classes: Number of classes.
+
+        Returns:
+            A [`RandomMix`][RandomMix] of the transforms that are on.
+
+        Raises:
+            ValueError: If both methods are off, for ``correct_lam=False``, ``mode="pair"`` or CutMix
+                with ``mode="elem"`` (not here yet: one box per sample), or a value out of range.
+
+        Note:
+            Differences from timm: partners come from a random single cycle instead of the flipped
+            batch, so odd batch sizes work and the pairing does not follow the loader's order; the
+            input is not overwritten.
+
+        Examples:
+            >>> mix = RandomMix.from_timm(mixup_alpha=0.8, cutmix_alpha=1.0, num_classes=10)
+            >>> images, labels = mix(torch.rand(6, 3, 16, 16), torch.arange(6))
+            >>> labels.shape
+            torch.Size([6, 10])
+        """
+        if not correct_lam:
+            raise ValueError(
+                "correct_lam must be True, got False: labels are always weighted by the exact fraction "
+                "of pixels CutMix keeps"
+            )
+        if mode not in ("batch", "elem"):
+            raise ValueError(f"mode must be 'batch' or 'elem' ('pair' is not supported yet), got {mode!r}")
+        cutmix_on = cutmix_minmax is not None or cutmix_alpha > 0
+        if mode == "elem" and cutmix_on:
+            raise ValueError(
+                "mode='elem' with CutMix (one box per sample) is not supported yet, got "
+                f"cutmix_alpha={cutmix_alpha} and cutmix_minmax={cutmix_minmax}; use mode='batch'"
+            )
+        options: dict[str, Any] = {"num_classes": num_classes, "label_smoothing": label_smoothing, "p": prob}
+        transforms: list[Callable[..., Any]] = []
+        weights: list[float] = []
+        if mixup_alpha > 0:
+            transforms.append(MixUp(mixup_alpha, per_sample=mode == "elem", **options))
+            weights.append(1.0 - switch_prob if cutmix_on else 1.0)
+        if cutmix_on:
+            alpha = 1.0 if cutmix_minmax is not None else cutmix_alpha
+            transforms.append(CutMix(alpha, minmax=cutmix_minmax, **options))
+            weights.append(switch_prob if mixup_alpha > 0 else 1.0)
+        if not transforms:
+            raise ValueError(
+                f"mixup_alpha or cutmix_alpha must be > 0 (or cutmix_minmax given), got "
+                f"mixup_alpha={mixup_alpha}, cutmix_alpha={cutmix_alpha}"
+            )
+        return cls(transforms, p=weights)
 
     def extra_repr(self) -> str:
         """The transforms and their probabilities, as shown by ``repr``."""

@@ -23,6 +23,7 @@ from .._checks import (
     check_finite_positive,
     check_generator,
     check_lam,
+    check_minmax,
     check_size,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "Region",
     "cutmix_box",
     "cutmix_region",
+    "cutmix_region_minmax",
     "cycle_partners",
     "draw_device",
     "sample_lambda",
@@ -495,3 +497,56 @@ def cutmix_region(
             min(max(start + cut, 0), size) for start, cut, size in zip(starts, cuts, sizes, strict=True)
         ),
     )
+
+
+def cutmix_region_minmax(
+    shape: tuple[int, ...] | list[int] | torch.Size,
+    minmax: tuple[float, float],
+    *,
+    generator: torch.Generator | None = None,
+) -> Region:
+    """Draw a CutMix box or cuboid with sides uniform fractions of the image's (timm's ``cutmix_minmax``).
+
+    Each side is a uniformly random integer in ``[int(side·lo), int(side·hi))`` (``int(side·lo)`` when
+    that range is empty), drawn dimension by dimension, and the region's position is uniform among
+    those that keep it inside the image; no λ is drawn: the kept fraction is
+    ``1 − region.size / prod(shape)``.
+
+    Args:
+        shape: The spatial sizes, ``(H, W)`` or ``(D, H, W)``, each >= 1.
+        minmax: ``(lo, hi)`` with ``0 <= lo < hi <= 1``: the range of each side, as a fraction of the
+            image's side.
+        generator: Source of randomness; the global torch RNG when ``None``.
+
+    Returns:
+        The [`Region`][Region], inside the image.
+
+    Raises:
+        ValueError: If a size is < 1 or ``minmax`` is out of range.
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> region = cutmix_region_minmax((32, 32), (0.25, 0.75), generator=torch.Generator().manual_seed(0))
+        >>> all(8 <= stop - start < 24 for start, stop in zip(*region))
+        True
+    """
+    if not isinstance(shape, (tuple, list, torch.Size)) or len(shape) == 0:
+        raise TypeError(f"shape must be a tuple of spatial sizes such as (H, W) or (D, H, W), got {shape!r}")
+    sizes = [check_size("shape", size) for size in shape]
+    low, high = check_minmax(minmax)
+    check_generator(generator)
+    draw_on = draw_device(generator, None)
+    cuts = []
+    for size in sizes:
+        lower, upper = int(size * low), int(size * high)
+        cut = (
+            lower
+            if upper <= lower
+            else int(torch.randint(lower, upper, (), generator=generator, device=draw_on))
+        )
+        cuts.append(cut)
+    starts = [
+        int(torch.randint(0, size - cut + 1, (), generator=generator, device=draw_on))
+        for size, cut in zip(sizes, cuts, strict=True)
+    ]
+    return Region(tuple(starts), tuple(start + cut for start, cut in zip(starts, cuts, strict=True)))
