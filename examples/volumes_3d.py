@@ -199,7 +199,7 @@ def plot_mixes(data: dict[str, Any], path: Path) -> Path:
                 "mask": F.one_hot_masks(batch["mask"], CLASSES + 1, spatial_dims=3),
             }
         )
-        middle = SIDE // 2
+        middle = int((masks[0] > 0).sum(dim=(1, 2)).argmax())  # the slice through the shape's middle
         axes[0, column].imshow(out["image"][0, 0, middle], cmap="gray")
         mask = out["mask"]  # CutMix pastes class indices; the blending methods give soft masks
         soft = mask if mask.is_floating_point() else F.one_hot_masks(mask, CLASSES + 1, spatial_dims=3)
@@ -210,7 +210,7 @@ def plot_mixes(data: dict[str, Any], path: Path) -> Path:
             axes[row, column].set_axis_off()
     axes[0, 0].text(-2, SIDE / 2, "slice", rotation=90, va="center", ha="right")
     axes[1, 0].text(-2, SIDE / 2, "soft mask", rotation=90, va="center", ha="right")
-    fig.suptitle("One volume's middle slice after mixing, and its mixed mask (P(shape))")
+    fig.suptitle("One volume's slice through its shape after mixing, and its mixed mask (P(shape))")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
