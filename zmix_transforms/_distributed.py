@@ -33,10 +33,14 @@ class World:
     size: int
 
 
-def world(process_group: Any = None, pickled: World | None = None) -> World | None:
-    """The rank and world size this process draws for, or None outside a group of several ranks."""
+def world(pickled: World | None = None) -> World | None:
+    """The rank and world size this process draws for, or None outside a group of several ranks.
+
+    ``pickled``: the world recorded when a transform was pickled into this process, used when this
+    process belongs to no group (a spawned DataLoader worker).
+    """
     if dist.is_available() and dist.is_initialized():
-        found = World(dist.get_rank(process_group), dist.get_world_size(process_group))
+        found = World(dist.get_rank(), dist.get_world_size())
     elif pickled is not None:
         found = pickled
     elif "RANK" in os.environ and "WORLD_SIZE" in os.environ:

@@ -107,7 +107,26 @@ class _Batch:
     batch_size: int
 
 
-class _BatchMix(Transform):
+class _PerRankDraws(Transform):
+    """Per-rank draws under torch.distributed (``per_rank``), for the transforms that draw (not public)."""
+
+    per_rank: bool
+    _pickled_world: _distributed.World | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle, recording this process's rank for DataLoader workers spawned outside the group."""
+        state = dict(super().__getstate__())
+        state["_pickled_world"] = _distributed.world(self._pickled_world)
+        return state
+
+    def _rank_generator(self) -> torch.Generator | None:
+        """This call's generator: per-rank under torch.distributed (``per_rank``), else the global RNG."""
+        if not self.per_rank:
+            return None
+        return _distributed.rank_generator(_distributed.world(self._pickled_world))
+
+
+class _BatchMix(_PerRankDraws):
     """Shared input handling of the batch mixing transforms (not public)."""
 
     def __init__(
@@ -132,20 +151,12 @@ class _BatchMix(Transform):
         self.per_rank = check_bool("per_rank", per_rank)
         self.across_ranks = check_bool("across_ranks", across_ranks)
         self.process_group = process_group
-        self._pickled_world: _distributed.World | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle, recording this process's rank for DataLoader workers spawned outside the group."""
-        state = dict(super().__getstate__())
-        state["_pickled_world"] = _distributed.world(None, self._pickled_world)
-        state["process_group"] = None  # a process group does not cross processes
+        """Pickle as ``_PerRankDraws`` does, without the process group (it does not cross processes)."""
+        state = super().__getstate__()
+        state["process_group"] = None
         return state
-
-    def _rank_generator(self) -> torch.Generator | None:
-        """This call's generator: per-rank under torch.distributed (``per_rank``), else the global RNG."""
-        if not self.per_rank:
-            return None
-        return _distributed.rank_generator(_distributed.world(None, self._pickled_world))
 
     # -- the steps a subclass defines ------------------------------------------------------------
 
@@ -752,12 +763,23 @@ class MixUp(_PairMix):
 
 
 def _draw_cutmix(
-    alpha: float, flat_inputs: list[Any], generator: torch.Generator | None, spatial_dims: int
+    alpha: float,
+    flat_inputs: list[Any],
+    generator: torch.Generator | None,
+    spatial_dims: int,
+    minmax: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """CutMix's draws: the region (box or cuboid), the exact kept fraction ``lam`` and the partners."""
+    """CutMix's draws: the region (box or cuboid), the exact kept fraction ``lam`` and the partners.
+
+    The region's sides come from λ ~ Beta(α, α), or, with ``minmax``, uniformly as fractions of the
+    image's sides (no λ drawn).
+    """
     device, batch_size = _batch_device_and_size(flat_inputs)
     spatial = check_spatial_sizes("images", flat_inputs[0], spatial_dims)
-    region = F.cutmix_region(spatial, F.sample_lambda(alpha, generator=generator), generator=generator)
+    if minmax is None:
+        region = F.cutmix_region(spatial, F.sample_lambda(alpha, generator=generator), generator=generator)
+    else:
+        region = F.cutmix_region_minmax(spatial, minmax, generator=generator)
     return {
         "region": region,
         "lam": 1.0 - region.size / math.prod(spatial),
@@ -851,16 +873,7 @@ class CutMix(_PairMix):
 
         With ``minmax``, the box's sides are drawn as fractions of the image's (no λ is drawn).
         """
-        if self.minmax is None:
-            return _draw_cutmix(self.alpha, flat_inputs, generator, self.spatial_dims)
-        device, batch_size = _batch_device_and_size(flat_inputs)
-        spatial = check_spatial_sizes("images", flat_inputs[0], self.spatial_dims)
-        region = F.cutmix_region_minmax(spatial, self.minmax, generator=generator)
-        return {
-            "region": region,
-            "lam": 1.0 - region.size / math.prod(spatial),
-            "partners": F.cycle_partners(batch_size, generator=generator, device=device),
-        }
+        return _draw_cutmix(self.alpha, flat_inputs, generator, self.spatial_dims, self.minmax)
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         items = super()._repr_items()
@@ -973,7 +986,7 @@ class ZetaCutMix(_BatchMix):
         return [("gamma", self.gamma), ("alpha", self.alpha), *super()._repr_items()]
 
 
-class RandomMix(Transform):
+class RandomMix(_PerRankDraws):
     """Apply one of several batch transforms, picked at random on each call (timm's ``switch_prob``).
 
     Args:
@@ -1025,7 +1038,6 @@ class RandomMix(Transform):
                 )
         self.transforms = list(transforms)
         self.per_rank = check_bool("per_rank", per_rank)
-        self._pickled_world: _distributed.World | None = None
         if p is None:
             probabilities = [1.0 / len(transforms)] * len(transforms)
         else:
@@ -1062,18 +1074,12 @@ class RandomMix(Transform):
         Returns:
             The picked transform's output.
         """
-        here = _distributed.world(None, self._pickled_world) if self.per_rank else None
-        generator = _distributed.rank_generator(here)
-        pick = torch.multinomial(torch.tensor(self.p, dtype=torch.float64), 1, generator=generator)
+        pick = torch.multinomial(
+            torch.tensor(self.p, dtype=torch.float64), 1, generator=self._rank_generator()
+        )
         transform = self.transforms[int(pick)]
         mix = getattr(transform, "mix", None)
         return mix(*inputs, inplace=inplace) if callable(mix) else transform(*inputs)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle, recording this process's rank for DataLoader workers spawned outside the group."""
-        state = dict(super().__getstate__())
-        state["_pickled_world"] = _distributed.world(None, self._pickled_world)
-        return state
 
     @classmethod
     def from_timm(
