@@ -26,14 +26,16 @@ Run = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 @dataclass(frozen=True)
 class Method:
     name: str
-    # "zeta" (dense W), "pair" (mixup, one λ), "pair_elem" (mixup, a λ per sample), "cut" (CutMix),
-    # "zetacut" (CutMix on top of ζ-mixup)
+    # "zeta" (dense W), "pair" (mixup), "cut" (CutMix), "zetacut" (CutMix on top of ζ-mixup)
     family: str
     params: st.SearchStrategy[float]
     run: Run  # run(images, labels, num_classes, param, seed, *, smoothing=True)
     functional: bool  # functional methods take any (N, ...) batch (CutMix: (N, ..., H, W))
     label_smoothing: float = 0.0
     volumes: bool = False  # takes volume batches (N, C, D, H, W) (spatial_dims=3)
+    # pair and cut methods: "batch" (one λ, a single cycle), "elem" (a λ or box per sample, a single
+    # cycle) or "pair" (a λ or box per pair of a random pairing)
+    mode: str = "batch"
 
 
 def _soft(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -99,9 +101,20 @@ METHODS = [
     Method("ZetaMixupCollate", "zeta", gammas(), _collate(Z.ZetaMixupCollate), False),
     Method("MixUpCollate", "pair", alphas(), _collate(Z.MixUpCollate), False),
     Method("CutMixCollate", "cut", alphas(), _collate(Z.CutMixCollate), False),
-    Method("MixUp(per_sample)", "pair_elem", alphas(), _transform(Z.MixUp, per_sample=True), False),
+    Method("MixUp(elem)", "pair", alphas(), _transform(Z.MixUp, mode="elem"), False, mode="elem"),
+    Method("MixUpCollate(elem)", "pair", alphas(), _collate(Z.MixUpCollate, mode="elem"), False, mode="elem"),
+    Method("MixUp(pair)", "pair", alphas(), _transform(Z.MixUp, mode="pair"), False, mode="pair"),
+    Method("CutMix(elem)", "cut", alphas(), _transform(Z.CutMix, mode="elem"), False, mode="elem"),
     Method(
-        "MixUpCollate(per_sample)", "pair_elem", alphas(), _collate(Z.MixUpCollate, per_sample=True), False
+        "CutMixCollate(pair)", "cut", alphas(), _collate(Z.CutMixCollate, mode="pair"), False, mode="pair"
+    ),
+    Method(
+        "CutMix(pair, minmax, p=0.5)",
+        "cut",
+        alphas(),
+        _transform(Z.CutMix, mode="pair", minmax=(0.2, 0.7), p=0.5),
+        False,
+        mode="pair",
     ),
     Method("ZetaCutMix", "zetacut", gammas(), _transform(_zeta_cutmix), False),
     Method("F.apply_terms(zeta_terms, k=5)", "zeta", gammas(), _functional(_zeta_terms), True),
@@ -147,6 +160,15 @@ VOLUME_METHODS = [
     ),
     Method(
         "F.cutmix(3-D)", "cut", lams(), _functional(partial(F.cutmix, spatial_dims=3)), False, volumes=True
+    ),
+    Method(
+        "CutMix(3-D, elem)",
+        "cut",
+        alphas(),
+        _transform(Z.CutMix, spatial_dims=3, mode="elem"),
+        False,
+        volumes=True,
+        mode="elem",
     ),
 ]
 METHODS += VOLUME_METHODS

@@ -150,8 +150,11 @@ METHODS: dict[str, Callable[[], Any]] = {
     "ZetaMixup": lambda: Z.ZetaMixup(num_classes=5, across_ranks=True),
     "ZetaMixup(max_terms=3)": lambda: Z.ZetaMixup(num_classes=5, max_terms=3, across_ranks=True),
     "MixUp": lambda: Z.MixUp(num_classes=5, across_ranks=True),
-    "MixUp(per_sample)": lambda: Z.MixUp(num_classes=5, per_sample=True, across_ranks=True),
+    "MixUp(elem)": lambda: Z.MixUp(num_classes=5, mode="elem", across_ranks=True),
+    "MixUp(pair)": lambda: Z.MixUp(num_classes=5, mode="pair", across_ranks=True),
     "CutMix": lambda: Z.CutMix(num_classes=5, across_ranks=True),
+    "CutMix(elem)": lambda: Z.CutMix(num_classes=5, mode="elem", across_ranks=True),
+    "CutMix(pair)": lambda: Z.CutMix(num_classes=5, mode="pair", across_ranks=True),
     "ZetaCutMix": lambda: Z.ZetaCutMix(num_classes=5, across_ranks=True),
 }
 SIZES = {2: [3, 5], 4: [2, 4, 1, 3]}  # unequal batch sizes, as in a last batch

@@ -17,8 +17,11 @@ COLLATES = {
     "ZetaMixupCollate": lambda **kw: Z.ZetaMixupCollate(num_classes=10, **kw),
     "ZetaMixupCollate(max_terms)": lambda **kw: Z.ZetaMixupCollate(num_classes=10, max_terms=5, **kw),
     "MixUpCollate": lambda **kw: Z.MixUpCollate(num_classes=10, **kw),
-    "MixUpCollate(per_sample)": lambda **kw: Z.MixUpCollate(num_classes=10, per_sample=True, **kw),
+    "MixUpCollate(elem)": lambda **kw: Z.MixUpCollate(num_classes=10, mode="elem", **kw),
+    "MixUpCollate(pair)": lambda **kw: Z.MixUpCollate(num_classes=10, mode="pair", **kw),
     "CutMixCollate": lambda **kw: Z.CutMixCollate(0.05, num_classes=10, **kw),  # boxes near the whole image
+    "CutMixCollate(elem)": lambda **kw: Z.CutMixCollate(0.05, num_classes=10, mode="elem", **kw),
+    "CutMixCollate(pair)": lambda **kw: Z.CutMixCollate(0.05, num_classes=10, mode="pair", **kw),
     "MixCollate(ZetaCutMix)": lambda **kw: Z.MixCollate(Z.ZetaCutMix(num_classes=10), **kw),
     "MixCollate(RandomMix)": lambda **kw: Z.MixCollate(
         Z.RandomMix([Z.ZetaMixup(num_classes=10), Z.MixUp(num_classes=10), Z.CutMix(num_classes=10)]), **kw

@@ -33,6 +33,9 @@ def test_block_runs_as_written(name: str) -> None:
         assert targets.shape == (8, 1000)
         torch.testing.assert_close(targets.sum(1), torch.ones(8))
         assert float(targets.min()) >= 0.1 / 1000 - 1e-7  # label smoothing spreads 0.1 over the classes
+        odd_targets = namespace["odd_targets"]
+        assert odd_targets.shape == (7, 1000) and namespace["per_sample"].transforms[0].mode == "elem"
+        torch.testing.assert_close(odd_targets.sum(1), torch.ones(7))
     elif name == "monai":
         assert namespace["images"].shape == (4, 1, 16, 32, 32) and namespace["soft"].shape == (4, 2)
     else:

@@ -104,7 +104,7 @@ def test_p_is_the_probability_of_mixing(cls: type) -> None:
 def test_per_sample_mixup_draws_a_lambda_per_sample() -> None:
     images, _ = _batch(16)
     torch.manual_seed(0)
-    _, weights = Z.MixUp(per_sample=True)(images, torch.eye(16))
+    _, weights = Z.MixUp(mode="elem")(images, torch.eye(16))
     own = weights.diagonal()
     assert own.unique().numel() == 16, "sixteen different λ"
     torch.testing.assert_close(weights.sum(1), torch.ones(16))
@@ -115,7 +115,7 @@ def test_per_sample_mixup_draws_a_lambda_per_sample() -> None:
 def test_per_sample_images_and_labels_share_each_lambda() -> None:
     images, _ = _batch(12)
     torch.manual_seed(3)
-    out_images, weights = Z.MixUp(0.5, per_sample=True)(images, torch.eye(12, dtype=torch.float64))
+    out_images, weights = Z.MixUp(0.5, mode="elem")(images, torch.eye(12, dtype=torch.float64))
     reference = (weights @ images.to(torch.float64).reshape(12, -1)).reshape(images.shape)
     torch.testing.assert_close(out_images.to(torch.float64), reference, rtol=0, atol=1e-6)
 
@@ -140,8 +140,10 @@ def test_per_sample_lam_errors() -> None:
         TypeError, match=r"^lam must be a number or a float tensor of shape \(N,\), got dtype torch.int64"
     ):
         F.mix_pairs(x, torch.ones(4, dtype=torch.int64), partners)
-    with pytest.raises(TypeError, match=r"^per_sample must be a bool, got 1 of type int"):
-        Z.MixUp(per_sample=1)
+    with pytest.raises(TypeError, match=r"^mode must be one of 'batch', 'elem', 'pair' \(a str\), got 1"):
+        Z.MixUp(mode=1)
+    with pytest.raises(ValueError, match=r"^mode must be one of 'batch', 'elem', 'pair', got 'sample'"):
+        Z.CutMixCollate(mode="sample")
 
 
 # -- RandomMix -----------------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def test_pairing_structure(method: Method, batch: MixBatch, param: float, seed: 
     if method.family == "zetacut":  # W = pairing · ζ-weights; normalization is checked in the convexity test
         return
     own = weights.diagonal()
-    if method.family != "pair_elem":
+    if method.mode == "batch":
         assert torch.allclose(own, own[0].expand(n), rtol=0, atol=1e-12), "one λ for the whole batch"
     if n == 1 or bool((own == 1.0).all()):
         assert torch.equal(weights, torch.eye(n, dtype=torch.float64))
@@ -146,6 +146,9 @@ def test_pairing_structure(method: Method, batch: MixBatch, param: float, seed: 
     has_partner = off.sum(1) > 0
     assert ((off > 0).sum(1) == has_partner.long()).all(), "at most one partner per sample"
     assert torch.equal(has_partner, own < 1.0), "a partner exactly when the own weight is below 1"
+    if method.mode == "pair":
+        _check_pairs(own, off, has_partner)
+        return
     if not bool(has_partner.all()):  # a per-sample λ of exactly 1 keeps its sample whole
         return
     partners = off.argmax(1)
@@ -155,6 +158,21 @@ def test_pairing_structure(method: Method, batch: MixBatch, param: float, seed: 
         visited.add(p)
         p = int(partners[p])
     assert p == 0 and len(visited) == n, "the partners form a single cycle through the batch"
+
+
+def _check_pairs(own: torch.Tensor, off: torch.Tensor, has_partner: torch.Tensor) -> None:
+    """ "pair" mode: mixed samples come in pairs (one 3-cycle at most) that share one λ or box size."""
+    partners = off.argmax(1)
+    mixed = has_partner.nonzero().flatten().tolist()
+    unpaired = [p for p in mixed if int(partners[partners[p]]) != p]
+    assert len(unpaired) in (0, 3), "pairs, and at most one cycle of three"
+    if unpaired:
+        a = unpaired[0]
+        assert sorted(unpaired) == sorted([a, int(partners[a]), int(partners[partners[a]])])
+        assert int(partners[partners[partners[a]]]) == a
+    for p in mixed:
+        assert bool(has_partner[partners[p]]), "a sample's partner is mixed too"
+        assert float(own[p]) == float(own[partners[p]]), "one λ (one box) for both of a pair"
 
 
 @_given_method

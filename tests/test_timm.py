@@ -17,19 +17,54 @@ def _flip(n: int) -> torch.Tensor:
     return torch.arange(n - 1, -1, -1)  # timm's pairing: sample i with sample N − 1 − i
 
 
-@pytest.mark.parametrize("mode", ["batch", "elem"])
+def _lam_for(mode: str, n: int) -> float | torch.Tensor:
+    """λ as each mode draws it: one, one per sample, or one per pair (i, N − 1 − i) as timm's."""
+    if mode == "batch":
+        return 0.37
+    lam = torch.rand(n, dtype=torch.float64)
+    return torch.minimum(lam, lam.flip(0)) if mode == "pair" else lam
+
+
+@pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
 def test_mixup_label_targets_equal_timms_for_the_same_lambda_and_pairing(mode: str) -> None:
     mix = Z.RandomMix.from_timm(
         mixup_alpha=0.8, cutmix_alpha=0.0, mode=mode, label_smoothing=SMOOTHING, num_classes=K
     )
     (mixup,) = mix.transforms
-    assert isinstance(mixup, Z.MixUp) and mixup.per_sample == (mode == "elem")
+    assert isinstance(mixup, Z.MixUp) and mixup.mode == mode
     y = torch.tensor([3, 1, 4, 1, 5, 9, 2, 6])
-    lam = torch.rand(8, dtype=torch.float64) if mode == "elem" else 0.37
+    lam = _lam_for(mode, 8)
     soft = F.smooth_labels(F.one_hot(y, K, dtype=torch.float64), SMOOTHING)
     ours = mixup.mix_labels(soft, {"lam": lam, "partners": _flip(8)})
     timm_lam = lam.unsqueeze(1) if isinstance(lam, torch.Tensor) else lam
     theirs = timm_mixup.mixup_target(y, K, lam=timm_lam, smoothing=SMOOTHING)
+    torch.testing.assert_close(ours.float(), theirs.float(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["elem", "pair"])
+def test_per_sample_cutmix_label_targets_equal_timms_corrected_lambdas(mode: str) -> None:
+    (cutmix,) = Z.RandomMix.from_timm(
+        mixup_alpha=0.0, cutmix_alpha=1.0, mode=mode, label_smoothing=SMOOTHING, num_classes=K
+    ).transforms
+    assert isinstance(cutmix, Z.CutMix) and cutmix.mode == mode
+    y = torch.tensor([0, 7, 7, 2, 9, 4])
+    g = torch.Generator().manual_seed(0)
+    regions = [F.cutmix_region((24, 20), float(torch.rand((), generator=g)), generator=g) for _ in range(6)]
+    if mode == "pair":  # both samples of a pair (i, N − 1 − i) swap the same box
+        regions = [regions[min(i, 5 - i)] for i in range(6)]
+    images = torch.rand(6, 3, 24, 20)
+    params = {"region": regions, "partners": _flip(6)}
+    mixed = cutmix.mix_images(images, params)
+    # timm's correct_lam per sample: 1 − (box area) / (H · W), one box per sample (pair)
+    timm_lam = torch.tensor(
+        [1.0 - (r.stops[0] - r.starts[0]) * (r.stops[1] - r.starts[1]) / (24 * 20) for r in regions],
+        dtype=torch.float64,
+    )
+    kept = (mixed == images).all(1).double().mean((1, 2))  # the fraction each sample kept, measured
+    torch.testing.assert_close(kept, timm_lam, rtol=0, atol=1e-12)
+    soft = F.smooth_labels(F.one_hot(y, K, dtype=torch.float64), SMOOTHING)
+    ours = cutmix.mix_labels(soft, {**params, "lam": kept})
+    theirs = timm_mixup.mixup_target(y, K, lam=timm_lam.unsqueeze(1), smoothing=SMOOTHING)
     torch.testing.assert_close(ours.float(), theirs.float(), rtol=0, atol=1e-6)
 
 
@@ -63,8 +98,7 @@ def test_from_timm_switches_as_timm_does() -> None:
     torch.testing.assert_close(labels.sum(1), torch.ones(5))
     for kwargs, message in (
         ({"correct_lam": False}, r"^correct_lam must be True, got False"),
-        ({"mode": "pair"}, r"^mode must be 'batch' or 'elem' \('pair' is not supported yet\), got 'pair'"),
-        ({"mode": "elem", "cutmix_alpha": 1.0}, r"^mode='elem' with CutMix \(one box per sample\)"),
+        ({"mode": "sample"}, r"^mode must be one of 'batch', 'elem', 'pair', got 'sample'"),
         ({"mixup_alpha": 0.0}, r"^mixup_alpha or cutmix_alpha must be > 0"),
     ):
         with pytest.raises(ValueError, match=message):

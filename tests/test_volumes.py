@@ -25,7 +25,7 @@ BLENDING = [
     lambda **kw: Z.ZetaMixup(**kw),
     lambda **kw: Z.ZetaMixup(max_terms=3, **kw),
     lambda **kw: Z.MixUp(**kw),
-    lambda **kw: Z.MixUp(per_sample=True, **kw),
+    lambda **kw: Z.MixUp(mode="elem", **kw),
 ]
 ALL = [*BLENDING, lambda **kw: Z.CutMix(**kw), lambda **kw: Z.ZetaCutMix(**kw)]
 

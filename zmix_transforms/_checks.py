@@ -99,6 +99,18 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
+PAIR_MODES = ("batch", "elem", "pair")
+
+
+def check_mode(mode: Any) -> str:
+    """Return a pairing mode (timm's): ``"batch"``, ``"elem"`` or ``"pair"``, or raise."""
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be one of 'batch', 'elem', 'pair' (a str), got {describe(mode)}")
+    if mode not in PAIR_MODES:
+        raise ValueError(f"mode must be one of 'batch', 'elem', 'pair', got {mode!r}")
+    return mode
+
+
 def check_minmax(minmax: Any) -> tuple[float, float]:
     """Return ``minmax`` as ``(lo, hi)`` with ``0 <= lo < hi <= 1``, or raise."""
     expected = "a pair (lo, hi) of fractions with 0 <= lo < hi <= 1"
@@ -326,6 +338,40 @@ def check_spatial_sizes(name: str, x: torch.Tensor, spatial_dims: int) -> tuple[
     if min(spatial) < 1:
         raise ValueError(f"{name} must have spatial sizes >= 1 to cut a box from, got shape {tuple(x.shape)}")
     return spatial
+
+
+def check_region_inside(name: str, region: Any, spatial: tuple[int, ...]) -> None:
+    """Raise unless a region has one start and stop per spatial dimension and lies inside ``spatial``."""
+    bounds = zip(region.starts, region.stops, spatial, strict=False)  # lengths checked first
+    inside = len(region.starts) == len(region.stops) == len(spatial) and all(
+        0 <= start <= stop <= size for start, stop, size in bounds
+    )
+    if not inside:
+        raise ValueError(f"{name} must lie inside the batch's spatial shape {spatial}, got {region}")
+
+
+def check_regions(regions: Any, x: Any) -> list[Any]:
+    """Check one region per sample of the batch ``x``, each inside its spatial shape; return them."""
+    from .functional._draws import Region  # the functional package imports this module
+
+    if isinstance(regions, (str, bytes)) or not isinstance(regions, Sequence):
+        raise TypeError(f"region must be a Region or a sequence of Regions, got {describe(regions)}")
+    regions = list(regions)
+    for i, region in enumerate(regions):
+        if not isinstance(region, Region):
+            raise TypeError(f"region[{i}] must be a Region (starts, stops), got {describe(region)}")
+    dims = {len(region.starts) for region in regions}
+    dims_text = "/".join(str(d) for d in sorted(dims))
+    if len(dims) > 1:
+        raise ValueError(f"region must hold regions of one number of dimensions, got {dims_text}")
+    d = dims.pop() if dims else 1
+    n = check_batch_tensor("x", x, min_ndim=d + 1, layout="(N, ..., *spatial)")
+    if len(regions) != n:
+        raise ValueError(f"region must hold one Region per sample (N = {n}), got {len(regions)}")
+    spatial = tuple(int(size) for size in x.shape[-d:])
+    for i, region in enumerate(regions):
+        check_region_inside(f"region[{i}]", region, spatial)
+    return regions
 
 
 def check_image_batches(images: list[torch.Tensor], name: str, spatial_dims: int = 2) -> int:

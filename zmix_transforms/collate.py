@@ -219,7 +219,8 @@ class MixUpCollate(MixCollate):
 
     Args:
         alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
-        per_sample: One λ per sample instead of one per batch.
+        mode: ``"batch"``, ``"elem"`` (one λ per sample) or ``"pair"`` (one λ per pair), as in
+            [`MixUp`][MixUp].
         num_classes: Number of classes, needed when labels are class indices.
         collate_fn: Turns the list of samples into a batch; ``None`` means ``default_collate``.
         label_smoothing: Smoothing applied to the labels before mixing, in [0, 1].
@@ -243,7 +244,7 @@ class MixUpCollate(MixCollate):
         self,
         alpha: float = 1.0,
         *,
-        per_sample: bool = False,
+        mode: str = "batch",
         num_classes: int | None = None,
         collate_fn: Collate | None = None,
         label_smoothing: float = 0.0,
@@ -255,7 +256,7 @@ class MixUpCollate(MixCollate):
     ) -> None:
         transform = MixUp(
             alpha,
-            per_sample=per_sample,
+            mode=mode,
             num_classes=num_classes,
             label_smoothing=label_smoothing,
             p=p,
@@ -270,6 +271,9 @@ class CutMixCollate(MixCollate):
 
     Args:
         alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
+        minmax: Box sides drawn as fractions ``(lo, hi)`` of the image's (see [`CutMix`][CutMix]).
+        mode: ``"batch"``, ``"elem"`` (one box per sample) or ``"pair"`` (one box per pair), as in
+            [`CutMix`][CutMix].
         num_classes: Number of classes, needed when labels are class indices.
         collate_fn: Turns the list of samples into a batch; ``None`` means ``default_collate``.
         label_smoothing: Smoothing applied to the labels before mixing, in [0, 1].
@@ -293,6 +297,8 @@ class CutMixCollate(MixCollate):
         self,
         alpha: float = 1.0,
         *,
+        minmax: tuple[float, float] | None = None,
+        mode: str = "batch",
         num_classes: int | None = None,
         collate_fn: Collate | None = None,
         label_smoothing: float = 0.0,
@@ -304,6 +310,8 @@ class CutMixCollate(MixCollate):
     ) -> None:
         transform = CutMix(
             alpha,
+            minmax=minmax,
+            mode=mode,
             num_classes=num_classes,
             label_smoothing=label_smoothing,
             p=p,

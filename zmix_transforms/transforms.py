@@ -31,6 +31,7 @@ from ._checks import (
     check_mask_batch,
     check_max_terms,
     check_minmax,
+    check_mode,
     check_num_classes,
     check_probabilities,
     check_probability,
@@ -39,6 +40,7 @@ from ._checks import (
     check_spatial_sizes,
     describe_sample,
 )
+from .functional._draws import draw_device
 
 __all__ = ["CutMix", "MixUp", "RandomMix", "ZetaCutMix", "ZetaMixup"]
 
@@ -628,12 +630,13 @@ class ZetaMixup(_BatchMix):
 
 
 class _PairMix(_BatchMix):
-    """A mix of each sample with one partner, λ ~ Beta(α, α) (not public)."""
+    """A mix of each sample with one partner, λ ~ Beta(α, α), in timm's three modes (not public)."""
 
     def __init__(
         self,
         alpha: float = 1.0,
         *,
+        mode: str = "batch",
         num_classes: int | None = None,
         labels_getter: Any = "default",
         label_smoothing: float = 0.0,
@@ -654,6 +657,38 @@ class _PairMix(_BatchMix):
             spatial_dims=spatial_dims,
         )
         self.alpha = check_finite_positive("alpha", alpha)
+        self.mode = check_mode(mode)
+
+    def _should_mix(self, batch_size: int, generator: torch.Generator | None) -> bool:
+        """Per batch in "batch" mode; in "elem" and "pair" modes ``p`` is drawn per sample or pair."""
+        if self.mode == "batch":
+            return super()._should_mix(batch_size, generator)
+        return batch_size > 1 and self.p > 0.0
+
+    def _draw_pairing(
+        self, batch_size: int, generator: torch.Generator | None, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The partners; in "elem"/"pair" modes also who draws for whom and who is mixed at all.
+
+        Returns ``(partners, leaders, mixed)``: sample ``p`` takes the draws (λ, box) of sample
+        ``leaders[p]`` (itself in "elem" mode, the first of its pair in "pair" mode), and is mixed
+        when ``mixed[p]`` (drawn with probability ``p`` per sample or pair). Both None in "batch" mode.
+        """
+        if self.mode == "batch":
+            return F.cycle_partners(batch_size, generator=generator, device=device), None, None
+        if self.mode == "elem":
+            partners = F.cycle_partners(batch_size, generator=generator, device=device)
+            leaders = torch.arange(batch_size, device=device)
+        else:
+            partners = F.pair_partners(batch_size, generator=generator, device=device)
+            # a pair's first member (a 3-cycle's, for an odd batch): the least of p, π(p), π(π(p))
+            samples = torch.arange(batch_size, device=device)
+            leaders = torch.minimum(torch.minimum(samples, partners), partners[partners])
+        mixed = torch.ones(batch_size, dtype=torch.bool, device=device)
+        if self.p < 1.0:
+            draws = torch.rand(batch_size, generator=generator, device=draw_device(generator, device))
+            mixed = (draws < self.p).to(device)[leaders]
+        return partners, leaders, mixed
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """Mix the labels: weight ``params["lam"]`` on the own label, the rest on the partner's."""
@@ -669,21 +704,25 @@ class _PairMix(_BatchMix):
         return _pair_rows_params(params, rows)
 
     def _repr_items(self) -> list[tuple[str, Any]]:
-        return [("alpha", self.alpha), *super()._repr_items()]
+        mode = [("mode", self.mode)] if self.mode != "batch" else []
+        return [("alpha", self.alpha), *mode, *super()._repr_items()]
 
 
 class MixUp(_PairMix):
     """Mixup (Zhang et al., 2018): ``x' = λ·x + (1 − λ)·x[π]``, labels likewise, λ ~ Beta(α, α).
 
-    One λ per call (or one per sample with ``per_sample=True``); the partner π(p) of each sample comes
-    from a uniformly random single cycle through the batch
-    ([`F.cycle_partners`][zmix_transforms.functional.cycle_partners]), so no sample is paired with
-    itself and the pairing does not depend on the order of the batch.
+    One λ per call; the partner π(p) of each sample comes from a uniformly random single cycle
+    through the batch ([`F.cycle_partners`][zmix_transforms.functional.cycle_partners]), so no sample
+    is paired with itself and the pairing does not depend on the order of the batch. timm's other two
+    modes: ``mode="elem"``, one λ per sample (the Keras MixupGenerator's way), and ``mode="pair"``,
+    a random pairing ([`F.pair_partners`][zmix_transforms.functional.pair_partners]) in which both
+    samples of a pair share one λ (``x'_a = λ·x_a + (1 − λ)·x_b``, ``x'_b = λ·x_b + (1 − λ)·x_a``).
 
     Args:
         alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
-        per_sample: Draw one λ per sample (timm's "elem" mode, the Keras MixupGenerator's way); each
-            label is mixed with its own sample's λ.
+        mode: ``"batch"`` (one λ per call), ``"elem"`` (one λ per sample) or ``"pair"`` (one λ per
+            pair of a random pairing), as timm's ``Mixup(mode=...)``; in "elem" and "pair" modes ``p``
+            is drawn per sample or pair, as timm does.
         num_classes: Number of classes, needed when labels are class indices of shape (N,).
         labels_getter: ``"default"`` or a callable that returns the labels from the input.
         label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (see [`ZetaMixup`][ZetaMixup]).
@@ -713,7 +752,7 @@ class MixUp(_PairMix):
         self,
         alpha: float = 1.0,
         *,
-        per_sample: bool = False,
+        mode: str = "batch",
         num_classes: int | None = None,
         labels_getter: Any = "default",
         label_smoothing: float = 0.0,
@@ -725,6 +764,7 @@ class MixUp(_PairMix):
     ) -> None:
         super().__init__(
             alpha,
+            mode=mode,
             num_classes=num_classes,
             labels_getter=labels_getter,
             label_smoothing=label_smoothing,
@@ -734,32 +774,26 @@ class MixUp(_PairMix):
             process_group=process_group,
             spatial_dims=spatial_dims,
         )
-        if not isinstance(per_sample, bool):
-            raise TypeError(
-                f"per_sample must be a bool, got {per_sample!r} of type {type(per_sample).__name__}"
-            )
-        self.per_sample = per_sample
 
     def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
-        """Draw λ (one, or one per sample) and the partners."""
+        """Draw λ (one, or one per sample in "elem" and "pair" modes) and the partners.
+
+        In "elem" and "pair" modes ``lam`` is a float64 tensor (N,): 1 for a sample left unmixed.
+        """
         device, batch_size = _batch_device_and_size(flat_inputs)
-        if self.per_sample:
-            lam: float | torch.Tensor = F.sample_lambdas(
-                self.alpha, batch_size, generator=generator, device=device
-            )
-        else:
+        if self.mode == "batch":
             lam = F.sample_lambda(self.alpha, generator=generator)
-        return {"lam": lam, "partners": F.cycle_partners(batch_size, generator=generator, device=device)}
+            return {"lam": lam, "partners": F.cycle_partners(batch_size, generator=generator, device=device)}
+        lams = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=device)
+        partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
+        assert leaders is not None and mixed is not None
+        return {"lam": torch.where(mixed, lams[leaders], 1.0), "partners": partners}
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
     ) -> torch.Tensor:
         """Mix one image batch with its partners."""
         return F.mix_pairs(inpt, params["lam"], params["partners"], inplace=inplace)
-
-    def _repr_items(self) -> list[tuple[str, Any]]:
-        items = super()._repr_items()
-        return [*items[:1], ("per_sample", self.per_sample), *items[1:]] if self.per_sample else items
 
 
 def _draw_cutmix(
@@ -795,6 +829,8 @@ def _pair_rows_params(params: dict[str, Any], rows: torch.Tensor) -> tuple[dict[
     local = {**params, "partners": torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(rows.device)}
     if isinstance(params.get("lam"), torch.Tensor):
         local["lam"] = params["lam"].to(rows.device)[select]
+    if isinstance(params.get("region"), list):  # one region per sample
+        local["region"] = [params["region"][i] for i in select.tolist()]
     return local, select
 
 
@@ -804,7 +840,9 @@ class CutMix(_PairMix):
     λ ~ Beta(α, α); the box ([`F.cutmix_box`][zmix_transforms.functional.cutmix_box]) has area about
     ``(1 − λ)·H·W`` and a uniformly random centre, clipped to the image. λ is then corrected to the exact
     fraction of pixels each sample keeps, and the labels are weighted by it. Partners come from a
-    random single cycle, as in [`MixUp`][MixUp].
+    random single cycle, as in [`MixUp`][MixUp]. With ``mode="elem"`` every sample draws its own λ and
+    box; with ``mode="pair"`` both samples of each pair of a random pairing swap the same box (timm's
+    modes).
 
     Segmentation batches work too: every ``tv_tensors.Mask`` in the input gets the same box pasted, so
     images and masks stay aligned. With masks and no class labels (e.g. ``CutMix()(images, masks)``
@@ -815,6 +853,9 @@ class CutMix(_PairMix):
         minmax: timm's ``cutmix_minmax``: ``(lo, hi)``, draw each side of the box uniformly between
             ``lo`` and ``hi`` times the image's side instead of from λ
             ([`F.cutmix_region_minmax`][zmix_transforms.functional.cutmix_region_minmax]).
+        mode: ``"batch"`` (one box per call), ``"elem"`` (one box per sample) or ``"pair"`` (one box
+            per pair of a random pairing), as timm's ``Mixup(mode=...)``; in "elem" and "pair" modes
+            ``p`` is drawn per sample or pair, as timm does.
         num_classes: Number of classes, needed when labels are class indices of shape (N,).
         labels_getter: ``"default"`` or a callable that returns the labels from the input.
         label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (see [`ZetaMixup`][ZetaMixup]).
@@ -846,6 +887,7 @@ class CutMix(_PairMix):
         alpha: float = 1.0,
         *,
         minmax: tuple[float, float] | None = None,
+        mode: str = "batch",
         num_classes: int | None = None,
         labels_getter: Any = "default",
         label_smoothing: float = 0.0,
@@ -857,6 +899,7 @@ class CutMix(_PairMix):
     ) -> None:
         super().__init__(
             alpha,
+            mode=mode,
             num_classes=num_classes,
             labels_getter=labels_getter,
             label_smoothing=label_smoothing,
@@ -871,9 +914,33 @@ class CutMix(_PairMix):
     def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
         """Draw λ, the box and the partners; ``lam`` is the exact kept fraction of pixels.
 
-        With ``minmax``, the box's sides are drawn as fractions of the image's (no λ is drawn).
+        With ``minmax``, the box's sides are drawn as fractions of the image's (no λ is drawn). In
+        "elem" and "pair" modes ``region`` is a list of one region per sample (empty for a sample left
+        unmixed) and ``lam`` a float64 tensor (N,) of the exact kept fractions.
         """
-        return _draw_cutmix(self.alpha, flat_inputs, generator, self.spatial_dims, self.minmax)
+        if self.mode == "batch":
+            return _draw_cutmix(self.alpha, flat_inputs, generator, self.spatial_dims, self.minmax)
+        device, batch_size = _batch_device_and_size(flat_inputs)
+        spatial = check_spatial_sizes("images", flat_inputs[0], self.spatial_dims)
+        minmax = self.minmax
+        lams = None if minmax else F.sample_lambdas(self.alpha, batch_size, generator=generator).tolist()
+        partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
+        assert leaders is not None and mixed is not None
+        empty = F.Region((0,) * len(spatial), (0,) * len(spatial))
+        drawn = {}
+        for p in sorted(set(leaders[mixed].tolist())):  # one region for each mixed sample or pair
+            drawn[p] = (
+                F.cutmix_region(spatial, lams[p], generator=generator)
+                if lams is not None
+                else F.cutmix_region_minmax(spatial, minmax, generator=generator)  # type: ignore[arg-type]
+            )
+        regions = [drawn.get(p, empty) for p in leaders.tolist()]
+        kept = [1.0 - region.size / math.prod(spatial) for region in regions]
+        return {
+            "region": regions,
+            "lam": torch.tensor(kept, dtype=torch.float64, device=device),
+            "partners": partners,
+        }
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         items = super()._repr_items()
@@ -1107,7 +1174,8 @@ class RandomMix(_PerRankDraws):
             cutmix_minmax: CutMix box sides as fractions ``(lo, hi)`` of the image's.
             prob: Probability of mixing a batch.
             switch_prob: Probability of CutMix rather than mixup when both are on.
-            mode: ``"batch"`` (one λ per batch) or ``"elem"`` (one λ per sample, mixup only).
+            mode: ``"batch"`` (one λ and box per batch), ``"elem"`` (one per sample) or ``"pair"``
+                (one per pair of samples); ``prob`` then applies per batch, sample or pair.
             correct_lam: Must be True: labels are always weighted by the exact pasted fraction.
             label_smoothing: Smoothing of the labels before mixing, as timm's.
             num_classes: Number of classes.
@@ -1116,13 +1184,16 @@ class RandomMix(_PerRankDraws):
             A [`RandomMix`][RandomMix] of the transforms that are on.
 
         Raises:
-            ValueError: If both methods are off, for ``correct_lam=False``, ``mode="pair"`` or CutMix
-                with ``mode="elem"`` (not here yet: one box per sample), or a value out of range.
+            ValueError: If both methods are off, for ``correct_lam=False``, an unknown ``mode``, or a
+                value out of range.
 
         Note:
-            Differences from timm: partners come from a random single cycle instead of the flipped
-            batch, so odd batch sizes work and the pairing does not follow the loader's order; the
-            input is not overwritten.
+            Differences from timm: partners come from a random single cycle ("pair" mode: a random
+            pairing) instead of the flipped batch, so odd batch sizes work and the pairing does not
+            follow the loader's order; the input is not overwritten. In "elem" and "pair" modes with
+            both methods on, timm picks mixup or CutMix per sample (pair); here one pick is made
+            per batch, so each sample has the same chance of each method as in timm but the
+            samples of a batch share the method.
 
         Examples:
             >>> mix = RandomMix.from_timm(mixup_alpha=0.8, cutmix_alpha=1.0, num_classes=10)
@@ -1135,19 +1206,17 @@ class RandomMix(_PerRankDraws):
                 "correct_lam must be True, got False: labels are always weighted by the exact fraction "
                 "of pixels CutMix keeps"
             )
-        if mode not in ("batch", "elem"):
-            raise ValueError(f"mode must be 'batch' or 'elem' ('pair' is not supported yet), got {mode!r}")
         cutmix_on = cutmix_minmax is not None or cutmix_alpha > 0
-        if mode == "elem" and cutmix_on:
-            raise ValueError(
-                "mode='elem' with CutMix (one box per sample) is not supported yet, got "
-                f"cutmix_alpha={cutmix_alpha} and cutmix_minmax={cutmix_minmax}; use mode='batch'"
-            )
-        options: dict[str, Any] = {"num_classes": num_classes, "label_smoothing": label_smoothing, "p": prob}
+        options: dict[str, Any] = {
+            "mode": check_mode(mode),
+            "num_classes": num_classes,
+            "label_smoothing": label_smoothing,
+            "p": prob,
+        }
         transforms: list[Callable[..., Any]] = []
         weights: list[float] = []
         if mixup_alpha > 0:
-            transforms.append(MixUp(mixup_alpha, per_sample=mode == "elem", **options))
+            transforms.append(MixUp(mixup_alpha, **options))
             weights.append(1.0 - switch_prob if cutmix_on else 1.0)
         if cutmix_on:
             alpha = 1.0 if cutmix_minmax is not None else cutmix_alpha

@@ -4,7 +4,8 @@
 [`sample_lambdas`][zmix_transforms.functional.sample_lambdas]), ζ-mixup's weights
 ([`zeta_weights`][zmix_transforms.functional.zeta_weights] dense,
 [`zeta_terms`][zmix_transforms.functional.zeta_terms] compact), the pairing
-([`cycle_partners`][zmix_transforms.functional.cycle_partners]) and CutMix's box
+([`cycle_partners`][zmix_transforms.functional.cycle_partners], or pairs:
+[`pair_partners`][zmix_transforms.functional.pair_partners]) and CutMix's box
 ([`cutmix_box`][zmix_transforms.functional.cutmix_box]). With ``generator=None`` they draw from the
 global torch RNG of the device they draw on.
 """
@@ -35,6 +36,7 @@ __all__ = [
     "cutmix_region_minmax",
     "cycle_partners",
     "draw_device",
+    "pair_partners",
     "sample_lambda",
     "sample_lambdas",
     "zeta_dropped_mass",
@@ -373,6 +375,48 @@ def cycle_partners(
     check_generator(generator)
     sigma = torch.randperm(n, generator=generator, device=draw_device(generator, device))
     partners = torch.empty_like(sigma).scatter_(0, sigma, sigma.roll(-1))  # partners[σ_i] = σ_{i+1}
+    return partners.to(device if device is not None else partners.device, non_blocking=True)
+
+
+def pair_partners(
+    batch_size: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Draw a partner for every sample from a uniformly random pairing of the batch (timm's "pair" mode).
+
+    With ``σ`` a uniformly random permutation, ``σ_{2i}`` and ``σ_{2i+1}`` are each other's partners.
+    For an odd N the last three, ``σ_{N−3} → σ_{N−2} → σ_{N−1} → σ_{N−3}``, form a cycle (timm
+    refuses odd batches), so no sample is left out or paired with itself (N >= 2). A method that
+    shares one draw per pair (one λ, one box) shares it over that cycle too: its members are those
+    ``p`` with ``partners[partners[p]] != p``.
+
+    Args:
+        batch_size: ``N``, an int >= 1.
+        generator: Source of randomness; the global torch RNG of ``device`` when ``None``.
+        device: Device of the result (default CPU).
+
+    Returns:
+        An int64 tensor ``partners`` of shape (N,): sample ``p`` is mixed with ``partners[p]``, and
+        ``partners[partners[p]] == p`` for all but (odd N) three samples. For N = 1 it is ``[0]``.
+
+    Raises:
+        ValueError: If ``batch_size`` < 1.
+        TypeError: If an argument has the wrong type.
+
+    Examples:
+        >>> p = pair_partners(6, generator=torch.Generator().manual_seed(0))
+        >>> bool((p[p] == torch.arange(6)).all()), bool((p != torch.arange(6)).all())
+        (True, True)
+    """
+    n = check_batch_size(batch_size)
+    check_generator(generator)
+    sigma = torch.randperm(n, generator=generator, device=draw_device(generator, device))
+    paired = n if n % 2 == 0 else max(n - 3, 0)
+    swapped = sigma[:paired].reshape(-1, 2).flip(1).reshape(-1)  # σ_{2i} ↔ σ_{2i+1}
+    successors = torch.cat([swapped, sigma[paired:].roll(-1)])  # odd N: the last three in a cycle
+    partners = torch.empty_like(sigma).scatter_(0, sigma, successors)
     return partners.to(device if device is not None else partners.device, non_blocking=True)
 
 

@@ -18,6 +18,7 @@ memory saves. A batch whose out-of-place mix fits that budget is mixed out of pl
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -246,3 +247,21 @@ def paste_region_(region: torch.Tensor, partners: torch.Tensor) -> bool:
     Returns False (nothing done) when ``partners`` is not a permutation.
     """
     return along_cycles(partners, region, lambda p, partner: region[p].copy_(partner))
+
+
+def paste_regions_(x: torch.Tensor, indices: list[tuple[Any, ...]], partners: torch.Tensor) -> bool:
+    """``x[p][indices[p]] ← x[partners[p]][indices[p]]`` along the cycles of ``partners``.
+
+    One region per sample (timm's "elem" and "pair" modes): a cycle's first sample keeps, aside, only
+    the region its last sample takes from it. Returns False (nothing done) when ``partners`` is not
+    a permutation.
+    """
+    cycles = _cycles(partners)
+    if cycles is None:
+        return False
+    for cycle in cycles:
+        saved = x[cycle[0]][indices[cycle[-1]]].clone()
+        for position, p in enumerate(cycle):
+            source = saved if position == len(cycle) - 1 else x[cycle[position + 1]][indices[p]]
+            x[p][indices[p]].copy_(source)
+    return True

@@ -13,7 +13,7 @@ small buffers; fast paths sit beside the formula, each named where it is taken.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -25,6 +25,8 @@ from .._checks import (
     check_lam,
     check_lam_per_sample,
     check_partners,
+    check_region_inside,
+    check_regions,
     check_same_device,
     describe,
 )
@@ -340,45 +342,48 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: boo
 
 
 def paste_region(
-    x: torch.Tensor, region: Region, partners: torch.Tensor, *, inplace: bool = False
+    x: torch.Tensor,
+    region: Region | Sequence[Region],
+    partners: torch.Tensor,
+    *,
+    inplace: bool = False,
 ) -> torch.Tensor:
     """Paste the region of every sample's partner into a copy of the sample (CutMix, 2-D or 3-D).
 
     Args:
         x: A batch of shape (N, ..., *spatial) of any dtype, where ``spatial`` are the region's
             ``d`` dimensions: (H, W) for images, (D, H, W) for volumes.
-        region: The region, as from [`cutmix_region`][zmix_transforms.functional.cutmix_region]; it
-            must lie inside the last ``d`` dimensions of ``x``.
+        region: The region, as from [`cutmix_region`][zmix_transforms.functional.cutmix_region], or
+            a sequence of N regions, one per sample (timm's "elem" and "pair" modes); each must lie
+            inside the last ``d`` dimensions of ``x``.
         partners: Int64 indices of shape (N,), each in [0, N), on ``x``'s device.
         inplace: Write into ``x`` (only the regions are copied, one large sample at a time).
 
     Returns:
-        ``x`` with the region of ``out[p]`` taken from ``x[partners[p]]``: a new tensor, or ``x`` itself
-        when ``inplace``.
+        ``x`` with the region of ``out[p]`` taken from ``x[partners[p]]`` (with one region per sample,
+        ``region[p]``): a new tensor, or ``x`` itself when ``inplace``.
 
     Raises:
         TypeError: If an argument has the wrong type.
-        ValueError: If the region lies outside the batch, ``partners`` does not match the batch, or
-            the devices differ.
+        ValueError: If a region lies outside the batch, the regions or ``partners`` do not match the
+            batch, or the devices differ.
 
     Examples:
         >>> x = torch.arange(16.0).reshape(2, 1, 2, 2, 2)
         >>> paste_region(x, Region((0, 0, 0), (1, 2, 2)), torch.tensor([1, 0]))[0, 0, :, 0]  # rows y = 0
         tensor([[8., 9.],
                 [4., 5.]])
+        >>> x = torch.arange(8.0).reshape(2, 1, 2, 2)
+        >>> regions = [Region((0, 0), (1, 1)), Region((1, 1), (2, 2))]  # one per sample
+        >>> paste_region(x, regions, torch.tensor([1, 0])).flatten().tolist()
+        [4.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 3.0]
     """
     if not isinstance(region, Region):
-        raise TypeError(f"region must be a Region (starts, stops), got {describe(region)}")
+        return _paste_regions(x, check_regions(region, x), partners, inplace=inplace)
     dims = len(region.starts)
     n = check_batch_tensor("x", x, min_ndim=dims + 1, layout="(N, ..., *spatial)")
     check_partners(partners, n, x.device)
-    spatial = tuple(x.shape[-dims:])
-    inside = all(
-        0 <= start <= stop <= size
-        for start, stop, size in zip(region.starts, region.stops, spatial, strict=True)
-    )
-    if len(region.stops) != dims or not inside:
-        raise ValueError(f"region must lie inside the batch's spatial shape {spatial}, got {region}")
+    check_region_inside("region", region, tuple(x.shape[-dims:]))
     if inplace:
         _inplace.check_writable(x)
     if region.size == 0:
@@ -392,4 +397,26 @@ def paste_region(
         return x
     out = x.clone()
     out[index] = block.index_select(0, partners)
+    return out
+
+
+def _paste_regions(
+    x: torch.Tensor, regions: list[Region], partners: torch.Tensor, *, inplace: bool
+) -> torch.Tensor:
+    """The formula with one region per sample: ``out[p][region_p] = x[partners[p]][region_p]``.
+
+    In place, along the cycles of ``partners`` (one region per cycle held aside); partners that are
+    not a permutation are read whole before anything is written.
+    """
+    check_partners(partners, x.shape[0], x.device)
+    indices: list[tuple[Any, ...]] = [(..., *region.slices()) for region in regions]
+    if inplace:
+        _inplace.check_writable(x)
+        if _inplace.paste_regions_(x, indices, partners):
+            return x
+    out = x if inplace else x.clone()
+    source = x.clone() if inplace else x
+    for p, q in enumerate(partners.tolist()):
+        if regions[p].size:
+            out[p][indices[p]] = source[q][indices[p]]
     return out

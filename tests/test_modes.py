@@ -1,0 +1,123 @@
+"""timm's three modes on MixUp and CutMix: one draw per batch, per sample ("elem") or per pair ("pair")."""
+
+from __future__ import annotations
+
+import collections
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torchvision import tv_tensors
+
+import zmix_transforms as Z
+from tests.strategies import seeds
+from zmix_transforms import functional as F
+from zmix_transforms.functional import Region
+
+
+@given(n=st.integers(1, 40), seed=seeds())
+def test_pair_partners_pair_every_sample(n: int, seed: int) -> None:
+    partners = F.pair_partners(n, generator=torch.Generator().manual_seed(seed))
+    assert partners.dtype == torch.int64 and sorted(partners.tolist()) == list(range(n))
+    samples = torch.arange(n)
+    if n == 1:
+        assert partners.tolist() == [0]
+        return
+    assert (partners != samples).all(), "no sample is its own partner"
+    unpaired = (partners[partners] != samples).nonzero().flatten()
+    assert len(unpaired) == (3 if n % 2 else 0), "pairs, and for an odd batch one cycle of three"
+    if n % 2:
+        a = int(unpaired[0])
+        assert int(partners[partners[partners[a]]]) == a
+
+
+def test_pair_partners_draw_every_pairing_equally_often() -> None:
+    g = torch.Generator().manual_seed(0)
+    counts = collections.Counter(tuple(F.pair_partners(4, generator=g).tolist()) for _ in range(3000))
+    assert set(counts) == {(1, 0, 3, 2), (2, 3, 0, 1), (3, 2, 1, 0)}  # the three pairings of four
+    assert all(abs(c / 3000 - 1 / 3) < 0.04 for c in counts.values())
+
+
+@pytest.mark.parametrize("mode", ["elem", "pair"])
+@pytest.mark.parametrize("make", [Z.MixUp, Z.CutMix], ids=["MixUp", "CutMix"])
+def test_p_is_drawn_per_sample_or_pair(mode: str, make: type) -> None:
+    torch.manual_seed(0)
+    transform = make(mode=mode, p=0.3, num_classes=20)
+    mixed = []
+    for _ in range(100):
+        _, weights = transform(torch.rand(20, 1, 16, 16), torch.eye(20))
+        untouched = weights.diagonal() == 1.0
+        if mode == "pair":  # a pair is mixed or left whole together
+            partners = (weights - torch.diag(weights.diagonal())).argmax(1)
+            assert torch.equal(untouched[~untouched], untouched[partners[~untouched]])
+        mixed.append((~untouched).double().mean())
+    rate = float(torch.stack(mixed).mean())
+    assert abs(rate - 0.3) < 0.05, rate  # 2,000 samples (1,000 pairs): a few standard deviations
+
+
+def test_pair_cutmix_swaps_one_box_between_the_two_of_a_pair() -> None:
+    torch.manual_seed(1)
+    n = 8
+    coded = torch.arange(n, dtype=torch.float64).reshape(n, 1, 1, 1).expand(n, 2, 12, 10).contiguous()
+    mixed, weights = Z.CutMix(mode="pair")(coded, torch.eye(n, dtype=torch.float64))
+    sources = mixed[:, 0].long()
+    for a in range(n):
+        b = int((weights[a] - weights[a, a] * (torch.arange(n) == a)).argmax())
+        assert int((weights[b] - weights[b, b] * (torch.arange(n) == b)).argmax()) == a
+        assert torch.equal(sources[a] == b, sources[b] == a), "the same box, each from the other"
+        box = (sources[a] == b).double().mean()
+        assert float(weights[a, b]) == pytest.approx(float(box), abs=1e-12)
+        assert float(weights[a, b]) == float(weights[b, a])
+
+
+def test_elem_cutmix_draws_a_box_per_sample_and_pastes_it_into_masks_too() -> None:
+    torch.manual_seed(2)
+    n = 16
+    coded = torch.arange(n, dtype=torch.float64).reshape(n, 1, 1, 1).expand(n, 3, 20, 20).contiguous()
+    masks = tv_tensors.Mask(coded[:, 0].long())
+    images, weights, out_masks = Z.CutMix(mode="elem")(coded, torch.eye(n, dtype=torch.float64), masks)
+    sizes = {float(weights[i, i]) for i in range(n)}
+    assert len(sizes) > n // 2, "boxes of many sizes in one batch"
+    assert isinstance(out_masks, tv_tensors.Mask) and torch.equal(out_masks, images[:, 0].long())
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_paste_region_with_a_region_per_sample_is_the_formula(inplace: bool) -> None:
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(5, 2, 7, 9, generator=g)
+    regions = [F.cutmix_region((7, 9), float(torch.rand((), generator=g)), generator=g) for _ in range(5)]
+    for partners in (F.cycle_partners(5, generator=g), torch.tensor([1, 1, 0, 4, 2])):  # not a permutation
+        expected = x.clone()
+        for p, q in enumerate(partners.tolist()):
+            expected[(p, ..., *regions[p].slices())] = x[(q, ..., *regions[p].slices())]
+        out = F.paste_region(x.clone() if inplace else x, regions, partners, inplace=inplace)
+        assert torch.equal(out, expected)
+
+
+def test_paste_region_per_sample_errors() -> None:
+    x, partners = torch.rand(2, 1, 4, 4), torch.tensor([1, 0])
+    inside = Region((0, 0), (2, 2))
+    with pytest.raises(ValueError, match=r"^region must hold one Region per sample \(N = 2\), got 3"):
+        F.paste_region(x, [inside] * 3, partners)
+    with pytest.raises(TypeError, match=r"^region\[1\] must be a Region \(starts, stops\), got"):
+        F.paste_region(x, [inside, (0, 0, 2, 2)], partners)
+    with pytest.raises(ValueError, match=r"^region\[0\] must lie inside the batch's spatial shape \(4, 4\)"):
+        F.paste_region(x, [Region((0, 0), (5, 1)), inside], partners)
+    with pytest.raises(ValueError, match=r"^region must hold regions of one number of dimensions, got 2/3"):
+        F.paste_region(x, [inside, Region((0, 0, 0), (1, 1, 1))], partners)
+    with pytest.raises(TypeError, match=r"^region must be a Region or a sequence of Regions, got"):
+        F.paste_region(x, "box", partners)
+
+
+@pytest.mark.parametrize("mode", ["elem", "pair"])
+def test_minmax_per_sample_boxes_have_sides_in_range(mode: str) -> None:
+    torch.manual_seed(4)
+    cutmix = Z.CutMix(minmax=(0.25, 0.5), mode=mode)
+    params = cutmix.make_params([torch.rand(9, 3, 32, 32)])
+    assert len(params["region"]) == 9
+    for region, kept in zip(params["region"], params["lam"].tolist(), strict=True):
+        assert all(8 <= stop - start < 16 for start, stop in zip(*region, strict=True))
+        assert kept == 1.0 - region.size / (32 * 32)
+    assert math.isclose(float(params["lam"].sum()), sum(1.0 - r.size / 1024 for r in params["region"]))
