@@ -52,6 +52,7 @@ figures: $(VENV)/.examples
 	$(PY) examples/train_digits.py --full --out docs/assets/examples --no-progress
 	$(PY) examples/ddp_digits.py --out docs/assets/examples
 	$(PY) examples/volumes_3d.py --out docs/assets/examples
+	$(PY) examples/keras_digits.py --seeds 5 --out docs/assets/examples
 
 ## make examples-quick: run every example with --quick into a temporary folder
 examples-quick: $(VENV)/.examples

@@ -5,6 +5,8 @@
 
 Both ranks time the same cases in the same order, round by round; the table gives rank 0's median
 times and the median of per-round ratios. The all-gather alone (images and labels) is a floor.
+mixup, CutMix and ζ-mixup with ``max_terms`` run twice across ranks: fetching only the rows each
+rank's rows are mixed from (the default), and all-gathering every batch (``fetch_rows`` off).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import zmix_transforms as Z
+from zmix_transforms._backend import routes
 
 ROOT = Path(__file__).resolve().parent.parent
 NUM_CLASSES = 10
@@ -35,25 +38,40 @@ def _gather(images: torch.Tensor, labels: torch.Tensor) -> None:
         dist.all_gather(received, local)
 
 
-def cases(shape: tuple[int, ...], dtype: torch.dtype) -> dict[str, Callable[[], Any]]:
+def _with_route(fetch: bool, fn: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        with routes(fetch_rows=fetch):
+            return fn()
+
+    return run
+
+
+def cases(shape: tuple[int, ...], dtype: torch.dtype) -> dict[str, tuple[Callable[[], Any], str | None]]:
+    """Each case: what it runs, and the case its time is divided by (None: no ratio)."""
     images = torch.rand(shape) * 255
     images = images if dtype.is_floating_point else images.round().to(dtype)
     labels = torch.arange(shape[0]) % NUM_CLASSES
     soft = torch.nn.functional.one_hot(labels, NUM_CLASSES).float()
-    local = {
-        name: make(num_classes=NUM_CLASSES) for name, make in (("ZetaMixup", Z.ZetaMixup), ("MixUp", Z.MixUp))
+    methods = {
+        "ZetaMixup": lambda **kw: Z.ZetaMixup(num_classes=NUM_CLASSES, **kw),
+        "ZetaMixup(max_terms=4)": lambda **kw: Z.ZetaMixup(num_classes=NUM_CLASSES, max_terms=4, **kw),
+        "MixUp": lambda **kw: Z.MixUp(num_classes=NUM_CLASSES, **kw),
+        "CutMix": lambda **kw: Z.CutMix(num_classes=NUM_CLASSES, **kw),
     }
-    across = {
-        name: make(num_classes=NUM_CLASSES, across_ranks=True)
-        for name, make in (("ZetaMixup", Z.ZetaMixup), ("MixUp", Z.MixUp))
+    table: dict[str, tuple[Callable[[], Any], str | None]] = {
+        "all-gather of images and labels": (lambda: _gather(images, soft), None)
     }
-    return {
-        "all-gather of images and labels": lambda: _gather(images, soft),
-        "ZetaMixup, own batch": lambda: local["ZetaMixup"](images, labels),
-        "ZetaMixup(across_ranks=True)": lambda: across["ZetaMixup"](images, labels),
-        "MixUp, own batch": lambda: local["MixUp"](images, labels),
-        "MixUp(across_ranks=True)": lambda: across["MixUp"](images, labels),
-    }
+    for name, make in methods.items():
+        own, across = make(), make(across_ranks=True)
+        base = f"{name}, own batch"
+        table[base] = (lambda own=own: own(images, labels), None)
+        if name == "ZetaMixup":  # every row needs the whole global batch: always gathered
+            table[f"{name}, across ranks"] = (lambda across=across: across(images, labels), base)
+            continue
+        for fetch, how in ((True, "fetch the rows needed"), (False, "gather every batch")):
+            run = _with_route(fetch, lambda across=across: across(images, labels))
+            table[f"{name}, across ranks: {how}"] = (run, base)
+    return table
 
 
 def measure(rank: int, world: int, quick: bool) -> list[str]:
@@ -70,12 +88,12 @@ def measure(rank: int, world: int, quick: bool) -> list[str]:
     lines = []
     for shape, dtype in shapes:
         named = cases(shape, dtype)
-        for fn in named.values():
+        for fn, _ in named.values():
             for _ in range(warmup):
                 fn()
         times: dict[str, list[float]] = {name: [] for name in named}
         for _ in range(rounds):
-            for name, fn in named.items():  # the same order on both ranks: collectives pair up
+            for name, (fn, _) in named.items():  # the same order on both ranks: collectives pair up
                 dist.barrier()
                 start = time.perf_counter()
                 fn()
@@ -90,14 +108,12 @@ def measure(rank: int, world: int, quick: bool) -> list[str]:
             "| --- | --- | --- |",
         ]
         for name, values in times.items():
-            method = name.split(",")[0].split("(")[0]
-            base = f"{method}, own batch"
-            ratio = (
-                statistics.median(a / b for a, b in zip(values, times[base], strict=True))
-                if base in times
-                else float("nan")
+            base = named[name][1]
+            cell = (
+                ""
+                if base is None
+                else f"{statistics.median(a / b for a, b in zip(values, times[base], strict=True)):.2f}"
             )
-            cell = "" if ratio != ratio else f"{ratio:.2f}"
             lines.append(f"| {name} | {statistics.median(values) * 1e3:.2f} | {cell} |")
     return lines
 

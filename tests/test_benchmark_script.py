@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def test_quick_benchmark_writes_its_page(tmp_path: Path) -> None:
         assert heading in page
     assert "torch CPU capability" in page and "fast paths on: " in page
     routes = {row[0] for row in result["fast_paths"]}
-    assert routes == set(module._backend.ROUTES)  # every fast path is measured on and off
+    # every fast path is measured on and off; fetch_rows (across ranks) by bench_distributed.py
+    assert routes == set(module._backend.ROUTES) - {"fetch_rows"}
     assert all(on > 0 and off > 0 for _, _, on, off, _ in result["fast_paths"])
     for measurement in result["measurements"]:
         for case in measurement.cases:
@@ -50,3 +52,12 @@ def test_a_measured_cuda_section_survives_a_cpu_rerun(tmp_path: Path) -> None:
         "# Benchmarks\n\nnew CPU tables\n", module.existing_cuda_section(with_gpu)
     )
     assert "new CPU tables" in rerun and measured in rerun
+
+
+def test_the_distributed_benchmark_measures_both_routes(tmp_path: Path) -> None:
+    script = ROOT / "benchmarks" / "bench_distributed.py"  # spawns its ranks: run as a script
+    subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], check=True, timeout=300)
+    page = (tmp_path / "distributed_cost.md").read_text()
+    for method in ("MixUp", "CutMix", "ZetaMixup(max_terms=4)"):
+        for route in ("fetch the rows needed", "gather every batch"):
+            assert f"| {method}, across ranks: {route} | " in page

@@ -7,10 +7,12 @@ process, checks them. A rank that fails ends the others, and every process is ki
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import itertools
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ import torch.multiprocessing as mp
 from torch.utils.data import DataLoader, Dataset
 
 import zmix_transforms as Z
+from zmix_transforms import _distributed
+from zmix_transforms._backend import routes
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
 
@@ -167,14 +171,34 @@ def _rank_batch(rank: int, size: int, dtype: torch.dtype) -> tuple[torch.Tensor,
     return images, torch.randint(0, 5, (size,), generator=g)
 
 
+@contextlib.contextmanager
+def _counting_fetches() -> Iterator[list[int]]:
+    """Count the calls of ``fetch_rows`` inside the block."""
+    count = [0]
+    original = _distributed.fetch_rows
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        return original(*args, **kwargs)
+
+    _distributed.fetch_rows = counted
+    try:
+        yield count
+    finally:
+        _distributed.fetch_rows = original
+
+
 def across_job(rank: int, world_size: int) -> dict[str, Any]:
     size = SIZES[world_size][rank]
     results: dict[str, Any] = {}
     for dtype in (torch.float32, torch.uint8):
         images, labels = _rank_batch(rank, size, dtype)
         for name, make in METHODS.items():
-            torch.manual_seed(100 + rank)  # ranks seeded differently: the draws are rank 0's
-            results[name, dtype] = make()(images, labels)
+            for fetch in (True, False):  # only the rows needed, or every rank's whole batch
+                torch.manual_seed(100 + rank)  # ranks seeded differently: the draws are rank 0's
+                with routes(fetch_rows=fetch), _counting_fetches() as fetches:
+                    results[name, dtype, fetch] = make()(images, labels)
+                results["fetches", name, dtype, fetch] = fetches[0]
     errors = {}
     try:
         Z.MixUp(num_classes=5, across_ranks=True)(torch.rand(2, 3, 6, 5 + rank), torch.tensor([0, 1]))
@@ -205,15 +229,17 @@ def _reference(name: str, world_size: int, dtype: torch.dtype) -> tuple[torch.Te
 @pytest.mark.parametrize("world_size", [2, 4])
 def test_mixing_across_ranks_equals_mixing_the_concatenated_batch(world_size: int, tmp_path: Path) -> None:
     ranks = run_ranks("across", world_size, tmp_path)
-    for dtype in (torch.float32, torch.uint8):
-        for name in METHODS:
-            images = torch.cat([result[name, dtype][0] for result in ranks])
-            labels = torch.cat([result[name, dtype][1] for result in ranks])
-            expected_images, expected_labels = _reference(name, world_size, dtype)
-            assert images.dtype == dtype
-            assert torch.equal(images, expected_images), f"{name} {dtype}"
-            assert torch.equal(labels, expected_labels), f"{name} {dtype}"
-            torch.testing.assert_close(labels.sum(1), torch.ones(len(labels)))
+    for dtype, name, fetch in itertools.product((torch.float32, torch.uint8), METHODS, (True, False)):
+        images = torch.cat([result[name, dtype, fetch][0] for result in ranks])
+        labels = torch.cat([result[name, dtype, fetch][1] for result in ranks])
+        expected_images, expected_labels = _reference(name, world_size, dtype)
+        assert images.dtype == dtype
+        assert torch.equal(images, expected_images), f"{name} {dtype} fetch={fetch}"
+        assert torch.equal(labels, expected_labels), f"{name} {dtype} fetch={fetch}"
+        torch.testing.assert_close(labels.sum(1), torch.ones(len(labels)))
+        # fetched only where each row needs a few rows (pairs, max_terms) and the route is on
+        fetches = {result["fetches", name, dtype, fetch] for result in ranks}
+        assert fetches == {1 if fetch and name not in ("ZetaMixup", "ZetaCutMix") else 0}, name
     for result in ranks:  # every rank refuses alike: no rank waits on a collective the others skip
         assert (
             "needs batches whose samples have one shape, dtype and number of classes"

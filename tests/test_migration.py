@@ -13,11 +13,14 @@ BLOCKS = dict(re.findall(r"<!-- migration: (\w+) -->\n```python\n(.*?)```", PAGE
 
 
 def test_the_page_has_its_blocks() -> None:
-    assert set(BLOCKS) == {"torchvision", "timm", "monai", "zeta"}
+    assert set(BLOCKS) == {"torchvision", "timm", "monai", "zeta", "keras"}
 
 
 @pytest.mark.parametrize("name", sorted(BLOCKS))
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras with torch
 def test_block_runs_as_written(name: str) -> None:
+    if name == "keras":
+        pytest.importorskip("keras")
     namespace: dict[str, object] = {}
     exec(compile(BLOCKS[name], f"migration.md ({name})", "exec"), namespace)
     if name == "torchvision":
@@ -36,6 +39,9 @@ def test_block_runs_as_written(name: str) -> None:
         odd_targets = namespace["odd_targets"]
         assert odd_targets.shape == (7, 1000) and namespace["per_sample"].transforms[0].mode == "elem"
         torch.testing.assert_close(odd_targets.sum(1), torch.ones(7))
+    elif name == "keras":
+        losses = namespace["history"].history["loss"]
+        assert len(losses) == 3 and losses[-1] < losses[0]
     elif name == "monai":
         assert namespace["images"].shape == (4, 1, 16, 32, 32) and namespace["soft"].shape == (4, 2)
     else:

@@ -17,6 +17,9 @@ what its kernel's formula computes:
   product of the whole batch).
 * ``per_sample_lerp``: out-of-place pair mixes of large uint8/int8/int16/half samples on the CPU
   lerp each sample through two float32 buffers into the result (off: float32 copies of the batch).
+* ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows
+  are mixed from (mixup, CutMix, ζ-mixup with ``max_terms``), when that moves fewer rows than
+  gathering every batch (off: all-gather every batch). Set it alike on every rank.
 
 Measured on and off side by side (``benchmarks/bench_mixing.py``, the Benchmarks page), each route
 is kept only where it is at least 1.2× faster. Removed that way: oneDNN's linear operator for float32
@@ -43,6 +46,7 @@ ROUTES: dict[str, bool] = {
     "inplace_kernels": True,
     "narrow_blocks": True,
     "per_sample_lerp": True,
+    "fetch_rows": True,
 }
 for _name in filter(None, (v.strip() for v in os.environ.get("ZMIX_TRANSFORMS_DISABLE", "").split(","))):
     if _name not in ROUTES:

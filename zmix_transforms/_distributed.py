@@ -9,8 +9,12 @@ process group (also in forked DataLoader workers, which inherit it), else the on
 transform was pickled into a spawned worker, else ``RANK``/``WORLD_SIZE`` from the environment
 (``torchrun`` sets them).
 
-Across ranks. ``gather_batches`` all-gathers every rank's batch (padded to the largest, so ranks
-may hold different batch sizes) with one small collective for the sizes and a shared seed first.
+Across ranks. ``exchange_layout`` all-gathers every rank's batch size, a shared seed and what must
+agree (sample shape, dtypes, classes) in one small collective; the draws need nothing more. Then
+either ``gather_batches`` all-gathers every rank's batch (padded to the largest, so ranks may hold
+different batch sizes), or ``fetch_rows`` sends each rank only the rows its own rows are mixed from
+(one ``all_to_all``): a mixup or CutMix row needs one partner, a ζ-mixup row with ``max_terms=k``
+its k − 1.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["World", "gather_batches", "rank_generator", "world"]
+__all__ = ["Layout", "World", "exchange_layout", "fetch_rows", "gather_batches", "rank_generator", "world"]
 
 
 @dataclass(frozen=True)
@@ -75,48 +79,96 @@ def _mix64(value: int) -> int:
 
 
 @dataclass(frozen=True)
-class Gathered:
-    """The global batch: every rank's rows in rank order, and where this rank's rows are."""
+class Layout:
+    """The global batch: every rank's batch size, in rank order, and this rank."""
 
-    images: torch.Tensor
-    labels: torch.Tensor
-    offset: int
-    size: int
+    sizes: tuple[int, ...]
+    rank: int
     seed: int  # drawn on rank 0, the same on every rank
 
+    @property
+    def total(self) -> int:
+        """The global batch size."""
+        return sum(self.sizes)
 
-def gather_batches(images: torch.Tensor, labels: torch.Tensor, process_group: Any, name: str) -> Gathered:
-    """All-gather ``images`` and float ``labels`` from every rank of ``process_group``.
+    def offset(self, rank: int) -> int:
+        """Where ``rank``'s rows start in the global batch."""
+        return sum(self.sizes[:rank])
+
+    def rows(self, rank: int, device: torch.device | str | None = None) -> torch.Tensor:
+        """``rank``'s rows of the global batch."""
+        start = self.offset(rank)
+        return torch.arange(start, start + self.sizes[rank], device=device)
+
+
+def exchange_layout(images: torch.Tensor, labels: torch.Tensor, process_group: Any, name: str) -> Layout:
+    """Every rank's batch size and rank 0's seed, in one small all-gather; check the batches agree.
 
     Raises:
         ValueError: On every rank alike, if the ranks' samples differ in shape, dtype or classes.
     """
     group_size = dist.get_world_size(process_group)
-    rank = dist.get_rank(process_group)
     seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
-    signature = _signature(images, labels)
-    meta = torch.tensor([images.shape[0], seed, *signature], dtype=torch.int64)
+    meta = torch.tensor([images.shape[0], seed, *_signature(images, labels)], dtype=torch.int64)
     metas = [torch.empty_like(meta) for _ in range(group_size)]
     dist.all_gather(metas, meta, group=process_group)
-    sizes = [int(m[0]) for m in metas]
     if any(m[2:].tolist() != meta[2:].tolist() for m in metas):
         raise ValueError(
             f"{name}(across_ranks=True) needs batches whose samples have one shape, dtype and number "
             f"of classes on every rank, got {_describe_metas(metas)}"
         )
-    largest = max(sizes)
+    sizes = tuple(int(m[0]) for m in metas)
+    return Layout(sizes, dist.get_rank(process_group), int(metas[0][1]))
+
+
+def gather_batches(
+    images: torch.Tensor, labels: torch.Tensor, layout: Layout, process_group: Any
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """All-gather ``images`` and float ``labels`` from every rank: the global batch, in rank order."""
+    largest = max(layout.sizes)
     parts = []
     for local in (images, labels):
         # received straight into one global tensor; a smaller batch is padded to the largest
-        out = local.new_empty((group_size * largest, *local.shape[1:]))
+        out = local.new_empty((len(layout.sizes) * largest, *local.shape[1:]))
         send = local.contiguous()
         if local.shape[0] < largest:
             send = torch.cat([send, send.new_zeros((largest - local.shape[0], *local.shape[1:]))])
         dist.all_gather(list(out.split(largest)), send, group=process_group)
-        if any(size != largest for size in sizes):
-            out = torch.cat([chunk[:size] for chunk, size in zip(out.split(largest), sizes, strict=True)])
+        if any(size != largest for size in layout.sizes):
+            out = torch.cat(
+                [chunk[:size] for chunk, size in zip(out.split(largest), layout.sizes, strict=True)]
+            )
         parts.append(out)
-    return Gathered(parts[0], parts[1], sum(sizes[:rank]), sizes[rank], int(metas[0][1]))
+    return parts[0], parts[1]
+
+
+def fetch_rows(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    layout: Layout,
+    wanted: list[torch.Tensor],
+    process_group: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The global rows ``wanted[layout.rank]`` of images and labels, each sent by the rank that holds it.
+
+    ``wanted[s]`` are the sorted, distinct global rows rank ``s`` needs, the same list on every rank
+    (it follows from the shared draws): each rank sends every other rank the rows of its own that
+    rank wants, in one ``all_to_all`` per tensor.
+    """
+    start, size = layout.offset(layout.rank), layout.sizes[layout.rank]
+    send_rows = [w[(w >= start) & (w < start + size)] - start for w in wanted]  # mine, for each rank
+    mine = wanted[layout.rank]
+    bounds = torch.tensor([layout.offset(s) for s in range(len(layout.sizes) + 1)], device=mine.device)
+    receive_sizes = torch.bucketize(mine, bounds, right=True).bincount(minlength=len(bounds))[1:]
+    send_sizes = [len(rows) for rows in send_rows]
+    order = torch.cat(send_rows).to(images.device)
+    parts = []
+    for local in (images, labels):
+        send = local.index_select(0, order.to(local.device))
+        out = local.new_empty((len(mine), *local.shape[1:]))
+        dist.all_to_all_single(out, send, receive_sizes.tolist(), send_sizes, group=process_group)
+        parts.append(out)
+    return parts[0], parts[1]
 
 
 _DTYPES = (

@@ -21,7 +21,7 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
 
-from . import _distributed
+from . import _backend, _distributed
 from . import functional as F
 from ._checks import (
     InputTypeError,
@@ -310,16 +310,16 @@ class _BatchMix(_PerRankDraws):
                 "not features, across ranks, or use across_ranks=False"
             )
         labels = batch.labels
-        gathered = _distributed.gather_batches(images, labels.to(images.device), self.process_group, name)
-        generator = torch.Generator().manual_seed(gathered.seed)  # the same on every rank
-        rows = torch.arange(gathered.offset, gathered.offset + gathered.size, device=images.device)
-        if self._should_mix(gathered.images.shape[0], generator):
-            params = self.draw_params([gathered.images], generator)
-            local, select = self.rows_params(params, rows)
-            source = gathered.images if select is None else gathered.images.index_select(0, select)
-            soft = gathered.labels if select is None else gathered.labels.index_select(0, select)
-            mixed = self.mix_images(source, local)[: gathered.size]
-            mixed_labels = self.mix_labels(soft, local)[: gathered.size].to(labels.device)
+        layout = _distributed.exchange_layout(images, labels, self.process_group, name)
+        generator = torch.Generator().manual_seed(layout.seed)  # the same on every rank
+        if self._should_mix(layout.total, generator):
+            # the draws need the global batch's shape only: a view of one sample stands in for it
+            stand_in = images.new_empty((1, *images.shape[1:])).expand(layout.total, *images.shape[1:])
+            params = self.draw_params([stand_in], generator)
+            local, select = self.rows_params(params, layout.rows(layout.rank, images.device))
+            source, soft = self._global_rows(images, labels.to(images.device), layout, params, select)
+            mixed = self.mix_images(source, local)[: images.shape[0]]
+            mixed_labels = self.mix_labels(soft, local)[: images.shape[0]].to(labels.device)
         else:
             mixed, mixed_labels = images.clone(), labels.clone()
         flat_outputs = list(flat_inputs)
@@ -330,6 +330,35 @@ class _BatchMix(_PerRankDraws):
         assert batch.label_position is not None
         flat_outputs[batch.label_position] = mixed_labels
         return tree_unflatten(flat_outputs, spec)
+
+    def _global_rows(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        layout: _distributed.Layout,
+        params: dict[str, Any],
+        select: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows ``select`` of the global batch (all of it when None), fetched or gathered.
+
+        Each rank's needs follow from the shared draws, so every rank makes the same choice: fetch
+        only the rows needed (``fetch_rows``) when that moves fewer rows than gathering every batch.
+        """
+        if select is None:
+            return _distributed.gather_batches(images, labels, layout, self.process_group)
+        wanted = [
+            self.rows_params(params, layout.rows(rank, images.device))[1].unique()  # type: ignore[union-attr]
+            for rank in range(len(layout.sizes))
+        ]
+        fetched_rows = sum(len(w) - layout.sizes[rank] for rank, w in enumerate(wanted))
+        gathered_rows = (len(layout.sizes) - 1) * layout.total
+        if _backend.ROUTES["fetch_rows"] and fetched_rows < gathered_rows:
+            rows = wanted[layout.rank]
+            fetched = _distributed.fetch_rows(images, labels, layout, wanted, self.process_group)
+            place = torch.searchsorted(rows, select)  # where each selected row lies among those fetched
+            return fetched[0].index_select(0, place), fetched[1].index_select(0, place)
+        every_image, every_label = _distributed.gather_batches(images, labels, layout, self.process_group)
+        return every_image.index_select(0, select), every_label.index_select(0, select)
 
     def _parse(self, sample: Any, flat_inputs: list[Any]) -> _Batch:
         """Check the input and find its image batches, masks and labels."""
@@ -605,8 +634,13 @@ class ZetaMixup(_BatchMix):
     def rows_params(
         self, params: dict[str, Any], rows: torch.Tensor
     ) -> tuple[dict[str, Any], torch.Tensor | None]:
-        """The weights' ``rows``, applied to the whole batch."""
-        return {key: value[rows.to(value.device)] for key, value in params.items()}, None
+        """The weights' ``rows``: over the whole batch, or with ``max_terms`` over the rows they use."""
+        if "indices" not in params:
+            return {key: value[rows.to(value.device)] for key, value in params.items()}, None
+        indices = params["indices"][rows.to(params["indices"].device)]
+        select = indices.unique()  # sorted: the rows these rows are mixed from
+        local = torch.searchsorted(select, indices)
+        return {"indices": local, "values": params["values"][rows.to(params["values"].device)]}, select
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
