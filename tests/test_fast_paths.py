@@ -89,7 +89,7 @@ def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torc
     assert out.is_contiguous()
 
 
-@pytest.mark.parametrize("n", [1, 2, 7, 64, 128, 300])
+@pytest.mark.parametrize("n", [1, 2, 7, 64, 128, 300, 1024, 1100])  # 1,100: NumPy's argsort
 def test_row_argsort_through_numpy_equals_torch_argsort(n: int) -> None:
     keys = torch.rand(n, n, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
     keys.diagonal().fill_(-1.0)
