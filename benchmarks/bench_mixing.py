@@ -218,9 +218,6 @@ FAST_PATH_CASES = [
     ("inplace_kernels", "CutMixCollate", (64, 3, 224, 224), torch.float32),
     ("narrow_blocks", "ZetaMixup", (64, 3, 224, 224), torch.uint8),
     ("per_sample_lerp", "MixUp", (64, 3, 224, 224), torch.uint8),
-    ("paste_slabs", "CutMix", (128, 3, 32, 32), torch.float32),
-    ("paste_slabs", "CutMix", (64, 3, 224, 224), torch.float32),
-    ("paste_slabs", "CutMix", (64, 3, 224, 224), torch.uint8),
 ]
 
 

@@ -20,9 +20,6 @@ what its kernel's formula computes:
   product of the whole batch).
 * ``per_sample_lerp``: out-of-place pair mixes of large uint8/int8/int16/half samples on the CPU
   lerp each sample through two float32 buffers into the result (off: float32 copies of the batch).
-* ``paste_slabs``: out-of-place CutMix writes every value of the new batch once: the slabs around
-  the region from the sample, the region from its partner (large samples one by one, with no
-  region-sized temporary) (off: clone the batch, then overwrite the region from a gathered copy).
 * ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows
   are mixed from (mixup, CutMix, ζ-mixup with ``max_terms``), when that moves fewer rows than
   gathering every batch (off: all-gather every batch). Set it alike on every rank.
@@ -53,7 +50,6 @@ ROUTES: dict[str, bool] = {
     "inplace_kernels": True,
     "narrow_blocks": True,
     "per_sample_lerp": True,
-    "paste_slabs": True,
     "fetch_rows": True,
 }
 for _name in filter(None, (v.strip() for v in os.environ.get("ZMIX_TRANSFORMS_DISABLE", "").split(","))):

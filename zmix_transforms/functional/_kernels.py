@@ -104,9 +104,10 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
             requires grad or has overlapping memory.
 
     Note:
-        On the CPU, integer and half-precision batches too large for the kernels' buffers are mixed
-        out of place by mixing a copy in place, over blocks of columns, so no float32 copy of the
-        batch is made (the ``narrow_blocks`` fast path; see the Performance page).
+        On the CPU, large float32 products outside autograd and ``torch.compile`` go through
+        oneDNN's linear operator instead of ``torch.mm`` (same arithmetic, faster where MKL does not
+        use AVX-512); see the Performance page. There, integer and half-precision batches are
+        mixed out of place by mixing a copy in place, so no float32 copy of the batch is made.
 
     Examples:
         >>> apply_weights(torch.tensor([[0.0], [10.0]]), torch.tensor([[0.75, 0.25], [0.0, 1.0]]))
@@ -394,37 +395,9 @@ def paste_region(
         if not (walk and _inplace.paste_region_(block, partners)):
             block.copy_(block.index_select(0, partners))
         return x
-    if _backend.ROUTES["paste_slabs"] and type(x) is torch.Tensor:  # subclasses: clone keeps them
-        # fast path: every value written once, from where it comes (no clone overwritten in the box)
-        out = torch.empty_like(x)
-        for outside in _around(region, tuple(x.shape[-dims:])):
-            out[outside] = x[outside]
-        if x.numel() >= n * _inplace.PER_SAMPLE_MIN_ELEMENTS:  # large samples: no box-sized temporary
-            pasted = out[index]
-            for p, q in enumerate(partners.tolist()):
-                pasted[p].copy_(block[q])
-        else:
-            out[index] = block.index_select(0, partners)
-        return out
     out = x.clone()
     out[index] = block.index_select(0, partners)
     return out
-
-
-def _around(region: Region, spatial: tuple[int, ...]) -> list[tuple[Any, ...]]:
-    """Indices of the slabs that, with the region itself, tile the spatial shape without overlap.
-
-    Along each dimension ``i`` in turn, the parts before and after the region, within the region's
-    extent along the dimensions before ``i`` and whole along those after it.
-    """
-    slabs = []
-    for i, size in enumerate(spatial):
-        inside = tuple(slice(a, b) for a, b in zip(region.starts[:i], region.stops[:i], strict=True))
-        rest = (slice(None),) * (len(spatial) - i - 1)
-        for part in (slice(0, region.starts[i]), slice(region.stops[i], size)):
-            if part.stop > part.start:
-                slabs.append((..., *inside, part, *rest))
-    return slabs
 
 
 def _paste_regions(
