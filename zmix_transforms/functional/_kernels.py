@@ -104,10 +104,9 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
             requires grad or has overlapping memory.
 
     Note:
-        On the CPU, large float32 products outside autograd and ``torch.compile`` go through
-        oneDNN's linear operator instead of ``torch.mm`` (same arithmetic, faster where MKL does not
-        use AVX-512); see the Performance page. There, integer and half-precision batches are
-        mixed out of place by mixing a copy in place, so no float32 copy of the batch is made.
+        On the CPU, integer and half-precision batches too large for the kernels' buffers are mixed
+        out of place by mixing a copy in place, over blocks of columns, so no float32 copy of the
+        batch is made (the ``narrow_blocks`` fast path; see the Performance page).
 
     Examples:
         >>> apply_weights(torch.tensor([[0.0], [10.0]]), torch.tensor([[0.75, 0.25], [0.0, 1.0]]))
