@@ -29,8 +29,9 @@ is kept only where it is at least 1.2× faster. Removed that way: oneDNN's linea
 products (2× MKL's ``torch.mm`` on an AMD EPYC, where MKL skips AVX-512, but 0.8–1.0× on an Intel
 Xeon with AVX-512), float to uint8/int8/int16 casts through int32 (5× on that AMD EPYC, where
 ATen's direct cast was not vectorized, 1.15× on the Intel Xeon), walks along the pairing's cycles in
-chunks of small samples (0.7× mixing out of place), and per-sample lerps of float32 samples
-(1.06×). The in-place kernels stay for their memory bound where their speed-up is smaller.
+chunks of small samples (0.7× mixing out of place), per-sample lerps of float32 samples
+(1.06×), and out-of-place CutMix writing each value once, slabs around the box and the box
+(0.89–1.06×). The in-place kernels stay for their memory bound where their speed-up is smaller.
 """
 
 from __future__ import annotations
