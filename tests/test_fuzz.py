@@ -39,7 +39,7 @@ _NAMES = (
     r"images|labels|x|weights|partners|lam|indices|values|box|box\.\w+|batch|batch_size|height|width|"
     r"gamma|alpha|max_terms|num_classes|label_smoothing|p|generator|dtype|mixed_logits|clean_logits|"
     r"logits|targets|clean_targets|transforms|transforms\[\d+\]|class-index \w+|float targets|"
-    r"one-hot clean_targets|labels and images|indices and values|all image batches|a Mask batch|inplace"
+    r"one-hot clean_targets|labels and images|indices and values|all image batches|a Mask batch|inplace|mode|region|region\[\d+\]"
 )
 _OURS = re.compile(
     rf"^(({_NAMES})( of shape \([^)]*\))? (must|needs)|\w+\(\) (needs|found|does not support)|"
@@ -131,11 +131,15 @@ def calls(draw: st.DrawFn, name: str) -> tuple[Any, tuple[Any, ...], dict[str, A
     if name in ("mix_pairs", "paste_box"):
         first = lam if name == "mix_pairs" else either(F.Box(0, 0, 1, 1), values())
         return getattr(F, name), (images, first, partners), {"inplace": inplace}
+    if name == "paste_region":  # one region per sample (timm's "elem" mode), or anything else
+        corner = F.Region((0, 0), (1, 1))
+        regions = either([corner] * n, st.one_of(values(), st.lists(st.sampled_from([corner, None]))))
+        return F.paste_region, (images, regions, partners), {"inplace": inplace}
     batch_size = either(n, st.one_of(st.integers(-2, 40), values()))
     if name in ("zeta_weights", "zeta_terms", "zeta_series"):
         return getattr(F, name), (batch_size, positive), {}
-    if name == "cycle_partners":
-        return F.cycle_partners, (batch_size,), {}
+    if name in ("cycle_partners", "pair_partners"):
+        return getattr(F, name), (batch_size,), {}
     if name == "sample_lambdas":
         return F.sample_lambdas, (positive, batch_size), {}
     if name == "one_hot":
@@ -145,9 +149,12 @@ def calls(draw: st.DrawFn, name: str) -> tuple[Any, tuple[Any, ...], dict[str, A
     if name == "cutmix_box":
         return F.cutmix_box, (either(shape[2], values()), either(shape[3], values()), lam), {}
     num_classes = either(3, values())
+    options = {"num_classes": num_classes}
+    if name in ("MixUp", "CutMix"):  # timm's modes
+        options["mode"] = either(draw(st.sampled_from(["batch", "elem", "pair"])), values())
 
     def construct_and_call(images: Any, labels: Any) -> Any:
-        return getattr(Z, name)(num_classes=num_classes)(images, labels)
+        return getattr(Z, name)(**options)(images, labels)
 
     return construct_and_call, (images, labels), {}
 
@@ -178,6 +185,8 @@ FUNCTIONAL = [
     "zeta_weights",
     "zeta_terms",
     "cycle_partners",
+    "pair_partners",
+    "paste_region",
     "sample_lambdas",
     "zeta_series",
     "one_hot",
@@ -200,7 +209,7 @@ def _check_result(name: str, args: tuple[Any, ...], result: Any) -> None:
             assert (mixed >= flat.min(0).values - tol).all() and (mixed <= flat.max(0).values + tol).all()
         if soft.device.type == "cpu":
             assert torch.isfinite(soft).all()
-    elif name in ("apply_weights", "apply_terms", "mix_pairs", "paste_box"):
+    elif name in ("apply_weights", "apply_terms", "mix_pairs", "paste_box", "paste_region"):
         assert isinstance(result, torch.Tensor) and result.dtype == args[0].dtype
         assert result.shape[1:] == args[0].shape[1:]
 
