@@ -210,6 +210,11 @@ def across_job(rank: int, world_size: int) -> dict[str, Any]:
         )
     except ValueError as error:
         errors["grad"] = str(error)
+    try:  # only rank 1's input is refused: every rank raises at once, none waits for the others
+        labels = torch.tensor([0, 1]) if rank != 1 else torch.tensor([0, 1, 2])
+        Z.ZetaMixup(num_classes=5, across_ranks=True)(torch.rand(2, 3, 6, 5), labels)
+    except ValueError as error:
+        errors["one refuses"] = str(error)
     results["errors"] = errors
     return results
 
@@ -246,6 +251,11 @@ def test_mixing_across_ranks_equals_mixing_the_concatenated_batch(world_size: in
             in result["errors"]["shapes"]
         )
         assert result["errors"]["grad"].startswith("images must not require grad with across_ranks=True")
+    assert ranks[1]["errors"]["one refuses"].startswith("labels and images must have the same batch size")
+    for result in ranks[:1] + ranks[2:]:
+        assert result["errors"]["one refuses"].startswith(
+            "ZetaMixup(across_ranks=True) needs every rank's input to mix the global batch, got rank(s) [1]"
+        )
 
 
 def test_across_ranks_needs_a_process_group_and_no_collate() -> None:

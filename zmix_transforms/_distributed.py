@@ -101,18 +101,34 @@ class Layout:
         return torch.arange(start, start + self.sizes[rank], device=device)
 
 
-def exchange_layout(images: torch.Tensor, labels: torch.Tensor, process_group: Any, name: str) -> Layout:
+def exchange_layout(
+    images: torch.Tensor | None, labels: torch.Tensor | None, process_group: Any, name: str
+) -> Layout:
     """Every rank's batch size and rank 0's seed, in one small all-gather; check the batches agree.
 
+    A rank that refused its own input calls this with ``images=None`` (and raises its own error
+    after it), so that the other ranks raise too instead of waiting for it.
+
     Raises:
-        ValueError: On every rank alike, if the ranks' samples differ in shape, dtype or classes.
+        ValueError: On every rank alike, if the ranks' samples differ in shape, dtype or classes; on
+            the other ranks, if some rank refused its input.
     """
     group_size = dist.get_world_size(process_group)
     seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
-    meta = torch.tensor([images.shape[0], seed, *_signature(images, labels)], dtype=torch.int64)
+    if images is None or labels is None:
+        meta = torch.tensor([0, 0, seed, *([0] * _SIGNATURE_LENGTH)], dtype=torch.int64)
+    else:
+        meta = torch.tensor([1, images.shape[0], seed, *_signature(images, labels)], dtype=torch.int64)
     metas = [torch.empty_like(meta) for _ in range(group_size)]
     dist.all_gather(metas, meta, group=process_group)
-    if any(m[2:].tolist() != meta[2:].tolist() for m in metas):
+    refused = [rank for rank, m in enumerate(metas) if int(m[0]) == 0]
+    if refused:
+        raise ValueError(
+            f"{name}(across_ranks=True) needs every rank's input to mix the global batch, got rank(s) "
+            f"{refused} refusing theirs (see the error on those ranks); no rank mixed this batch"
+        )
+    metas = [m[1:] for m in metas]
+    if any(m[2:].tolist() != metas[0][2:].tolist() for m in metas):
         raise ValueError(
             f"{name}(across_ranks=True) needs batches whose samples have one shape, dtype and number "
             f"of classes on every rank, got {_describe_metas(metas)}"
@@ -184,9 +200,12 @@ _DTYPES = (
 )
 
 
+_SIGNATURE_LENGTH = 9  # dtype, ndim, 5 sizes, label dtype, classes
+
+
 def _signature(images: torch.Tensor, labels: torch.Tensor) -> list[int]:
     """What must agree across ranks: image dtype and sample shape, label dtype and classes."""
-    padded_shape = [*images.shape[1:], *([-1] * (5 - images.ndim))][:5]
+    padded_shape = [*images.shape[1:], *([-1] * 5)][:5]  # a sample's sizes, -1 past its last
     return [
         _DTYPES.index(images.dtype),
         images.ndim,

@@ -9,6 +9,7 @@ parameters once, then applies them to every image batch (`transform`) and to the
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -294,21 +295,26 @@ class _BatchMix(_PerRankDraws):
                 f"(torch.distributed.init_process_group), got none"
             )
         flat_inputs, spec = tree_flatten(sample)
-        batch = self._parse(sample, flat_inputs)
-        if batch.mask_positions or len(batch.image_positions) != 1 or batch.labels is None:
-            raise ValueError(
-                f"{name}(across_ranks=True) mixes one image batch with its labels, got "
-                f"{len(batch.image_positions)} image batch(es), {len(batch.mask_positions)} mask(s) and "
-                f"{'no' if batch.labels is None else 'one'} labels tensor"
-            )
-        position = batch.image_positions[0]
-        images = flat_inputs[position].as_subclass(torch.Tensor)
-        if torch.is_grad_enabled() and images.requires_grad:
-            raise ValueError(
-                "images must not require grad with across_ranks=True (the batches gathered from other "
-                "ranks carry no gradient back to them), got a tensor that requires grad; mix inputs, "
-                "not features, across ranks, or use across_ranks=False"
-            )
+        try:  # a rank whose input is refused still joins the exchange, so that no rank waits on it
+            batch = self._parse(sample, flat_inputs)
+            if batch.mask_positions or len(batch.image_positions) != 1 or batch.labels is None:
+                raise ValueError(
+                    f"{name}(across_ranks=True) mixes one image batch with its labels, got "
+                    f"{len(batch.image_positions)} image batch(es), {len(batch.mask_positions)} mask(s) "
+                    f"and {'no' if batch.labels is None else 'one'} labels tensor"
+                )
+            position = batch.image_positions[0]
+            images = flat_inputs[position].as_subclass(torch.Tensor)
+            if torch.is_grad_enabled() and images.requires_grad:
+                raise ValueError(
+                    "images must not require grad with across_ranks=True (the batches gathered from "
+                    "other ranks carry no gradient back to them), got a tensor that requires grad; mix "
+                    "inputs, not features, across ranks, or use across_ranks=False"
+                )
+        except (ValueError, TypeError):
+            with contextlib.suppress(ValueError):  # it says this rank refused: this rank's error says why
+                _distributed.exchange_layout(None, None, self.process_group, name)
+            raise
         labels = batch.labels
         layout = _distributed.exchange_layout(images, labels, self.process_group, name)
         generator = torch.Generator().manual_seed(layout.seed)  # the same on every rank
