@@ -7,21 +7,23 @@ same weights.
 * ζ-mixup uses a dense ``W`` ([`zeta_weights`][zeta_weights]), applied by one matrix product
   ([`apply_weights`][apply_weights]).
 * mixup uses ``W = λ·I + (1 − λ)·P`` for a pairing permutation ``P``
-  ([`cycle_partners`][cycle_partners]), applied by [`mix_pairs`][mix_pairs].
+  ([`cycle_partners`][cycle_partners], or [`pair_partners`][pair_partners] for timm's "pair" mode),
+  applied by [`mix_pairs`][mix_pairs] (``λ`` may be one weight per sample).
 * CutMix takes each pixel whole from the sample or its partner ([`cutmix_box`][cutmix_box],
   applied by [`paste_box`][paste_box]) and weights the labels by the exact pixel fractions.
 
 The functions come in two kinds, as in torchvision's ``transforms.v2`` and timm's ``Mixup``:
 **draws** ([`sample_lambda`][sample_lambda], [`zeta_weights`][zeta_weights],
-[`cycle_partners`][cycle_partners], [`cutmix_box`][cutmix_box]) take an explicit ``torch.Generator``
-(the global torch RNG when it is ``None``); **kernels** ([`apply_weights`][apply_weights],
-[`mix_pairs`][mix_pairs], [`paste_box`][paste_box]) are deterministic.
+[`cycle_partners`][cycle_partners], [`pair_partners`][pair_partners], [`cutmix_box`][cutmix_box]) take
+an explicit ``torch.Generator`` (the global torch RNG when it is ``None``); **kernels**
+([`apply_weights`][apply_weights], [`mix_pairs`][mix_pairs], [`paste_box`][paste_box]) are
+deterministic.
 [`zeta_mixup`][zeta_mixup], [`mixup`][mixup] and [`cutmix`][cutmix] draw and apply in one call.
 
 The package's modules, from the bottom up: ``_draws`` (the random parameters), ``_dtypes`` (the
 dtype a batch is mixed in and the way back), ``_kernels`` (each kernel as its formula), ``_inplace``
 (the kernels' in-place twins, through small buffers), ``_labels`` and ``_methods``. CPU library routes
-(NumPy argsort, int32-routed casts) and every fast path's off switch live in
+(NumPy's sort for ζ-mixup's keys) and every fast path's off switch live in
 ``zmix_transforms._backend``, and every argument check in ``zmix_transforms._checks``.
 """
 
