@@ -5,6 +5,8 @@ Skipped where no CUDA device is present (CI has none).
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 
@@ -16,7 +18,13 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
 
-TRANSFORMS = [Z.ZetaMixup, Z.MixUp, Z.CutMix]
+TRANSFORMS = [
+    Z.ZetaMixup,
+    Z.MixUp,
+    Z.CutMix,
+    functools.partial(Z.MixUp, mode="elem"),
+    functools.partial(Z.MixUp, mode="pair"),
+]
 
 
 @pytest.mark.parametrize("cls", TRANSFORMS)
@@ -60,3 +68,14 @@ def test_zeta_weights_drawn_on_the_device() -> None:
     weights = F.zeta_weights(64, generator=g, device="cuda")
     assert weights.device.type == "cuda"
     assert (weights.argmax(1) == torch.arange(64, device="cuda")).all()
+
+
+@pytest.mark.parametrize("mode", ["elem", "pair"])
+def test_per_sample_cutmix_boxes_on_the_device(mode: str) -> None:
+    """One box per sample (drawn on the CPU; reading the pairing back is this mode's one sync)."""
+    coded = torch.arange(12, dtype=torch.float32, device="cuda").reshape(12, 1, 1, 1).expand(12, 2, 16, 16)
+    out, weights = Z.CutMix(mode=mode)(coded.contiguous(), torch.eye(12, device="cuda"))
+    assert out.device.type == "cuda" and weights.device.type == "cuda"
+    sources = out[:, 0].long().flatten(1).cpu()
+    taken = torch.stack([torch.bincount(row, minlength=12) for row in sources]).float() / 256
+    torch.testing.assert_close(weights.cpu(), taken)
