@@ -58,6 +58,8 @@ MAX_SQUARE_BATCH = 2**29
 
 
 def _is_real_number(value: Any) -> bool:
+    if type(value) in (float, int):  # the common case, without the ABC machinery
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
