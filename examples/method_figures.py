@@ -5,6 +5,8 @@
 - ``mixup_alpha.png``: the distribution of mixup's λ ~ Beta(α, α) for several α.
 - ``cutmix_alpha.png``: CutMix boxes on a 32×32 image and the distribution of the exact kept pixel
   fraction, for several α.
+- ``modes.png``: timm's three modes on a batch of 8: mixup's weight matrix W and CutMix's mixed
+  batch (each sample in its own colour) for ``mode="batch"``, ``"elem"`` and ``"pair"``.
 
 Run ``python examples/method_figures.py`` (``--quick``: fewer draws, smaller figures).
 """
@@ -22,6 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
+import zmix_transforms as Z
 from zmix_transforms import functional as F
 
 GAMMAS = (1.0, 1.73, 2.8, 4.0)
@@ -93,8 +96,40 @@ def cutmix_figure(path: Path, draws: int, dpi: int) -> dict[str, Any]:
     return {"kept": kept}
 
 
+MODES = ("batch", "elem", "pair")
+
+
+def modes_figure(path: Path, dpi: int) -> dict[str, Any]:
+    """For each mode, mixup's W (identity labels reveal it) and a CutMix batch of coloured samples."""
+    n = 8
+    fig, axes = plt.subplots(2, len(MODES), figsize=(3.3 * len(MODES), 5.6))
+    weights: dict[str, torch.Tensor] = {}
+    colours = plt.get_cmap("tab10")(range(n))[:, :3]
+    for col, mode in enumerate(MODES):
+        torch.manual_seed(3)
+        _, w = Z.MixUp(1.0, mode=mode)(torch.rand(n, 1, 4, 4), torch.eye(n, dtype=torch.float64))
+        weights[mode] = w
+        axes[0, col].imshow(w.numpy(), cmap="Blues", vmin=0, vmax=1)
+        axes[0, col].set(title=f'mixup, mode="{mode}": W', xticks=[], yticks=[])
+        torch.manual_seed(5)
+        coded = torch.arange(n, dtype=torch.float64).reshape(n, 1, 1, 1).expand(n, 1, 24, 24).contiguous()
+        mixed, _ = Z.CutMix(1.0, mode=mode)(coded, torch.eye(n, dtype=torch.float64))
+        tiles = torch.tensor(colours)[mixed[:, 0].long()]  # (N, 24, 24, 3)
+        strip = torch.cat(
+            [torch.nn.functional.pad(t.permute(2, 0, 1), (1, 1, 1, 1), value=1.0) for t in tiles], 2
+        )
+        grid = torch.cat(strip.chunk(2, dim=2), dim=1)  # two rows of four samples
+        axes[1, col].imshow(grid.permute(1, 2, 0).numpy())
+        axes[1, col].set(title=f'CutMix, mode="{mode}"', xticks=[], yticks=[])
+    fig.suptitle("one draw per batch, per sample, or per pair (each sample's own colour)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return {"weights": weights}
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Draw the three figures; return their numbers and paths."""
+    """Draw the four figures; return their numbers and paths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer draws, smaller figures (for CI)")
     parser.add_argument("--out", type=Path, default=Path("out/method_figures"))
@@ -105,7 +140,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "zeta": zeta_figure(args.out / "zeta_gamma.png", dpi),
         "mixup": mixup_figure(args.out / "mixup_alpha.png", draws, dpi),
         "cutmix": cutmix_figure(args.out / "cutmix_alpha.png", draws, dpi),
-        "figures": [args.out / name for name in ("zeta_gamma.png", "mixup_alpha.png", "cutmix_alpha.png")],
+        "modes": modes_figure(args.out / "modes.png", dpi),
+        "figures": [
+            args.out / name for name in ("zeta_gamma.png", "mixup_alpha.png", "cutmix_alpha.png", "modes.png")
+        ],
     }
     print("wrote " + ", ".join(str(p) for p in result["figures"]))
     return result

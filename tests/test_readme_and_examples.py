@@ -103,6 +103,10 @@ def test_method_figures_quick_run(tmp_path: Path) -> None:
         assert ((lams >= 0) & (lams <= 1)).all()
     for kept in result["cutmix"]["kept"].values():
         assert ((kept >= 0) & (kept <= 1)).all()
+    modes = result["modes"]["weights"]
+    assert modes["batch"].diagonal().unique().numel() == 1  # one λ
+    assert modes["elem"].diagonal().unique().numel() == 8  # one λ per sample
+    assert torch.equal(modes["pair"], modes["pair"].T)  # each pair mixes both ways alike
     assert all(path.stat().st_size > 5_000 for path in result["figures"])
 
 
