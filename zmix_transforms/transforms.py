@@ -352,10 +352,12 @@ class _BatchMix(_PerRankDraws):
         """
         if select is None:
             return _distributed.gather_batches(images, labels, layout, self.process_group)
-        wanted = [
-            self.rows_params(params, layout.rows(rank, images.device))[1].unique()  # type: ignore[union-attr]
-            for rank in range(len(layout.sizes))
-        ]
+        wanted = []  # the rows each rank needs: this rank's are ``select``
+        for rank in range(len(layout.sizes)):
+            rows = layout.rows(rank, images.device)
+            needed = select if rank == layout.rank else self.rows_params(params, rows)[1]
+            assert needed is not None  # a method that selects rows for one rank does for every rank
+            wanted.append(needed.unique())
         fetched_rows = sum(len(w) - layout.sizes[rank] for rank, w in enumerate(wanted))
         gathered_rows = (len(layout.sizes) - 1) * layout.total
         if _backend.ROUTES["fetch_rows"] and fetched_rows < gathered_rows:
@@ -707,15 +709,13 @@ class _PairMix(_BatchMix):
 
     def _draw_pairing(
         self, batch_size: int, generator: torch.Generator | None, device: torch.device
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """The partners; in "elem"/"pair" modes also who draws for whom and who is mixed at all.
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The "elem"/"pair" modes' partners, who draws for whom and who is mixed at all.
 
         Returns ``(partners, leaders, mixed)``: sample ``p`` takes the draws (λ, box) of sample
         ``leaders[p]`` (itself in "elem" mode, the first of its pair in "pair" mode), and is mixed
-        when ``mixed[p]`` (drawn with probability ``p`` per sample or pair). Both None in "batch" mode.
+        when ``mixed[p]`` (drawn with probability ``p`` per sample or pair).
         """
-        if self.mode == "batch":
-            return F.cycle_partners(batch_size, generator=generator, device=device), None, None
         if self.mode == "elem":
             partners = F.cycle_partners(batch_size, generator=generator, device=device)
             leaders = torch.arange(batch_size, device=device)
@@ -788,33 +788,6 @@ class MixUp(_PairMix):
         True
     """
 
-    def __init__(
-        self,
-        alpha: float = 1.0,
-        *,
-        mode: str = "batch",
-        num_classes: int | None = None,
-        labels_getter: Any = "default",
-        label_smoothing: float = 0.0,
-        p: float = 1.0,
-        per_rank: bool = True,
-        across_ranks: bool = False,
-        process_group: Any = None,
-        spatial_dims: int = 2,
-    ) -> None:
-        super().__init__(
-            alpha,
-            mode=mode,
-            num_classes=num_classes,
-            labels_getter=labels_getter,
-            label_smoothing=label_smoothing,
-            p=p,
-            per_rank=per_rank,
-            across_ranks=across_ranks,
-            process_group=process_group,
-            spatial_dims=spatial_dims,
-        )
-
     def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
         """Draw λ (one, or one per sample in "elem" and "pair" modes) and the partners.
 
@@ -826,7 +799,6 @@ class MixUp(_PairMix):
             return {"lam": lam, "partners": F.cycle_partners(batch_size, generator=generator, device=device)}
         lams = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=device)
         partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
-        assert leaders is not None and mixed is not None
         return {"lam": torch.where(mixed, lams[leaders], 1.0), "partners": partners}
 
     def mix_images(
@@ -967,7 +939,6 @@ class CutMix(_PairMix):
         minmax = self.minmax
         lams = None if minmax else F.sample_lambdas(self.alpha, batch_size, generator=generator).tolist()
         partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
-        assert leaders is not None and mixed is not None
         empty = F.Region((0,) * len(spatial), (0,) * len(spatial))
         drawn = {}
         for p in sorted(set(leaders[mixed].tolist())):  # one region for each mixed sample or pair
