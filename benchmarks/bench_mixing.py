@@ -108,11 +108,15 @@ def build_cases(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> list
     samples = [(images[i].cpu().clone(), int(labels[i])) for i in range(n)] if cpu else []
     np_samples = [(s.numpy(), t) for s, t in samples]
     is_float = dtype == torch.float32
+    # every transform and collate function is built once, as a training script builds it
+    mixup, cutmix = Z.MixUp(num_classes=NUM_CLASSES), Z.CutMix(num_classes=NUM_CLASSES)
+    zeta = Z.ZetaMixup(num_classes=NUM_CLASSES)
+    v2_mixup, v2_cutmix = v2.MixUp(num_classes=NUM_CLASSES), v2.CutMix(num_classes=NUM_CLASSES)
     cases = [
         Case(f"copy of the batch [{tag}]", "floor", lambda: images.clone()),
-        Case(f"MixUp [{tag}]", "ours", lambda: Z.MixUp(num_classes=NUM_CLASSES)(images, labels)),
-        Case(f"CutMix [{tag}]", "ours", lambda: Z.CutMix(num_classes=NUM_CLASSES)(images, labels)),
-        Case(f"ZetaMixup [{tag}]", "ours", lambda: Z.ZetaMixup(num_classes=NUM_CLASSES)(images, labels)),
+        Case(f"MixUp [{tag}]", "ours", lambda: mixup(images, labels)),
+        Case(f"CutMix [{tag}]", "ours", lambda: cutmix(images, labels)),
+        Case(f"ZetaMixup [{tag}]", "ours", lambda: zeta(images, labels)),
     ]
     if is_float:
         cases += [
@@ -121,16 +125,8 @@ def build_cases(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> list
                 "floor",
                 lambda: (weights @ images.reshape(n, -1)).reshape(shape),
             ),
-            Case(
-                f"torchvision v2.MixUp [{tag}]",
-                "anchor",
-                lambda: v2.MixUp(num_classes=NUM_CLASSES)(images, labels),
-            ),
-            Case(
-                f"torchvision v2.CutMix [{tag}]",
-                "anchor",
-                lambda: v2.CutMix(num_classes=NUM_CLASSES)(images, labels),
-            ),
+            Case(f"torchvision v2.MixUp [{tag}]", "anchor", lambda: v2_mixup(images, labels)),
+            Case(f"torchvision v2.CutMix [{tag}]", "anchor", lambda: v2_cutmix(images, labels)),
             Case(f"paper-style ζ-mixup [{tag}]", "anchor", lambda: paper_style_zeta_mixup(images, one_hot)),
         ]
         if timm is not None and n % 2 == 0:
@@ -143,14 +139,13 @@ def build_cases(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> list
                 ),
             ]
     if cpu:
+        zeta_collate = Z.ZetaMixupCollate(num_classes=NUM_CLASSES)
+        mixup_collate = Z.MixUpCollate(num_classes=NUM_CLASSES)
+        cutmix_collate = Z.CutMixCollate(num_classes=NUM_CLASSES)
         cases += [
-            Case(
-                f"ZetaMixupCollate [{tag}]",
-                "ours",
-                lambda: Z.ZetaMixupCollate(num_classes=NUM_CLASSES)(samples),
-            ),
-            Case(f"MixUpCollate [{tag}]", "ours", lambda: Z.MixUpCollate(num_classes=NUM_CLASSES)(samples)),
-            Case(f"CutMixCollate [{tag}]", "ours", lambda: Z.CutMixCollate(num_classes=NUM_CLASSES)(samples)),
+            Case(f"ZetaMixupCollate [{tag}]", "ours", lambda: zeta_collate(samples)),
+            Case(f"MixUpCollate [{tag}]", "ours", lambda: mixup_collate(samples)),
+            Case(f"CutMixCollate [{tag}]", "ours", lambda: cutmix_collate(samples)),
             Case(f"default_collate [{tag}]", "floor", lambda: default_collate(samples)),
         ]
         if is_float:
@@ -158,12 +153,12 @@ def build_cases(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> list
                 Case(
                     f"recipe: v2.MixUp(default_collate) [{tag}]",
                     "anchor",
-                    lambda: v2.MixUp(num_classes=NUM_CLASSES)(*default_collate(samples)),
+                    lambda: v2_mixup(*default_collate(samples)),
                 ),
                 Case(
                     f"recipe: v2.CutMix(default_collate) [{tag}]",
                     "anchor",
-                    lambda: v2.CutMix(num_classes=NUM_CLASSES)(*default_collate(samples)),
+                    lambda: v2_cutmix(*default_collate(samples)),
                 ),
             ]
         elif timm is not None and n % 2 == 0:
@@ -189,7 +184,7 @@ def build_large_batch_cases(shape: tuple[int, ...]) -> list[Case]:
     cases = [
         Case("copy of the batch", "floor", lambda: images.clone()),
         Case("N×N matrix product", "floor", lambda: (weights @ images.reshape(n, -1)).reshape(shape)),
-        Case("ZetaMixup (exact)", "ours", lambda: Z.ZetaMixup(num_classes=NUM_CLASSES)(images, labels)),
+        Case("ZetaMixup (exact)", "ours", partial(Z.ZetaMixup(num_classes=NUM_CLASSES), images, labels)),
         Case("F.zeta_weights", "ours", lambda: F.zeta_weights(n)),
     ]
     for k in (8, 16, 32):
@@ -218,6 +213,10 @@ FAST_PATH_CASES = [
     ("inplace_kernels", "CutMixCollate", (64, 3, 224, 224), torch.float32),
     ("narrow_blocks", "ZetaMixup", (64, 3, 224, 224), torch.uint8),
     ("per_sample_lerp", "MixUp", (64, 3, 224, 224), torch.uint8),
+    ("integer_steps", "MixUp", (128, 3, 32, 32), torch.uint8),
+    ("integer_steps", "MixUp", (64, 3, 224, 224), torch.uint8),
+    ("integer_steps", "MixUpCollate", (128, 3, 32, 32), torch.uint8),
+    ("integer_steps", "MixUpCollate", (64, 3, 224, 224), torch.uint8),
 ]
 
 
@@ -440,7 +439,8 @@ def report(
         f"Measured on {datetime.date.today().isoformat()}: {machine()}.",
         "Regenerate with `python benchmarks/bench_mixing.py` (needs the `bench` extra for timm).",
         "Every number of a batch shape comes from one process, the cases alternating round by round;",
-        "a time is the median over rounds, a ratio the median of per-round ratios.",
+        "a time is the median over rounds, a ratio the median of per-round ratios. Every transform and",
+        "collate function (ours and the anchors) is built once and then called, as a training script does.",
         "",
     ]
     if quick:

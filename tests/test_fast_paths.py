@@ -1,9 +1,9 @@
 """The CPU fast paths give the results of the plain formulas and are taken where they apply.
 
-* Large float32 products go through oneDNN's linear operator instead of ``torch.mm`` (MKL), except
-  under autograd and ``torch.compile``.
-* Float results are cast to uint8/int8/int16 through int32 (ATen's direct cast is not vectorized).
 * Batches computed in float32 (integers, half types) are mixed out of place by mixing a copy in place.
+* ζ-mixup's row argsort goes through one NumPy sort of packed integers.
+* 8-bit pair mixes with λ in steps of 1/256 run in int16, with float32's values exactly.
+* Every route switched off gives the same values (``_backend.routes``).
 """
 
 from __future__ import annotations
@@ -129,12 +129,15 @@ def _every_kernel(dtype: torch.dtype, size: int) -> list[torch.Tensor]:
     weights = F.zeta_weights(12, generator=g, dtype=torch.float64)
     indices, values = F.zeta_terms(12, max_terms=4, generator=g, dtype=torch.float64)
     partners, lams = F.cycle_partners(12, generator=g), F.sample_lambdas(1.0, 12, generator=g)
+    steps = (lams * 256).round() / 256  # what MixUp draws for 8-bit batches
     box = F.cutmix_box(size, size, 0.4, generator=g)
     results = [
         F.apply_weights(x, weights),
         F.apply_terms(x, indices, values),
         F.mix_pairs(x, 0.3, partners),
         F.mix_pairs(x, lams, partners),
+        F.mix_pairs(x, 77 / 256, partners),
+        F.mix_pairs(x, steps, partners),
         F.paste_box(x, box, partners),
         _backend.argsort_rows(torch.rand(40, 40, generator=g, dtype=torch.float64)),
     ]
@@ -142,6 +145,8 @@ def _every_kernel(dtype: torch.dtype, size: int) -> list[torch.Tensor]:
         (F.apply_weights, (weights,)),
         (F.apply_terms, (indices, values)),
         (F.mix_pairs, (0.3, partners)),
+        (F.mix_pairs, (77 / 256, partners)),
+        (F.mix_pairs, (steps, partners)),
         (F.paste_box, (box, partners)),
     ):
         target = x.clone()
@@ -194,3 +199,52 @@ def test_the_products_of_some_rows_equal_those_rows_of_the_whole_product(dtype: 
     for rows in (slice(0, 1), slice(1, 3), slice(3, 9), slice(9, 10)):
         assert torch.equal(F.apply_weights(x, weights[rows]), dense[rows])
         assert torch.equal(F.apply_terms(x, indices[rows], values[rows]), sparse[rows])
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8])
+@pytest.mark.parametrize("per_sample", [False, True], ids=["batch", "per-sample"])
+def test_eight_bit_pair_mixes_in_steps_give_float32s_values_for_every_input(
+    dtype: torch.dtype, per_sample: bool
+) -> None:
+    """Every pair of 8-bit values and every λ = a/256: int16 route = float32 formula = exact rounding."""
+    values = torch.arange(256) + (0 if dtype == torch.uint8 else -128)
+    pairs = torch.stack([values.repeat_interleave(256), values.repeat(256)])  # all 65,536 (x, y)
+    size = 256 if per_sample else 16  # 256×256 samples take the per-sample route
+    x = pairs.reshape(2, 1, size, -1).to(dtype) if per_sample else pairs.reshape(-1, 1, 16, 16).to(dtype)
+    partners = torch.arange(x.shape[0]) ^ 1  # sample 2i with 2i + 1
+    for a in range(257):
+        expected = ((a * x.double() + (256 - a) * x.double()[partners]) / 256 + 0.5).floor().to(dtype)
+        fast = F.mix_pairs(x, a / 256, partners)
+        with _backend.routes(integer_steps=False):
+            plain = F.mix_pairs(x, a / 256, partners)
+        assert torch.equal(fast, expected) and torch.equal(plain, expected), f"a = {a}"
+
+
+@pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.float32])
+def test_mixup_rounds_lambda_to_steps_for_eight_bit_batches(mode: str, dtype: torch.dtype) -> None:
+    """8-bit batches: λ in steps of 1/256, shared by images and labels; other dtypes: λ as drawn."""
+    x = make_images((10, 3, 6, 6), dtype, seed=11)
+    transform = Z.MixUp(0.4, mode=mode, num_classes=10)
+    drawn = Z.MixUp(0.4, mode=mode, num_classes=10).draw_params([x], torch.Generator().manual_seed(2))
+    params = transform.draw_params([x], torch.Generator().manual_seed(2))
+    lam = torch.as_tensor(params["lam"], dtype=torch.float64).expand(10)
+    steps = lam * 256
+    assert torch.equal(params["partners"], drawn["partners"])
+    if dtype.is_floating_point:
+        assert not torch.equal(steps, steps.round())  # 10 Beta(0.4, 0.4) draws are not all steps
+        return
+    assert torch.equal(steps, steps.round())
+    unrounded = Z.MixUp(0.4, mode=mode, num_classes=10).draw_params(
+        [x.float()], torch.Generator().manual_seed(2)
+    )
+    assert (lam - torch.as_tensor(unrounded["lam"], dtype=torch.float64)).abs().max() <= 1 / 512
+    images = transform.mix_images(x, params)
+    labels = transform.mix_labels(F.one_hot(torch.arange(10), 10), params)
+    partners = params["partners"]
+    weight = lam.reshape(-1, 1, 1, 1)
+    expected = (weight * x.double() + (1 - weight) * x.double()[partners] + 0.5).floor().to(dtype)
+    assert torch.equal(images, expected)
+    rows = torch.arange(10)  # no sample is its own partner: each label row holds λ and 1 − λ
+    assert torch.equal(labels[rows, rows].double(), lam)
+    assert torch.equal(labels[rows, partners].double(), 1 - lam)

@@ -20,6 +20,9 @@ what its kernel's formula computes:
   product of the whole batch).
 * ``per_sample_lerp``: out-of-place pair mixes of large uint8/int8/int16/half samples on the CPU
   lerp each sample through two float32 buffers into the result (off: float32 copies of the batch).
+* ``integer_steps``: pair mixes of uint8/int8 batches whose weights are multiples of 1/256 (the
+  transforms round λ so for 8-bit batches) compute ``(a·x + (256 − a)·y + 128) // 256`` in int16,
+  where float32 gives the same values exactly (off: through float32).
 * ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows
   are mixed from (mixup, CutMix, ζ-mixup with ``max_terms``), when that moves fewer rows than
   gathering every batch (off: all-gather every batch). Set it alike on every rank.
@@ -51,6 +54,7 @@ ROUTES: dict[str, bool] = {
     "inplace_kernels": True,
     "narrow_blocks": True,
     "per_sample_lerp": True,
+    "integer_steps": True,
     "fetch_rows": True,
 }
 for _name in filter(None, (v.strip() for v in os.environ.get("ZMIX_TRANSFORMS_DISABLE", "").split(","))):

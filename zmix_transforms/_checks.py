@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -311,15 +310,31 @@ def check_indices(name: str, indices: torch.Tensor, batch_size: int) -> None:
             )
 
 
-@contextmanager
-def allocation(what: str) -> Iterator[None]:
-    """Turn an allocator's failure inside the block into a ``ValueError`` naming what was asked for."""
-    try:
-        yield
-    except RuntimeError as error:  # torch.OutOfMemoryError too; CPU: "DefaultCPUAllocator: can't allocate"
-        if "alloc" not in str(error).lower() and "out of memory" not in str(error).lower():
-            raise
-        raise ValueError(f"{what} could not be allocated: {str(error).splitlines()[0]}") from error
+# A class rather than @contextmanager: a per-call block enters and leaves it for a fraction of the cost.
+class allocation:
+    """Turn an allocator's failure inside the block into a ``ValueError`` naming what was asked for.
+
+    ``what`` is a text, or a callable that returns it, called only on failure (for per-call
+    allocations, whose description would otherwise be formatted on every call).
+    """
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str | Callable[[], str]) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _: Any) -> None:
+        # torch.OutOfMemoryError is a RuntimeError too; CPU: "DefaultCPUAllocator: can't allocate"
+        if not isinstance(error, RuntimeError):
+            return
+        text = str(error)
+        if "alloc" not in text.lower() and "out of memory" not in text.lower():
+            return
+        what = self.what if isinstance(self.what, str) else self.what()
+        raise ValueError(f"{what} could not be allocated: {text.splitlines()[0]}") from error
 
 
 def check_spatial_dims(spatial_dims: Any) -> int:

@@ -36,12 +36,16 @@ from ._checks import (
     check_num_classes,
     check_probabilities,
     check_probability,
+    check_region_inside,
+    check_regions,
     check_same_batch_size,
     check_spatial_dims,
     check_spatial_sizes,
     describe_sample,
 )
-from .functional._draws import draw_device
+from .functional._draws import cycle_partners_unchecked, draw_device, sample_lambda_unchecked
+from .functional._dtypes import EIGHT_BITS, round_to_steps
+from .functional._kernels import mix_pairs_unchecked, paste_region_unchecked
 
 __all__ = ["CutMix", "MixUp", "RandomMix", "ZetaCutMix", "ZetaMixup"]
 
@@ -735,7 +739,7 @@ class _PairMix(_BatchMix):
         lam = params["lam"]
         if isinstance(lam, torch.Tensor):
             lam = lam.to(labels.device)
-        return F.mix_pairs(labels, lam, params["partners"].to(labels.device))
+        return mix_pairs_unchecked(labels, lam, params["partners"].to(labels.device))
 
     def rows_params(
         self, params: dict[str, Any], rows: torch.Tensor
@@ -780,7 +784,10 @@ class MixUp(_PairMix):
         TypeError: If an argument or the input has the wrong type.
 
     Note:
-        Accepts the same inputs as [`ZetaMixup`][ZetaMixup].
+        Accepts the same inputs as [`ZetaMixup`][ZetaMixup]. For uint8 and int8 image batches λ is
+        rounded to the nearest multiple of 1/256 (at most 1/512 from the draw), and images and labels
+        share the rounded λ: the mix is then exact in integers, ``(a·x + (256 − a)·x[π] + 128) // 256``
+        for ``λ = a/256``, and runs in int16 instead of float32.
 
     Examples:
         >>> images, labels = MixUp(num_classes=10)(torch.rand(8, 3, 32, 32), torch.randint(0, 10, (8,)))
@@ -791,21 +798,28 @@ class MixUp(_PairMix):
     def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
         """Draw λ (one, or one per sample in "elem" and "pair" modes) and the partners.
 
-        In "elem" and "pair" modes ``lam`` is a float64 tensor (N,): 1 for a sample left unmixed.
+        In "elem" and "pair" modes ``lam`` is a float64 tensor (N,): 1 for a sample left unmixed. For
+        uint8 or int8 image batches λ is rounded to the nearest multiple of 1/256, which mixes them
+        exactly in integers (images and labels share the rounded λ).
         """
         device, batch_size = _batch_device_and_size(flat_inputs)
+        eight_bit = any(images.dtype in EIGHT_BITS for images in flat_inputs)
         if self.mode == "batch":
-            lam = F.sample_lambda(self.alpha, generator=generator)
-            return {"lam": lam, "partners": F.cycle_partners(batch_size, generator=generator, device=device)}
+            lam = sample_lambda_unchecked(self.alpha, generator)
+            return {
+                "lam": round_to_steps(lam) if eight_bit else lam,
+                "partners": cycle_partners_unchecked(batch_size, generator, device),
+            }
         lams = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=device)
         partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
-        return {"lam": torch.where(mixed, lams[leaders], 1.0), "partners": partners}
+        kept = torch.where(mixed, lams[leaders], 1.0)
+        return {"lam": round_to_steps(kept) if eight_bit else kept, "partners": partners}
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
     ) -> torch.Tensor:
         """Mix one image batch with its partners."""
-        return F.mix_pairs(inpt, params["lam"], params["partners"], inplace=inplace)
+        return mix_pairs_unchecked(inpt, params["lam"], params["partners"], inplace=inplace)
 
 
 def _draw_cutmix(
@@ -823,13 +837,13 @@ def _draw_cutmix(
     device, batch_size = _batch_device_and_size(flat_inputs)
     spatial = check_spatial_sizes("images", flat_inputs[0], spatial_dims)
     if minmax is None:
-        region = F.cutmix_region(spatial, F.sample_lambda(alpha, generator=generator), generator=generator)
+        region = F.cutmix_region(spatial, sample_lambda_unchecked(alpha, generator), generator=generator)
     else:
         region = F.cutmix_region_minmax(spatial, minmax, generator=generator)
     return {
         "region": region,
         "lam": 1.0 - region.size / math.prod(spatial),
-        "partners": F.cycle_partners(batch_size, generator=generator, device=device),
+        "partners": cycle_partners_unchecked(batch_size, generator, device),
     }
 
 
@@ -963,11 +977,25 @@ class CutMix(_PairMix):
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
     ) -> torch.Tensor:
         """Paste the box of the partners into one image batch."""
-        return F.paste_region(inpt, params["region"], params["partners"], inplace=inplace)
+        return _paste_drawn_region(inpt, params, inplace=inplace)
 
     def mix_masks(self, mask: torch.Tensor, params: dict[str, Any], *, inplace: bool = False) -> torch.Tensor:
         """Paste the same region of the partners into the mask batch (class indices stay indices)."""
-        return F.paste_region(mask, params["region"], params["partners"].to(mask.device), inplace=inplace)
+        return _paste_drawn_region(mask, params, inplace=inplace)
+
+
+def _paste_drawn_region(x: torch.Tensor, params: dict[str, Any], *, inplace: bool) -> torch.Tensor:
+    """Paste the drawn region(s) of the partners into ``x``: an image batch, or a mask batch.
+
+    The partners are drawn for the batch; the region is checked against ``x``, whose spatial sizes
+    may differ from the batch it was drawn for (a second image batch, a mask).
+    """
+    region = params["region"]
+    if isinstance(region, F.Region):
+        check_region_inside("region", region, tuple(x.shape[-len(region.starts) :]))
+    else:
+        region = check_regions(region, x)
+    return paste_region_unchecked(x, region, params["partners"].to(x.device), inplace=inplace)
 
 
 class ZetaCutMix(_BatchMix):
@@ -1055,12 +1083,12 @@ class ZetaCutMix(_BatchMix):
     ) -> torch.Tensor:
         """ζ-mix one image batch, then paste the partners' boxes (into the ζ-mixed batch itself)."""
         zeta = F.apply_weights(inpt, params["weights"], inplace=inplace)
-        return F.paste_region(zeta, params["region"], params["partners"], inplace=True)
+        return _paste_drawn_region(zeta, params, inplace=True)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """ζ-mix the labels, then weight each with its partner's by the kept pixel fraction."""
         zeta = F.apply_weights(labels, params["weights"].to(labels.device))
-        return F.mix_pairs(zeta, params["lam"], params["partners"].to(labels.device))
+        return mix_pairs_unchecked(zeta, params["lam"], params["partners"].to(labels.device))
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         return [("gamma", self.gamma), ("alpha", self.alpha), *super()._repr_items()]

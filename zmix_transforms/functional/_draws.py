@@ -75,10 +75,15 @@ def sample_lambda(alpha: float, *, generator: torch.Generator | None = None) -> 
     """
     alpha = check_finite_positive("alpha", alpha)
     check_generator(generator)
+    return sample_lambda_unchecked(alpha, generator)
+
+
+def sample_lambda_unchecked(alpha: float, generator: torch.Generator | None) -> float:
+    """[`sample_lambda`][zmix_transforms.functional.sample_lambda] on arguments already checked."""
     concentration = torch.full((2,), alpha, dtype=torch.float64, device=draw_device(generator, None))
     # Beta(a, a) is the first coordinate of Dirichlet(a, a); torch clamps the underlying Gamma draws
     # away from zero, so tiny alphas still give a finite λ.
-    return float(torch._sample_dirichlet(concentration, generator=generator)[0])
+    return torch._sample_dirichlet(concentration, generator=generator).tolist()[0]
 
 
 def sample_lambdas(
@@ -373,6 +378,13 @@ def cycle_partners(
     """
     n = check_batch_size(batch_size)
     check_generator(generator)
+    return cycle_partners_unchecked(n, generator, device)
+
+
+def cycle_partners_unchecked(
+    n: int, generator: torch.Generator | None, device: torch.device | str | None
+) -> torch.Tensor:
+    """[`cycle_partners`][zmix_transforms.functional.cycle_partners] on arguments already checked."""
     sigma = torch.randperm(n, generator=generator, device=draw_device(generator, device))
     partners = torch.empty_like(sigma).scatter_(0, sigma, sigma.roll(-1))  # partners[σ_i] = σ_{i+1}
     return partners.to(device if device is not None else partners.device, non_blocking=True)

@@ -4,11 +4,20 @@ float32 and float64 batches are mixed in their own dtype; float16, bfloat16 and 
 16 bits in float32; int32 and int64 in float64 (float32's 24-bit mantissa would round them), relative
 to the batch's first sample (see ``_kernels._in_compute_dtype``). Integer results round to nearest
 with ties up, ``floor(x + 1/2)``.
+
+8-bit batches (uint8, int8) mixed with weights in steps of 1/256 are computed in int16 instead
+(``in_steps``, ``high_byte``; the route ``integer_steps``): ``(a·x + (256 − a)·y + 128) // 256`` for
+``λ = a/256`` is exactly what float32 computes, since every product and sum of the float32 formula
+is exact for such weights, and it needs no float32 copy of the batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
+
+from .. import _backend
 
 # Integer dtypes mixed relative to their first sample, in float64 and out of place (_kernels).
 WIDE_INTEGERS = (torch.int32, torch.int64)
@@ -41,3 +50,33 @@ def add_half_for_rounding(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """
     x = x.add_(0.5)
     return x.floor_() if dtype.is_signed else x
+
+
+#: λ in steps of 1/STEPS mixes 8-bit batches exactly in int16 (the transforms round λ so for them).
+STEPS = 256
+EIGHT_BITS = (torch.uint8, torch.int8)
+
+
+def round_to_steps(lam: float | torch.Tensor) -> float | torch.Tensor:
+    """λ rounded to the nearest multiple of 1/256 (ties to even): a weight 8-bit batches mix exactly."""
+    if isinstance(lam, torch.Tensor):
+        return (lam * STEPS).round_() / STEPS
+    return round(lam * STEPS) / STEPS
+
+
+def in_steps(dtype: torch.dtype, weights: Sequence[float]) -> list[int] | None:
+    """The weights as whole steps ``a = 256·λ`` when an 8-bit batch can be mixed in int16, else None."""
+    if dtype not in EIGHT_BITS or not _backend.ROUTES["integer_steps"]:
+        return None
+    steps = [w * STEPS for w in weights]
+    return [int(a) for a in steps] if all(a == int(a) for a in steps) else None
+
+
+def high_byte(total: torch.Tensor) -> torch.Tensor:
+    """``total // 256`` of int16 sums, in place, for a cast to uint8 or int8 (which keeps the low byte).
+
+    For int8 the sums stay in int16's range and the arithmetic shift floors them. For uint8 they
+    reach 2^16 − 128: int16 holds them wrapped, with the bits of the unsigned sum, and the shift
+    leaves the unsigned quotient in the low byte, which the cast to uint8 keeps.
+    """
+    return total.bitwise_right_shift_(8)

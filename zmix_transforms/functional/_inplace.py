@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from .. import _backend
-from ._dtypes import WIDE_INTEGERS, add_half_for_rounding
+from ._dtypes import STEPS, WIDE_INTEGERS, add_half_for_rounding, high_byte, in_steps
 
 _BUFFER_BYTES = 5 << 19
 _MIN_BUFFER_BYTES = 1 << 21
@@ -156,11 +156,16 @@ def weight_per_sample(weight: float | torch.Tensor, n: int) -> list[float]:
 class SampleLerp:
     """``out ← λ·sample + (1 − λ)·partner`` for one sample, with the batched kernel's formula.
 
-    Samples of a dtype that is not computed natively go through two reused float buffers.
+    Samples of a dtype that is not computed natively go through two reused buffers: int16 for 8-bit
+    samples whose ``weights`` are all in steps of 1/256 (``_dtypes.in_steps``), else float.
     """
 
-    def __init__(self, x: torch.Tensor, dtype: torch.dtype) -> None:
+    def __init__(self, x: torch.Tensor, dtype: torch.dtype, weights: list[float]) -> None:
         self.buffers = None
+        self.steps = in_steps(x.dtype, weights) is not None
+        if self.steps:
+            dtype = torch.int16
+            self.half = torch.tensor(STEPS // 2, dtype=dtype, device=x.device)
         if x.dtype != dtype:
             self.buffers = (
                 torch.empty(x.shape[1:], dtype=dtype, device=x.device),
@@ -173,6 +178,11 @@ class SampleLerp:
             return
         own, other = self.buffers
         own.copy_(sample)
+        if self.steps:  # (a·x + (256 − a)·y + 128) // 256 in int16, a = 256·λ: what float32 gives
+            a = int(lam * STEPS)
+            torch.add(self.half, own, alpha=a, out=own).add_(other.copy_(partner), alpha=STEPS - a)
+            out.copy_(high_byte(own))
+            return
         torch.lerp(other.copy_(partner), own, lam, out=own)
         out.copy_(
             own if out.dtype.is_floating_point else add_half_for_rounding(own, out.dtype)  # copy_ truncates
@@ -237,7 +247,7 @@ def mix_pairs_(
     ``partners`` is not a permutation.
     """
     weights = weight_per_sample(weight, x.shape[0])
-    lerp = SampleLerp(x, dtype)
+    lerp = SampleLerp(x, dtype, weights)
     return along_cycles(partners, x, lambda p, partner: lerp(x[p], partner, weights[p], out=x[p]))
 
 

@@ -32,7 +32,16 @@ from .._checks import (
 )
 from . import _inplace
 from ._draws import Box, Region
-from ._dtypes import WIDE_INTEGERS, add_half_for_rounding, compute_dtype, restore_dtype
+from ._dtypes import (
+    EIGHT_BITS,
+    STEPS,
+    WIDE_INTEGERS,
+    add_half_for_rounding,
+    compute_dtype,
+    high_byte,
+    in_steps,
+    restore_dtype,
+)
 
 __all__ = ["apply_terms", "apply_weights", "mix_pairs", "paste_box", "paste_region"]
 
@@ -47,7 +56,7 @@ def _in_compute_dtype(x: torch.Tensor, mix: Callable[[torch.Tensor], torch.Tenso
     """
     dtype = compute_dtype(x.dtype)
     if x.dtype not in WIDE_INTEGERS:
-        return restore_dtype(mix(x.to(dtype)), x.dtype)
+        return restore_dtype(mix(x if x.dtype == dtype else x.to(dtype)), x.dtype)
     reference = x[:1].to(torch.int64)
     differences = _differences(x.to(torch.int64), reference)
     offsets = add_half_for_rounding(mix(differences), torch.int64)  # floor(m + 1/2), integer-valued
@@ -257,18 +266,37 @@ def mix_pairs(
         ValueError: If ``lam`` is outside [0, 1], ``partners`` does not match the batch, or the
             devices differ.
 
+    Note:
+        uint8 and int8 batches whose weights are all multiples of 1/256 (as
+        [`MixUp`][zmix_transforms.MixUp] draws them for such batches) are computed in int16 as
+        ``(a·x + (256 − a)·x[π] + 128) // 256``, ``λ = a/256``: the values float32 gives, exactly,
+        without a float32 copy of the batch (the route ``integer_steps``).
+
     Examples:
         >>> mix_pairs(torch.tensor([0.0, 8.0]), 0.75, torch.tensor([1, 0]))
         tensor([2., 6.])
     """
     n = check_batch_tensor("x", x, min_ndim=1, layout="(N, ...)")
     check_partners(partners, n, x.device)
+    lam = check_lam_per_sample(lam, n, x.device) if isinstance(lam, torch.Tensor) else check_lam(lam)
+    return mix_pairs_unchecked(x, lam, partners, inplace=inplace)
+
+
+def mix_pairs_unchecked(
+    x: torch.Tensor, lam: float | torch.Tensor, partners: torch.Tensor, *, inplace: bool = False
+) -> torch.Tensor:
+    """[`mix_pairs`][zmix_transforms.functional.mix_pairs] on arguments already checked: its routes.
+
+    For callers whose ``lam`` and ``partners`` are valid by construction (the transforms, which
+    check their input once and draw the rest): in place along the cycles, the per-sample lerp, or
+    the formula. ``x`` is still checked for ``inplace``, which overwrites it.
+    """
+    n = x.shape[0]
     dtype = compute_dtype(x.dtype)
-    weight: float | torch.Tensor
-    if isinstance(lam, torch.Tensor):
-        weight = check_lam_per_sample(lam, n, x.device).to(dtype).reshape(n, *([1] * (x.ndim - 1)))
-    else:
-        weight = check_lam(lam)
+    weight = lam.to(dtype).reshape(n, *([1] * (x.ndim - 1))) if isinstance(lam, torch.Tensor) else lam
+    steps = None
+    if x.dtype in EIGHT_BITS and (not isinstance(lam, torch.Tensor) or lam.device.type == "cpu"):
+        steps = in_steps(x.dtype, _inplace.weight_per_sample(lam, n))
     if inplace:
         _inplace.check_writable(x)
         converted = 3 * dtype.itemsize if x.dtype != dtype else 0
@@ -277,25 +305,54 @@ def mix_pairs(
         )
         if walk and _inplace.mix_pairs_(x, weight, partners, dtype):
             return x
-        return x.copy_(_mix_pairs(x, weight, partners))
-    needs_grad = torch.is_grad_enabled() and (x.requires_grad or getattr(weight, "requires_grad", False))
-    large = x.device.type == "cpu" and x.numel() >= n * _inplace.PER_SAMPLE_MIN_ELEMENTS
+        return x.copy_(
+            _mix_pairs(x, weight, partners) if steps is None else _mix_in_steps(x, steps, partners)
+        )
     narrow = x.dtype != dtype and x.dtype not in WIDE_INTEGERS
-    if large and narrow and not needs_grad and _backend.ROUTES["per_sample_lerp"]:
-        # fast path: large narrow samples on the CPU, each lerped through two float32 buffers
-        # straight into the new batch (no float32 copy of the batch)
+    if narrow and _per_sample_lerp(x, weight):
+        # fast path: large narrow samples on the CPU, each lerped through two small buffers straight
+        # into the new batch (no float32 copy of the batch)
         weights = _inplace.weight_per_sample(weight, n)
-        lerp = _inplace.SampleLerp(x, dtype)
+        lerp = _inplace.SampleLerp(x, dtype, weights)
         out = torch.empty_like(x)
         for p, q in enumerate(partners.tolist()):
             lerp(x[p], x[q], weights[p], out=out[p])
         return out
+    if steps is not None:  # fast path: 8-bit batches with λ in steps of 1/256, exactly, in int16
+        return _mix_in_steps(x, steps, partners)
     return _mix_pairs(x, weight, partners)
+
+
+def _per_sample_lerp(x: torch.Tensor, weight: float | torch.Tensor) -> bool:
+    """Whether a narrow batch takes the per-sample lerp: large samples on the CPU, no autograd."""
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or getattr(weight, "requires_grad", False))
+    large = x.device.type == "cpu" and x.numel() >= x.shape[0] * _inplace.PER_SAMPLE_MIN_ELEMENTS
+    return large and not needs_grad and _backend.ROUTES["per_sample_lerp"]
 
 
 def _mix_pairs(x: torch.Tensor, weight: float | torch.Tensor, partners: torch.Tensor) -> torch.Tensor:
     """The formula: ``x[π].lerp(x, λ)`` (= ``λ·x + (1 − λ)·x[π]``), in ``x``'s compute dtype."""
     return _in_compute_dtype(x, lambda values: values.index_select(0, partners).lerp_(values, weight))
+
+
+def _mix_in_steps(x: torch.Tensor, steps: list[int], partners: torch.Tensor) -> torch.Tensor:
+    """The formula for an 8-bit batch and ``λ_p = a_p/256``: ``(a·x + (256 − a)·x[π] + 128) // 256``.
+
+    In int16 (see ``_dtypes.high_byte``): the same values as ``_mix_pairs`` computes in float32.
+    """
+    own = x.to(torch.int16, memory_format=torch.contiguous_format)
+    partner = own.index_select(0, partners)
+    if len(set(steps)) == 1:
+        total = torch.add(_half_step(x.device), own, alpha=steps[0]).add_(partner, alpha=STEPS - steps[0])
+    else:
+        a = torch.tensor(steps, dtype=torch.int16, device=x.device).reshape(-1, *([1] * (x.ndim - 1)))
+        total = own.mul_(a).add_(STEPS // 2).add_(partner.mul_(STEPS - a))
+    return torch.empty_like(x).copy_(high_byte(total))
+
+
+def _half_step(device: torch.device) -> torch.Tensor:
+    """``STEPS // 2`` as an int16 scalar: ``torch.add(half, t, alpha=a)`` is ``a·t + 128`` in one pass."""
+    return torch.tensor(STEPS // 2, dtype=torch.int16, device=device)
 
 
 def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
@@ -378,11 +435,26 @@ def paste_region(
         [4.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 3.0]
     """
     if not isinstance(region, Region):
-        return _paste_regions(x, check_regions(region, x), partners, inplace=inplace)
+        regions = check_regions(region, x)
+        check_partners(partners, x.shape[0], x.device)
+        return _paste_regions(x, regions, partners, inplace=inplace)
     dims = len(region.starts)
     n = check_batch_tensor("x", x, min_ndim=dims + 1, layout="(N, ..., *spatial)")
     check_partners(partners, n, x.device)
     check_region_inside("region", region, tuple(x.shape[-dims:]))
+    return paste_region_unchecked(x, region, partners, inplace=inplace)
+
+
+def paste_region_unchecked(
+    x: torch.Tensor, region: Region | list[Region], partners: torch.Tensor, *, inplace: bool = False
+) -> torch.Tensor:
+    """[`paste_region`][zmix_transforms.functional.paste_region] on arguments already checked.
+
+    For the transforms, whose regions and partners are drawn to fit the batch. ``x`` is still
+    checked for ``inplace``, which overwrites it.
+    """
+    if not isinstance(region, Region):
+        return _paste_regions(x, region, partners, inplace=inplace)
     if inplace:
         _inplace.check_writable(x)
     if region.size == 0:
@@ -407,7 +479,6 @@ def _paste_regions(
     In place, along the cycles of ``partners`` (one region per cycle held aside); partners that are
     not a permutation are read whole before anything is written.
     """
-    check_partners(partners, x.shape[0], x.device)
     indices: list[tuple[Any, ...]] = [(..., *region.slices()) for region in regions]
     if inplace:
         _inplace.check_writable(x)

@@ -59,9 +59,11 @@ def one_hot(
                 f"labels must be class indices in [0, num_classes) = [0, {classes}), "
                 f"got values from {low} to {high}"
             )
-    with allocation(f"one-hot labels of shape ({labels.shape[0]}, {classes}) for num_classes={classes}"):
-        out = torch.zeros(labels.shape[0], classes, dtype=dtype, device=labels.device)
-    return smooth_labels(out.scatter_(1, labels.long().unsqueeze(1), 1.0), label_smoothing)
+    n = labels.shape[0]
+    with allocation(lambda: f"one-hot labels of shape ({n}, {classes}) for num_classes={classes}"):
+        out = torch.zeros(n, classes, dtype=dtype, device=labels.device)
+    indices = labels if labels.dtype == torch.int64 else labels.long()
+    return smooth_labels(out.scatter_(1, indices.unsqueeze(1), 1.0), label_smoothing)
 
 
 def smooth_labels(labels: torch.Tensor, label_smoothing: float) -> torch.Tensor:
