@@ -79,3 +79,14 @@ def test_per_sample_cutmix_boxes_on_the_device(mode: str) -> None:
     sources = out[:, 0].long().flatten(1).cpu()
     taken = torch.stack([torch.bincount(row, minlength=12) for row in sources]).float() / 256
     torch.testing.assert_close(weights.cpu(), taken)
+
+
+def test_eight_bit_mixes_in_steps_match_the_cpu() -> None:
+    """uint8 with λ in steps of 1/256: int16 on the GPU (one λ) or float32 (per-sample λ), as the CPU."""
+    g = torch.Generator().manual_seed(4)
+    x = torch.randint(0, 256, (16, 3, 32, 32), generator=g).to(torch.uint8)
+    partners = F.cycle_partners(16, generator=g)
+    steps = (F.sample_lambdas(0.4, 16, generator=g) * 256).round() / 256
+    for lam in (0.0, 1 / 256, 95 / 256, 0.5, 200 / 256, 1.0, steps):
+        on_gpu = F.mix_pairs(x.cuda(), lam.cuda() if isinstance(lam, torch.Tensor) else lam, partners.cuda())
+        assert torch.equal(on_gpu.cpu(), F.mix_pairs(x, lam, partners))

@@ -165,7 +165,7 @@ class SampleLerp:
         self.steps = in_steps(x.dtype, weights) is not None
         if self.steps:
             dtype = torch.int16
-            self.half = torch.tensor(STEPS // 2, dtype=dtype, device=x.device)
+            self.half = torch.full((), STEPS // 2, dtype=dtype, device=x.device)
         if x.dtype != dtype:
             self.buffers = (
                 torch.empty(x.shape[1:], dtype=dtype, device=x.device),

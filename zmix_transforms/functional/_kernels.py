@@ -352,7 +352,7 @@ def _mix_in_steps(x: torch.Tensor, steps: list[int], partners: torch.Tensor) -> 
 
 def _half_step(device: torch.device) -> torch.Tensor:
     """``STEPS // 2`` as an int16 scalar: ``torch.add(half, t, alpha=a)`` is ``a·t + 128`` in one pass."""
-    return torch.tensor(STEPS // 2, dtype=torch.int16, device=device)
+    return torch.full((), STEPS // 2, dtype=torch.int16, device=device)
 
 
 def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
