@@ -60,3 +60,18 @@ def test_large_batches_compile_without_the_onednn_path(dtype: torch.dtype) -> No
     assert (out.double().reshape(64, -1) - expected).abs().max() <= (
         1e-3 if dtype == torch.float32 else 0.501
     )
+
+
+@pytest.mark.parametrize("lam", [95 / 256, torch.full((16,), 37 / 256)], ids=["one", "per-sample"])
+def test_eight_bit_mixup_in_steps_compiles_to_the_eager_values(lam: float | torch.Tensor) -> None:
+    """uint8 with λ in steps of 1/256 traces in one graph and gives the exact int16/float32 values."""
+    x = (torch.rand(16, 3, 8, 8, generator=torch.Generator().manual_seed(6)) * 255).to(torch.uint8)
+    y = torch.eye(16)
+    explanation = torch._dynamo.explain(F.mixup)(x, y, lam)
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    compiled = torch.compile(F.mixup, fullgraph=True, backend="aot_eager")
+    out, weights = compiled(x, y, lam)
+    partners = (weights - torch.diag(weights.diagonal())).argmax(1)
+    own = torch.as_tensor(lam).expand(16).double().reshape(16, 1, 1, 1)
+    expected = ((own * x.double() + (1 - own) * x.double()[partners]) + 0.5).floor().to(torch.uint8)
+    assert torch.equal(out, expected)

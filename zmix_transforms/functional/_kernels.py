@@ -294,8 +294,11 @@ def mix_pairs_unchecked(
     n = x.shape[0]
     dtype = compute_dtype(x.dtype)
     weight = lam.to(dtype).reshape(n, *([1] * (x.ndim - 1))) if isinstance(lam, torch.Tensor) else lam
-    steps = None
-    if x.dtype in EIGHT_BITS and (not isinstance(lam, torch.Tensor) or lam.device.type == "cpu"):
+    steps = None  # per-sample λ is read on the CPU only, outside tracing: no sync, no graph break
+    readable = not isinstance(lam, torch.Tensor) or (
+        lam.device.type == "cpu" and not torch.compiler.is_compiling()
+    )
+    if x.dtype in EIGHT_BITS and readable:
         steps = in_steps(x.dtype, _inplace.weight_per_sample(lam, n))
     if inplace:
         _inplace.check_writable(x)
