@@ -192,7 +192,11 @@ class _BatchMix(_PerRankDraws):
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
     ) -> torch.Tensor:
-        """Mix one image or video batch with the drawn parameters (overwriting it when ``inplace``)."""
+        """Mix one image or video batch with the drawn parameters (overwriting it when ``inplace``).
+
+        ``params`` are what ``draw_params`` returned for this batch: they are valid by construction
+        and not checked again (the input is checked once, by ``mix``).
+        """
         raise NotImplementedError
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
