@@ -24,7 +24,10 @@ The package's modules, from the bottom up: ``_draws`` (the random parameters), `
 dtype a batch is mixed in and the way back), ``_kernels`` (each kernel as its formula), ``_inplace``
 (the kernels' in-place twins, through small buffers), ``_labels`` and ``_methods``. CPU library routes
 (NumPy's sort for ζ-mixup's keys) and every fast path's off switch live in
-``zmix_transforms._backend``, and every argument check in ``zmix_transforms._checks``.
+``zmix_transforms._backend``, and every argument check in ``zmix_transforms._checks``. Each public
+function checks its arguments and then runs its core; where the transforms call a core directly
+(``mix_pairs_unchecked``, ``paste_region_unchecked``, ``sample_lambda_unchecked``,
+``cycle_partners_unchecked``), it is because they have checked their input once and drew the rest.
 """
 
 from ._draws import (
