@@ -470,7 +470,10 @@ def paste_region_unchecked(
             block.copy_(block.index_select(0, partners))
         return x
     out = x.clone()
-    out[index] = block.index_select(0, partners)
+    if torch.is_grad_enabled() and x.requires_grad:  # the formula, differentiable
+        out[index] = block.index_select(0, partners)
+    else:  # the same gather, written straight into the copy's region: no region-sized temporary
+        torch.index_select(block, 0, partners, out=out[index])
     return out
 
 
