@@ -46,6 +46,7 @@ from ._checks import (
 from .functional._draws import cycle_partners_unchecked, draw_device, sample_lambda_unchecked
 from .functional._dtypes import EIGHT_BITS, round_to_steps
 from .functional._kernels import mix_pairs_unchecked, paste_region_unchecked
+from .functional._labels import one_hot_rows
 
 __all__ = ["CutMix", "MixUp", "RandomMix", "ZetaCutMix", "ZetaMixup"]
 
@@ -504,7 +505,7 @@ def _soft_labels(
             raise ValueError(
                 "num_classes must be given when labels are class indices of shape (N,) or (N, 1), got None"
             )
-        soft = F.one_hot(labels, num_classes)
+        soft = one_hot_rows(labels, num_classes, torch.float32)
     elif labels.ndim == 2:
         if num_classes is not None and labels.shape[1] != num_classes:
             raise ValueError(

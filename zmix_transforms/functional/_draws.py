@@ -387,7 +387,9 @@ def cycle_partners_unchecked(
     """[`cycle_partners`][zmix_transforms.functional.cycle_partners] on arguments already checked."""
     sigma = torch.randperm(n, generator=generator, device=draw_device(generator, device))
     partners = torch.empty_like(sigma).scatter_(0, sigma, sigma.roll(-1))  # partners[σ_i] = σ_{i+1}
-    return partners.to(device if device is not None else partners.device, non_blocking=True)
+    if device is None or partners.device == torch.device(device):
+        return partners
+    return partners.to(device, non_blocking=True)
 
 
 def pair_partners(

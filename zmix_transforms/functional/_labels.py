@@ -52,6 +52,15 @@ def one_hot(
     dtype = dtype or torch.float32
     if not dtype.is_floating_point:
         raise TypeError(f"dtype must be a float dtype, got {dtype}")
+    return smooth_labels(one_hot_rows(labels, classes, dtype), label_smoothing)
+
+
+def one_hot_rows(labels: torch.Tensor, classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """[`one_hot`][zmix_transforms.functional.one_hot] of 1-D integer ``labels``, unsmoothed.
+
+    The values are checked against ``classes`` here (on the CPU); their type and shape, by the
+    caller (``one_hot``, or the transforms, which check their labels once).
+    """
     if labels.device.type == "cpu" and labels.numel() > 0:
         low, high = (int(v) for v in torch.aminmax(labels))
         if low < 0 or high >= classes:
@@ -63,7 +72,7 @@ def one_hot(
     with allocation(lambda: f"one-hot labels of shape ({n}, {classes}) for num_classes={classes}"):
         out = torch.zeros(n, classes, dtype=dtype, device=labels.device)
     indices = labels if labels.dtype == torch.int64 else labels.long()
-    return smooth_labels(out.scatter_(1, indices.unsqueeze(1), 1.0), label_smoothing)
+    return out.scatter_(1, indices.unsqueeze(1), 1.0)
 
 
 def smooth_labels(labels: torch.Tensor, label_smoothing: float) -> torch.Tensor:
