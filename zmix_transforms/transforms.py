@@ -43,7 +43,12 @@ from ._checks import (
     check_spatial_sizes,
     describe_sample,
 )
-from .functional._draws import cycle_partners_unchecked, draw_device, sample_lambda_unchecked
+from .functional._draws import (
+    cutmix_region_unchecked,
+    cycle_partners_unchecked,
+    draw_device,
+    sample_lambda_unchecked,
+)
 from .functional._dtypes import EIGHT_BITS, round_to_steps
 from .functional._kernels import mix_pairs_unchecked, paste_region_unchecked
 from .functional._labels import one_hot_rows
@@ -842,7 +847,7 @@ def _draw_cutmix(
     device, batch_size = _batch_device_and_size(flat_inputs)
     spatial = check_spatial_sizes("images", flat_inputs[0], spatial_dims)
     if minmax is None:
-        region = F.cutmix_region(spatial, sample_lambda_unchecked(alpha, generator), generator=generator)
+        region = cutmix_region_unchecked(spatial, sample_lambda_unchecked(alpha, generator), generator)
     else:
         region = F.cutmix_region_minmax(spatial, minmax, generator=generator)
     return {

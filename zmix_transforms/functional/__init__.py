@@ -27,7 +27,8 @@ dtype a batch is mixed in and the way back), ``_kernels`` (each kernel as its fo
 ``zmix_transforms._backend``, and every argument check in ``zmix_transforms._checks``. Each public
 function checks its arguments and then runs its core; where the transforms call a core directly
 (``mix_pairs_unchecked``, ``paste_region_unchecked``, ``sample_lambda_unchecked``,
-``cycle_partners_unchecked``, ``_labels.one_hot_rows``), it is because they have checked their input once and drew the rest.
+``cycle_partners_unchecked``, ``cutmix_region_unchecked``, ``_labels.one_hot_rows``), it is because
+they have checked their input once and drew the rest.
 """
 
 from ._draws import (

@@ -13,6 +13,7 @@ global torch RNG of the device they draw on.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -543,6 +544,11 @@ def cutmix_region(
     sizes = [check_size("shape", size) for size in shape]
     lam = check_lam(lam)
     check_generator(generator)
+    return cutmix_region_unchecked(sizes, lam, generator)
+
+
+def cutmix_region_unchecked(sizes: Sequence[int], lam: float, generator: torch.Generator | None) -> Region:
+    """[`cutmix_region`][zmix_transforms.functional.cutmix_region] on arguments already checked."""
     # the 2-D ratio through math.sqrt, as cutmix_box always drew it (bit-identical boxes)
     ratio = math.sqrt(1.0 - lam) if len(sizes) == 2 else (1.0 - lam) ** (1.0 / len(sizes))
     cuts = [round(size * ratio) for size in sizes]
