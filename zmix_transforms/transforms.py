@@ -731,7 +731,7 @@ class _PairMix(_BatchMix):
         when ``mixed[p]`` (drawn with probability ``p`` per sample or pair).
         """
         if self.mode == "elem":
-            partners = F.cycle_partners(batch_size, generator=generator, device=device)
+            partners = cycle_partners_unchecked(batch_size, generator, device)
             leaders = torch.arange(batch_size, device=device)
         else:
             partners = F.pair_partners(batch_size, generator=generator, device=device)
@@ -967,7 +967,7 @@ class CutMix(_PairMix):
         drawn = {}
         for p in sorted(set(leaders[mixed].tolist())):  # one region for each mixed sample or pair
             drawn[p] = (
-                F.cutmix_region(spatial, lams[p], generator=generator)
+                cutmix_region_unchecked(spatial, lams[p], generator)
                 if lams is not None
                 else F.cutmix_region_minmax(spatial, minmax, generator=generator)  # type: ignore[arg-type]
             )

@@ -54,6 +54,13 @@ def draw_device(generator: torch.Generator | None, device: torch.device | str | 
     return torch.device(device) if device is not None else torch.device("cpu")
 
 
+def _on_device(drawn: torch.Tensor, device: torch.device | str | None) -> torch.Tensor:
+    """A draw moved to ``device`` (where it was drawn when None); no move when it is there already."""
+    if device is None or drawn.device == torch.device(device):
+        return drawn
+    return drawn.to(device, non_blocking=True)
+
+
 def sample_lambda(alpha: float, *, generator: torch.Generator | None = None) -> float:
     """Draw a mixing weight λ ~ Beta(α, α).
 
@@ -119,7 +126,7 @@ def sample_lambdas(
     check_generator(generator)
     concentration = torch.full((n, 2), alpha, dtype=torch.float64, device=draw_device(generator, device))
     lams = torch._sample_dirichlet(concentration, generator=generator)[:, 0]
-    return lams.to(device if device is not None else lams.device, non_blocking=True)
+    return _on_device(lams, device)
 
 
 def zeta_series(
@@ -388,9 +395,7 @@ def cycle_partners_unchecked(
     """[`cycle_partners`][zmix_transforms.functional.cycle_partners] on arguments already checked."""
     sigma = torch.randperm(n, generator=generator, device=draw_device(generator, device))
     partners = torch.empty_like(sigma).scatter_(0, sigma, sigma.roll(-1))  # partners[σ_i] = σ_{i+1}
-    if device is None or partners.device == torch.device(device):
-        return partners
-    return partners.to(device, non_blocking=True)
+    return _on_device(partners, device)
 
 
 def pair_partners(
@@ -432,7 +437,7 @@ def pair_partners(
     swapped = sigma[:paired].reshape(-1, 2).flip(1).reshape(-1)  # σ_{2i} ↔ σ_{2i+1}
     successors = torch.cat([swapped, sigma[paired:].roll(-1)])  # odd N: the last three in a cycle
     partners = torch.empty_like(sigma).scatter_(0, sigma, successors)
-    return partners.to(device if device is not None else partners.device, non_blocking=True)
+    return _on_device(partners, device)
 
 
 class Box(NamedTuple):

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from .. import _backend
-from ._dtypes import STEPS, WIDE_INTEGERS, add_half_for_rounding, high_byte, in_steps
+from ._dtypes import STEPS, WIDE_INTEGERS, add_half_for_rounding, high_byte
 
 _BUFFER_BYTES = 5 << 19
 _MIN_BUFFER_BYTES = 1 << 21
@@ -157,13 +157,14 @@ class SampleLerp:
     """``out ← λ·sample + (1 − λ)·partner`` for one sample, with the batched kernel's formula.
 
     Samples of a dtype that is not computed natively go through two reused buffers: int16 for 8-bit
-    samples whose ``weights`` are all in steps of 1/256 (``_dtypes.in_steps``), else float.
+    samples whose weights are all in steps of 1/256 (``steps``, as ``_dtypes.in_steps`` decides),
+    else float.
     """
 
-    def __init__(self, x: torch.Tensor, dtype: torch.dtype, weights: list[float]) -> None:
+    def __init__(self, x: torch.Tensor, dtype: torch.dtype, *, steps: bool) -> None:
         self.buffers = None
-        self.steps = in_steps(x.dtype, weights) is not None
-        if self.steps:
+        self.steps = steps
+        if steps:
             dtype = torch.int16
             self.half = torch.full((), STEPS // 2, dtype=dtype, device=x.device)
         if x.dtype != dtype:
@@ -239,15 +240,21 @@ def _cycles(partners: torch.Tensor) -> list[list[int]] | None:
 
 
 def mix_pairs_(
-    x: torch.Tensor, weight: float | torch.Tensor, partners: torch.Tensor, dtype: torch.dtype
+    x: torch.Tensor,
+    weight: float | torch.Tensor,
+    partners: torch.Tensor,
+    dtype: torch.dtype,
+    *,
+    steps: bool,
 ) -> bool:
     """``x[p] ← λ_p · x[p] + (1 − λ_p) · x[partners[p]]`` along the cycles of ``partners``.
 
-    ``weight`` is λ (a float, or a (N, 1, ...) tensor). Returns False (nothing done) when
-    ``partners`` is not a permutation.
+    ``weight`` is λ (a float, or a (N, 1, ...) tensor); ``steps``: every λ is a multiple of 1/256
+    on an 8-bit batch (see ``SampleLerp``). Returns False (nothing done) when ``partners`` is not a
+    permutation.
     """
     weights = weight_per_sample(weight, x.shape[0])
-    lerp = SampleLerp(x, dtype, weights)
+    lerp = SampleLerp(x, dtype, steps=steps)
     return along_cycles(partners, x, lambda p, partner: lerp(x[p], partner, weights[p], out=x[p]))
 
 

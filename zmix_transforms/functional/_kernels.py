@@ -306,7 +306,7 @@ def mix_pairs_unchecked(
         walk = x.dtype not in WIDE_INTEGERS and _inplace.walk_cycles(
             x, x.numel() * (x.element_size() + converted)
         )
-        if walk and _inplace.mix_pairs_(x, weight, partners, dtype):
+        if walk and _inplace.mix_pairs_(x, weight, partners, dtype, steps=steps is not None):
             return x
         return x.copy_(
             _mix_pairs(x, weight, partners) if steps is None else _mix_in_steps(x, steps, partners)
@@ -316,7 +316,7 @@ def mix_pairs_unchecked(
         # fast path: large narrow samples on the CPU, each lerped through two small buffers straight
         # into the new batch (no float32 copy of the batch)
         weights = _inplace.weight_per_sample(weight, n)
-        lerp = _inplace.SampleLerp(x, dtype, weights)
+        lerp = _inplace.SampleLerp(x, dtype, steps=steps is not None)
         out = torch.empty_like(x)
         for p, q in enumerate(partners.tolist()):
             lerp(x[p], x[q], weights[p], out=out[p])
