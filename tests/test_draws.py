@@ -14,6 +14,7 @@ import zmix_transforms as Z
 from tests.memory import peak_bytes
 from tests.strategies import batch_sizes, gammas, seeds
 from zmix_transforms import functional as F
+from zmix_transforms.functional import _draws
 
 
 @given(n=batch_sizes(), gamma=gammas(), seed=seeds())
@@ -60,6 +61,24 @@ def test_zeta_ranks_are_uniform_and_rows_independent() -> None:
     assert ((freq - 0.5).abs() < 4 * math.sqrt(0.25 / draws)).all(), freq
     both = (first_partner_is_lower[:, 0] & first_partner_is_lower[:, 1]).double().mean()
     assert abs(float(both) - 0.25) < 4 * math.sqrt(0.25 * 0.75 / draws)
+
+
+@pytest.mark.parametrize("random_bits", [3, None])
+def test_zeta_ranks_are_uniform_when_keys_tie(random_bits: int | None) -> None:
+    """Row 0 orders its 4 partners by each of the 4! = 24 orders equally often (chi-square, 23 d.o.f.).
+
+    With 3 random bits a key, 59 % of the rows tie and are drawn again; ordering tied keys by their
+    index instead would favour the lower columns by far more than the bound.
+    """
+    g = torch.Generator().manual_seed(2)
+    draws = 4800
+    counts = collections.Counter(
+        tuple(_draws._ranked_rows(5, 5, g, torch.device("cpu"), random_bits)[0, 1:].tolist())
+        for _ in range(draws)
+    )
+    assert len(counts) == 24
+    chi2 = sum((c - draws / 24) ** 2 / (draws / 24) for c in counts.values())
+    assert chi2 < 49.7  # the 99.9 % quantile for 23 degrees of freedom
 
 
 def test_cycle_partners_are_uniform_over_single_cycles() -> None:

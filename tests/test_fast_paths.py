@@ -1,7 +1,7 @@
 """The CPU fast paths give the results of the plain formulas and are taken where they apply.
 
 * Batches computed in float32 (integers, half types) are mixed out of place by mixing a copy in place.
-* ζ-mixup's row argsort goes through one NumPy sort of packed integers.
+* ζ-mixup's row argsort goes through one NumPy sort of packed integers, ties found alike.
 * 8-bit pair mixes with λ in steps of 1/256 run in int16, with float32's values exactly.
 * Every route switched off gives the same values (``_backend.routes``).
 """
@@ -89,14 +89,22 @@ def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torc
     assert out.is_contiguous()
 
 
-@pytest.mark.parametrize("n", [1, 2, 7, 64, 128, 300, 1024, 1100])  # 1,100: NumPy's argsort
-def test_row_argsort_through_numpy_equals_torch_argsort(n: int) -> None:
-    keys = torch.rand(n, n, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
-    keys.diagonal().fill_(-1.0)
-    order = _backend.argsort_rows(keys)
-    assert order.dtype == torch.int64
-    assert torch.equal(order, keys.argsort(dim=1))
-    assert torch.equal(order[:, 0], torch.arange(n))
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+@pytest.mark.parametrize("n", [1, 2, 7, 64, 300, 1100])
+def test_row_sort_through_numpy_equals_torch_sort(n: int, dtype: torch.dtype) -> None:
+    """The packed keys sort alike, and the rows whose random parts tie are found alike."""
+    index_bits = max(n - 1, 1).bit_length()
+    g = torch.Generator().manual_seed(n)
+    random = torch.randint(0, 2 * n, (n, n), generator=g, dtype=dtype)  # ties in most rows
+    random.diagonal().fill_(-1)  # the diagonal's key, first
+    keys = random.bitwise_left_shift(index_bits).bitwise_or_(torch.arange(n, dtype=dtype))
+    ranked, tied = _backend.sort_rows(keys, index_bits)
+    with _backend.routes(numpy_argsort=False):
+        expected, expected_tied = _backend.sort_rows(keys, index_bits)
+    assert torch.equal(ranked, keys.sort(dim=1).values) and torch.equal(ranked, expected)
+    repeats = [len(set(row[:p] + row[p + 1 :])) < n - 1 for p, row in enumerate(random.tolist())]
+    assert tied.dtype == torch.int64
+    assert tied.tolist() == expected_tied.tolist() == [p for p, r in enumerate(repeats) if r]
 
 
 def test_worker_processes_run_the_product_after_the_parent_did() -> None:
@@ -139,7 +147,7 @@ def _every_kernel(dtype: torch.dtype, size: int) -> list[torch.Tensor]:
         F.mix_pairs(x, 77 / 256, partners),
         F.mix_pairs(x, steps, partners),
         F.paste_box(x, box, partners),
-        _backend.argsort_rows(torch.rand(40, 40, generator=g, dtype=torch.float64)),
+        _backend.sort_rows(torch.randint(0, 80, (40, 40), generator=g).bitwise_left_shift_(6), 6)[0],
     ]
     for kernel, args in (
         (F.apply_weights, (weights,)),

@@ -5,10 +5,10 @@ and each can be turned off: set ``ZMIX_TRANSFORMS_DISABLE`` to a comma-separated
 names before import, or use [`routes`][zmix_transforms._backend.routes] as a context manager (the
 benchmark measures each route on and off that way). The routes:
 
-* ``numpy_argsort``: ζ-mixup's row-wise argsort of random float64 keys in [0, 1) (the diagonal -1),
-  as one NumPy sort of integers that pack each key's 53 bits above its column index: sorting
-  values is several times faster than sorting indices by value (SIMD sorts where the CPU has
-  them, fewer passes everywhere), and the column is read back from the low bits.
+* ``numpy_argsort``: ζ-mixup's row-wise argsort of random keys on the CPU, one NumPy sort of
+  integers that pack each key's random bits above its column index (the column is read back from
+  the low bits): NumPy sorts rows of integers several times faster than ``torch.sort`` (SIMD
+  sorts where the CPU has them, fewer passes everywhere). Off: ``torch.sort`` of the same keys.
 
 The kernels' own fast paths (``zmix_transforms.functional``) switch the same way; each computes
 what its kernel's formula computes:
@@ -46,7 +46,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["ROUTES", "argsort_rows", "routes"]
+__all__ = ["ROUTES", "routes", "sort_rows"]
 
 #: Which routes are on; ``ZMIX_TRANSFORMS_DISABLE="numpy_argsort,narrow_blocks"`` turns those off at import.
 ROUTES: dict[str, bool] = {
@@ -84,22 +84,26 @@ def routes(**enabled: bool) -> Iterator[None]:
         ROUTES.update(saved)
 
 
-def argsort_rows(keys: torch.Tensor) -> torch.Tensor:
-    """``keys.argsort(dim=1)`` of float64 keys in [0, 1) or -1; on the CPU a packed sort (``numpy_argsort``).
+def sort_rows(keys: torch.Tensor, index_bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sort each row of packed integer keys, and find the rows whose random parts repeat.
 
-    Each key times 2^53 is an exact integer below 2^53 (-2^53 for -1); shifted left by the bits a
-    column index needs and or-ed with the column, it sorts as the key does, ties broken by column.
-    Distinct keys have one sorted order, so both give the same indices (float64 keys from
-    ``torch.rand`` tie with probability about N²·2⁻⁵³). Rows of more than 1,024 keys, whose packed
-    integers would not fit 63 bits, are argsorted by NumPy directly.
+    ζ-mixup's keys pack random bits above their column index (the low ``index_bits`` bits): they
+    are distinct, so the sorted values are the argsort too. A row whose random parts repeat is
+    one whose order between the tied columns followed their index (the caller draws it again).
+    On the CPU, NumPy sorts and compares (``numpy_argsort``): rows of integers sort several times
+    faster than with ``torch.sort`` (SIMD sorts where the CPU has them, fewer passes everywhere).
+
+    Returns:
+        The sorted keys, same shape and dtype, and the int64 positions of the tied rows (sorted).
     """
+    n = keys.shape[1]
     if not ROUTES["numpy_argsort"] or keys.device.type != "cpu" or torch.compiler.is_compiling():
-        return keys.argsort(dim=1)
-    columns = keys.shape[1]
-    bits = max(columns - 1, 1).bit_length()
-    if keys.dtype != torch.float64 or bits > 10:
-        return torch.from_numpy(keys.numpy().argsort(axis=1)).to(torch.int64)
-    packed = (keys * 2.0**53).to(torch.int64).bitwise_left_shift_(bits)
-    packed.bitwise_or_(torch.arange(columns))
-    order = torch.from_numpy(np.sort(packed.numpy(), axis=1))
-    return order.bitwise_and_((1 << bits) - 1)
+        ranked = keys.sort(dim=1).values
+        drawn = ranked.view(-1).bitwise_right_shift(index_bits)
+        ties = (drawn[1:] == drawn[:-1]).nonzero().squeeze(1)
+        return ranked, ties[(ties + 1) % n != 0].div(n, rounding_mode="floor").unique()
+    ranked_array = np.sort(keys.numpy(), axis=1)
+    drawn_array = ranked_array.ravel() >> index_bits
+    ties_array = np.flatnonzero(drawn_array[1:] == drawn_array[:-1])
+    tied = np.unique(ties_array[(ties_array + 1) % n != 0] // n)  # a row's last key and the next row's first
+    return torch.from_numpy(ranked_array), torch.from_numpy(tied).to(torch.int64)

@@ -176,12 +176,12 @@ def zeta_terms(
 
     The ranks of row ``p`` are a uniformly random permutation of ``1..N`` with rank 1 on the
     diagonal, drawn independently for each row: one ``argsort`` of random keys whose diagonal key is
-    forced to the front. Row ``p`` keeps its ranks ``1..k`` (the sample itself and ``k − 1``
-    partners drawn uniformly without replacement), weighted by the p-series normalized over those
-    ``k`` ranks. With ``k = N`` this is exact ζ-mixup; [`zeta_weights`][zeta_weights] gives the same
-    draw as a dense matrix. For ``k − 1 <= (N − 1) / 2`` on the CPU, the partners are drawn
-    directly (each uniform among the samples not yet taken, by rejection), in O(N·k) memory
-    instead of an N×N matrix of keys.
+    forced to the front (a row whose keys tie is drawn again). Row ``p`` keeps its ranks ``1..k``
+    (the sample itself and ``k − 1`` partners drawn uniformly without replacement), weighted by the
+    p-series normalized over those ``k`` ranks. With ``k = N`` this is exact ζ-mixup;
+    [`zeta_weights`][zeta_weights] gives the same draw as a dense matrix. For
+    ``k − 1 <= (N − 1) / 2`` on the CPU, the partners are drawn directly (each uniform among the
+    samples not yet taken, by rejection), in O(N·k) memory instead of an N×N matrix of keys.
 
     Args:
         batch_size: ``N``, an int >= 1.
@@ -215,15 +215,73 @@ def zeta_terms(
         own = torch.arange(n, device=draw_on).unsqueeze(1)
         order = torch.cat([own, _distinct_partners(n, k - 1, generator, draw_on)], dim=1)
         return order.to(series.device, non_blocking=True), series.expand(n, k)
-    # float64 keys: float32 has only 2^24 values, and a tie would be ordered by index, not at random.
-    with allocation(f"ζ-mixup's random keys for batch_size={n} ({n}×{n} float64 values)"):
-        keys = torch.rand(
-            n, n, generator=generator, device=draw_device(generator, device), dtype=torch.float64
-        )
-    keys.diagonal().fill_(-1.0)  # rank 1 (the largest weight) goes to the sample itself
-    # The k smallest keys in order: the same first k ranks as a full argsort, at a fraction of its cost.
-    order = keys.topk(k, dim=1, largest=False).indices if k < n else _backend.argsort_rows(keys)
-    return order.to(series.device, non_blocking=True), series.expand(n, k)
+    return _ranked_rows(n, k, generator, draw_on).to(series.device, non_blocking=True), series.expand(n, k)
+
+
+#: Random bits per key below which the CPU draw packs its keys in int64 instead of int32: with 22
+#: bits a row of N <= 512 keys ties (and is drawn again) with probability below 3.2 %.
+_MIN_RANDOM_BITS = 22
+
+
+def _ranked_rows(
+    n: int,
+    k: int,
+    generator: torch.Generator | None,
+    device: torch.device,
+    random_bits: int | None = None,
+) -> torch.Tensor:
+    """Each row's first ``k`` ranks: row ``p`` starts with ``p``, then the others in a uniformly random order.
+
+    Row ``p`` sorts random keys whose diagonal key is forced to the front. On the CPU (``device``
+    is where the keys are drawn) the keys are random integers packed above their column index (see
+    ``_sorted_random_keys``; ``random_bits`` narrows them, for tests); elsewhere, and under
+    ``torch.compile``, float64 keys and ``argsort`` (``topk`` for ``k < N``), whose ties, of
+    probability about N²·2⁻⁵⁴, are left to the index.
+    """
+    if device.type != "cpu" or torch.compiler.is_compiling():
+        with allocation(f"ζ-mixup's random keys for batch_size={n} ({n}×{n} float64 values)"):
+            keys = torch.rand(n, n, generator=generator, device=device, dtype=torch.float64)
+        keys.diagonal().fill_(-1.0)  # rank 1 (the largest weight) goes to the sample itself
+        # the k smallest keys in order: the same first k ranks as a full argsort, at a fraction of its cost
+        return keys.topk(k, dim=1, largest=False).indices if k < n else keys.argsort(dim=1)
+    index_bits = max(n - 1, 1).bit_length()
+    dtype = torch.int64 if 31 - index_bits < _MIN_RANDOM_BITS else torch.int32
+    ranked, pending = _sorted_random_keys(torch.arange(n), n, index_bits, dtype, generator, random_bits)
+    while pending.numel():  # the rows whose keys tied, drawn again until none does
+        ranked[pending], tied = _sorted_random_keys(pending, n, index_bits, dtype, generator, random_bits)
+        pending = pending[tied]
+    order = ranked[:, :k] if k < n else ranked
+    return order.bitwise_and((1 << index_bits) - 1).to(torch.int64)
+
+
+def _sorted_random_keys(
+    rows: torch.Tensor,
+    n: int,
+    index_bits: int,
+    dtype: torch.dtype,
+    generator: torch.Generator | None,
+    random_bits: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The sorted keys of ``rows`` (their columns in the low ``index_bits`` bits), and the rows that tied.
+
+    Each key is ``random_bits`` random bits (all that ``dtype`` holds above the index, by default)
+    shifted above its column index: the keys are distinct, sort as their random parts do, and give
+    the column back from their low bits. The diagonal's key has the random part -1: it is first.
+    A row whose random parts repeat is flagged: its order between the tied columns would follow
+    their index, so it is drawn again (and the accepted rows' orders stay exactly uniform).
+    Returns the keys and the tied rows' positions in ``rows``.
+    """
+    count = rows.numel() * n
+    bits = random_bits or (8 * dtype.itemsize - 1 - index_bits)
+    with allocation(f"ζ-mixup's random keys for batch_size={n} ({rows.numel()}×{n} {dtype} values)"):
+        words = torch.empty((count + 1) // 2 if dtype == torch.int32 else count, dtype=torch.int64)
+    words.random_(generator=generator)  # 63 random bits, or two words of 31 and 32 for int32
+    keys = words.view(dtype)[:count].view(rows.numel(), n)
+    keys.bitwise_and_((1 << bits) - 1).bitwise_left_shift_(index_bits)
+    keys.bitwise_or_(torch.arange(n, dtype=dtype))
+    # rank 1 (the largest weight) goes to the sample itself: a random part of -1, the least
+    keys[torch.arange(rows.numel()), rows] = rows.to(dtype) - (1 << index_bits)
+    return _backend.sort_rows(keys, index_bits)
 
 
 def _distinct_partners(
