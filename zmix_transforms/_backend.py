@@ -105,5 +105,7 @@ def sort_rows(keys: torch.Tensor, index_bits: int) -> tuple[torch.Tensor, torch.
     ranked_array = np.sort(keys.numpy(), axis=1)
     drawn_array = ranked_array.ravel() >> index_bits
     ties_array = np.flatnonzero(drawn_array[1:] == drawn_array[:-1])
+    if ties_array.size == 0:
+        return torch.from_numpy(ranked_array), torch.empty(0, dtype=torch.int64)
     tied = np.unique(ties_array[(ties_array + 1) % n != 0] // n)  # a row's last key and the next row's first
     return torch.from_numpy(ranked_array), torch.from_numpy(tied).to(torch.int64)

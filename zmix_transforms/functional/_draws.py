@@ -218,9 +218,9 @@ def zeta_terms(
     return _ranked_rows(n, k, generator, draw_on).to(series.device, non_blocking=True), series.expand(n, k)
 
 
-#: Random bits per key below which the CPU draw packs its keys in int64 instead of int32: with 22
-#: bits a row of N <= 512 keys ties (and is drawn again) with probability below 3.2 %.
-_MIN_RANDOM_BITS = 22
+#: Random bits per key below which the CPU draw packs its keys in int64 instead of int32: with 23
+#: bits a row of N <= 512 keys ties (and is drawn again) with probability below 1.6 %.
+_MIN_RANDOM_BITS = 23
 
 
 def _ranked_rows(
@@ -245,7 +245,7 @@ def _ranked_rows(
         # the k smallest keys in order: the same first k ranks as a full argsort, at a fraction of its cost
         return keys.topk(k, dim=1, largest=False).indices if k < n else keys.argsort(dim=1)
     index_bits = max(n - 1, 1).bit_length()
-    dtype = torch.int64 if 31 - index_bits < _MIN_RANDOM_BITS else torch.int32
+    dtype = torch.int64 if 32 - index_bits < _MIN_RANDOM_BITS else torch.int32
     ranked, pending = _sorted_random_keys(torch.arange(n), n, index_bits, dtype, generator, random_bits)
     while pending.numel():  # the rows whose keys tied, drawn again until none does
         ranked[pending], tied = _sorted_random_keys(pending, n, index_bits, dtype, generator, random_bits)
@@ -264,23 +264,29 @@ def _sorted_random_keys(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The sorted keys of ``rows`` (their columns in the low ``index_bits`` bits), and the rows that tied.
 
-    Each key is ``random_bits`` random bits (all that ``dtype`` holds above the index, by default)
-    shifted above its column index: the keys are distinct, sort as their random parts do, and give
-    the column back from their low bits. The diagonal's key has the random part -1: it is first.
-    A row whose random parts repeat is flagged: its order between the tied columns would follow
-    their index, so it is drawn again (and the accepted rows' orders stay exactly uniform).
-    Returns the keys and the tied rows' positions in ``rows``.
+    Each key is a random word shifted left by ``index_bits`` (its top bits drop out) and or-ed with
+    its column index: the keys are distinct, sort as their random parts do, and give the column
+    back from their low bits. The diagonal's key has the least random part, so it comes first. A
+    row in which two random parts are equal is flagged: the order of those columns would follow
+    their index, so the row is drawn again (and the accepted rows' orders stay exactly uniform).
+    ``random_bits`` keeps only that many random bits (tests use it to make ties common).
+
+    Returns:
+        The sorted keys, and the tied rows' positions in ``rows``.
     """
     count = rows.numel() * n
-    bits = random_bits or (8 * dtype.itemsize - 1 - index_bits)
     with allocation(f"ζ-mixup's random keys for batch_size={n} ({rows.numel()}×{n} {dtype} values)"):
         words = torch.empty((count + 1) // 2 if dtype == torch.int32 else count, dtype=torch.int64)
-    words.random_(generator=generator)  # 63 random bits, or two words of 31 and 32 for int32
+    words.random_(generator=generator)  # 63 random bits: two int32 words of 32 and 31
     keys = words.view(dtype)[:count].view(rows.numel(), n)
-    keys.bitwise_and_((1 << bits) - 1).bitwise_left_shift_(index_bits)
-    keys.bitwise_or_(torch.arange(n, dtype=dtype))
-    # rank 1 (the largest weight) goes to the sample itself: a random part of -1, the least
-    keys[torch.arange(rows.numel()), rows] = rows.to(dtype) - (1 << index_bits)
+    if random_bits is not None:
+        keys.bitwise_and_((1 << random_bits) - 1)
+    keys.bitwise_left_shift_(index_bits).bitwise_or_(torch.arange(n, dtype=dtype))
+    least = torch.iinfo(dtype).min  # rank 1 (the largest weight) goes to the sample itself
+    if rows.numel() == n:
+        keys.diagonal().bitwise_and_((1 << index_bits) - 1).bitwise_or_(least)
+    else:
+        keys[torch.arange(rows.numel()), rows] = rows.to(dtype).bitwise_or_(least)
     return _backend.sort_rows(keys, index_bits)
 
 
