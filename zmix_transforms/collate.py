@@ -146,6 +146,8 @@ def _keep_tv_tensor_types(collated: Any, sample: Any) -> Any:
     tensors; the transforms need the type to tell a video batch from a plain 5-D tensor.
     """
     flat_sample, _ = tree_flatten(sample)
+    if not any(isinstance(item, tv_tensors.TVTensor) for item in flat_sample):
+        return collated  # nothing to give back (most samples: a tensor and an int)
     flat_collated, spec = tree_flatten(collated)
     if len(flat_sample) != len(flat_collated):  # a collate_fn of another structure: leave it
         return collated

@@ -308,6 +308,9 @@ def mix_pairs_unchecked(
         )
         if walk and _inplace.mix_pairs_(x, weight, partners, dtype, steps=steps is not None):
             return x
+        if x.dtype == dtype and not getattr(weight, "requires_grad", False):
+            # the formula written over x, whose values are read where they are written
+            return torch.lerp(x.index_select(0, partners), x, weight, out=x)
         return x.copy_(
             _mix_pairs(x, weight, partners) if steps is None else _mix_in_steps(x, steps, partners)
         )
