@@ -217,6 +217,9 @@ FAST_PATH_CASES = [
     ("integer_steps", "MixUp", (64, 3, 224, 224), torch.uint8),
     ("integer_steps", "MixUpCollate", (128, 3, 32, 32), torch.uint8),
     ("integer_steps", "MixUpCollate", (64, 3, 224, 224), torch.uint8),
+    ("int16_casts", "ZetaMixup", (128, 3, 32, 32), torch.uint8),
+    ("int16_casts", "ZetaMixup", (64, 3, 224, 224), torch.uint8),
+    ("int16_casts", "ZetaMixupCollate", (64, 3, 224, 224), torch.uint8),
 ]
 
 

@@ -20,6 +20,7 @@ from tests.strategies import make_images
 from zmix_transforms import _backend
 from zmix_transforms import functional as F
 from zmix_transforms.functional import _inplace
+from zmix_transforms.functional._dtypes import truncating_copy_
 
 
 def _reference(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -256,3 +257,20 @@ def test_mixup_rounds_lambda_to_steps_for_eight_bit_batches(mode: str, dtype: to
     rows = torch.arange(10)  # no sample is its own partner: each label row holds λ and 1 − λ
     assert torch.equal(labels[rows, rows].double(), lam)
     assert torch.equal(labels[rows, partners].double(), 1 - lam)
+
+
+def test_uint8_casts_through_int16_truncate_as_the_direct_cast() -> None:
+    """Every float32 in (−1, 256) on a fine grid, and its neighbours, casts to the same uint8."""
+    grid = torch.arange(-0.96875, 256, 1 / 32, dtype=torch.float32)
+    values = torch.cat([grid, grid.nextafter(torch.tensor(-2.0)), grid.nextafter(torch.tensor(300.0))])
+    values = values[(values > -1) & (values < 256)]
+    direct = torch.empty(values.shape, dtype=torch.uint8).copy_(values)
+    assert _backend.ROUTES["int16_casts"]
+    through = truncating_copy_(torch.empty(values.shape, dtype=torch.uint8), values)
+    reused = truncating_copy_(
+        torch.empty(values.shape, dtype=torch.uint8),
+        values,
+        buffer=torch.empty(values.shape, dtype=torch.int16),
+    )
+    assert torch.equal(through, direct) and torch.equal(reused, direct)
+    assert torch.equal(direct[values.trunc() == 255], torch.full_like(direct[values.trunc() == 255], 255))

@@ -23,6 +23,9 @@ what its kernel's formula computes:
 * ``integer_steps``: pair mixes of uint8/int8 batches whose weights are multiples of 1/256 (the
   transforms round λ so for 8-bit batches) compute ``(a·x + (256 − a)·y + 128) // 256`` in int16,
   where float32 gives the same values exactly (off: through float32).
+* ``int16_casts``: float results cast to uint8 on the CPU go through int16 (ATen vectorizes
+  float32 → int16 and int16 → uint8 but casts float32 → uint8 one value at a time); truncation
+  gives the same values for the results cast, which lie in (−1, 256) (off: the direct cast).
 * ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows
   are mixed from (mixup, CutMix, ζ-mixup with ``max_terms``), when that moves fewer rows than
   gathering every batch (off: all-gather every batch). Set it alike on every rank.
@@ -55,6 +58,7 @@ ROUTES: dict[str, bool] = {
     "narrow_blocks": True,
     "per_sample_lerp": True,
     "integer_steps": True,
+    "int16_casts": True,
     "fetch_rows": True,
 }
 for _name in filter(None, (v.strip() for v in os.environ.get("ZMIX_TRANSFORMS_DISABLE", "").split(","))):

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from .. import _backend
-from ._dtypes import STEPS, WIDE_INTEGERS, add_half_for_rounding, high_byte
+from ._dtypes import STEPS, WIDE_INTEGERS, add_half_for_rounding, high_byte, truncating_copy_
 
 _BUFFER_BYTES = 5 << 19
 _MIN_BUFFER_BYTES = 1 << 21
@@ -141,7 +141,9 @@ def mix_columns_(
         )
         if half is not None and x.dtype.is_signed:
             mixed.floor_()
-        columns.copy_(mixed)
+        # the source block is read: its storage holds the int16 step of a uint8 cast
+        wide = source.view(torch.int16)[:count].view(columns.shape) if x.dtype == torch.uint8 else None
+        truncating_copy_(columns, mixed, buffer=wide)
         del mixed  # before the next block's mix is made
 
 
@@ -185,9 +187,16 @@ class SampleLerp:
             out.copy_(high_byte(own))
             return
         torch.lerp(other.copy_(partner), own, lam, out=own)
-        out.copy_(
-            own if out.dtype.is_floating_point else add_half_for_rounding(own, out.dtype)  # copy_ truncates
+        if out.dtype.is_floating_point:
+            out.copy_(own)
+            return
+        # the partner's buffer is read: its storage holds the int16 step of a uint8 cast
+        wide = (
+            other.view(-1).view(torch.int16)[: own.numel()].view(own.shape)
+            if out.dtype == torch.uint8
+            else None
         )
+        truncating_copy_(out, add_half_for_rounding(own, out.dtype), buffer=wide)
 
 
 def along_cycles(
