@@ -217,6 +217,8 @@ FAST_PATH_CASES = [
     ("integer_steps", "MixUp", (64, 3, 224, 224), torch.uint8),
     ("integer_steps", "MixUpCollate", (128, 3, 32, 32), torch.uint8),
     ("integer_steps", "MixUpCollate", (64, 3, 224, 224), torch.uint8),
+    ("int16_casts", "F.mix_pairs", (128, 3, 32, 32), torch.uint8),
+    ("int16_casts", "F.mix_pairs", (64, 3, 224, 224), torch.uint8),
     ("int16_casts", "ZetaMixup", (128, 3, 32, 32), torch.uint8),
     ("int16_casts", "ZetaMixup", (64, 3, 224, 224), torch.uint8),
     ("int16_casts", "ZetaMixupCollate", (64, 3, 224, 224), torch.uint8),
@@ -230,10 +232,12 @@ def fast_path_rows(quick: bool) -> list[tuple[str, str, float, float, float]]:
         if quick:
             shape = (min(shape[0], 16), shape[1], 16, 16)
         images, labels, samples = _data(shape, dtype)
-        target = getattr(Z, name)(num_classes=NUM_CLASSES)
-        run: Callable[[], Any] = (
-            partial(target, samples) if name.endswith("Collate") else partial(target, images, labels)
-        )
+        run: Callable[[], Any]
+        if name == "F.mix_pairs":  # the functional API with a λ that is no multiple of 1/256
+            run = partial(F.mix_pairs, images, 0.3, F.cycle_partners(shape[0]))
+        else:
+            target = getattr(Z, name)(num_classes=NUM_CLASSES)
+            run = partial(target, samples) if name.endswith("Collate") else partial(target, images, labels)
 
         def off(run: Callable[[], Any] = run, route: str = route) -> Any:
             with _backend.routes(**{route: False}):
@@ -483,6 +487,7 @@ def report(
         "Each fast path of `zmix_transforms._backend.ROUTES`, timed on and off side by side (off: the",
         "plain formula it replaces), where it runs. A path is kept only where it is at least 1.2×",
         "faster; one below that where it runs is narrowed or removed (see the Performance page).",
+        "`F.mix_pairs` rows call the functional API with λ = 0.3 (no multiple of 1/256: through float32).",
         "",
         "| route | case | on, ms | off, ms | speed-up |",
         "| --- | --- | --- | --- | --- |",
