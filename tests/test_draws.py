@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import zmix_transforms as Z
 from tests.memory import peak_bytes
 from tests.strategies import batch_sizes, gammas, seeds
+from zmix_transforms import _backend
 from zmix_transforms import functional as F
 from zmix_transforms.functional import _draws
 
@@ -79,6 +80,18 @@ def test_zeta_ranks_are_uniform_when_keys_tie(random_bits: int | None) -> None:
     assert len(counts) == 24
     chi2 = sum((c - draws / 24) ** 2 / (draws / 24) for c in counts.values())
     assert chi2 < 49.7  # the 99.9 % quantile for 23 degrees of freedom
+
+
+@pytest.mark.parametrize("numpy_argsort", [True, False])
+@pytest.mark.parametrize("n", [5, 600])  # int32 keys, int64 keys
+def test_rows_drawn_again_are_permutations_led_by_their_sample(n: int, numpy_argsort: bool) -> None:
+    """With so few random bits about half the rows tie and are drawn again, alone or with others."""
+    with _backend.routes(numpy_argsort=numpy_argsort):
+        order = _draws._ranked_rows(
+            n, n, torch.Generator().manual_seed(n), torch.device("cpu"), {5: 3, 600: 18}[n]
+        )
+    assert torch.equal(order.sort(dim=1).values, torch.arange(n).expand(n, n))
+    assert torch.equal(order[:, 0], torch.arange(n))
 
 
 def test_cycle_partners_are_uniform_over_single_cycles() -> None:

@@ -92,20 +92,28 @@ def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torc
 
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
 @pytest.mark.parametrize("n", [1, 2, 7, 64, 300, 1100])
-def test_row_sort_through_numpy_equals_torch_sort(n: int, dtype: torch.dtype) -> None:
-    """The packed keys sort alike, and the rows whose random parts tie are found alike."""
+def test_ranked_columns_through_numpy_equal_torch(n: int, dtype: torch.dtype) -> None:
+    """The keys rank alike (diagonal first, then by random word), and tied rows are found alike."""
     index_bits = max(n - 1, 1).bit_length()
-    g = torch.Generator().manual_seed(n)
-    random = torch.randint(0, 2 * n, (n, n), generator=g, dtype=dtype)  # ties in most rows
-    random.diagonal().fill_(-1)  # the diagonal's key, first
-    keys = random.bitwise_left_shift(index_bits).bitwise_or_(torch.arange(n, dtype=dtype))
-    ranked, tied = _backend.sort_rows(keys, index_bits)
+    words = torch.randint(0, 2 * n, (n, n), generator=torch.Generator().manual_seed(n), dtype=dtype)
+    rows = torch.arange(n)
+    columns, tied = _backend.ranked_columns(words.clone(), rows, index_bits)
     with _backend.routes(numpy_argsort=False):
-        expected, expected_tied = _backend.sort_rows(keys, index_bits)
-    assert torch.equal(ranked, keys.sort(dim=1).values) and torch.equal(ranked, expected)
-    repeats = [len(set(row[:p] + row[p + 1 :])) < n - 1 for p, row in enumerate(random.tolist())]
-    assert tied.dtype == torch.int64
+        expected, expected_tied = _backend.ranked_columns(words.clone(), rows, index_bits)
+    assert columns.dtype == torch.int64 and torch.equal(columns, expected)
+    keyed = words.double().masked_fill(torch.eye(n, dtype=torch.bool), -1.0)
+    assert torch.equal(columns, keyed.argsort(dim=1, stable=True))  # ties by column: why rows tie
+    repeats = [len(set(row[:p] + row[p + 1 :])) < n - 1 for p, row in enumerate(words.tolist())]
     assert tied.tolist() == expected_tied.tolist() == [p for p, r in enumerate(repeats) if r]
+
+
+def test_ranked_columns_of_some_rows_put_their_own_sample_first() -> None:
+    words = torch.randint(0, 2**20, (2, 9), generator=torch.Generator().manual_seed(1), dtype=torch.int32)
+    rows = torch.tensor([3, 7])
+    columns, _ = _backend.ranked_columns(words.clone(), rows, 4)
+    with _backend.routes(numpy_argsort=False):
+        expected, _ = _backend.ranked_columns(words.clone(), rows, 4)
+    assert torch.equal(columns, expected) and columns[:, 0].tolist() == [3, 7]
 
 
 def test_worker_processes_run_the_product_after_the_parent_did() -> None:
@@ -148,7 +156,7 @@ def _every_kernel(dtype: torch.dtype, size: int) -> list[torch.Tensor]:
         F.mix_pairs(x, 77 / 256, partners),
         F.mix_pairs(x, steps, partners),
         F.paste_box(x, box, partners),
-        _backend.sort_rows(torch.randint(0, 80, (40, 40), generator=g).bitwise_left_shift_(6), 6)[0],
+        _backend.ranked_columns(torch.randint(0, 80, (40, 40), generator=g), torch.arange(40), 6)[0],
     ]
     for kernel, args in (
         (F.apply_weights, (weights,)),

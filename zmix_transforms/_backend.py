@@ -5,10 +5,11 @@ and each can be turned off: set ``ZMIX_TRANSFORMS_DISABLE`` to a comma-separated
 names before import, or use [`routes`][zmix_transforms._backend.routes] as a context manager (the
 benchmark measures each route on and off that way). The routes:
 
-* ``numpy_argsort``: ζ-mixup's row-wise argsort of random keys on the CPU, one NumPy sort of
-  integers that pack each key's random bits above its column index (the column is read back from
-  the low bits): NumPy sorts rows of integers several times faster than ``torch.sort`` (SIMD
-  sorts where the CPU has them, fewer passes everywhere). Off: ``torch.sort`` of the same keys.
+* ``numpy_argsort``: ζ-mixup's row-wise argsort of random keys on the CPU, in NumPy: each random
+  word is packed above its column index, the rows are sorted as integers (the column is read back
+  from the low bits) and the rows whose random bits tie are found. NumPy sorts rows of integers
+  several times faster than ``torch.sort`` (SIMD sorts where the CPU has them, fewer passes
+  everywhere), and its small operations cost less per call. Off: the same steps in PyTorch.
 
 The kernels' own fast paths (``zmix_transforms.functional``) switch the same way; each computes
 what its kernel's formula computes:
@@ -49,7 +50,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["ROUTES", "routes", "sort_rows"]
+__all__ = ["ROUTES", "ranked_columns", "routes"]
 
 #: Which routes are on; ``ZMIX_TRANSFORMS_DISABLE="numpy_argsort,narrow_blocks"`` turns those off at import.
 ROUTES: dict[str, bool] = {
@@ -88,28 +89,47 @@ def routes(**enabled: bool) -> Iterator[None]:
         ROUTES.update(saved)
 
 
-def sort_rows(keys: torch.Tensor, index_bits: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sort each row of packed integer keys, and find the rows whose random parts repeat.
+def ranked_columns(
+    keys: torch.Tensor, rows: torch.Tensor, index_bits: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ζ-mixup's random words made keys and sorted: each row's columns in rank order, and its ties.
 
-    ζ-mixup's keys pack random bits above their column index (the low ``index_bits`` bits): they
-    are distinct, so the sorted values are the argsort too. A row whose random parts repeat is
-    one whose order between the tied columns followed their index (the caller draws it again).
-    On the CPU, NumPy sorts and compares (``numpy_argsort``): rows of integers sort several times
-    faster than with ``torch.sort`` (SIMD sorts where the CPU has them, fewer passes everywhere).
+    Each key is a random word of ``keys`` (overwritten) shifted left by ``index_bits`` (its top
+    bits drop out) and or-ed with its column index, so that the keys are distinct, sort as their
+    random parts do, and give the column back from their low bits. Row ``i`` is the row
+    ``rows[i]`` of the batch: its diagonal key gets the least random part, so it comes first. A
+    row whose random parts repeat ordered the tied columns by their index (the caller draws it
+    again). On the CPU this is NumPy (``numpy_argsort``): it sorts rows of integers several times
+    faster than ``torch.sort`` (SIMD sorts where the CPU has them, fewer passes everywhere), and
+    its few small operations cost less per call than ATen's.
 
     Returns:
-        The sorted keys, same shape and dtype, and the int64 positions of the tied rows (sorted).
+        The int64 columns of every row in rank order, and the positions of the rows that tied.
     """
     n = keys.shape[1]
+    low, least = (1 << index_bits) - 1, torch.iinfo(keys.dtype).min
     if not ROUTES["numpy_argsort"] or keys.device.type != "cpu" or torch.compiler.is_compiling():
+        keys.bitwise_left_shift_(index_bits).bitwise_or_(torch.arange(n, dtype=keys.dtype))
+        keys[torch.arange(rows.numel()), rows] = rows.to(keys.dtype).bitwise_or(least)  # rows kept
         ranked = keys.sort(dim=1).values
         drawn = ranked.view(-1).bitwise_right_shift(index_bits)
         ties = (drawn[1:] == drawn[:-1]).nonzero().squeeze(1)
-        return ranked, ties[(ties + 1) % n != 0].div(n, rounding_mode="floor").unique()
-    ranked_array = np.sort(keys.numpy(), axis=1)
-    drawn_array = ranked_array.ravel() >> index_bits
+        tied = ties[(ties + 1) % n != 0].div(n, rounding_mode="floor").unique()
+        return ranked.bitwise_and_(low).to(torch.int64), tied
+    array = keys.numpy()
+    array <<= index_bits
+    columns = np.arange(n, dtype=array.dtype)
+    array |= columns
+    if rows.numel() == n:  # every row, in order
+        np.fill_diagonal(array, columns | least)
+    else:
+        own = rows.numpy().astype(array.dtype)
+        array[np.arange(own.size), own] = own | least
+    array.sort(axis=1)
+    drawn_array = array.ravel() >> index_bits
     ties_array = np.flatnonzero(drawn_array[1:] == drawn_array[:-1])
+    ranked = torch.from_numpy((array & low).astype(np.int64))
     if ties_array.size == 0:
-        return torch.from_numpy(ranked_array), torch.empty(0, dtype=torch.int64)
-    tied = np.unique(ties_array[(ties_array + 1) % n != 0] // n)  # a row's last key and the next row's first
-    return torch.from_numpy(ranked_array), torch.from_numpy(tied).to(torch.int64)
+        return ranked, torch.empty(0, dtype=torch.int64)
+    ties_array = ties_array[(ties_array + 1) % n != 0]  # not a row's last key and the next row's first
+    return ranked, torch.from_numpy(np.unique(ties_array // n).astype(np.int64))

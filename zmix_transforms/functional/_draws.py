@@ -234,7 +234,7 @@ def _ranked_rows(
 
     Row ``p`` sorts random keys whose diagonal key is forced to the front. On the CPU (``device``
     is where the keys are drawn) the keys are random integers packed above their column index (see
-    ``_sorted_random_keys``; ``random_bits`` narrows them, for tests); elsewhere, and under
+    ``_ranked_columns``; ``random_bits`` narrows them, for tests); elsewhere, and under
     ``torch.compile``, float64 keys and ``argsort`` (``topk`` for ``k < N``), whose ties, of
     probability about N²·2⁻⁵⁴, are left to the index.
     """
@@ -246,15 +246,14 @@ def _ranked_rows(
         return keys.topk(k, dim=1, largest=False).indices if k < n else keys.argsort(dim=1)
     index_bits = max(n - 1, 1).bit_length()
     dtype = torch.int64 if 32 - index_bits < _MIN_RANDOM_BITS else torch.int32
-    ranked, pending = _sorted_random_keys(torch.arange(n), n, index_bits, dtype, generator, random_bits)
+    order, pending = _ranked_columns(torch.arange(n), n, index_bits, dtype, generator, random_bits)
     while pending.numel():  # the rows whose keys tied, drawn again until none does
-        ranked[pending], tied = _sorted_random_keys(pending, n, index_bits, dtype, generator, random_bits)
+        order[pending], tied = _ranked_columns(pending, n, index_bits, dtype, generator, random_bits)
         pending = pending[tied]
-    order = ranked[:, :k] if k < n else ranked
-    return order.bitwise_and((1 << index_bits) - 1).to(torch.int64)
+    return order[:, :k].contiguous() if k < n else order
 
 
-def _sorted_random_keys(
+def _ranked_columns(
     rows: torch.Tensor,
     n: int,
     index_bits: int,
@@ -262,17 +261,15 @@ def _sorted_random_keys(
     generator: torch.Generator | None,
     random_bits: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The sorted keys of ``rows`` (their columns in the low ``index_bits`` bits), and the rows that tied.
+    """The columns of ``rows`` in rank order, from random keys (``_backend.ranked_columns``), and their ties.
 
-    Each key is a random word shifted left by ``index_bits`` (its top bits drop out) and or-ed with
-    its column index: the keys are distinct, sort as their random parts do, and give the column
-    back from their low bits. The diagonal's key has the least random part, so it comes first. A
-    row in which two random parts are equal is flagged: the order of those columns would follow
-    their index, so the row is drawn again (and the accepted rows' orders stay exactly uniform).
+    Each key is a random word (int32 or int64, ``dtype``) packed above its column index; a row in
+    which two random parts are equal is flagged: the order of those columns would follow their
+    index, so the row is drawn again (and the accepted rows' orders stay exactly uniform).
     ``random_bits`` keeps only that many random bits (tests use it to make ties common).
 
     Returns:
-        The sorted keys, and the tied rows' positions in ``rows``.
+        The int64 columns, and the tied rows' positions in ``rows``.
     """
     count = rows.numel() * n
     with allocation(f"ζ-mixup's random keys for batch_size={n} ({rows.numel()}×{n} {dtype} values)"):
@@ -281,13 +278,7 @@ def _sorted_random_keys(
     keys = words.view(dtype)[:count].view(rows.numel(), n)
     if random_bits is not None:
         keys.bitwise_and_((1 << random_bits) - 1)
-    keys.bitwise_left_shift_(index_bits).bitwise_or_(torch.arange(n, dtype=dtype))
-    least = torch.iinfo(dtype).min  # rank 1 (the largest weight) goes to the sample itself
-    if rows.numel() == n:
-        keys.diagonal().bitwise_and_((1 << index_bits) - 1).bitwise_or_(least)
-    else:
-        keys[torch.arange(rows.numel()), rows] = rows.to(dtype).bitwise_or_(least)
-    return _backend.sort_rows(keys, index_bits)
+    return _backend.ranked_columns(keys, rows, index_bits)
 
 
 def _distinct_partners(
