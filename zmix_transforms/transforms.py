@@ -524,7 +524,7 @@ def _soft_labels(
             f"got shape {tuple(labels.shape)}"
         )
     check_same_batch_size(soft.shape[0], batch_size)
-    return F.smooth_labels(soft, label_smoothing)
+    return F.smooth_labels(soft, label_smoothing) if label_smoothing else soft
 
 
 def _soft_masks(mask: torch.Tensor, num_classes: int | None, spatial_dims: int) -> torch.Tensor:

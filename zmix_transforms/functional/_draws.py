@@ -12,6 +12,7 @@ global torch RNG of the device they draw on.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -88,10 +89,16 @@ def sample_lambda(alpha: float, *, generator: torch.Generator | None = None) -> 
 
 def sample_lambda_unchecked(alpha: float, generator: torch.Generator | None) -> float:
     """[`sample_lambda`][zmix_transforms.functional.sample_lambda] on arguments already checked."""
-    concentration = torch.full((2,), alpha, dtype=torch.float64, device=draw_device(generator, None))
     # Beta(a, a) is the first coordinate of Dirichlet(a, a); torch clamps the underlying Gamma draws
     # away from zero, so tiny alphas still give a finite λ.
+    concentration = _concentration(alpha, draw_device(generator, None))
     return torch._sample_dirichlet(concentration, generator=generator).tolist()[0]
+
+
+@functools.lru_cache(maxsize=16)
+def _concentration(alpha: float, device: torch.device) -> torch.Tensor:
+    """``(α, α)`` in float64 on ``device``: made once per α and device (the draw only reads it)."""
+    return torch.full((2,), alpha, dtype=torch.float64, device=device)
 
 
 def sample_lambdas(
