@@ -50,7 +50,12 @@ from .functional._draws import (
     sample_lambda_unchecked,
 )
 from .functional._dtypes import EIGHT_BITS, round_to_steps
-from .functional._kernels import mix_pairs_unchecked, paste_region_unchecked
+from .functional._kernels import (
+    apply_terms_unchecked,
+    apply_weights_unchecked,
+    mix_pairs_unchecked,
+    paste_region_unchecked,
+)
 from .functional._labels import one_hot_rows
 
 __all__ = ["CutMix", "MixUp", "RandomMix", "ZetaCutMix", "ZetaMixup"]
@@ -669,16 +674,16 @@ class ZetaMixup(_BatchMix):
     ) -> torch.Tensor:
         """Mix one image batch with the weights."""
         if "indices" in params:
-            return F.apply_terms(inpt, params["indices"], params["values"], inplace=inplace)
-        return F.apply_weights(inpt, params["weights"], inplace=inplace)
+            return apply_terms_unchecked(inpt, params["indices"], params["values"], inplace=inplace)
+        return apply_weights_unchecked(inpt, params["weights"], inplace=inplace)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """Mix the labels with the same weights (moved to the labels' device if need be)."""
         if "indices" in params:
-            return F.apply_terms(
+            return apply_terms_unchecked(
                 labels, params["indices"].to(labels.device), params["values"].to(labels.device)
             )
-        return F.apply_weights(labels, params["weights"].to(labels.device))
+        return apply_weights_unchecked(labels, params["weights"].to(labels.device))
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         items = [("gamma", self.gamma), *super()._repr_items()]
@@ -1092,12 +1097,12 @@ class ZetaCutMix(_BatchMix):
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
     ) -> torch.Tensor:
         """ζ-mix one image batch, then paste the partners' boxes (into the ζ-mixed batch itself)."""
-        zeta = F.apply_weights(inpt, params["weights"], inplace=inplace)
+        zeta = apply_weights_unchecked(inpt, params["weights"], inplace=inplace)
         return _paste_drawn_region(zeta, params, inplace=True)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """ζ-mix the labels, then weight each with its partner's by the kept pixel fraction."""
-        zeta = F.apply_weights(labels, params["weights"].to(labels.device))
+        zeta = apply_weights_unchecked(labels, params["weights"].to(labels.device))
         return mix_pairs_unchecked(zeta, params["lam"], params["partners"].to(labels.device))
 
     def _repr_items(self) -> list[tuple[str, Any]]:

@@ -131,18 +131,27 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
             f"got shape {tuple(weights.shape)}"
         )
     check_same_device("weights", weights, x.device, "x")
-    if inplace:
-        if weights.shape[0] != n:
-            raise ValueError(
-                f"inplace needs square weights (N, N) with N = {n}, got shape {tuple(weights.shape)}"
-            )
-        _inplace.check_writable(x)
+    if inplace and weights.shape[0] != n:
+        raise ValueError(
+            f"inplace needs square weights (N, N) with N = {n}, got shape {tuple(weights.shape)}"
+        )
+    return apply_weights_unchecked(x, weights, inplace=inplace)
+
+
+def apply_weights_unchecked(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
+    """[`apply_weights`][zmix_transforms.functional.apply_weights] on arguments already checked.
+
+    For the transforms, whose weights are drawn to fit the batch. ``x`` is still checked for
+    ``inplace``, which overwrites it.
+    """
     dtype = compute_dtype(x.dtype)
     if inplace:
+        _inplace.check_writable(x)
         if _inplace.product_in_blocks(x, dtype):
             _inplace.apply_weights_(x, weights.to(dtype), dtype)
             return x
         return x.copy_(_apply_weights(x, weights))
+    n = x.shape[0]
     square = weights.shape[0] == n
     needs_grad = x.requires_grad or weights.requires_grad
     # fast path: narrow batches (half types, integers of <= 16 bits) on the CPU whose float32 copy
@@ -216,6 +225,17 @@ def apply_terms(
     check_same_device("indices", indices, x.device, "x")
     check_same_device("values", values, x.device, "x")
     check_indices("indices", indices, n)
+    return apply_terms_unchecked(x, indices, values, inplace=inplace)
+
+
+def apply_terms_unchecked(
+    x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor, *, inplace: bool = False
+) -> torch.Tensor:
+    """[`apply_terms`][zmix_transforms.functional.apply_terms] on arguments already checked.
+
+    For the transforms, whose terms are drawn to fit the batch. ``x`` is still checked for
+    ``inplace``, which overwrites it.
+    """
     dtype = compute_dtype(x.dtype)
     if inplace:
         _inplace.check_writable(x)
