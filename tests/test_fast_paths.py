@@ -278,7 +278,7 @@ def test_uint8_casts_through_int16_truncate_as_the_direct_cast() -> None:
     reused = truncating_copy_(
         torch.empty(values.shape, dtype=torch.uint8),
         values,
-        buffer=torch.empty(values.shape, dtype=torch.int16),
+        scratch=torch.empty(values.shape, dtype=torch.float32),
     )
     assert torch.equal(through, direct) and torch.equal(reused, direct)
     assert torch.equal(direct[values.trunc() == 255], torch.full_like(direct[values.trunc() == 255], 255))

@@ -36,21 +36,20 @@ def restore_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Cast a float result back to ``dtype``, rounding to nearest (ties up) for integer dtypes."""
     if x.dtype == dtype:
         return x
-    if dtype == torch.uint8:
-        rounded = add_half_for_rounding(x, dtype)
-        return truncating_copy_(torch.empty_like(rounded, dtype=dtype), rounded)
     if not dtype.is_floating_point:
-        return add_half_for_rounding(x, dtype).to(dtype)  # the cast truncates
+        rounded = add_half_for_rounding(x, dtype)
+        return truncating_copy_(torch.empty_like(rounded, dtype=dtype), rounded)  # the cast truncates
     return x.to(dtype)
 
 
-def truncating_copy_(out: torch.Tensor, x: torch.Tensor, buffer: torch.Tensor | None = None) -> torch.Tensor:
+def truncating_copy_(out: torch.Tensor, x: torch.Tensor, scratch: torch.Tensor | None = None) -> torch.Tensor:
     """``out.copy_(x)``: float values cast to ``out``'s dtype, truncated; uint8 on the CPU through int16.
 
     ATen casts float32 to int16 and int16 to uint8 with vector instructions, but float32 to uint8 one
     value at a time (2–4× slower on an Intel Xeon); truncation gives the same value either way
     for the results cast here, which lie in (−1, 256) (route ``int16_casts``; off: the direct cast).
-    ``buffer``, int16 of ``x``'s shape, is used instead of a new tensor when given.
+    ``scratch``, a contiguous tensor of at least two bytes per value of ``x`` that the caller has
+    finished reading, holds the int16 step instead of a new tensor.
     """
     direct = (
         out.dtype != torch.uint8
@@ -61,7 +60,10 @@ def truncating_copy_(out: torch.Tensor, x: torch.Tensor, buffer: torch.Tensor | 
     )
     if direct:
         return out.copy_(x)
-    wide = torch.empty(x.shape, dtype=torch.int16) if buffer is None else buffer
+    if scratch is None:
+        wide = torch.empty(x.shape, dtype=torch.int16)
+    else:
+        wide = scratch.view(-1).view(torch.int16)[: x.numel()].view(x.shape)
     return out.copy_(wide.copy_(x.detach()))  # a cast to integers carries no gradient
 
 

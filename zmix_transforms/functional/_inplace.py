@@ -141,9 +141,7 @@ def mix_columns_(
         )
         if half is not None and x.dtype.is_signed:
             mixed.floor_()
-        # the source block is read: its storage holds the int16 step of a uint8 cast
-        wide = source.view(torch.int16)[:count].view(columns.shape) if x.dtype == torch.uint8 else None
-        truncating_copy_(columns, mixed, buffer=wide)
+        truncating_copy_(columns, mixed, scratch=source)  # the source block is read
         del mixed  # before the next block's mix is made
 
 
@@ -190,13 +188,8 @@ class SampleLerp:
         if out.dtype.is_floating_point:
             out.copy_(own)
             return
-        # the partner's buffer is read: its storage holds the int16 step of a uint8 cast
-        wide = (
-            other.view(-1).view(torch.int16)[: own.numel()].view(own.shape)
-            if out.dtype == torch.uint8
-            else None
-        )
-        truncating_copy_(out, add_half_for_rounding(own, out.dtype), buffer=wide)
+        # the partner's buffer is read
+        truncating_copy_(out, add_half_for_rounding(own, out.dtype), scratch=other)
 
 
 def along_cycles(
