@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
+# what the second run of `make test` (every fast path off) leaves out: pages, examples, benchmarks
+ROUTES_OFF_SKIP := $(foreach t,docs docs_tables readme_and_examples benchmark_script,--ignore=tests/test_$(t).py)
 
 .PHONY: test demo docs serve lint bench figures examples-quick package clean
 
@@ -22,11 +24,13 @@ $(VENV)/.docs: $(VENV)/bin/activate pyproject.toml
 	$(PIP) install -q -e ".[docs]"
 	touch $@
 
-## make test: install the package with its test extra into .venv, lint, type-check and run the tests
+## make test: install the package with its test extra into .venv, lint, type-check and run the tests,
+## then the tests of the methods again with every fast path off (the plain PyTorch paths)
 test: $(VENV)/.test
 	$(PY) -m ruff check .
 	$(PY) -m mypy zmix_transforms
 	$(PY) -m pytest
+	ZMIX_TRANSFORMS_DISABLE=all $(PY) -m pytest -q -p no:cacheprovider tests $(ROUTES_OFF_SKIP)
 
 ## make demo: train a small CNN on scikit-learn's digits with each method (about a minute on 2 cores)
 demo: $(VENV)/.examples

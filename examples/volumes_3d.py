@@ -200,11 +200,11 @@ def plot_mixes(data: dict[str, Any], path: Path) -> Path:
             }
         )
         middle = int((masks[0] > 0).sum(dim=(1, 2)).argmax())  # the slice through the shape's middle
-        axes[0, column].imshow(out["image"][0, 0, middle], cmap="gray")
+        axes[0, column].imshow(out["image"][0, 0, middle].numpy(), cmap="gray")
         mask = out["mask"]  # CutMix pastes class indices; the blending methods give soft masks
         soft = mask if mask.is_floating_point() else F.one_hot_masks(mask, CLASSES + 1, spatial_dims=3)
         foreground = 1 - soft[0, 0, middle]  # probability of any shape class
-        axes[1, column].imshow(foreground, cmap="magma", vmin=0, vmax=1)
+        axes[1, column].imshow(foreground.numpy(), cmap="magma", vmin=0, vmax=1)
         axes[0, column].set_title(method)
         for row in range(2):
             axes[row, column].set_axis_off()

@@ -1,7 +1,11 @@
 import os
+from collections.abc import Iterator
 
+import pytest
 import torch
 from hypothesis import HealthCheck, settings
+
+from zmix_transforms import _backend
 
 # torch calls vary in speed, so no per-example deadline. CI runs a fixed, derandomized set of examples.
 settings.register_profile(
@@ -18,7 +22,25 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+# A long, random search for a session to run by hand: HYPOTHESIS_PROFILE=deep pytest tests/test_properties.py
+settings.register_profile(
+    "deep",
+    deadline=None,
+    max_examples=1000,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 # Two threads, as on the CI machine; tests stay independent of the host's core count.
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture
+def routes_on() -> Iterator[None]:
+    """Every fast path on, for a test of what a route itself promises (its memory bound, its values).
+
+    The rest of the suite runs with the routes as the environment sets them: ``make test`` runs it
+    a second time with ``ZMIX_TRANSFORMS_DISABLE=all``, so the plain paths pass every test too.
+    """
+    with _backend.routes(**dict.fromkeys(_backend.ROUTES, True)):
+        yield

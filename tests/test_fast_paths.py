@@ -77,6 +77,7 @@ def test_products_under_autograd_have_the_formulas_gradients() -> None:
     torch.testing.assert_close(x.grad, expected)
 
 
+@pytest.mark.usefixtures("routes_on")
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.bfloat16])
 def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torch.dtype) -> None:
     x = make_images((32, 3, 224, 224), dtype, seed=4)
@@ -90,6 +91,7 @@ def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torc
     assert out.is_contiguous()
 
 
+@pytest.mark.usefixtures("routes_on")
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
 @pytest.mark.parametrize("n", [1, 2, 7, 64, 300, 1100])
 def test_ranked_columns_through_numpy_equal_torch(n: int, dtype: torch.dtype) -> None:
@@ -107,6 +109,7 @@ def test_ranked_columns_through_numpy_equal_torch(n: int, dtype: torch.dtype) ->
     assert tied.tolist() == expected_tied.tolist() == [p for p, r in enumerate(repeats) if r]
 
 
+@pytest.mark.usefixtures("routes_on")
 def test_ranked_columns_of_some_rows_put_their_own_sample_first() -> None:
     words = torch.randint(0, 2**20, (2, 9), generator=torch.Generator().manual_seed(1), dtype=torch.int32)
     rows = torch.tensor([3, 7])
@@ -176,12 +179,14 @@ def _every_kernel(dtype: torch.dtype, size: int) -> list[torch.Tensor]:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8, torch.bfloat16])
 @pytest.mark.parametrize("size", [8, 112])  # 3×112×112 samples take the per-sample paths
 def test_every_route_switched_off_gives_the_same_values(route: str, dtype: torch.dtype, size: int) -> None:
-    with _inplace_budget(size):
+    saved = dict(_backend.ROUTES)
+    with _inplace_budget(size), _backend.routes(**dict.fromkeys(_backend.ROUTES, True)):
         expected = _every_kernel(dtype, size)
         with _backend.routes(**{route: False}):
             assert _backend.ROUTES[route] is False
             actual = _every_kernel(dtype, size)
-    assert _backend.ROUTES[route] is True
+        assert _backend.ROUTES[route] is True
+    assert saved == _backend.ROUTES
     for got, want in zip(actual, expected, strict=True):
         assert torch.equal(got, want)
 
@@ -193,6 +198,18 @@ def _inplace_budget(size: int) -> Iterator[None]:
         if size == 8:
             patch.setattr(_inplace, "_buffer_budget", lambda batch: 4096)
         yield
+
+
+def test_the_environment_switch_names_routes_or_all() -> None:
+    assert _backend.disabled_routes("") == []
+    assert _backend.disabled_routes(" numpy_argsort, int16_casts ,") == ["numpy_argsort", "int16_casts"]
+    assert _backend.disabled_routes("all") == list(_backend.ROUTES)
+    with pytest.raises(
+        ValueError, match=r"^ZMIX_TRANSFORMS_DISABLE must be 'all' or name routes among \[.*\], got 'mkl'$"
+    ):
+        _backend.disabled_routes("numpy_argsort,mkl")
+    with pytest.raises(ValueError, match=r"got 'all'$"):  # "all" is all or nothing
+        _backend.disabled_routes("all,numpy_argsort")
 
 
 def test_routes_refuse_unknown_names() -> None:
@@ -218,6 +235,7 @@ def test_the_products_of_some_rows_equal_those_rows_of_the_whole_product(dtype: 
         assert torch.equal(F.apply_terms(x, indices[rows], values[rows]), sparse[rows])
 
 
+@pytest.mark.usefixtures("routes_on")
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int8])
 @pytest.mark.parametrize("per_sample", [False, True], ids=["batch", "per-sample"])
 def test_eight_bit_pair_mixes_in_steps_give_float32s_values_for_every_input(
@@ -267,6 +285,7 @@ def test_mixup_rounds_lambda_to_steps_for_eight_bit_batches(mode: str, dtype: to
     assert torch.equal(labels[rows, partners].double(), 1 - lam)
 
 
+@pytest.mark.usefixtures("routes_on")
 def test_uint8_casts_through_int16_truncate_as_the_direct_cast() -> None:
     """Every float32 in (−1, 256) on a fine grid, and its neighbours, casts to the same uint8."""
     grid = torch.arange(-0.96875, 256, 1 / 32, dtype=torch.float32)

@@ -34,6 +34,7 @@ def _samples(n: int, dtype: torch.dtype, size: int = 32) -> list[tuple[torch.Ten
     return [(images[i].clone(), i % 10) for i in range(n)]
 
 
+@pytest.mark.usefixtures("routes_on")
 @pytest.mark.parametrize("name", list(COLLATES))
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
 @pytest.mark.parametrize("size", [32, 112])

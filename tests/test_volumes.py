@@ -166,7 +166,7 @@ def test_soft_dice_takes_mixed_masks_and_has_gradients() -> None:
     logits = torch.randn(4, 3, 8, 8, requires_grad=True)
     value = Z.SoftDiceLoss()(logits, soft)
     value.backward()
-    assert 0 < float(value) < 1 and logits.grad is not None and torch.isfinite(logits.grad).all()
+    assert 0 < float(value.detach()) < 1 and logits.grad is not None and torch.isfinite(logits.grad).all()
     perfect = Z.SoftDiceLoss()(torch.nn.functional.one_hot(masks, 3).movedim(-1, 1) * 50.0, masks)
     assert float(perfect) < 1e-6
     with pytest.raises(
@@ -207,6 +207,7 @@ def test_spatial_dims_is_explicit() -> None:
         lambda: Z.CutMixCollate(0.05, num_classes=4, spatial_dims=3),
     ],
 )
+@pytest.mark.usefixtures("routes_on")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
 def test_volume_collates_allocate_no_second_batch(collate, dtype: torch.dtype) -> None:
     """The bound of the image collates (test_inplace.py): the batch, its buffers and small change."""

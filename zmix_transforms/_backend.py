@@ -2,8 +2,8 @@
 
 Every route here gives the same values as the plain PyTorch call beside it (a test compares them),
 and each can be turned off: set ``ZMIX_TRANSFORMS_DISABLE`` to a comma-separated list of route
-names before import, or use [`routes`][zmix_transforms._backend.routes] as a context manager (the
-benchmark measures each route on and off that way). The routes:
+names, or to ``all``, before import, or use [`routes`][zmix_transforms._backend.routes] as a context
+manager (the benchmark measures each route on and off that way). The routes:
 
 * ``numpy_argsort``: ζ-mixup's row-wise argsort of random keys on the CPU, in NumPy: each random
   word is packed above its column index, the rows are sorted as integers (the column is read back
@@ -52,7 +52,8 @@ import torch
 
 __all__ = ["ROUTES", "ranked_columns", "routes"]
 
-#: Which routes are on; ``ZMIX_TRANSFORMS_DISABLE="numpy_argsort,narrow_blocks"`` turns those off at import.
+#: Which routes are on; ``ZMIX_TRANSFORMS_DISABLE="numpy_argsort,narrow_blocks"`` turns those off at
+#: import, ``ZMIX_TRANSFORMS_DISABLE=all`` every one.
 ROUTES: dict[str, bool] = {
     "numpy_argsort": True,
     "inplace_kernels": True,
@@ -62,9 +63,22 @@ ROUTES: dict[str, bool] = {
     "int16_casts": True,
     "fetch_rows": True,
 }
-for _name in filter(None, (v.strip() for v in os.environ.get("ZMIX_TRANSFORMS_DISABLE", "").split(","))):
-    if _name not in ROUTES:
-        raise ValueError(f"ZMIX_TRANSFORMS_DISABLE must name routes among {sorted(ROUTES)}, got {_name!r}")
+
+
+def disabled_routes(value: str) -> list[str]:
+    """The routes a value of ``ZMIX_TRANSFORMS_DISABLE`` turns off: comma-separated names, or ``all``."""
+    names = [name for name in (part.strip() for part in value.split(",")) if name]
+    if names == ["all"]:
+        return list(ROUTES)
+    for name in names:
+        if name not in ROUTES:
+            raise ValueError(
+                f"ZMIX_TRANSFORMS_DISABLE must be 'all' or name routes among {sorted(ROUTES)}, got {name!r}"
+            )
+    return names
+
+
+for _name in disabled_routes(os.environ.get("ZMIX_TRANSFORMS_DISABLE", "")):
     ROUTES[_name] = False
 
 
