@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -152,7 +153,13 @@ def train_one(
     criterion = Z.SoftTargetCrossEntropy()
     mixupe = Z.MixupELoss(alpha=MIXUPE_ALPHA)
     run = Run(method, seed)
-    bar = tqdm(range(epochs), desc=f"{method:<16} seed {seed}", disable=not progress, leave=False)
+    # bars on a terminal only: in a log (CI, make demo piped) each seed's line below says it all
+    bar = tqdm(
+        range(epochs),
+        desc=f"{method:<16} seed {seed}",
+        disable=not (progress and sys.stderr.isatty()),
+        leave=False,
+    )
     for _ in bar:
         model.train()
         for batch in loader:
@@ -235,7 +242,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     parser.add_argument("--out", type=Path, default=Path("out/train_digits"), help="output folder")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bars (shown on a terminal) nor per-seed lines"
+    )
     args = parser.parse_args(argv)
     seeds = args.seeds or (1 if args.quick else 5 if args.full else 2)
     epochs = args.epochs or (3 if args.quick else 30 if args.full else 12)
