@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 from hypothesis import given
@@ -236,3 +238,31 @@ def test_products_in_place_over_any_block_size_equal_out_of_place(
         F.apply_terms(sparse, indices, values, inplace=True)
     assert (dense.double() - expected).abs().max() <= _product_tolerance(dtype, expected)
     assert (sparse.double() - sparse_expected).abs().max() <= _product_tolerance(dtype, sparse_expected)
+
+
+@pytest.mark.usefixtures("routes_on")
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Z.ZetaMixup(num_classes=10),
+        lambda: Z.ZetaMixup(num_classes=10, max_terms=5),
+        lambda: Z.MixUp(num_classes=10),
+        lambda: Z.MixUp(num_classes=10, mode="elem"),
+        lambda: Z.CutMix(0.05, num_classes=10),
+    ],
+    ids=["ZetaMixup", "ZetaMixup(max_terms)", "MixUp", "MixUp(elem)", "CutMix"],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_channels_last_batches_mix_in_place_in_their_own_layout(make, dtype: torch.dtype) -> None:
+    """A channels_last batch is mixed through its memory-order view: in place, no contiguous copy."""
+    x = make_images((32, 3, 112, 112), dtype, seed=3).to(memory_format=torch.channels_last)
+    labels = torch.arange(32) % 10
+    torch.manual_seed(0)
+    expected, expected_labels = make()(x, labels)
+    assert expected.is_contiguous(memory_format=torch.channels_last)
+    batch = x.clone(memory_format=torch.channels_last)
+    torch.manual_seed(0)
+    peak, (mixed, mixed_labels) = peak_bytes(functools.partial(make().mix, inplace=True), batch, labels)
+    assert mixed is batch and torch.equal(mixed, expected) and torch.equal(mixed_labels, expected_labels)
+    batch_bytes = x.numel() * x.element_size()
+    assert peak <= 0.35 * batch_bytes + max(batch_bytes / 4, _inplace._MIN_BUFFER_BYTES)

@@ -12,6 +12,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from torchvision import tv_tensors
 
 from tests.methods import METHOD_IDS, METHODS, Method, reveal_sources, reveal_weights
 from tests.strategies import MixBatch, mix_batches, seeds
@@ -109,6 +110,28 @@ def test_mix_is_convex_and_applies_its_weights(
 
     expected_labels = weights @ _smoothed(batch, method).to(torch.float64)
     torch.testing.assert_close(out_labels.to(torch.float64), expected_labels, rtol=1e-6, atol=1e-6)
+
+
+@_given_method
+def test_any_dense_layout_mixes_alike_and_is_kept(
+    method: Method, batch: MixBatch, param: float, seed: int
+) -> None:
+    """A batch laid out otherwise (channels_last, or any order of the dimensions after the batch's)
+    mixes to the same values, and the result keeps that layout, as torchvision's MixUp does."""
+    images = batch.images
+    shuffled = torch.randperm(images.ndim - 1, generator=torch.Generator().manual_seed(seed)) + 1
+    order = [0, *shuffled.tolist()]
+    back = sorted(range(images.ndim), key=order.__getitem__)
+    laid = images.as_subclass(torch.Tensor).permute(order).contiguous().permute(back)  # same values
+    if isinstance(images, tv_tensors.TVTensor):
+        laid = tv_tensors.wrap(laid, like=images)
+    expected = method.run(images, batch.labels, batch.num_classes, param, seed)
+    out = method.run(laid, batch.labels, batch.num_classes, param, seed)
+    assert torch.equal(out[0], expected[0]) and torch.equal(out[1], expected[1])
+    if "Collate" in method.name:  # a collate's batch has the layout its collate_fn stacks
+        return
+    spread = [d for d in range(images.ndim) if images.shape[d] > 1]  # a dimension of one has any stride
+    assert [out[0].stride(d) for d in spread] == [laid.stride(d) for d in spread]
 
 
 @_given_method

@@ -5,7 +5,9 @@
 * [`mix_pairs`][zmix_transforms.functional.mix_pairs]: ``out[p] = λ·x[p] + (1 − λ)·x[π(p)]``.
 * [`paste_box`][zmix_transforms.functional.paste_box]: ``out[p, box] = x[π(p), box]``.
 
-Each formula runs in the batch's compute dtype (``_dtypes``) through ``_in_compute_dtype``. With
+Each formula runs in the batch's compute dtype (``_dtypes``) through ``_in_compute_dtype``, on the
+batch's dimensions in memory order (``_memory_order``: a channels_last batch is mixed as the
+contiguous tensor it is, and its results are channels_last too). With
 ``inplace=True`` a kernel calls its twin in ``_inplace``, which computes the same values through
 small buffers; fast paths sit beside the formula, each named where it is taken.
 """
@@ -93,6 +95,24 @@ def _saturating_add(reference: torch.Tensor, offsets: torch.Tensor) -> torch.Ten
     return out
 
 
+def _memory_order(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...] | None]:
+    """``x`` with its dimensions in memory order, and the permutation back (None: ``x`` as it is).
+
+    A batch in a dense layout other than the contiguous one, batch dimension outermost
+    (channels_last, channels_last_3d), is a contiguous tensor with permuted dimensions. The
+    kernels mix that view, so no contiguous copy is made first, and their results, permuted back,
+    keep ``x``'s layout, as torchvision's MixUp does; the kernels treat the dimensions after the
+    batch's alike, so the values are the same.
+    """
+    if x.ndim < 3 or x.is_contiguous():
+        return x, None
+    order = (0, *sorted(range(1, x.ndim), key=x.stride, reverse=True))
+    view = x.permute(order)
+    if not view.is_contiguous():
+        return x, None
+    return view, tuple(sorted(range(x.ndim), key=order.__getitem__))
+
+
 def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     """Mix a batch with a weight matrix: ``out[p] = Σ_i weights[p, i] · x[i]``, one matrix product.
 
@@ -105,7 +125,8 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
             over blocks of columns through a cache-sized buffer, so no second batch is allocated.
 
     Returns:
-        The mixed batch of shape (M, ...): a new tensor, or ``x`` itself when ``inplace``.
+        The mixed batch of shape (M, ...): a new tensor in ``x``'s memory layout (a channels_last
+        batch gives a channels_last result), or ``x`` itself when ``inplace``.
 
     Raises:
         TypeError: If an argument is not a tensor of real numbers.
@@ -144,6 +165,10 @@ def apply_weights_unchecked(x: torch.Tensor, weights: torch.Tensor, *, inplace: 
     For the transforms, whose weights are drawn to fit the batch. ``x`` is still checked for
     ``inplace``, which overwrites it.
     """
+    view, back = _memory_order(x)
+    if back is not None:  # a dense layout other than the contiguous one: mixed in memory order
+        out = apply_weights_unchecked(view, weights, inplace=inplace)
+        return x if inplace else out.permute(back)
     dtype = compute_dtype(x.dtype)
     if inplace:
         _inplace.check_writable(x)
@@ -198,7 +223,8 @@ def apply_terms(
         inplace: Overwrite ``x``, over blocks of columns through a small buffer (needs M = N).
 
     Returns:
-        The mixed batch of shape (M, ...): a new tensor, or ``x`` itself when ``inplace``.
+        The mixed batch of shape (M, ...): a new tensor in ``x``'s memory layout (a channels_last
+        batch gives a channels_last result), or ``x`` itself when ``inplace``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -236,6 +262,10 @@ def apply_terms_unchecked(
     For the transforms, whose terms are drawn to fit the batch. ``x`` is still checked for
     ``inplace``, which overwrites it.
     """
+    view, back = _memory_order(x)
+    if back is not None:  # a dense layout other than the contiguous one: mixed in memory order
+        out = apply_terms_unchecked(view, indices, values, inplace=inplace)
+        return x if inplace else out.permute(back)
     dtype = compute_dtype(x.dtype)
     if inplace:
         _inplace.check_writable(x)
@@ -279,7 +309,8 @@ def mix_pairs(
             copied back.
 
     Returns:
-        The mixed batch: a new tensor of ``x``'s shape and dtype, or ``x`` itself when ``inplace``.
+        The mixed batch: a new tensor of ``x``'s shape, dtype and memory layout (a channels_last
+        batch gives a channels_last result), or ``x`` itself when ``inplace``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -311,6 +342,10 @@ def mix_pairs_unchecked(
     check their input once and draw the rest): in place along the cycles, the per-sample lerp, or
     the formula. ``x`` is still checked for ``inplace``, which overwrites it.
     """
+    view, back = _memory_order(x)
+    if back is not None:  # a dense layout other than the contiguous one: mixed in memory order
+        out = mix_pairs_unchecked(view, lam, partners, inplace=inplace)
+        return x if inplace else out.permute(back)
     n = x.shape[0]
     dtype = compute_dtype(x.dtype)
     weight = lam.to(dtype).reshape(n, *([1] * (x.ndim - 1))) if isinstance(lam, torch.Tensor) else lam
