@@ -90,3 +90,17 @@ def test_eight_bit_mixes_in_steps_match_the_cpu() -> None:
     for lam in (0.0, 1 / 256, 95 / 256, 0.5, 200 / 256, 1.0, steps):
         on_gpu = F.mix_pairs(x.cuda(), lam.cuda() if isinstance(lam, torch.Tensor) else lam, partners.cuda())
         assert torch.equal(on_gpu.cpu(), F.mix_pairs(x, lam, partners))
+
+
+@pytest.mark.parametrize("cls", [Z.ZetaMixup, functools.partial(Z.ZetaMixup, max_terms=4), Z.ZetaCutMix])
+def test_autocast_leaves_the_products_in_float32(cls: type) -> None:
+    """Under CUDA autocast (float16) ζ-mixup's products still run in float32: the same mix as outside."""
+    images = torch.rand(16, 3, 32, 32, device="cuda")
+    labels = torch.arange(16, device="cuda") % 10
+    torch.manual_seed(0)
+    expected = cls(num_classes=10)(images, labels)
+    torch.manual_seed(0)
+    with torch.autocast("cuda", dtype=torch.float16):
+        mixed = cls(num_classes=10)(images, labels)
+    assert mixed[0].dtype == torch.float32 and torch.equal(mixed[0], expected[0])
+    assert torch.equal(mixed[1], expected[1])

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from torchvision import tv_tensors
 
 from tests.methods import METHOD_IDS, METHODS, Method, reveal_sources, reveal_weights
-from tests.strategies import MixBatch, mix_batches, seeds
+from tests.strategies import MixBatch, make_images, mix_batches, seeds
 from zmix_transforms import functional as F
 
 # How far a mixed value may stray from the float64 reference, relative to the batch's largest magnitude.
@@ -206,10 +206,41 @@ def test_seed_reproduces_the_mix(method: Method, batch: MixBatch, param: float, 
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
 
 
+def _typical_param(method: Method) -> float:
+    """λ for the functional pair and box mixes, α or γ = 1 for the rest."""
+    return 0.5 if (method.functional or method.name.startswith("F.")) and method.family != "zeta" else 1.0
+
+
 @pytest.mark.parametrize("method", METHODS, ids=METHOD_IDS)
 def test_different_seeds_give_different_mixes(method: Method) -> None:
     """Five seeds, five different weight matrices (16 samples leave no room for a coincidence)."""
     images = torch.rand(16, 2, 4, 8, 8) if method.volumes else torch.rand(16, 3, 8, 8)
-    param = 0.5 if (method.functional or method.name.startswith("F.")) and method.family != "zeta" else 1.0
+    param = _typical_param(method)
     distinct = {tuple(reveal_weights(method, images, param, seed).flatten().tolist()) for seed in range(5)}
     assert len(distinct) == 5
+
+
+@pytest.mark.parametrize(
+    ("method", "dtype"),
+    [
+        pytest.param(method, dtype, id=f"{name}-{str(dtype)[6:]}")
+        for method, name in zip(METHODS, METHOD_IDS, strict=True)
+        for dtype in (torch.float32, torch.float16, torch.uint8)
+        # default_collate's torch.stack itself refuses float16 samples under CPU bfloat16 autocast
+        if not ("Collate" in name and dtype == torch.float16)
+    ],
+)
+def test_autocast_leaves_the_mix_as_it_is(method: Method, dtype: torch.dtype) -> None:
+    """Inside an autocast region (a training step's), every method mixes as it does outside.
+
+    Autocast would run ζ-mixup's matrix products in bfloat16: images off by up to 4e-3 and label
+    rows summing to 1 ± 2e-3 (seen before the kernels turned it off around their products).
+    """
+    shape = (12, 2, 4, 6, 6) if method.volumes else (12, 3, 6, 6)
+    images = make_images(shape, dtype, seed=5)
+    labels, param = torch.arange(12) % 4, _typical_param(method)
+    expected = method.run(images, labels, 4, param, 0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = method.run(images, labels, 4, param, 0)
+        assert torch.is_autocast_enabled("cpu")  # the caller's region is left as it was
+    assert torch.equal(mixed[0], expected[0]) and torch.equal(mixed[1], expected[1])

@@ -113,6 +113,11 @@ def _memory_order(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...] | None
     return view, tuple(sorted(range(x.ndim), key=order.__getitem__))
 
 
+def _autocast_on(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type``: it would run matrix products in half precision."""
+    return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+
+
 def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     """Mix a batch with a weight matrix: ``out[p] = Σ_i weights[p, i] · x[i]``, one matrix product.
 
@@ -136,7 +141,9 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
     Note:
         On the CPU, integer and half-precision batches too large for the kernels' buffers are mixed
         out of place by mixing a copy in place, over blocks of columns, so no float32 copy of the
-        batch is made (the ``narrow_blocks`` fast path; see the Performance page).
+        batch is made (the ``narrow_blocks`` fast path; see the Performance page). Inside a
+        ``torch.autocast`` region the product still runs in the compute dtype, not autocast's
+        half precision, so a mix is the same inside a training step's region as outside.
 
     Examples:
         >>> apply_weights(torch.tensor([[0.0], [10.0]]), torch.tensor([[0.75, 0.25], [0.0, 1.0]]))
@@ -165,6 +172,9 @@ def apply_weights_unchecked(x: torch.Tensor, weights: torch.Tensor, *, inplace: 
     For the transforms, whose weights are drawn to fit the batch. ``x`` is still checked for
     ``inplace``, which overwrites it.
     """
+    if _autocast_on(x.device.type):  # the product in the weights' precision, not autocast's half one
+        with torch.autocast(x.device.type, enabled=False):
+            return apply_weights_unchecked(x, weights, inplace=inplace)
     view, back = _memory_order(x)
     if back is not None:  # a dense layout other than the contiguous one: mixed in memory order
         out = apply_weights_unchecked(view, weights, inplace=inplace)
@@ -262,6 +272,9 @@ def apply_terms_unchecked(
     For the transforms, whose terms are drawn to fit the batch. ``x`` is still checked for
     ``inplace``, which overwrites it.
     """
+    if _autocast_on(x.device.type):  # the sums in the weights' precision, not autocast's half one
+        with torch.autocast(x.device.type, enabled=False):
+            return apply_terms_unchecked(x, indices, values, inplace=inplace)
     view, back = _memory_order(x)
     if back is not None:  # a dense layout other than the contiguous one: mixed in memory order
         out = apply_terms_unchecked(view, indices, values, inplace=inplace)
