@@ -6,9 +6,13 @@ fullgraph needs to prove; the compiled results are then checked like the eager o
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import pytest
 import torch
 
+import zmix_transforms as Z
 from zmix_transforms import functional as F
 
 FUNCTIONS = [(F.zeta_mixup, 2.8), (F.mixup, 0.3), (F.cutmix, 0.4)]
@@ -75,3 +79,19 @@ def test_eight_bit_mixup_in_steps_compiles_to_the_eager_values(lam: float | torc
     own = torch.as_tensor(lam).expand(16).double().reshape(16, 1, 1, 1)
     expected = ((own * x.double() + (1 - own) * x.double()[partners]) + 0.5).floor().to(torch.uint8)
     assert torch.equal(out, expected)
+
+
+def test_compiling_a_transform_warns_of_none_of_its_code() -> None:
+    """A training step compiled with a transform inside it (graph breaks allowed) gets no warning
+    about this package's code (Dynamo warned of tracing through a cache of the λ draw)."""
+    seen = getattr(torch._dynamo.utils, "warn_once_cache", None)  # Dynamo warns once per process
+    if seen is not None:
+        seen.clear()
+    step = torch.compile(lambda x, y: Z.MixUp(num_classes=3)(x, y), backend="aot_eager")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        images, labels = step(torch.rand(8, 3, 8, 8), torch.arange(8) % 3)
+    assert images.shape == (8, 3, 8, 8) and labels.shape == (8, 3)
+    ours = {f"{path.name}:" for path in Path(Z.__file__).parent.rglob("*.py")} | {"zmix_transforms"}
+    about_us = [str(w.message) for w in caught if any(name in str(w.message) for name in ours)]
+    assert not about_us, about_us

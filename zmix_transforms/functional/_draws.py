@@ -91,7 +91,11 @@ def sample_lambda_unchecked(alpha: float, generator: torch.Generator | None) -> 
     """[`sample_lambda`][zmix_transforms.functional.sample_lambda] on arguments already checked."""
     # Beta(a, a) is the first coordinate of Dirichlet(a, a); torch clamps the underlying Gamma draws
     # away from zero, so tiny alphas still give a finite λ.
-    concentration = _concentration(alpha, draw_device(generator, None))
+    device = draw_device(generator, None)
+    if torch.compiler.is_compiling():  # Dynamo traces through the cache, and warns that it does
+        concentration = torch.full((2,), alpha, dtype=torch.float64, device=device)
+    else:
+        concentration = _concentration(alpha, device)
     return torch._sample_dirichlet(concentration, generator=generator).tolist()[0]
 
 
