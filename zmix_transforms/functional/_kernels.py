@@ -172,7 +172,7 @@ def apply_weights_unchecked(x: torch.Tensor, weights: torch.Tensor, *, inplace: 
     For the transforms, whose weights are drawn to fit the batch. ``x`` is still checked for
     ``inplace``, which overwrites it.
     """
-    if _autocast_on(x.device.type):  # the product in the weights' precision, not autocast's half one
+    if _autocast_on(x.device.type):  # the product in the compute dtype, not in autocast's half precision
         with torch.autocast(x.device.type, enabled=False):
             return apply_weights_unchecked(x, weights, inplace=inplace)
     view, back = _memory_order(x)
@@ -272,7 +272,7 @@ def apply_terms_unchecked(
     For the transforms, whose terms are drawn to fit the batch. ``x`` is still checked for
     ``inplace``, which overwrites it.
     """
-    if _autocast_on(x.device.type):  # the sums in the weights' precision, not autocast's half one
+    if _autocast_on(x.device.type):  # the sums in the compute dtype, not in autocast's half precision
         with torch.autocast(x.device.type, enabled=False):
             return apply_terms_unchecked(x, indices, values, inplace=inplace)
     view, back = _memory_order(x)
