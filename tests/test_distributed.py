@@ -199,6 +199,10 @@ def across_job(rank: int, world_size: int) -> dict[str, Any]:
                 with routes(fetch_rows=fetch), _counting_fetches() as fetches:
                     results[name, dtype, fetch] = make()(images, labels)
                 results["fetches", name, dtype, fetch] = fetches[0]
+            torch.manual_seed(100 + rank)  # the same batch in channels_last: the same mix, that layout
+            results[name, dtype, "channels_last"] = make()(
+                images.to(memory_format=torch.channels_last), labels
+            )
     errors = {}
     try:
         Z.MixUp(num_classes=5, across_ranks=True)(torch.rand(2, 3, 6, 5 + rank), torch.tensor([0, 1]))
@@ -245,6 +249,11 @@ def test_mixing_across_ranks_equals_mixing_the_concatenated_batch(world_size: in
         # fetched only where each row needs a few rows (pairs, max_terms) and the route is on
         fetches = {result["fetches", name, dtype, fetch] for result in ranks}
         assert fetches == {1 if fetch and name not in ("ZetaMixup", "ZetaCutMix") else 0}, name
+    for dtype, name in itertools.product((torch.float32, torch.uint8), METHODS):
+        for result in ranks:
+            laid, plain = result[name, dtype, "channels_last"], result[name, dtype, True]
+            assert torch.equal(laid[0], plain[0]) and torch.equal(laid[1], plain[1]), f"{name} {dtype}"
+            assert laid[0].is_contiguous(memory_format=torch.channels_last), f"{name} {dtype}"
     for result in ranks:  # every rank refuses alike: no rank waits on a collective the others skip
         assert (
             "needs batches whose samples have one shape, dtype and number of classes"

@@ -347,6 +347,9 @@ class _BatchMix(_PerRankDraws):
             mixed_labels = self.mix_labels(soft, local)[: images.shape[0]].to(labels.device)
         else:
             mixed, mixed_labels = images.clone(), labels.clone()
+        if mixed.stride() != images.stride() and not images.is_contiguous():
+            # the global batch is mixed contiguous: this rank's rows go back to its batch's layout
+            mixed = torch.empty_like(images).copy_(mixed)
         flat_outputs = list(flat_inputs)
         original = flat_inputs[position]
         flat_outputs[position] = (
