@@ -53,6 +53,7 @@ from .functional._dtypes import EIGHT_BITS, round_to_steps
 from .functional._kernels import (
     apply_terms_unchecked,
     apply_weights_unchecked,
+    memory_order,
     mix_pairs_unchecked,
     paste_region_unchecked,
 )
@@ -345,11 +346,12 @@ class _BatchMix(_PerRankDraws):
             source, soft = self._global_rows(images, labels.to(images.device), layout, params, select)
             mixed = self.mix_images(source, local)[: images.shape[0]]
             mixed_labels = self.mix_labels(soft, local)[: images.shape[0]].to(labels.device)
+            if memory_order(images)[1] is not None:
+                # the global batch is mixed contiguous: this rank's rows go back to its batch's dense
+                # layout, as the kernels return a batch in it (a batch of no dense layout stays contiguous)
+                mixed = torch.empty_like(images).copy_(mixed)
         else:
             mixed, mixed_labels = images.clone(), labels.clone()
-        if mixed.stride() != images.stride() and not images.is_contiguous():
-            # the global batch is mixed contiguous: this rank's rows go back to its batch's layout
-            mixed = torch.empty_like(images).copy_(mixed)
         flat_outputs = list(flat_inputs)
         original = flat_inputs[position]
         flat_outputs[position] = (

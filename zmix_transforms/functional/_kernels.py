@@ -6,7 +6,7 @@
 * [`paste_box`][zmix_transforms.functional.paste_box]: ``out[p, box] = x[π(p), box]``.
 
 Each formula runs in the batch's compute dtype (``_dtypes``) through ``_in_compute_dtype``, on the
-batch's dimensions in memory order (``_memory_order``: a channels_last batch is mixed as the
+batch's dimensions in memory order (``memory_order``: a channels_last batch is mixed as the
 contiguous tensor it is, and its results are channels_last too). With
 ``inplace=True`` a kernel calls its twin in ``_inplace``, which computes the same values through
 small buffers; fast paths sit beside the formula, each named where it is taken.
@@ -95,7 +95,7 @@ def _saturating_add(reference: torch.Tensor, offsets: torch.Tensor) -> torch.Ten
     return out
 
 
-def _memory_order(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...] | None]:
+def memory_order(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...] | None]:
     """``x`` with its dimensions in memory order, and the permutation back (None: ``x`` as it is).
 
     A batch in a dense layout other than the contiguous one, batch dimension outermost
@@ -175,7 +175,7 @@ def apply_weights_unchecked(x: torch.Tensor, weights: torch.Tensor, *, inplace: 
     if _autocast_on(x.device.type):  # the product in the compute dtype, not in autocast's half precision
         with torch.autocast(x.device.type, enabled=False):
             return apply_weights_unchecked(x, weights, inplace=inplace)
-    view, back = _memory_order(x)
+    view, back = memory_order(x)
     if back is not None:  # a dense layout other than the contiguous one: mixed in memory order
         out = apply_weights_unchecked(view, weights, inplace=inplace)
         return x if inplace else out.permute(back)
@@ -275,7 +275,7 @@ def apply_terms_unchecked(
     if _autocast_on(x.device.type):  # the sums in the compute dtype, not in autocast's half precision
         with torch.autocast(x.device.type, enabled=False):
             return apply_terms_unchecked(x, indices, values, inplace=inplace)
-    view, back = _memory_order(x)
+    view, back = memory_order(x)
     if back is not None:  # a dense layout other than the contiguous one: mixed in memory order
         out = apply_terms_unchecked(view, indices, values, inplace=inplace)
         return x if inplace else out.permute(back)
@@ -355,7 +355,7 @@ def mix_pairs_unchecked(
     check their input once and draw the rest): in place along the cycles, the per-sample lerp, or
     the formula. ``x`` is still checked for ``inplace``, which overwrites it.
     """
-    view, back = _memory_order(x)
+    view, back = memory_order(x)
     if back is not None:  # a dense layout other than the contiguous one: mixed in memory order
         out = mix_pairs_unchecked(view, lam, partners, inplace=inplace)
         return x if inplace else out.permute(back)
