@@ -26,6 +26,15 @@ def test_quick_benchmark_writes_its_page(tmp_path: Path) -> None:
     for heading in ("## Targets", "## Large batches", "## Fast paths", "## Graph breaks", "float32", "uint8"):
         assert heading in page
     assert "torch CPU capability" in page and "fast paths on: " in page
+    targets = page[page.index("## Targets") : page.index("*Floor*")]
+    rows = [line.split("|")[1:-1] for line in targets.splitlines() if line.startswith("| ") and "×" in line]
+    floors = {what.strip(): floor.strip() for what, _, _, floor in rows}
+    present = [target for target in module.TARGETS if target.what in floors]
+    assert len(present) == len(floors) and (module.timm is None or len(present) == len(module.TARGETS))
+    for target in present:  # a floor is a ratio of the cases it names, where it names any
+        assert floors[target.what].endswith("×") == bool(target.floor), target.what
+    copy_floor = float(floors["MixUp uint8 ≤ 4× a copy of the uint8 batch"].rstrip("×"))
+    assert copy_floor == 1.0  # the copy over itself, round by round
     routes = {row[0] for row in result["fast_paths"]}
     # every fast path is measured on and off; fetch_rows (across ranks) by bench_distributed.py
     assert routes == set(module._backend.ROUTES) - {"fetch_rows"}
