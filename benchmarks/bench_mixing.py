@@ -109,7 +109,6 @@ def build_cases(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> list
     labels = (torch.arange(n) % NUM_CLASSES).to(device)
     one_hot = F.one_hot(labels, NUM_CLASSES)
     weights = F.zeta_weights(n, device=device)
-    product_buffer = torch.empty(n, images[0].numel(), device=device)  # no allocation: the arithmetic alone
     cpu = device == "cpu"
     samples = [(images[i].cpu().clone(), int(labels[i])) for i in range(n)] if cpu else []
     np_samples = [(s.numpy(), t) for s, t in samples]
@@ -125,6 +124,7 @@ def build_cases(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> list
         Case(f"ZetaMixup [{tag}]", "ours", lambda: zeta(images, labels)),
     ]
     if is_float:
+        product_buffer = torch.empty(n, images[0].numel(), device=device)  # no allocation: arithmetic alone
         cases += [
             Case(
                 f"N×N matrix product [{tag}]",
