@@ -5,6 +5,11 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # what the second run of `make test` (every fast path off) leaves out: pages, examples, benchmarks
 ROUTES_OFF_SKIP := $(foreach t,docs docs_tables readme_and_examples benchmark_script,--ignore=tests/test_$(t).py)
+# the numerics leg: the exactness and property tests of the methods on other kernels, which every x86
+# CPU has (ATen's portable kernels, MKL's reproducible mode, one thread): a promise that rests on one
+# CPU's rounding fails here
+NUMERICS_ENV   := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+NUMERICS_TESTS := $(foreach t,properties fast_paths inplace draws modes volumes options collate distributed,tests/test_$(t).py)
 
 .PHONY: test demo docs serve lint bench figures examples-quick package clean
 
@@ -25,12 +30,14 @@ $(VENV)/.docs: $(VENV)/bin/activate pyproject.toml
 	touch $@
 
 ## make test: install the package with its test extra into .venv, lint, type-check and run the tests,
-## then the tests of the methods again with every fast path off (the plain PyTorch paths)
+## then the tests of the methods again with every fast path off (the plain PyTorch paths), and once
+## more on other kernels (the numerics leg)
 test: $(VENV)/.test
 	$(PY) -m ruff check .
 	$(PY) -m mypy zmix_transforms
 	$(PY) -m pytest
 	ZMIX_TRANSFORMS_DISABLE=all $(PY) -m pytest -q -p no:cacheprovider tests $(ROUTES_OFF_SKIP)
+	$(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider $(NUMERICS_TESTS)
 
 ## make demo: train a small CNN on scikit-learn's digits with each method (about a minute on 2 cores)
 demo: $(VENV)/.examples

@@ -37,6 +37,11 @@ class Method:
     # cycle) or "pair" (a λ or box per pair of a random pairing)
     mode: str = "batch"
 
+    @property
+    def through_product(self) -> bool:
+        """Whether the mix is a matrix product (ζ-mixup): summed in an order a BLAS chooses."""
+        return self.family in ("zeta", "zetacut")
+
 
 def _soft(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     return labels if labels.is_floating_point() else F.one_hot(labels.long(), num_classes)

@@ -16,6 +16,7 @@ import torch
 
 import zmix_transforms as Z
 from tests.memory import peak_bytes
+from tests.numerics import assert_products_agree
 from tests.strategies import make_images
 from zmix_transforms import _backend
 from zmix_transforms import functional as F
@@ -223,16 +224,20 @@ def test_routes_refuse_unknown_names() -> None:
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.uint8])
-def test_the_products_of_some_rows_equal_those_rows_of_the_whole_product(dtype: torch.dtype) -> None:
-    """What mixing across ranks relies on: a rank's rows, computed alone, bit for bit."""
+def test_the_products_of_some_rows_agree_with_those_rows_of_the_whole_product(dtype: torch.dtype) -> None:
+    """What mixing across ranks relies on: a rank's rows, computed alone, within the product bound.
+
+    Not bit for bit: a BLAS may sum a product of fewer rows in another order (MKL on an AMD EPYC
+    does, for most shapes).
+    """
     x = make_images((10, 3, 7, 6), dtype, seed=8)
     g = torch.Generator().manual_seed(8)
     weights = F.zeta_weights(10, generator=g, dtype=torch.float64)
     indices, values = F.zeta_terms(10, max_terms=3, generator=g, dtype=torch.float64)
     dense, sparse = F.apply_weights(x, weights), F.apply_terms(x, indices, values)
     for rows in (slice(0, 1), slice(1, 3), slice(3, 9), slice(9, 10)):
-        assert torch.equal(F.apply_weights(x, weights[rows]), dense[rows])
-        assert torch.equal(F.apply_terms(x, indices[rows], values[rows]), sparse[rows])
+        assert_products_agree(F.apply_weights(x, weights[rows]), dense[rows], 10, f"rows {rows}")
+        assert_products_agree(F.apply_terms(x, indices[rows], values[rows]), sparse[rows], 3, f"rows {rows}")
 
 
 @pytest.mark.usefixtures("routes_on")
