@@ -6,6 +6,8 @@ expected outcome: an exact result, or a ``ValueError``/``TypeError`` whose messa
 
 from __future__ import annotations
 
+import itertools
+
 import PIL.Image
 import pytest
 import torch
@@ -19,12 +21,24 @@ META = torch.device("meta")  # stands in for another device: no data, every op s
 # -- wrong results -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.int16, torch.uint8, torch.int8])
+INTEGER_DTYPES = [
+    torch.int32,
+    torch.int64,
+    torch.int16,
+    torch.uint8,
+    torch.int8,
+    torch.uint16,
+    torch.uint32,
+    torch.uint64,
+]
+
+
+@pytest.mark.parametrize("dtype", INTEGER_DTYPES, ids=str)
 @pytest.mark.parametrize("where", ["max", "min", "above 2^24"])
 def test_a_mix_of_equal_integers_is_that_integer(dtype: torch.dtype, where: str) -> None:
     info = torch.iinfo(dtype)
     value = {"max": info.max, "min": info.min, "above 2^24": min(2**24 + 1, info.max)}[where]
-    x = torch.full((5, 1, 2, 3), value, dtype=dtype)
+    x = torch.tensor([value] * 30, dtype=dtype).reshape(5, 1, 2, 3)
     eye = torch.eye(5)
     g = torch.Generator().manual_seed(0)
     weights = F.zeta_weights(5, generator=g, dtype=torch.float64)
@@ -36,6 +50,11 @@ def test_a_mix_of_equal_integers_is_that_integer(dtype: torch.dtype, where: str)
         "apply_terms": F.apply_terms(x, *F.zeta_terms(5, max_terms=3, generator=g)),
         "ZetaMixup": Z.ZetaMixup(num_classes=5)(x, torch.arange(5))[0],
         "MixUp": Z.MixUp(num_classes=5)(x, torch.arange(5))[0],
+        "MixUp(elem)": Z.MixUp(num_classes=5, mode="elem")(x, torch.arange(5))[0],
+        "CutMix": Z.CutMix(num_classes=5)(x, torch.arange(5))[0],
+        "ZetaCutMix": Z.ZetaCutMix(num_classes=5)(x, torch.arange(5))[0],
+        "ZetaMixupCollate": Z.ZetaMixupCollate(num_classes=5)(list(zip(x, range(5), strict=True)))[0],
+        "MixUpCollate": Z.MixUpCollate(num_classes=5)(list(zip(x, range(5), strict=True)))[0],
     }
     for name, out in outputs.items():
         assert out.dtype == dtype, name
@@ -58,6 +77,27 @@ def test_wide_integers_are_mixed_exactly_and_rounded_to_nearest(dtype: torch.dty
         (x - x[:1]).double()[partners].lerp((x - x[:1]).double(), 0.3) + 0.5
     ).floor().to(torch.int64)
     assert torch.equal(F.mix_pairs(x, 0.3, partners).to(torch.int64), pair_reference)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint32, torch.uint64], ids=str)
+def test_unsigned_wide_integers_are_mixed_exactly_near_their_top(dtype: torch.dtype) -> None:
+    """uint32 and uint64 values near 2^32 and 2^64: the exact mix of their differences, rounded."""
+    top = torch.iinfo(dtype).max
+    g = torch.Generator().manual_seed(2)
+    below = torch.randint(0, 10**6, (6, 7), generator=g, dtype=torch.int64)  # top − below: no float holds it
+    x = torch.tensor([top - v for v in below.flatten().tolist()], dtype=dtype).reshape(6, 7)
+    weights = F.zeta_weights(6, generator=g, dtype=torch.float64)
+    differences = (below[:1] - below).double()  # x − x[0], exactly
+    first = [top - v for v in below[0].tolist()]  # x[0], column by column
+
+    def from_first(mixed_differences: torch.Tensor) -> list[int]:  # x[0] + floor(d + 1/2), exactly
+        rounded = (mixed_differences + 0.5).floor().long().tolist()
+        return [first[j] + v for row in rounded for j, v in enumerate(row)]
+
+    assert F.apply_weights(x, weights).flatten().tolist() == from_first(weights @ differences)
+    partners = F.cycle_partners(6, generator=g)
+    expected_pairs = from_first(differences[partners].lerp(differences, 0.3))
+    assert F.mix_pairs(x, 0.3, partners).flatten().tolist() == expected_pairs
 
 
 def test_int64_at_both_ends_of_its_range_saturates_instead_of_wrapping() -> None:
@@ -308,3 +348,80 @@ def test_code_that_catches_valueerror_as_torchvision_raises_catches_ours(cls: ty
         cls(num_classes=3)(pil, torch.tensor([0, 1]))
     with pytest.raises(TypeError):  # and still a TypeError, for code that catches that
         cls(num_classes=3)(images, [0, 1])
+
+
+# -- masks: one form whatever the draw, every value checked --------------------------------------------
+
+
+def _segmentation(n: int, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {
+        "image": torch.rand(n, 2, *mask.shape[-3:]),
+        "mask": tv_tensors.Mask(mask),
+        "label": torch.arange(n) % 3,
+    }
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: Z.MixUp(num_classes=3, spatial_dims=3, p=p),
+        lambda p: Z.ZetaMixup(num_classes=3, spatial_dims=3, p=p),
+        lambda p: Z.ZetaCutMix(num_classes=3, spatial_dims=3, p=p),
+        lambda p: Z.CutMix(num_classes=3, spatial_dims=3, p=p),
+    ],
+    ids=["MixUp", "ZetaMixup", "ZetaCutMix", "CutMix"],
+)
+def test_a_mask_comes_back_in_one_form_whether_or_not_the_batch_is_mixed(make) -> None:
+    """Blending methods give soft masks (N, K, *spatial), CutMix class indices: mixed or not."""
+    masks = torch.randint(0, 3, (4, 3, 4, 5))
+    forms = set()
+    for n, p in ((4, 1.0), (4, 0.0), (1, 1.0)):  # mixed, p = 0, a batch of one
+        out = make(p)(_segmentation(n, masks[:n]))["mask"]
+        assert isinstance(out, tv_tensors.Mask)
+        forms.add((out.dtype, tuple(out.shape[1:])))
+        if p == 0.0 or n == 1:  # unmixed: the masks themselves, in that form
+            expected = (
+                masks[:n] if out.dtype == masks.dtype else F.one_hot_masks(masks[:n], 3, spatial_dims=3)
+            )
+            assert torch.equal(out.as_subclass(torch.Tensor), expected)
+    assert len(forms) == 1, forms
+
+
+def test_mask_values_are_checked_whether_or_not_the_batch_is_mixed() -> None:
+    for n, value in itertools.product((1, 2), (5, -1)):
+        masks = torch.zeros(n, 3, 4, 5, dtype=torch.long)
+        masks[0, 0, 0, 0] = value
+        low, high = min(value, 0), max(value, 0)
+        message = (
+            rf"^masks must be class indices in \[0, num_classes\) = \[0, 3\), got values from {low} to {high}"
+        )
+        for make in (Z.MixUp, Z.ZetaMixup):
+            with pytest.raises(ValueError, match=message):
+                make(num_classes=3, spatial_dims=3)(_segmentation(n, masks))
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_bool_and_complex_masks_are_refused_naming_masks(n: int) -> None:
+    bool_masks = torch.zeros(n, 3, 4, 5, dtype=torch.bool)
+    with pytest.raises(
+        TypeError,
+        match=r"^masks must be an integer tensor of class indices, got a tensor of dtype torch.bool",
+    ):
+        Z.MixUp(num_classes=3, spatial_dims=3)(_segmentation(n, bool_masks))
+    with pytest.raises(
+        TypeError,
+        match=r"^masks must be an integer tensor of class indices, got a tensor of dtype torch.bool",
+    ):
+        F.one_hot_masks(bool_masks, 3, spatial_dims=3)
+    for mode in ("batch", "elem"):
+        with pytest.raises(
+            TypeError,
+            match=r"^masks must hold real values \(class indices or soft masks\), got dtype torch.complex64",
+        ):
+            Z.CutMix(num_classes=3, spatial_dims=3, mode=mode)(
+                _segmentation(n, bool_masks.to(torch.complex64))
+            )
+
+
+def test_one_hot_masks_of_an_empty_batch() -> None:
+    assert F.one_hot_masks(torch.zeros(0, 3, 4, dtype=torch.long), 3).shape == (0, 3, 3, 4)

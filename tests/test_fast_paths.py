@@ -16,7 +16,7 @@ import torch
 
 import zmix_transforms as Z
 from tests.memory import peak_bytes
-from tests.numerics import assert_products_agree
+from tests.numerics import assert_products_agree, assert_same_mix
 from tests.strategies import make_images
 from zmix_transforms import _backend
 from zmix_transforms import functional as F
@@ -143,8 +143,12 @@ def test_worker_processes_run_the_product_after_the_parent_did() -> None:
         torch.testing.assert_close(soft.sum(1), torch.ones(64))
 
 
-def _every_kernel(dtype: torch.dtype, size: int) -> list[torch.Tensor]:
-    """The out-of-place and in-place results of every kernel on one seeded batch."""
+def _every_kernel(dtype: torch.dtype, size: int) -> list[tuple[torch.Tensor, int | None]]:
+    """The out-of-place and in-place results of every kernel on one seeded batch.
+
+    Each with its terms per row where it is a matrix product (its last bits depend on how the
+    product is computed), None where it is elementwise.
+    """
     x = make_images((12, 3, size, size), dtype, seed=size)
     g = torch.Generator().manual_seed(3)
     weights = F.zeta_weights(12, generator=g, dtype=torch.float64)
@@ -152,27 +156,28 @@ def _every_kernel(dtype: torch.dtype, size: int) -> list[torch.Tensor]:
     partners, lams = F.cycle_partners(12, generator=g), F.sample_lambdas(1.0, 12, generator=g)
     steps = (lams * 256).round() / 256  # what MixUp draws for 8-bit batches
     box = F.cutmix_box(size, size, 0.4, generator=g)
-    results = [
-        F.apply_weights(x, weights),
-        F.apply_terms(x, indices, values),
-        F.mix_pairs(x, 0.3, partners),
-        F.mix_pairs(x, lams, partners),
-        F.mix_pairs(x, 77 / 256, partners),
-        F.mix_pairs(x, steps, partners),
-        F.paste_box(x, box, partners),
-        _backend.ranked_columns(torch.randint(0, 80, (40, 40), generator=g), torch.arange(40), 6)[0],
+    ranked = _backend.ranked_columns(torch.randint(0, 80, (40, 40), generator=g), torch.arange(40), 6)[0]
+    results: list[tuple[torch.Tensor, int | None]] = [
+        (F.apply_weights(x, weights), 12),
+        (F.apply_terms(x, indices, values), 4),
+        (F.mix_pairs(x, 0.3, partners), None),
+        (F.mix_pairs(x, lams, partners), None),
+        (F.mix_pairs(x, 77 / 256, partners), None),
+        (F.mix_pairs(x, steps, partners), None),
+        (F.paste_box(x, box, partners), None),
+        (ranked, None),
     ]
-    for kernel, args in (
-        (F.apply_weights, (weights,)),
-        (F.apply_terms, (indices, values)),
-        (F.mix_pairs, (0.3, partners)),
-        (F.mix_pairs, (77 / 256, partners)),
-        (F.mix_pairs, (steps, partners)),
-        (F.paste_box, (box, partners)),
+    for kernel, args, terms in (
+        (F.apply_weights, (weights,), 12),
+        (F.apply_terms, (indices, values), 4),
+        (F.mix_pairs, (0.3, partners), None),
+        (F.mix_pairs, (77 / 256, partners), None),
+        (F.mix_pairs, (steps, partners), None),
+        (F.paste_box, (box, partners), None),
     ):
         target = x.clone()
         kernel(target, *args, inplace=True)
-        results.append(target)
+        results.append((target, terms))
     return results
 
 
@@ -188,8 +193,9 @@ def test_every_route_switched_off_gives_the_same_values(route: str, dtype: torch
             actual = _every_kernel(dtype, size)
         assert _backend.ROUTES[route] is True
     assert saved == _backend.ROUTES
-    for got, want in zip(actual, expected, strict=True):
-        assert torch.equal(got, want)
+    # bit for bit, but for the products, whose blocking and BLAS some routes choose
+    for (got, _), (want, terms) in zip(actual, expected, strict=True):
+        assert_same_mix(got, want, terms, route)
 
 
 @contextlib.contextmanager
@@ -306,3 +312,57 @@ def test_uint8_casts_through_int16_truncate_as_the_direct_cast() -> None:
     )
     assert torch.equal(through, direct) and torch.equal(reused, direct)
     assert torch.equal(direct[values.trunc() == 255], torch.full_like(direct[values.trunc() == 255], 255))
+
+
+@pytest.mark.usefixtures("routes_on")
+@pytest.mark.parametrize("faster", [True, False], ids=["oneDNN", "torch.mm"])
+def test_products_take_the_kernel_measured_faster_and_keep_it(faster: bool) -> None:
+    """``onednn_products``: the choice measured once per shape class is what later calls run."""
+    weights = F.zeta_weights(16, generator=torch.Generator().manual_seed(0))
+    x = make_images((16, 3, 64, 64), torch.float32, seed=0)
+    flat = x.reshape(16, -1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_backend, "ONEDNN_FASTER", {})
+        calls: list[str] = []
+        patch.setattr(_backend, "_onednn_is_faster", lambda w, f: calls.append("measured") or faster)
+        taken: list[str] = []
+        onednn = _backend._onednn_product
+        patch.setattr(_backend, "_onednn_product", lambda w, f: taken.append("oneDNN") or onednn(w, f))
+        first = F.apply_weights(x, weights)
+        second = F.apply_weights(x, weights)
+        assert calls == ["measured"] and list(_backend.ONEDNN_FASTER.values()) == [faster]
+        assert taken == (["oneDNN", "oneDNN"] if faster else [])
+    assert torch.equal(first, second)
+    assert_products_agree(first, (weights @ flat).reshape(x.shape), 16, "against torch.mm")
+
+
+@pytest.mark.usefixtures("routes_on")
+def test_products_fall_back_to_torch_mm_where_onednn_is_missing_or_not_faster() -> None:
+    weights = F.zeta_weights(16, generator=torch.Generator().manual_seed(1))
+    flat = make_images((16, 3 * 64 * 64), torch.float32, seed=1)
+
+    def missing(w: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("no oneDNN in this build")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_backend, "ONEDNN_FASTER", {})
+        patch.setattr(_backend, "_onednn_product", missing)
+        assert torch.equal(_backend.product(weights, flat), weights @ flat)
+        assert list(_backend.ONEDNN_FASTER.values()) == [False]
+        # small products, float64 and products that need gradients are never timed
+        assert torch.equal(_backend.product(weights, flat[:, :8]), weights @ flat[:, :8])
+        assert torch.equal(
+            _backend.product(weights.double(), flat.double()), weights.double() @ flat.double()
+        )
+        grad = weights.clone().requires_grad_()
+        assert torch.equal(_backend.product(grad, flat), grad @ flat)
+        assert len(_backend.ONEDNN_FASTER) == 1
+
+
+def test_onednn_products_compute_the_product() -> None:
+    """The operator itself, where the build has it: ``W @ x`` within the product bound."""
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this torch build has no oneDNN")
+    weights = F.zeta_weights(24, generator=torch.Generator().manual_seed(2))
+    flat = make_images((24, 5000), torch.float32, seed=2)
+    assert_products_agree(_backend._onednn_product(weights, flat), weights @ flat, 24, "oneDNN")

@@ -27,30 +27,38 @@ what its kernel's formula computes:
 * ``int16_casts``: float results cast to uint8 on the CPU go through int16 (ATen vectorizes
   float32 → int16 and int16 → uint8 but casts float32 → uint8 one value at a time); truncation
   gives the same values for the results cast, which lie in (−1, 256) (off: the direct cast).
+* ``onednn_products``: ζ-mixup's float32 products on the CPU (``W @ x`` over the batch's (N, D)
+  view, in place over blocks too) go through oneDNN's linear operator where it is faster on this
+  machine: the first product of each shape class times oneDNN against ``torch.mm`` (MKL or
+  OpenBLAS), alternating, and keeps oneDNN only if it is at least 1.2× faster, as
+  ``torch.backends.cudnn.benchmark`` picks a convolution. MKL runs its AVX2 kernels on AMD CPUs,
+  where oneDNN's AVX-512 kernels were about 2× faster; on an Intel Xeon with AVX-512 MKL was as
+  fast or faster. Both sum the same terms in their own order: the values agree within the product
+  bound (README, Guarantees), and a process keeps its choice for each shape class (off: ``torch.mm``).
 * ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows
   are mixed from (mixup, CutMix, ζ-mixup with ``max_terms``), when that moves fewer rows than
   gathering every batch (off: all-gather every batch). Set it alike on every rank.
 
 Measured on and off side by side (``benchmarks/bench_mixing.py``, the Benchmarks page), each route
-is kept only where it is at least 1.2× faster. Removed that way: oneDNN's linear operator for float32
-products (2× MKL's ``torch.mm`` on an AMD EPYC, where MKL skips AVX-512, but 0.8–1.0× on an Intel
-Xeon with AVX-512), float to uint8/int8/int16 casts through int32 (5× on that AMD EPYC, where
-ATen's direct cast was not vectorized, 1.15× on the Intel Xeon), walks along the pairing's cycles in
-chunks of small samples (0.7× mixing out of place), per-sample lerps of float32 samples
-(1.06×), and out-of-place CutMix writing each value once, slabs around the box and the box
-(0.89–1.06×). The in-place kernels stay for their memory bound where their speed-up is smaller.
+is kept only where it is at least 1.2× faster. Removed that way: float to uint8/int8/int16 casts
+through int32 (5× on an AMD EPYC, where ATen's direct cast was not vectorized, 1.15× on an Intel
+Xeon), walks along the pairing's cycles in chunks of small samples (0.7× mixing out of place),
+per-sample lerps of float32 samples (1.06×), and out-of-place CutMix writing each value once, slabs
+around the box and the box (0.89–1.06×). The in-place kernels stay for their memory bound where
+their speed-up is smaller.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 
-__all__ = ["ROUTES", "ranked_columns", "routes"]
+__all__ = ["ROUTES", "product", "ranked_columns", "routes"]
 
 #: Which routes are on; ``ZMIX_TRANSFORMS_DISABLE="numpy_argsort,narrow_blocks"`` turns those off at
 #: import, ``ZMIX_TRANSFORMS_DISABLE=all`` every one.
@@ -61,6 +69,7 @@ ROUTES: dict[str, bool] = {
     "per_sample_lerp": True,
     "integer_steps": True,
     "int16_casts": True,
+    "onednn_products": True,
     "fetch_rows": True,
 }
 
@@ -147,3 +156,65 @@ def ranked_columns(
         return ranked, torch.empty(0, dtype=torch.int64)
     ties_array = ties_array[(ties_array + 1) % n != 0]  # not a row's last key and the next row's first
     return ranked, torch.from_numpy(np.unique(ties_array // n).astype(np.int64))
+
+
+# -- ζ-mixup's float32 products: torch.mm or oneDNN, whichever is faster on this machine ------------
+
+#: For each shape class, whether oneDNN's linear operator multiplies faster than ``torch.mm`` here
+#: (measured on the first product of that class in this process).
+ONEDNN_FASTER: dict[tuple[int, ...], bool] = {}
+_SPEED_UP = 1.2  # the rule for every route: kept where it is at least this much faster
+
+
+def product(weights: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+    """``weights @ flat`` for float (M, N) weights and a contiguous float (N, D) batch view.
+
+    Through oneDNN (``onednn_products``) for float32 on the CPU where it was measured faster for
+    this shape class, else ``torch.mm``. Both compute the same sums, each in its own order.
+    """
+    if not _onednn_candidate(weights, flat):
+        return weights @ flat
+    key = (weights.shape[0], weights.shape[1], flat.shape[1].bit_length(), torch.get_num_threads())
+    faster = ONEDNN_FASTER.get(key)
+    if faster is None:
+        faster = ONEDNN_FASTER[key] = _onednn_is_faster(weights, flat)
+    return _onednn_product(weights, flat) if faster else weights @ flat
+
+
+def _onednn_candidate(weights: torch.Tensor, flat: torch.Tensor) -> bool:
+    return (
+        ROUTES["onednn_products"]
+        and flat.device.type == "cpu"
+        and flat.dtype == torch.float32
+        and weights.dtype == torch.float32
+        and flat.is_contiguous()
+        and not (torch.is_grad_enabled() and (weights.requires_grad or flat.requires_grad))
+        and not torch.compiler.is_compiling()
+        and weights.shape[0] * flat.shape[1] >= _MIN_ONEDNN_OUTPUT
+        and torch.backends.mkldnn.is_available()
+    )
+
+
+# Below this many output values a product takes microseconds either way: not worth timing.
+_MIN_ONEDNN_OUTPUT = 1 << 16
+
+
+def _onednn_product(weights: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+    """``weights @ flat`` as oneDNN's ``linear(weights, flat.T)``: (M, N) · (N, D), a contiguous (M, D)."""
+    return torch.ops.mkldnn._linear_pointwise(weights, flat.t(), None, "none", [], "")
+
+
+def _onednn_is_faster(weights: torch.Tensor, flat: torch.Tensor, rounds: int = 3) -> bool:
+    """Time oneDNN against ``torch.mm`` on this product, alternating; True if oneDNN is 1.2× faster."""
+    try:
+        _onednn_product(weights, flat)  # warm-up, and the test that this build has the operator
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False
+    weights @ flat
+    best = {"onednn": float("inf"), "mm": float("inf")}
+    for _ in range(rounds):
+        for name, run in (("onednn", _onednn_product), ("mm", torch.mm)):
+            start = time.perf_counter()
+            run(weights, flat)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best["onednn"] * _SPEED_UP <= best["mm"]

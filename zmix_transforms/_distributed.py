@@ -197,6 +197,9 @@ _DTYPES = (
     torch.int16,
     torch.int32,
     torch.int64,
+    torch.uint16,
+    torch.uint32,
+    torch.uint64,
 )
 
 

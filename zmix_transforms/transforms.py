@@ -228,6 +228,15 @@ class _BatchMix(_PerRankDraws):
         soft = _soft_masks(mask, self.num_classes, self.spatial_dims)
         return self.mix_images(soft, params, inplace=inplace and soft is mask)
 
+    def unmixed_masks(self, mask: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
+        """A mask batch of a batch that is not mixed, in the form ``mix_masks`` gives it.
+
+        The output's form must not depend on the draw: class-index masks become one-hot soft
+        masks here too (checked against ``num_classes`` alike); a new tensor unless ``inplace``.
+        """
+        soft = _soft_masks(mask, self.num_classes, self.spatial_dims)
+        return soft if soft is not mask or inplace else mask.clone()
+
     # -- input handling ------------------------------------------------------------------------
 
     def forward(self, *inputs: Any) -> Any:
@@ -282,7 +291,13 @@ class _BatchMix(_PerRankDraws):
         for position in batch.image_positions:
             flat_outputs[position] = _rewrap(flat_inputs[position], params, self.mix_images, inplace)
         for position in batch.mask_positions:
-            flat_outputs[position] = _rewrap(flat_inputs[position], params, self.mix_masks, inplace)
+            mask = flat_inputs[position]
+            if params is None:  # the same form as a mixed batch's masks
+                plain = mask.as_subclass(torch.Tensor) if isinstance(mask, tv_tensors.TVTensor) else mask
+                out = self.unmixed_masks(plain, inplace=inplace)
+                flat_outputs[position] = tv_tensors.wrap(out, like=mask) if mask is not plain else out
+            else:
+                flat_outputs[position] = _rewrap(mask, params, self.mix_masks, inplace)
         return tree_unflatten(flat_outputs, spec)
 
     def _mix_plain_pair(
@@ -1001,7 +1016,19 @@ class CutMix(_PairMix):
 
     def mix_masks(self, mask: torch.Tensor, params: dict[str, Any], *, inplace: bool = False) -> torch.Tensor:
         """Paste the same region of the partners into the mask batch (class indices stay indices)."""
+        _check_cut_mask(mask)
         return _paste_drawn_region(mask, params, inplace=inplace)
+
+    def unmixed_masks(self, mask: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
+        """The mask batch of a batch that is not mixed: as it is (CutMix's masks keep their form)."""
+        _check_cut_mask(mask)
+        return mask if inplace else mask.clone()
+
+
+def _check_cut_mask(mask: torch.Tensor) -> None:
+    """CutMix copies mask values: any real dtype (class indices, bool, soft floats), never complex."""
+    if mask.is_complex():
+        raise TypeError(f"masks must hold real values (class indices or soft masks), got dtype {mask.dtype}")
 
 
 def _paste_drawn_region(x: torch.Tensor, params: dict[str, Any], *, inplace: bool) -> torch.Tensor:

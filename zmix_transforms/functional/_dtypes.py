@@ -1,9 +1,9 @@
 """The dtype a batch is mixed in, and the way back to the batch's own dtype.
 
 float32 and float64 batches are mixed in their own dtype; float16, bfloat16 and integers of up to
-16 bits in float32; int32 and int64 in float64 (float32's 24-bit mantissa would round them), relative
-to the batch's first sample (see ``_kernels._in_compute_dtype``). Integer results round to nearest
-with ties up, ``floor(x + 1/2)``.
+16 bits in float32; int32, int64, uint32 and uint64 in float64 (float32's 24-bit mantissa would round
+them), relative to the batch's first sample (see ``_kernels._in_compute_dtype``). Integer results
+round to nearest with ties up, ``floor(x + 1/2)``.
 
 8-bit batches (uint8, int8) mixed with weights in steps of 1/256 are computed in int16 instead
 (``in_steps``, ``high_byte``; the route ``integer_steps``): ``(a·x + (256 − a)·y + 128) // 256`` for
@@ -19,8 +19,9 @@ import torch
 
 from .. import _backend
 
-# Integer dtypes mixed relative to their first sample, in float64 and out of place (_kernels).
-WIDE_INTEGERS = (torch.int32, torch.int64)
+# Integer dtypes mixed relative to their first sample, in float64 and out of place (_kernels): their
+# values do not all fit float32's 24-bit mantissa. uint64 goes through int64 shifted by 2^63.
+WIDE_INTEGERS = (torch.int32, torch.int64, torch.uint32, torch.uint64)
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:

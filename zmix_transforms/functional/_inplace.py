@@ -91,9 +91,12 @@ def check_writable(x: torch.Tensor) -> None:
 
 def apply_weights_(x: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype) -> None:
     """``x ← weights @ x`` for contiguous ``x``, over blocks of columns (``weights`` in ``dtype``)."""
-    mix_columns_(
-        x, dtype, lambda block, half: weights @ block if half is None else torch.addmm(half, weights, block)
-    )
+
+    def mix(block: torch.Tensor, half: torch.Tensor | None) -> torch.Tensor:
+        mixed = _backend.product(weights, block)
+        return mixed if half is None else mixed.add_(half)
+
+    mix_columns_(x, dtype, mix)
 
 
 def apply_terms_(x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor, dtype: torch.dtype) -> None:

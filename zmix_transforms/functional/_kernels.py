@@ -51,7 +51,7 @@ __all__ = ["apply_terms", "apply_weights", "mix_pairs", "paste_box", "paste_regi
 def _in_compute_dtype(x: torch.Tensor, mix: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """``mix`` applied to ``x``'s values in its compute dtype, returned in ``x``'s dtype.
 
-    int32 and int64 batches are mixed relative to their first sample, ``x[0] + mix(x − x[0])``
+    int32, int64, uint32 and uint64 batches are mixed relative to their first sample, ``x[0] + mix(x − x[0])``
     (``mix`` is linear with weights summing to 1): the differences are exact in float64 wherever
     the values at a position span less than 2^53, so equal values stay exactly themselves even at the
     ends of the dtype's range, whatever the weights' precision, and results saturate at the range.
@@ -59,13 +59,20 @@ def _in_compute_dtype(x: torch.Tensor, mix: Callable[[torch.Tensor], torch.Tenso
     dtype = compute_dtype(x.dtype)
     if x.dtype not in WIDE_INTEGERS:
         return restore_dtype(mix(x if x.dtype == dtype else x.to(dtype)), x.dtype)
+    if x.dtype == torch.uint64:  # x − 2^63 as int64 (the top bit flipped): the same order, and a mix
+        # commutes with a shift of every value, so the int64 result shifted back is the uint64 mix
+        shifted = _in_compute_dtype(x.view(torch.int64) ^ _INT64_MIN, mix)
+        return (shifted ^ _INT64_MIN).view(torch.uint64)
     reference = x[:1].to(torch.int64)
     differences = _differences(x.to(torch.int64), reference)
     offsets = add_half_for_rounding(mix(differences), torch.int64)  # floor(m + 1/2), integer-valued
     out = _saturating_add(reference, offsets)
-    if x.dtype == torch.int32:
-        out = out.clamp_(torch.iinfo(torch.int32).min, torch.iinfo(torch.int32).max)
+    if x.dtype != torch.int64:  # int32, uint32: a sum beyond the dtype's range saturates too
+        out = out.clamp_(torch.iinfo(x.dtype).min, torch.iinfo(x.dtype).max)
     return out.to(x.dtype)
+
+
+_INT64_MIN = torch.iinfo(torch.int64).min
 
 
 def _differences(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -209,7 +216,7 @@ def _apply_weights(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         rows = weights.to(values.dtype)
         if rows.shape[0] == 1:  # a matrix product, not BLAS's vector one: the same sums as in a batch's
             rows = rows.expand(2, -1).contiguous()
-        return (rows @ flat)[: weights.shape[0]].reshape(weights.shape[0], *values.shape[1:])
+        return _backend.product(rows, flat)[: weights.shape[0]].reshape(weights.shape[0], *values.shape[1:])
 
     return _in_compute_dtype(x, product)
 

@@ -55,17 +55,20 @@ def one_hot(
     return smooth_labels(one_hot_rows(labels, classes, dtype), label_smoothing)
 
 
-def one_hot_rows(labels: torch.Tensor, classes: int, dtype: torch.dtype) -> torch.Tensor:
+def one_hot_rows(
+    labels: torch.Tensor, classes: int, dtype: torch.dtype, name: str = "labels"
+) -> torch.Tensor:
     """[`one_hot`][zmix_transforms.functional.one_hot] of 1-D integer ``labels``, unsmoothed.
 
-    The values are checked against ``classes`` here (on the CPU); their type and shape, by the
-    caller (``one_hot``, or the transforms, which check their labels once).
+    The values are checked against ``classes`` here (on the CPU), their errors naming ``name``;
+    their type and shape, by the caller (``one_hot``, or the transforms, which check their labels
+    once).
     """
     if labels.device.type == "cpu" and labels.numel() > 0:
         low, high = (int(v) for v in torch.aminmax(labels))
         if low < 0 or high >= classes:
             raise ValueError(
-                f"labels must be class indices in [0, num_classes) = [0, {classes}), "
+                f"{name} must be class indices in [0, num_classes) = [0, {classes}), "
                 f"got values from {low} to {high}"
             )
     n = labels.shape[0]
@@ -128,7 +131,12 @@ def one_hot_masks(
         >>> one_hot_masks(torch.tensor([[[0, 2]]]), 3).shape
         torch.Size([1, 3, 1, 2])
     """
-    if not isinstance(masks, torch.Tensor) or masks.is_floating_point() or masks.is_complex():
+    if (
+        not isinstance(masks, torch.Tensor)
+        or masks.is_floating_point()
+        or masks.is_complex()
+        or masks.dtype == torch.bool
+    ):
         raise TypeError(f"masks must be an integer tensor of class indices, got {describe(masks)}")
     if masks.ndim == spatial_dims + 2 and masks.shape[1] == 1:
         masks = masks[:, 0]
@@ -137,5 +145,10 @@ def one_hot_masks(
             f"class-index masks must have shape (N, *spatial) or (N, 1, *spatial) with {spatial_dims} "
             f"spatial dimensions, got shape {tuple(masks.shape)}"
         )
-    flat = one_hot(masks.reshape(-1).long(), num_classes, dtype=dtype)  # (N·positions, K)
-    return flat.reshape(*masks.shape, -1).movedim(-1, 1).contiguous()
+    classes = check_num_classes(num_classes, allow_none=False)
+    assert classes is not None  # allow_none=False
+    dtype = dtype or torch.float32
+    if not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a float dtype, got {dtype}")
+    flat = one_hot_rows(masks.reshape(-1), classes, dtype, name="masks")  # (N·positions, K)
+    return flat.reshape(*masks.shape, classes).movedim(-1, 1).contiguous()
