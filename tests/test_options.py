@@ -313,7 +313,9 @@ def _mixupe_reference(mixed_logits, mixed_targets, clean_logits, clean_labels, a
     return loss * (l_mix.detach().abs() / loss.detach().abs()), l_mix
 
 
-@pytest.mark.parametrize(("alpha", "eta", "tau"), [(2.0, 1e-3, 1.0), (1.0, 0.5, 0.3), (0.4, 2.0, 5.0)])
+@pytest.mark.parametrize(
+    ("alpha", "eta", "tau"), [(2.0, 1e-3, 1.0), (1.0, 0.5, 0.3), (0.4, 2.0, 5.0), (1.0, 1e-3, -1.0)]
+)
 def test_mixupe_value_and_gradient(alpha: float, eta: float, tau: float) -> None:
     g = torch.Generator().manual_seed(0)
     x, labels = torch.randn(8, 5, generator=g), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
@@ -327,12 +329,31 @@ def test_mixupe_value_and_gradient(alpha: float, eta: float, tau: float) -> None
     reference, l_mix = _mixupe_reference(model(mixed_x), mixed_y, model(x), labels, alpha, eta, tau)
     ref_grads = torch.autograd.grad(reference, list(model.parameters()))
 
-    torch.testing.assert_close(loss, l_mix)  # the value is the mixup loss
+    torch.testing.assert_close(loss, l_mix)  # the value is the mixup loss while η·term < L_mix
     for ours, theirs in zip(grads, ref_grads, strict=True):
         torch.testing.assert_close(ours, theirs)
     plain = torch.autograd.grad(Z.SoftTargetCrossEntropy()(model(mixed_x), mixed_y), list(model.parameters()))
     assert not all(torch.allclose(a, b) for a, b in zip(grads, plain, strict=True)), (
         "the term changes the gradient"
+    )
+
+
+def test_mixupe_value_flips_sign_when_the_term_outweighs_the_mixup_loss() -> None:
+    """As in the authors' code: |L_mix| · sign(L_mix − η·term), the gradient flipped with it."""
+    g = torch.Generator().manual_seed(1)
+    labels = torch.arange(8) % 3
+    # confident and right: every s_i > 0, so the term is positive and η·term > L_mix
+    clean_logits = (4 * F.one_hot(labels, 3) + 0.1 * torch.randn(8, 3, generator=g)).requires_grad_()
+    mixed_logits, mixed_targets = torch.randn(8, 3, generator=g), torch.full((8, 3), 1 / 3)
+    loss_fn = Z.MixupELoss(alpha=1.0, eta=1e3, threshold=10.0)
+    l_mix = Z.SoftTargetCrossEntropy()(mixed_logits, mixed_targets)
+    term = loss_fn.directional_term(clean_logits, labels)
+    assert float(l_mix - 1e3 * term) < 0  # the term outweighs L_mix
+    loss = loss_fn(mixed_logits, mixed_targets, clean_logits, labels)
+    torch.testing.assert_close(loss, -l_mix)
+    reference, _ = _mixupe_reference(mixed_logits, mixed_targets, clean_logits, labels, 1.0, 1e3, 10.0)
+    torch.testing.assert_close(
+        torch.autograd.grad(loss, clean_logits)[0], torch.autograd.grad(reference, clean_logits)[0]
     )
 
 
@@ -347,8 +368,10 @@ def test_mixupe_accepts_one_hot_clean_targets() -> None:
 def test_mixupe_errors() -> None:
     with pytest.raises(ValueError, match=r"^eta must be a finite number > 0, got -1.0"):
         Z.MixupELoss(eta=-1.0)
-    with pytest.raises(ValueError, match=r"^threshold must be a finite number > 0, got inf"):
+    with pytest.raises(ValueError, match=r"^threshold must be a finite number, got inf"):
         Z.MixupELoss(threshold=math.inf)
+    with pytest.raises(TypeError, match=r"^threshold must be a finite number, got 'low' of type str"):
+        Z.MixupELoss(threshold="low")
     loss_fn = Z.MixupELoss()
     with pytest.raises(
         ValueError, match=r"^class-index clean_targets must have shape \(B,\) = \(4,\), got \(3,\)"

@@ -23,6 +23,7 @@ __all__ = [
     "check_bool",
     "check_class_indices",
     "check_dense_logits_and_targets",
+    "check_finite",
     "check_finite_positive",
     "check_generator",
     "check_image_batches",
@@ -69,6 +70,16 @@ def check_finite_positive(name: str, value: Any) -> float:
     value = float(value)
     if not math.isfinite(value) or value <= 0.0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
+def check_finite(name: str, value: Any) -> float:
+    """Return ``value`` as a float, or raise if it is not a finite real number."""
+    if not _is_real_number(value):
+        raise TypeError(f"{name} must be a finite number, got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
     return value
 
 

@@ -8,6 +8,7 @@ from torch import nn
 
 from ._checks import (
     check_dense_logits_and_targets,
+    check_finite,
     check_finite_positive,
     check_logits_and_targets,
     check_same_classes,
@@ -75,18 +76,21 @@ class MixupELoss(nn.Module):
       ``s_i = Σ_k f_ik · (y_ik − softmax(f_i)_k)``;
     * ``term = (1 − λ̄) · (1/B) · Σ_{i: s_i < τ} s_i``, with ``λ̄ = (α + 1) / (2α + 1)``, the mean
       of Beta(α + 1, α);
-    * ``loss = (L_mix − η · term) · |L_mix| / |L_mix − η · term|`` (the ratio detached), so the value
-      equals ``L_mix`` while the gradient carries the extra term.
+    * ``loss = (L_mix − η · term) · |L_mix| / |L_mix − η · term|`` (the ratio detached), as the
+      authors' code computes it: its value is ``|L_mix| · sign(L_mix − η · term)``, which is
+      ``L_mix`` while ``η · term < L_mix`` (the usual case: η is small) and ``−L_mix``, its gradient
+      flipped too, when the term is larger; the gradient carries the extra term.
 
     Args:
         alpha: The α of the mixup that made the mixed batch (sets ``λ̄``), a finite number > 0.
         eta: The weight η of the extra term, a finite number > 0 (default 1e-3; the authors' CIFAR-100
             recipe uses α = 2, η = 1e-3, τ = 1).
-        threshold: τ: only samples with ``s_i < τ`` count, a finite number > 0 (default 1.0).
+        threshold: τ: only samples with ``s_i < τ`` count, any finite number (default 1.0; the
+            authors' code defaults to −1).
 
     Raises:
-        ValueError: If a parameter is not a finite number > 0, at construction; if the shapes do not
-            match, when called.
+        ValueError: If ``alpha`` or ``eta`` is not a finite number > 0 or ``threshold`` not finite,
+            at construction; if the shapes do not match, when called.
         TypeError: If an input is not a tensor of the right dtype, when called.
 
     Note:
@@ -107,7 +111,7 @@ class MixupELoss(nn.Module):
         super().__init__()
         self.alpha = check_finite_positive("alpha", alpha)
         self.eta = check_finite_positive("eta", eta)
-        self.threshold = check_finite_positive("threshold", threshold)
+        self.threshold = check_finite("threshold", threshold)
         self._soft_ce = SoftTargetCrossEntropy()
 
     @property
@@ -146,8 +150,9 @@ class MixupELoss(nn.Module):
             clean_targets: Its class indices (B',) or one-hot targets (B', K).
 
         Returns:
-            A scalar whose value is the mixup loss and whose gradient is that of
-            ``L_mix − η · term``, rescaled by ``|L_mix| / |L_mix − η · term|``.
+            A scalar whose value is ``|L_mix| · sign(L_mix − η · term)`` (the mixup loss while
+            ``η · term < L_mix``) and whose gradient is that of ``L_mix − η · term``, rescaled by
+            ``|L_mix| / |L_mix − η · term|``.
         """
         mix_loss = self._soft_ce(mixed_logits, mixed_targets)
         check_same_classes(mixed_logits, clean_logits)
