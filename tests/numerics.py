@@ -23,7 +23,7 @@ def product_bound(expected: torch.Tensor, terms: int) -> float:
     if expected.numel() == 0:
         return 0.0
     scale = max(float(expected.double().abs().max()), 1.0)
-    compute = compute_dtype(expected.dtype) if expected.dtype != torch.bool else torch.float32
+    compute = compute_dtype(expected.dtype)
     bound = 2 * (terms + 1) * (torch.finfo(compute).eps / 2) * scale
     if not expected.dtype.is_floating_point:
         return bound + 1.0  # rounded to the nearest integer: a value near .5 may round either way

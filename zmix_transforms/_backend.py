@@ -164,6 +164,8 @@ def ranked_columns(
 #: (measured on the first product of that class in this process).
 ONEDNN_FASTER: dict[tuple[int, ...], bool] = {}
 _SPEED_UP = 1.2  # the rule for every route: kept where it is at least this much faster
+# Below this many output values a product takes microseconds either way: not worth timing.
+_MIN_ONEDNN_OUTPUT = 1 << 16
 
 
 def product(weights: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
@@ -193,10 +195,6 @@ def _onednn_candidate(weights: torch.Tensor, flat: torch.Tensor) -> bool:
         and weights.shape[0] * flat.shape[1] >= _MIN_ONEDNN_OUTPUT
         and torch.backends.mkldnn.is_available()
     )
-
-
-# Below this many output values a product takes microseconds either way: not worth timing.
-_MIN_ONEDNN_OUTPUT = 1 << 16
 
 
 def _onednn_product(weights: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:

@@ -449,7 +449,9 @@ def check_image_batches(images: list[torch.Tensor], name: str, spatial_dims: int
 
 
 def check_mask_batch(mask: torch.Tensor, image: torch.Tensor, batch_size: int, spatial_dims: int = 2) -> None:
-    """Raise unless a mask batch is (N, ..., *spatial) with the images' N and spatial sizes."""
+    """Raise unless a mask batch holds real values, (N, ..., *spatial) with the images' N and sizes."""
+    if mask.is_complex():
+        raise TypeError(f"masks must hold real values (class indices or soft masks), got dtype {mask.dtype}")
     spatial = tuple(image.shape[-spatial_dims:])
     if (
         mask.ndim < spatial_dims + 1

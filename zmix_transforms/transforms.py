@@ -235,7 +235,7 @@ class _BatchMix(_PerRankDraws):
         masks here too (checked against ``num_classes`` alike); a new tensor unless ``inplace``.
         """
         soft = _soft_masks(mask, self.num_classes, self.spatial_dims)
-        return soft if soft is not mask or inplace else mask.clone()
+        return soft if soft is not mask else _kept(mask, inplace=inplace)
 
     # -- input handling ------------------------------------------------------------------------
 
@@ -290,14 +290,10 @@ class _BatchMix(_PerRankDraws):
                 flat_outputs[batch.label_position] = batch.labels
         for position in batch.image_positions:
             flat_outputs[position] = _rewrap(flat_inputs[position], params, self.mix_images, inplace)
-        for position in batch.mask_positions:
-            mask = flat_inputs[position]
-            if params is None:  # the same form as a mixed batch's masks
-                plain = mask.as_subclass(torch.Tensor) if isinstance(mask, tv_tensors.TVTensor) else mask
-                out = self.unmixed_masks(plain, inplace=inplace)
-                flat_outputs[position] = tv_tensors.wrap(out, like=mask) if mask is not plain else out
-            else:
-                flat_outputs[position] = _rewrap(mask, params, self.mix_masks, inplace)
+        for position in batch.mask_positions:  # unmixed, in the same form as a mixed batch's masks
+            flat_outputs[position] = _rewrap(
+                flat_inputs[position], params, self.mix_masks, inplace, unmixed=self.unmixed_masks
+            )
         return tree_unflatten(flat_outputs, spec)
 
     def _mix_plain_pair(
@@ -471,19 +467,23 @@ def _plain_pair(sample: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
     return None
 
 
+def _kept(x: torch.Tensor, *, inplace: bool) -> torch.Tensor:
+    """A batch that is not mixed: itself when ``inplace``, else a copy (never the input handed back)."""
+    return x if inplace else x.clone()
+
+
 def _rewrap(
-    inpt: torch.Tensor, params: dict[str, Any] | None, apply: Callable[..., torch.Tensor], inplace: bool
+    inpt: torch.Tensor,
+    params: dict[str, Any] | None,
+    apply: Callable[..., torch.Tensor],
+    inplace: bool,
+    unmixed: Callable[..., torch.Tensor] = _kept,
 ) -> Any:
-    """Apply ``apply`` (or copy, when not mixing) and keep the tv_tensor type of ``inpt``."""
+    """Apply ``apply`` (``unmixed`` when not mixing) and keep the tv_tensor type of ``inpt``."""
     # tv_tensors come back as plain tensors from ops and are wrapped again below; other subclasses
     # (MONAI's MetaTensor) carry their own metadata through the ops
     plain = inpt.as_subclass(torch.Tensor) if isinstance(inpt, tv_tensors.TVTensor) else inpt
-    if params is not None:
-        out = apply(plain, params, inplace=inplace)
-    elif inplace:
-        out = plain
-    else:
-        out = plain.clone()
+    out = apply(plain, params, inplace=inplace) if params is not None else unmixed(plain, inplace=inplace)
     return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
 
 
@@ -1016,19 +1016,11 @@ class CutMix(_PairMix):
 
     def mix_masks(self, mask: torch.Tensor, params: dict[str, Any], *, inplace: bool = False) -> torch.Tensor:
         """Paste the same region of the partners into the mask batch (class indices stay indices)."""
-        _check_cut_mask(mask)
         return _paste_drawn_region(mask, params, inplace=inplace)
 
     def unmixed_masks(self, mask: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
         """The mask batch of a batch that is not mixed: as it is (CutMix's masks keep their form)."""
-        _check_cut_mask(mask)
-        return mask if inplace else mask.clone()
-
-
-def _check_cut_mask(mask: torch.Tensor) -> None:
-    """CutMix copies mask values: any real dtype (class indices, bool, soft floats), never complex."""
-    if mask.is_complex():
-        raise TypeError(f"masks must hold real values (class indices or soft masks), got dtype {mask.dtype}")
+        return _kept(mask, inplace=inplace)
 
 
 def _paste_drawn_region(x: torch.Tensor, params: dict[str, Any], *, inplace: bool) -> torch.Tensor:

@@ -214,9 +214,7 @@ def _apply_weights(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     def product(values: torch.Tensor) -> torch.Tensor:
         flat = values.reshape(values.shape[0], -1).contiguous()
         rows = weights.to(values.dtype)
-        if rows.shape[0] == 1:  # a matrix product, not BLAS's vector one: the same sums as in a batch's
-            rows = rows.expand(2, -1).contiguous()
-        return _backend.product(rows, flat)[: weights.shape[0]].reshape(weights.shape[0], *values.shape[1:])
+        return _backend.product(rows, flat).reshape(weights.shape[0], *values.shape[1:])
 
     return _in_compute_dtype(x, product)
 

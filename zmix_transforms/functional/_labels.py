@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .._checks import allocation, check_num_classes, check_probability, describe
@@ -41,18 +43,24 @@ def one_hot(
         tensor([[0., 0., 1.],
                 [1., 0., 0.]])
     """
-    classes = check_num_classes(num_classes, allow_none=False)
-    assert classes is not None  # allow_none=False
+    classes, dtype = _one_hot_options(num_classes, dtype)
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"labels must be a torch.Tensor of class indices, got {type(labels).__name__}")
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise TypeError(f"labels must be integer class indices (any int dtype), got dtype {labels.dtype}")
     if labels.ndim != 1:
         raise ValueError(f"class-index labels must have shape (N,), got shape {tuple(labels.shape)}")
+    return smooth_labels(one_hot_rows(labels, classes, dtype), label_smoothing)
+
+
+def _one_hot_options(num_classes: Any, dtype: torch.dtype | None) -> tuple[int, torch.dtype]:
+    """``num_classes`` checked, and the float ``dtype`` of one-hot rows (default float32)."""
+    classes = check_num_classes(num_classes, allow_none=False)
+    assert classes is not None  # allow_none=False
     dtype = dtype or torch.float32
     if not dtype.is_floating_point:
         raise TypeError(f"dtype must be a float dtype, got {dtype}")
-    return smooth_labels(one_hot_rows(labels, classes, dtype), label_smoothing)
+    return classes, dtype
 
 
 def one_hot_rows(
@@ -145,10 +153,6 @@ def one_hot_masks(
             f"class-index masks must have shape (N, *spatial) or (N, 1, *spatial) with {spatial_dims} "
             f"spatial dimensions, got shape {tuple(masks.shape)}"
         )
-    classes = check_num_classes(num_classes, allow_none=False)
-    assert classes is not None  # allow_none=False
-    dtype = dtype or torch.float32
-    if not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a float dtype, got {dtype}")
+    classes, dtype = _one_hot_options(num_classes, dtype)
     flat = one_hot_rows(masks.reshape(-1), classes, dtype, name="masks")  # (N·positions, K)
     return flat.reshape(*masks.shape, classes).movedim(-1, 1).contiguous()
