@@ -7,6 +7,9 @@
   fraction, for several α.
 - ``modes.png``: timm's three modes on a batch of 8: mixup's weight matrix W and CutMix's mixed
   batch (each sample in its own colour) for ``mode="batch"``, ``"elem"`` and ``"pair"``.
+- ``fmix_decay.png``: FMix masks for several decays δ, and the kept share against the drawn λ.
+- ``resizemix.png``: ResizeMix on coloured samples (each partner shrunk whole into a sample), and
+  the distribution of the pasted share.
 
 Run ``python examples/method_figures.py`` (``--quick``: fewer draws, smaller figures).
 """
@@ -128,8 +131,57 @@ def modes_figure(path: Path, dpi: int) -> dict[str, Any]:
     return {"weights": weights}
 
 
+DECAYS = (1.0, 3.0, 5.0)
+
+
+def fmix_figure(path: Path, draws: int, dpi: int) -> dict[str, Any]:
+    """Masks of one λ for each decay δ (top), and the exact kept share of many draws (bottom)."""
+    from zmix_transforms.fmix import fmix_masks
+
+    g = torch.Generator().manual_seed(0)
+    fig, axes = plt.subplots(2, len(DECAYS), figsize=(3.2 * len(DECAYS), 5.2))
+    kept: dict[float, torch.Tensor] = {}
+    for col, decay in enumerate(DECAYS):
+        masks = fmix_masks(torch.full((3,), 0.5), (32, 32), decay, g)
+        axes[0, col].imshow(torch.cat(list(masks), 1).numpy(), cmap="Blues_r", vmin=0, vmax=1)
+        axes[0, col].set(title=f"FMix masks, λ = 0.5, δ = {decay:g}", xticks=[], yticks=[])
+        lams = F.sample_lambdas(1.0, min(draws, 2000), generator=g)
+        kept[decay] = fmix_masks(lams, (16, 16), decay, g).flatten(1).double().mean(1)
+        axes[1, col].scatter(lams.numpy(), kept[decay].numpy(), s=2, color="#d08c2b")
+        axes[1, col].set(xlabel="drawn λ (α = 1)", ylabel="kept share (label weight)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return {"kept": kept}
+
+
+def resizemix_figure(path: Path, draws: int, dpi: int) -> dict[str, Any]:
+    """A ResizeMix batch of coloured, striped samples (top), and the pasted share of many draws."""
+    n = 8
+    colours = torch.tensor(plt.get_cmap("tab10")(range(n))[:, :3], dtype=torch.float32)
+    stripes = (torch.arange(24) // 4 % 2).float().reshape(1, 24, 1) * 0.35 + 0.65
+    images = colours.reshape(n, 3, 1, 1) * stripes.expand(1, 24, 24)  # each sample: its colour, striped
+    torch.manual_seed(2)
+    mixed, _ = Z.ResizeMix(mode="elem", num_classes=n)(images, torch.arange(n))
+    strip = torch.cat([torch.nn.functional.pad(t, (1, 1, 1, 1), value=1.0) for t in mixed], 2)
+    fig, axes = plt.subplots(2, 1, figsize=(7.0, 5.2))
+    axes[0].imshow(torch.cat(strip.chunk(2, dim=2), dim=1).permute(1, 2, 0).numpy())
+    axes[0].set(title='ResizeMix, mode="elem": each partner shrunk whole into a sample', xticks=[], yticks=[])
+    from zmix_transforms.resizemix import resizemix_regions
+
+    regions = resizemix_regions(draws, (224, 224), generator=torch.Generator().manual_seed(0))
+    pasted = torch.tensor([r.size / 224**2 for r in regions])
+    axes[1].hist(pasted.numpy(), bins=40, range=(0, 0.7), color="#d08c2b")
+    axes[1].set(xlabel="pasted share 1 − λ (τ ~ U(0.1, 0.8), the partner's label weight)")
+    axes[1].set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return {"pasted": pasted}
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Draw the four figures; return their numbers and paths."""
+    """Draw the six figures; return their numbers and paths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer draws, smaller figures (for CI)")
     parser.add_argument("--out", type=Path, default=Path("out/method_figures"))
@@ -141,8 +193,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "mixup": mixup_figure(args.out / "mixup_alpha.png", draws, dpi),
         "cutmix": cutmix_figure(args.out / "cutmix_alpha.png", draws, dpi),
         "modes": modes_figure(args.out / "modes.png", dpi),
+        "fmix": fmix_figure(args.out / "fmix_decay.png", draws, dpi),
+        "resizemix": resizemix_figure(args.out / "resizemix.png", draws, dpi),
         "figures": [
-            args.out / name for name in ("zeta_gamma.png", "mixup_alpha.png", "cutmix_alpha.png", "modes.png")
+            args.out / name
+            for name in (
+                "zeta_gamma.png",
+                "mixup_alpha.png",
+                "cutmix_alpha.png",
+                "modes.png",
+                "fmix_decay.png",
+                "resizemix.png",
+            )
         ],
     }
     print("wrote " + ", ".join(str(p) for p in result["figures"]))

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
-from tests.strategies import alphas, gammas, lams
+from tests.strategies import alphas, gammas, lams, scales
 from zmix_transforms import functional as F
 
 Run = Callable[..., tuple[torch.Tensor, torch.Tensor]]
@@ -26,7 +26,8 @@ Run = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 @dataclass(frozen=True)
 class Method:
     name: str
-    # "zeta" (dense W), "pair" (mixup), "cut" (CutMix), "zetacut" (CutMix on top of ζ-mixup)
+    # "zeta" (dense W), "pair" (mixup), "cut" (CutMix, FMix: each pixel copied from the same place of
+    # one sample), "resize" (ResizeMix: copied from another place, the partner shrunk), "zetacut"
     family: str
     params: st.SearchStrategy[float]
     run: Run  # run(images, labels, num_classes, param, seed, *, smoothing=True)
@@ -36,6 +37,7 @@ class Method:
     # pair and cut methods: "batch" (one λ, a single cycle), "elem" (a λ or box per sample, a single
     # cycle) or "pair" (a λ or box per pair of a random pairing)
     mode: str = "batch"
+    typical: object = None  # a parameter value to use where a test needs one (default: 1.0)
 
     @property
     def through_product(self) -> bool:
@@ -87,7 +89,7 @@ def _collate(make: Callable[..., object], **options: object) -> Run:
 def _zeta_terms(images: torch.Tensor, labels: torch.Tensor, gamma: float, *, generator: torch.Generator):
     """ζ-mixup with 5 terms a row, through the functional kernels."""
     indices, values = F.zeta_terms(
-        images.shape[0], gamma, max_terms=5, generator=generator, dtype=torch.float64
+        images.shape[0], gamma, max_terms=5, generator=generator, dtype=torch.float64, device=images.device
     )
     return F.apply_terms(images, indices, values), F.apply_terms(labels, indices, values)
 
@@ -122,6 +124,36 @@ METHODS = [
         mode="pair",
     ),
     Method("ZetaCutMix", "zetacut", gammas(), _transform(_zeta_cutmix), False),
+    Method("FMix", "cut", alphas(), _transform(Z.FMix), False),
+    Method("FMixCollate(elem)", "cut", alphas(), _collate(Z.FMixCollate, mode="elem"), False, mode="elem"),
+    Method(
+        "FMix(pair, decay=1.5)",
+        "cut",
+        alphas(),
+        _transform(Z.FMix, decay=1.5, mode="pair"),
+        False,
+        mode="pair",
+    ),
+    Method("ResizeMix", "resize", scales(), _transform(Z.ResizeMix), False, typical=(0.1, 0.8)),
+    Method(
+        "ResizeMixCollate(elem)",
+        "resize",
+        scales(),
+        _collate(Z.ResizeMixCollate, mode="elem"),
+        False,
+        mode="elem",
+        typical=(0.1, 0.8),
+    ),
+    Method(
+        "ResizeMix(pair, p=0.5)",
+        "resize",
+        scales(),
+        _transform(Z.ResizeMix, mode="pair", p=0.5),
+        False,
+        mode="pair",
+        typical=(0.1, 0.8),
+    ),
+    Method("ZetaCutMixCollate", "zetacut", gammas(), _collate(Z.ZetaCutMixCollate), False),
     Method("F.apply_terms(zeta_terms, k=5)", "zeta", gammas(), _functional(_zeta_terms), True),
     Method("ZetaMixup(max_terms=4)", "zeta", gammas(), _transform(Z.ZetaMixup, max_terms=4), False),
     Method(
@@ -166,6 +198,17 @@ VOLUME_METHODS = [
     Method(
         "F.cutmix(3-D)", "cut", lams(), _functional(partial(F.cutmix, spatial_dims=3)), False, volumes=True
     ),
+    Method("FMix(3-D)", "cut", alphas(), _transform(Z.FMix, spatial_dims=3), False, volumes=True),
+    Method(
+        "ResizeMix(3-D, elem)",
+        "resize",
+        scales(),
+        _transform(Z.ResizeMix, spatial_dims=3, mode="elem"),
+        False,
+        volumes=True,
+        mode="elem",
+        typical=(0.1, 0.8),
+    ),
     Method(
         "CutMix(3-D, elem)",
         "cut",
@@ -189,10 +232,18 @@ def reveal_weights(method: Method, images: torch.Tensor, param: float, seed: int
 
 def reveal_sources(method: Method, images: torch.Tensor, param: float, seed: int) -> torch.Tensor:
     """For a copying method (CutMix): the index of the sample each output value was taken from."""
-    n = images.shape[0]
-    coded = torch.arange(n, dtype=torch.float64).reshape(n, *([1] * (images.ndim - 1))).expand(images.shape)
-    coded = coded.contiguous()
+    return reveal_origins(method, images, param, seed) // images[0].numel()
+
+
+def reveal_origins(method: Method, images: torch.Tensor, param: float, seed: int) -> torch.Tensor:
+    """For a copying method (CutMix, ResizeMix): where each output value was taken from.
+
+    Every input value is coded by its flat index in the batch (exact in float64), so the mix of the
+    coded batch, with the same draws, reads as the index each value was copied from.
+    """
+    coded = torch.arange(images.numel(), dtype=torch.float64).reshape(images.shape)
     if isinstance(images, tv_tensors.TVTensor):  # a Video batch stays one
         coded = tv_tensors.wrap(coded, like=images)
+    n = images.shape[0]
     mixed, _ = method.run(coded, torch.eye(n, dtype=torch.float64), n, param, seed, smoothing=False)
     return mixed.round().long()

@@ -118,6 +118,15 @@ def alphas(draw: st.DrawFn) -> float:
 
 
 @st.composite
+def scales(draw: st.DrawFn) -> tuple[float, float]:
+    """ResizeMix's τ ranges ``(lo, hi)``, the paper's (0.1, 0.8) and the whole (0, 1] included."""
+    if draw(st.booleans()):
+        return draw(st.sampled_from([(0.1, 0.8), (0.0, 1.0), (0.5, 0.6)]))
+    low = draw(st.floats(0.0, 0.9))
+    return low, draw(st.floats(low + 0.05, 1.0))
+
+
+@st.composite
 def lams(draw: st.DrawFn) -> float:
     """Mixing weights in [0, 1], the ends included."""
     return draw(st.one_of(st.sampled_from([0.0, 1.0, 0.5]), st.floats(0.0, 1.0)))

@@ -14,6 +14,7 @@ import torch
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
+from tests.methods import METHOD_IDS, METHODS
 from zmix_transforms import functional as F
 
 META = torch.device("meta")  # stands in for another device: no data, every op shape-checks only
@@ -425,3 +426,51 @@ def test_bool_and_complex_masks_are_refused_naming_masks(n: int) -> None:
 
 def test_one_hot_masks_of_an_empty_batch() -> None:
     assert F.one_hot_masks(torch.zeros(0, 3, 4, dtype=torch.long), 3).shape == (0, 3, 3, 4)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=METHOD_IDS)
+def test_a_meta_batch_gives_the_shapes_and_dtypes_a_real_batch_gives(method) -> None:
+    """Meta tensors (shape propagation) come back on meta in the form a real batch's mix has."""
+    shape = (4, 3, 2, 4, 5) if method.volumes else (4, 3, 4, 5)
+    param = method.typical or 0.5
+    real = method.run(torch.rand(shape), torch.arange(4) % 3, 3, param, 0)
+    meta = method.run(torch.empty(shape, device="meta"), torch.arange(4, device="meta") % 3, 3, param, 0)
+    for got, expected in zip(meta, real, strict=True):
+        assert got.device.type == "meta"
+        assert (got.shape, got.dtype) == (expected.shape, expected.dtype)
+
+
+@pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
+def test_meta_and_real_tensors_are_not_mixed_together(mode: str) -> None:
+    images, labels = torch.rand(4, 3, 4, 5), torch.arange(4) % 3
+    meta_mask = tv_tensors.Mask(torch.zeros(4, 4, 5, dtype=torch.long, device="meta"))
+    hint = r"or neither on it \(a meta batch has no values to mix real ones with\), got "
+    for make in (Z.MixUp, Z.CutMix, Z.ZetaMixup):
+        options = {} if make is Z.ZetaMixup else {"mode": mode}
+        with pytest.raises(
+            ValueError, match=r"^labels must be on the meta device as images is, " + hint + "labels on cpu"
+        ):
+            make(num_classes=3, **options)(images.to("meta"), labels)
+        with pytest.raises(
+            ValueError, match=r"^images must be on the meta device as masks is, " + hint + "images on cpu"
+        ):
+            make(num_classes=3, **options)({"image": images, "mask": meta_mask, "label": labels})
+
+
+@pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64])
+def test_unsigned_class_indices_are_read_and_checked_exactly(dtype: torch.dtype) -> None:
+    images = torch.rand(3, 1, 2, 2)
+    _, labels = Z.ZetaMixup(num_classes=3, p=0.0)(images, torch.tensor([0, 2, 1], dtype=dtype))
+    assert torch.equal(labels, torch.eye(3)[[0, 2, 1]])
+    top = torch.iinfo(dtype).max
+    with pytest.raises(
+        ValueError,
+        match=rf"^labels must be class indices in \[0, num_classes\) = \[0, 3\), got values from 0 to {top}$",
+    ):
+        Z.MixUp(num_classes=3)(images, torch.tensor([0, top, 1], dtype=dtype))
+    masks = torch.tensor([0, 1, 2, top], dtype=dtype).reshape(1, 2, 2).expand(3, 2, 2)
+    with pytest.raises(
+        ValueError,
+        match=rf"^masks must be class indices in \[0, num_classes\) = \[0, 3\), got values from 0 to {top}$",
+    ):
+        Z.MixUp(num_classes=3)({"image": images, "mask": tv_tensors.Mask(masks), "label": torch.arange(3)})

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import datetime
 import itertools
+import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +32,7 @@ from zmix_transforms._backend import routes
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
 
 SEED = 1234
+_OUT: list[Path] = []  # in a rank: where the ranks write their results
 
 
 def _free_port() -> int:
@@ -48,6 +51,7 @@ def _entry(rank: int, world_size: int, port: int, job: str, out: str) -> None:
     )
     try:
         torch.set_num_threads(1)
+        _OUT[:] = [Path(out)]
         result = JOBS[job](rank, world_size)
         torch.save(result, Path(out) / f"rank{rank}.pt")
     finally:
@@ -160,6 +164,10 @@ METHODS: dict[str, Callable[[], Any]] = {
     "CutMix": lambda: Z.CutMix(num_classes=5, across_ranks=True),
     "CutMix(elem)": lambda: Z.CutMix(num_classes=5, mode="elem", across_ranks=True),
     "CutMix(pair)": lambda: Z.CutMix(num_classes=5, mode="pair", across_ranks=True),
+    "FMix": lambda: Z.FMix(num_classes=5, across_ranks=True),
+    "FMix(elem)": lambda: Z.FMix(num_classes=5, mode="elem", across_ranks=True),
+    "ResizeMix": lambda: Z.ResizeMix(num_classes=5, across_ranks=True),
+    "ResizeMix(pair)": lambda: Z.ResizeMix(num_classes=5, mode="pair", across_ranks=True),
     "ZetaCutMix": lambda: Z.ZetaCutMix(num_classes=5, across_ranks=True),
 }
 SIZES = {2: [3, 5], 4: [2, 4, 1, 3]}  # unequal batch sizes, as in a last batch
@@ -307,4 +315,134 @@ def test_outside_a_group_the_draws_are_unchanged(monkeypatch: pytest.MonkeyPatch
     assert not torch.equal(ranked[1], default[1])
 
 
-JOBS: dict[str, Callable[[int, int], Any]] = {"per_rank": per_rank_job, "across": across_job}
+# -- ranks that fail -------------------------------------------------------------------------------
+
+TIMEOUT = 2.0  # rank_timeout of the fault jobs: a missing rank is reported after it, not after minutes
+
+
+def _rank_fault(rank: int) -> dict[str, Callable[[], Any]]:
+    """Each fault: what this rank does (rank 1 is the odd one; None: it makes no call across ranks)."""
+    batch = (torch.rand(3, 3, 4, 4), torch.tensor([0, 1, 2]))
+
+    def call(transform: Any, inputs: Any = batch) -> Callable[[], Any]:
+        return lambda: transform(*inputs) if isinstance(inputs, tuple) else transform(inputs)
+
+    def across(make: Callable[..., Any], **options: Any) -> Any:
+        return make(num_classes=3, across_ranks=True, rank_timeout=TIMEOUT, **options)
+
+    odd = rank == 1
+
+    def failing_getter(sample: Any) -> Any:
+        raise KeyError("no 'target' in this sample")
+
+    meta = (torch.empty(3, 3, 4, 4, device="meta"), torch.tensor([0, 1, 2]))
+    return {
+        "p=0 on one rank": call(across(Z.MixUp, p=0.0 if odd else 1.0)),
+        "another method": call(across(Z.MixUp if odd else Z.ZetaMixup)),
+        "another max_terms": call(across(Z.ZetaMixup, max_terms=2 if odd else 3)),
+        "another gamma": call(across(Z.ZetaMixup, gamma=2.0 if odd else 2.8)),
+        "another mode": call(across(Z.CutMix, mode="pair" if odd else "batch")),
+        "a labels_getter that raises": call(
+            across(Z.MixUp, labels_getter=failing_getter if odd else "default"),
+            {"image": batch[0], "label": batch[1]},
+        ),
+        "meta tensors on one rank": call(across(Z.ZetaMixup), meta if odd else batch),
+        "raises before the call": (lambda: None) if odd else call(across(Z.MixUp)),
+        "across_ranks=False on one rank": call(Z.MixUp(num_classes=3) if odd else across(Z.MixUp)),
+    }
+
+
+def faults_job(rank: int, world_size: int) -> dict[str, Any]:
+    """Every fault on a fresh group (a fault leaves the ranks' calls out of step): how each rank ended."""
+    results = {}
+    for fault in _rank_fault(rank):
+        group = dist.new_group(backend="gloo", timeout=datetime.timedelta(seconds=60))
+        act = _rank_fault(rank)[fault]
+        start = time.monotonic()
+        try:
+            with _default_group(group):
+                act()
+            outcome = ("returned", "")
+        except Exception as error:
+            outcome = (type(error).__name__, str(error))
+        results[fault] = (*outcome, time.monotonic() - start)
+    return results
+
+
+@contextlib.contextmanager
+def _default_group(group: Any) -> Iterator[None]:
+    """Run the transforms of the block on ``group`` (their default is the default group)."""
+    original = _distributed.exchange_layout
+
+    def on_group(images: Any, labels: Any, process_group: Any, *args: Any, **kwargs: Any) -> Any:
+        return original(images, labels, group, *args, **kwargs)
+
+    _distributed.exchange_layout = on_group
+    try:
+        yield
+    finally:
+        _distributed.exchange_layout = original
+
+
+def test_a_rank_fault_ends_every_rank_at_once_naming_its_cause(tmp_path: Path) -> None:
+    ranks = run_ranks("faults", 3, tmp_path)
+    expected = {  # what the ranks that do their part see
+        "p=0 on one rank": r"needs the same transform on every rank, got p=1\.0 on rank 0 and p=0\.0 on rank 1",
+        "another method": r"got transform='ZetaMixup' on rank 0 and transform='MixUp' on rank 1",
+        "another max_terms": r"got max_terms=3 on rank 0 and max_terms=2 on rank 1",
+        "another gamma": r"got gamma=2\.8 on rank 0 and gamma=2\.0 on rank 1",
+        "another mode": r"got mode='batch' on rank 0 and mode='pair' on rank 1",
+        "a labels_getter that raises": r"got rank\(s\) \[1\] refusing theirs \(rank 1: KeyError: .no 'target'",
+        "meta tensors on one rank": r"got rank\(s\) \[1\] refusing theirs \(rank 1: ValueError: images and "
+        r"labels must hold values with across_ranks=True",
+        "raises before the call": r"waited rank_timeout=2 s for rank\(s\) \[1\] to join this call",
+        "across_ranks=False on one rank": r"waited rank_timeout=2 s for rank\(s\) \[1\] to join this call",
+    }
+    for fault, pattern in expected.items():
+        for rank, result in enumerate(ranks):
+            kind, message, seconds = result[fault]
+            assert seconds < 5.0, f"{fault}: rank {rank} took {seconds:.1f} s"
+            if rank == 1 and fault in ("raises before the call", "across_ranks=False on one rank"):
+                assert kind == "returned", fault  # it made no call across ranks: nothing to wait for
+            elif rank == 1 and fault == "a labels_getter that raises":
+                assert (kind, message) == ("KeyError", "\"no 'target' in this sample\""), fault
+            elif rank == 1 and fault == "meta tensors on one rank":
+                assert kind == "ValueError" and message.startswith("images and labels must hold values"), (
+                    fault
+                )
+            else:
+                wanted = "RankTimeoutError" if "waited" in pattern else "ValueError"
+                assert kind == wanted, (fault, rank, kind, message)
+                assert re.search(pattern, message), (fault, rank, message)
+
+
+def dies_job(rank: int, world_size: int) -> Any:
+    """Rank 1 dies before the call; the others report it missing after rank_timeout."""
+    if rank == 1:
+        torch.save("died", _OUT[0] / "rank1.pt")
+        os._exit(0)
+    start = time.monotonic()
+    try:
+        Z.MixUp(num_classes=3, across_ranks=True, rank_timeout=TIMEOUT)(
+            torch.rand(2, 3, 4, 4), torch.tensor([0, 1])
+        )
+    except Exception as error:
+        return type(error).__name__, str(error), time.monotonic() - start
+    return "returned", "", time.monotonic() - start
+
+
+def test_a_rank_that_dies_is_named_by_the_others(tmp_path: Path) -> None:
+    ranks = run_ranks("dies", 3, tmp_path)
+    assert ranks[1] == "died"
+    for result in (ranks[0], ranks[2]):
+        kind, message, seconds = result
+        assert kind == "RankTimeoutError" and seconds < 5.0, result
+        assert "for rank(s) [1] to join this call" in message
+
+
+JOBS: dict[str, Callable[[int, int], Any]] = {
+    "per_rank": per_rank_job,
+    "across": across_job,
+    "faults": faults_job,
+    "dies": dies_job,
+}

@@ -13,20 +13,45 @@ from torchvision import tv_tensors
 import zmix_transforms as Z
 from zmix_transforms import functional as F
 
-TRANSFORMS = [Z.ZetaMixup, Z.MixUp, Z.CutMix]
-COLLATES = [Z.ZetaMixupCollate, Z.MixUpCollate, Z.CutMixCollate]
+TRANSFORMS = [Z.ZetaMixup, Z.MixUp, Z.CutMix, Z.ZetaCutMix]
+COLLATES = [Z.ZetaMixupCollate, Z.MixUpCollate, Z.CutMixCollate, Z.ZetaCutMixCollate]
 PARAM_NAME = {
     Z.ZetaMixup: "gamma",
     Z.MixUp: "alpha",
     Z.CutMix: "alpha",
+    Z.ZetaCutMix: "gamma",
     Z.ZetaMixupCollate: "gamma",
     Z.MixUpCollate: "alpha",
     Z.CutMixCollate: "alpha",
+    Z.ZetaCutMixCollate: "gamma",
 }
+POSITIONAL = {Z.ZetaMixup: "gamma", Z.MixUp: "alpha", Z.CutMix: "alpha", Z.ZetaCutMix: "gamma, alpha"}
 ALL_CLASSES = TRANSFORMS + COLLATES
 
 
 # -- parameters, checked at construction ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES)
+def test_a_call_in_another_librarys_argument_order_names_the_class_and_its_keywords(cls: type) -> None:
+    """torchvision's reference ``RandomMixup(num_classes, p, alpha)``, renamed to ours."""
+    method = getattr(cls, "transform_class", cls)
+    positional = POSITIONAL[method]
+    count = positional.count(",") + 1
+    noun = "argument" if count == 1 else "arguments"
+    with pytest.raises(
+        TypeError,
+        match=rf"^{cls.__name__}\(\) takes at most {count} positional {noun} \({positional}\), got "
+        rf"{count + 2}: \(10, .*\); pass the others by keyword: .*num_classes, labels_getter, "
+        rf"label_smoothing, multi_label, p, per_rank",
+    ):
+        cls(10, *[0.5] * (count + 1))
+    with pytest.raises(
+        TypeError,
+        match=rf"^{cls.__name__}\(\) got an unexpected keyword argument 'num_clases' \(did you mean "
+        rf"'num_classes'\?\); its keywords are {positional}, ",
+    ):
+        cls(num_clases=10)
 
 
 @pytest.mark.parametrize("cls", ALL_CLASSES)

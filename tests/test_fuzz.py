@@ -1,8 +1,10 @@
 """Arbitrary inputs at every public callable: a valid mix, or a ValueError/TypeError naming an argument.
 
-Tensors of every dtype (bool and complex included), 0 to 5 dimensions, empty sizes, permuted,
-sliced and expanded (stride-0) memory, one argument on the meta device (standing in for another
-device), and parameter values of every kind (NaN, infinities, negatives, strings, None).
+Tensors of every dtype (unsigned, bool and complex included), 0 to 5 dimensions, empty sizes,
+permuted, sliced and expanded (stride-0) memory, one argument on the meta device (standing in for
+another device) or the whole call on it, masks of every kind (class indices, soft, bool, complex,
+out of range), ``RandomMix.from_timm`` with timm's arguments, and parameter values of every kind
+(NaN, infinities, negatives, strings, None).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from torchvision import tv_tensors
 
 import zmix_transforms as Z
 from zmix_transforms import functional as F
@@ -29,6 +32,9 @@ DTYPES = (
     torch.int16,
     torch.int32,
     torch.int64,
+    torch.uint16,
+    torch.uint32,
+    torch.uint64,
     torch.bool,
     torch.complex64,
 )
@@ -39,7 +45,9 @@ _NAMES = (
     r"images|labels|x|weights|partners|lam|indices|values|box|box\.\w+|batch|batch_size|height|width|"
     r"gamma|alpha|max_terms|num_classes|label_smoothing|p|generator|dtype|mixed_logits|clean_logits|"
     r"logits|targets|clean_targets|transforms|transforms\[\d+\]|class-index \w+|float targets|"
-    r"one-hot clean_targets|labels and images|indices and values|all image batches|a Mask batch|inplace|mode|region|region\[\d+\]"
+    r"one-hot clean_targets|labels and images|indices and values|all image batches|a Mask batch|inplace|mode|"
+    r"region|region\[\d+\]|masks|mixup_alpha|cutmix_alpha|cutmix_minmax|prob|switch_prob|correct_lam|"
+    r"multi_label|mixup_alpha or cutmix_alpha"
 )
 _OURS = re.compile(
     rf"^(({_NAMES})( of shape \([^)]*\))? (must|needs)|\w+\(\) (needs|found|does not support)|"
@@ -59,7 +67,7 @@ def tensors(draw: st.DrawFn, *, min_ndim: int = 0, max_ndim: int = 5) -> torch.T
         x = base > 0
     else:
         info = torch.iinfo(dtype)
-        x = base.clamp(info.min, info.max).to(dtype)
+        x = base.clamp(info.min, min(info.max, 2**53)).to(dtype)
     layout = draw(st.sampled_from(["contiguous", "permuted", "sliced", "expanded"]))
     if layout == "permuted" and x.ndim >= 2:
         x = x.transpose(-1, -2).contiguous().transpose(-1, -2)
@@ -94,7 +102,7 @@ def _maybe_meta(draw: st.DrawFn, value: Any) -> Any:
     return value
 
 
-REAL_DTYPES = DTYPES[:9]
+REAL_DTYPES = DTYPES[:12]
 
 
 @st.composite
@@ -149,14 +157,62 @@ def calls(draw: st.DrawFn, name: str) -> tuple[Any, tuple[Any, ...], dict[str, A
     if name == "cutmix_box":
         return F.cutmix_box, (either(shape[2], values()), either(shape[3], values()), lam), {}
     num_classes = either(3, values())
+    if draw(st.integers(0, 4)) == 0 and isinstance(labels, torch.Tensor):  # the whole call on meta
+        images, labels = images.to("meta"), labels.to("meta")
+    mode = either(draw(st.sampled_from(["batch", "elem", "pair"])), values())
+    if name == "from_timm":
+        timm_options = {
+            "mixup_alpha": either(draw(st.sampled_from([0.0, 0.8])), values()),
+            "cutmix_alpha": either(draw(st.sampled_from([0.0, 1.0])), values()),
+            "cutmix_minmax": either(None, st.one_of(values(), st.tuples(values(), values()))),
+            "prob": either(draw(st.floats(0, 1)), values()),
+            "switch_prob": either(draw(st.floats(0, 1)), values()),
+            "mode": mode,
+            "correct_lam": either(True, values()),
+            "label_smoothing": either(0.1, values()),
+            "num_classes": num_classes,
+            "multi_label": either(False, values()),
+        }
+
+        def from_timm_and_call(images: Any, labels: Any) -> Any:
+            return Z.RandomMix.from_timm(**timm_options)(images, labels)
+
+        return from_timm_and_call, (images, labels), {}
     options = {"num_classes": num_classes}
     if name in ("MixUp", "CutMix"):  # timm's modes
-        options["mode"] = either(draw(st.sampled_from(["batch", "elem", "pair"])), values())
+        options["mode"] = mode
+    if name.endswith("masks"):
+        method = name.split()[0]
+        options["spatial_dims"] = 2
+        mask = either(_mask_batch(draw, images), st.one_of(tensors(min_ndim=1), values()))
+        mask = tv_tensors.Mask(mask) if isinstance(mask, torch.Tensor) else mask
+        sample = {"image": images, "mask": mask}
+        if draw(st.booleans()):
+            sample["label"] = labels
+
+        def mix_masks(sample: dict[str, Any]) -> Any:
+            return getattr(Z, method)(**options)(sample)
+
+        return mix_masks, (sample,), {}
 
     def construct_and_call(images: Any, labels: Any) -> Any:
         return getattr(Z, name)(**options)(images, labels)
 
     return construct_and_call, (images, labels), {}
+
+
+def _mask_batch(draw: st.DrawFn, images: torch.Tensor) -> torch.Tensor:
+    """A mask batch for ``images``: class indices (N, H, W) or (N, 1, H, W), or soft (N, K, H, W)."""
+    n, spatial = (images.shape[0], tuple(images.shape[-2:])) if images.ndim >= 3 else (1, (1, 1))
+    kind = draw(st.sampled_from(["indices", "indices N1", "soft", "bool", "out of range"]))
+    if kind == "soft":
+        mask = torch.softmax(torch.randn(n, 3, *spatial), 1)
+    else:
+        top = 5 if kind == "out of range" else 3
+        mask = torch.randint(0, top, (n, *spatial), dtype=draw(st.sampled_from([torch.int64, torch.uint8])))
+        mask = mask.unsqueeze(1) if kind == "indices N1" else mask
+        mask = mask > 0 if kind == "bool" else mask
+    return mask.to(images.device)
 
 
 def _image_batch(draw: st.DrawFn, shape: tuple[int, ...]) -> torch.Tensor:
@@ -193,19 +249,44 @@ FUNCTIONAL = [
     "smooth_labels",
     "cutmix_box",
 ]
-TRANSFORMS = ["ZetaMixup", "MixUp", "CutMix", "ZetaCutMix"]
+TRANSFORMS = ["ZetaMixup", "MixUp", "CutMix", "ZetaCutMix", "from_timm"]
+MASKED = ["ZetaMixup masks", "MixUp masks", "CutMix masks"]
 
 
 def _check_result(name: str, args: tuple[Any, ...], result: Any) -> None:
     """What every successful call promises: the input's shape and dtype, finite convex mixes."""
-    if name in ("zeta_mixup", "mixup", "cutmix", *TRANSFORMS):
+    if name in MASKED:
+        sample = args[0]
+        images, mask = result["image"], result["mask"]
+        assert images.shape == sample["image"].shape and images.device == sample["image"].device
+        if not isinstance(sample["mask"], tv_tensors.Mask):  # not a mask: passed through as it is
+            assert mask is sample["mask"]
+            return
+        assert isinstance(mask, tv_tensors.Mask) and mask.shape[0] == images.shape[0]
+        assert mask.device == images.device
+        if not name.startswith("CutMix"):  # blended: soft masks (N, K, H, W) that sum to 1 per pixel
+            assert mask.is_floating_point() and mask.ndim == 4
+            if mask.device.type == "cpu" and mask.numel():
+                torch.testing.assert_close(mask.sum(1), torch.ones_like(mask.sum(1)), atol=1e-3, rtol=0)
+    elif name in ("zeta_mixup", "mixup", "cutmix", *TRANSFORMS):
         images = args[0]
         out, soft = result
-        assert out.shape == images.shape and out.dtype == images.dtype
+        assert out.shape == images.shape and out.dtype == images.dtype and out.device == images.device
         assert soft.is_floating_point() and soft.shape[0] == images.shape[0]
-        if images.is_floating_point() and images.device.type == "cpu" and torch.isfinite(images).all():
-            flat, mixed = images.double().reshape(len(images), -1), out.double().reshape(len(images), -1)
-            tol = 1e-2 * max(1.0, float(flat.abs().max())) if flat.numel() else 0.0
+        finite = images.device.type == "cpu" and (
+            not images.is_floating_point() or torch.isfinite(images).all()
+        )
+        if finite and images.dtype not in (torch.bool, torch.complex64) and images.numel():
+            # a convex mix stays within each pixel's range over the batch: exactly, for integers
+            # (any rounding of a convex combination of integers lies between them: no wrapping)
+            if images.is_floating_point():
+                flat, mixed = images.double().reshape(len(images), -1), out.double().reshape(len(images), -1)
+                tol = 1e-2 * max(1.0, float(flat.abs().max()))
+            else:
+                # int64 (torch has no min for uint16...uint64; values here stay below 2^53, so a
+                # wrapped uint64 would read negative)
+                flat, mixed = images.long().reshape(len(images), -1), out.long().reshape(len(images), -1)
+                tol = 0
             assert (mixed >= flat.min(0).values - tol).all() and (mixed <= flat.max(0).values + tol).all()
         if soft.device.type == "cpu":
             assert torch.isfinite(soft).all()
@@ -214,7 +295,7 @@ def _check_result(name: str, args: tuple[Any, ...], result: Any) -> None:
         assert result.shape[1:] == args[0].shape[1:]
 
 
-@pytest.mark.parametrize("name", FUNCTIONAL + TRANSFORMS)
+@pytest.mark.parametrize("name", FUNCTIONAL + TRANSFORMS + MASKED)
 def test_any_input_is_mixed_or_refused_naming_an_argument(name: str) -> None:
     @given(call=calls(name))
     def run(call: tuple[Any, tuple[Any, ...], dict[str, Any]]) -> None:

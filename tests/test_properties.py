@@ -8,13 +8,15 @@ weight structure (4) is in test_zeta.py.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from torchvision import tv_tensors
 
-from tests.methods import METHOD_IDS, METHODS, Method, reveal_sources, reveal_weights
+from tests.methods import METHOD_IDS, METHODS, Method, reveal_origins, reveal_weights
 from tests.numerics import assert_same_mix
 from tests.strategies import MixBatch, make_images, mix_batches, seeds
 from zmix_transforms import functional as F
@@ -90,11 +92,20 @@ def test_mix_is_convex_and_applies_its_weights(
         # value still lies within the inputs' range, rounding included.
         tol = _REL_TOL.get(images.dtype, 0.0) * max(float(x.abs().max()), 1.0)
         assert (out >= x.min(0).values - tol).all() and (out <= x.max(0).values + tol).all()
-    elif method.family == "cut":
+    elif method.family in ("cut", "resize"):
         # Every value is copied whole from the sample itself or from one partner, which gives the
-        # label weight: the exact fraction of the pixels taken from it.
-        sources = reveal_sources(method, images, param, seed).reshape(n, -1)
-        assert torch.equal(out, x.gather(0, sources))
+        # label weight: the exact fraction of the pixels taken from it. CutMix and FMix copy it from
+        # the same place; ResizeMix from anywhere in the partner (it is shrunk), the channel kept.
+        origins = reveal_origins(method, images, param, seed).reshape(n, -1)
+        per_sample = x.shape[1]
+        sources = origins // per_sample
+        assert torch.equal(out, x.reshape(-1)[origins])
+        own = torch.arange(per_sample).expand(n, per_sample)
+        if method.family == "cut":
+            assert torch.equal(origins % per_sample, own)
+        else:  # the channel (and, for a video, the frame) is kept: only spatial places move
+            spatial = math.prod(images.shape[-(3 if method.volumes else 2) :])
+            assert torch.equal(origins % per_sample // spatial, own // spatial)
         taken = torch.stack([torch.bincount(row, minlength=n) for row in sources]).to(torch.float64)
         torch.testing.assert_close(weights, taken / sources.shape[1], rtol=0, atol=1e-12)
     else:
@@ -211,8 +222,10 @@ def test_seed_reproduces_the_mix(method: Method, batch: MixBatch, param: float, 
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
 
 
-def _typical_param(method: Method) -> float:
-    """λ for the functional pair and box mixes, α or γ = 1 for the rest."""
+def _typical_param(method: Method) -> object:
+    """λ for the functional pair and box mixes, α or γ = 1 for the rest (a method may name its own)."""
+    if method.typical is not None:
+        return method.typical
     return 0.5 if (method.functional or method.name.startswith("F.")) and method.family != "zeta" else 1.0
 
 

@@ -107,6 +107,10 @@ def test_method_figures_quick_run(tmp_path: Path) -> None:
     assert modes["batch"].diagonal().unique().numel() == 1  # one λ
     assert modes["elem"].diagonal().unique().numel() == 8  # one λ per sample
     assert torch.equal(modes["pair"], modes["pair"].T)  # each pair mixes both ways alike
+    for kept in result["fmix"]["kept"].values():  # a mask keeps λ of the pixels, to half a pixel
+        assert ((kept >= 0) & (kept <= 1)).all()
+    pasted = result["resizemix"]["pasted"]  # τ ~ U(0.1, 0.8): a patch of τ² of the image
+    assert pasted.min() >= 0.1**2 * 0.9 and pasted.max() <= 0.8**2 * 1.02
     assert all(path.stat().st_size > 5_000 for path in result["figures"])
 
 

@@ -120,3 +120,105 @@ def test_minmax_boxes_have_sides_in_range_and_stay_inside(shape: tuple[int, ...]
         ValueError, match=r"^minmax must be a pair \(lo, hi\) of fractions with 0 <= lo < hi <= 1"
     ):
         Z.CutMix(minmax=(0.8, 0.2))
+
+
+def test_from_timm_takes_every_keyword_of_timms_mixup() -> None:
+    import inspect
+
+    timms = set(inspect.signature(timm_mixup.Mixup.__init__).parameters) - {"self"}
+    ours = set(inspect.signature(Z.RandomMix.from_timm).parameters)
+    assert timms <= ours, timms - ours
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"correct_lam": "no"}, TypeError, r"^correct_lam must be a bool, got 'no' of type str"),
+        ({"switch_prob": 1.5}, ValueError, r"^switch_prob must be a number in \[0, 1\], got 1.5"),
+        ({"prob": -0.1}, ValueError, r"^prob must be a number in \[0, 1\], got -0.1"),
+        ({"cutmix_alpha": -1}, ValueError, r"^cutmix_alpha must be a finite number >= 0, got -1.0"),
+        (
+            {"mixup_alpha": "0.8"},
+            TypeError,
+            r"^mixup_alpha must be a finite number >= 0, got '0.8' of type str",
+        ),
+        (
+            {"mixup_alpha": None},
+            TypeError,
+            r"^mixup_alpha must be a finite number >= 0, got None of type NoneType",
+        ),
+        ({"cutmix_minmax": (0.9, 0.1)}, ValueError, r"^cutmix_minmax must be a pair \(lo, hi\) of fractions"),
+        ({"cutmix_minmax": 0.5}, TypeError, r"^cutmix_minmax must be a pair \(lo, hi\) of fractions"),
+        ({"multi_label": "yes"}, TypeError, r"^multi_label must be a bool, got 'yes' of type str"),
+    ],
+)
+def test_from_timm_names_timms_arguments(kwargs: dict, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        Z.RandomMix.from_timm(num_classes=K, **kwargs)
+
+
+@pytest.mark.parametrize("mode", ["batch", "elem"])
+def test_multi_label_targets_equal_timms(mode: str) -> None:
+    (mixup,) = Z.RandomMix.from_timm(
+        mixup_alpha=0.8,
+        cutmix_alpha=0.0,
+        mode=mode,
+        label_smoothing=SMOOTHING,
+        num_classes=K,
+        multi_label=True,
+    ).transforms
+    y = (torch.rand(8, K, generator=torch.Generator().manual_seed(1)) < 0.3).float()  # several classes a row
+    lam = _lam_for(mode, 8)
+    torch.manual_seed(0)
+    _, soft = Z.MixUp(num_classes=K, label_smoothing=SMOOTHING, multi_label=True, p=0.0)(
+        torch.rand(8, 3, 4, 4), y
+    )
+    ours = mixup.mix_labels(soft, {"lam": lam, "partners": _flip(8)})
+    timm_lam = lam.unsqueeze(1) if isinstance(lam, torch.Tensor) else lam
+    theirs = timm_mixup.mixup_target(y, K, lam=timm_lam, smoothing=SMOOTHING, multi_label=True)
+    torch.testing.assert_close(ours.float(), theirs.float(), rtol=0, atol=1e-6)
+    with pytest.raises(
+        ValueError, match=r"^labels must be dense multi-label targets of shape \(N, K\) with multi_label"
+    ):
+        mixup(torch.rand(8, 3, 4, 4), torch.arange(8))
+
+
+@pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
+def test_train_scripts_mixup_loop_with_its_off_epoch_as_timms(mode: str) -> None:
+    """timm's train.py: ``mixup_fn = Mixup(**mixup_args)``, and at ``--mixup-off-epoch``
+    ``mixup_fn.mixup_enabled = False``; then images pass unmixed and labels are smoothed one-hot."""
+    mixup_args = {
+        "mixup_alpha": 0.8,
+        "cutmix_alpha": 1.0,
+        "cutmix_minmax": None,
+        "prob": 1.0,
+        "switch_prob": 0.5,
+        "mode": mode,
+        "label_smoothing": 0.1,
+        "num_classes": K,
+    }
+    g = torch.Generator().manual_seed(0)
+    batches = [
+        (torch.rand(8, 3, 8, 8, generator=g), torch.randint(0, K, (8,), generator=g)) for _ in range(6)
+    ]
+    seen = {}
+    for name, make in (("timm", timm_mixup.Mixup), ("ours", Z.RandomMix.from_timm)):
+        torch.manual_seed(0)
+        mixup_fn = make(**mixup_args)
+        for epoch in range(4):
+            if epoch >= 2:  # train.py: if args.mixup_off_epoch and epoch >= args.mixup_off_epoch
+                mixup_fn.mixup_enabled = False
+            for step, (images, labels) in enumerate(batches):
+                x, y = mixup_fn(images.clone(), labels)  # timm mixes in place: a copy for each
+                mixed_rows = int((x != images).flatten(1).any(1).sum())
+                seen[name, epoch, step] = (mixed_rows, y)
+    for epoch, step in ((e, s) for e in range(4) for s in range(len(batches))):
+        (timm_rows, timm_y), (our_rows, our_y) = seen["timm", epoch, step], seen["ours", epoch, step]
+        if epoch >= 2:  # off: nothing mixed, the same smoothed one-hot labels
+            assert timm_rows == our_rows == 0
+            torch.testing.assert_close(our_y, timm_y, rtol=0, atol=1e-7)
+        torch.testing.assert_close(our_y.sum(1), torch.ones(8))
+    assert sum(seen["ours", e, s][0] for e in (0, 1) for s in range(len(batches))) > 0
+    assert Z.RandomMix.from_timm(**mixup_args).mixup_enabled is True
+    with pytest.raises(TypeError, match=r"^mixup_enabled must be a bool, got 0 of type int"):
+        Z.RandomMix.from_timm(**mixup_args).mixup_enabled = 0

@@ -7,23 +7,39 @@ Examples:
 """
 
 from . import functional
-from .collate import CutMixCollate, MixCollate, MixUpCollate, ZetaMixupCollate
+from .collate import (
+    CutMixCollate,
+    MethodCollate,
+    MixCollate,
+    MixUpCollate,
+    ZetaCutMixCollate,
+    ZetaMixupCollate,
+)
+from .fmix import FMix, FMixCollate
 from .losses import MixupELoss, SoftDiceLoss, SoftTargetCrossEntropy
-from .transforms import CutMix, MixUp, RandomMix, ZetaCutMix, ZetaMixup
+from .resizemix import ResizeMix, ResizeMixCollate
+from .transforms import CutMix, MixOptions, MixUp, RandomMix, ZetaCutMix, ZetaMixup
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CutMix",
     "CutMixCollate",
+    "FMix",
+    "FMixCollate",
+    "MethodCollate",
     "MixCollate",
+    "MixOptions",
     "MixUp",
     "MixUpCollate",
     "MixupELoss",
     "RandomMix",
+    "ResizeMix",
+    "ResizeMixCollate",
     "SoftDiceLoss",
     "SoftTargetCrossEntropy",
     "ZetaCutMix",
+    "ZetaCutMixCollate",
     "ZetaMixup",
     "ZetaMixupCollate",
     "__version__",

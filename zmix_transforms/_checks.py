@@ -123,17 +123,27 @@ def check_mode(mode: Any) -> str:
     return mode
 
 
-def check_minmax(minmax: Any) -> tuple[float, float]:
+def check_minmax(minmax: Any, name: str = "minmax") -> tuple[float, float]:
     """Return ``minmax`` as ``(lo, hi)`` with ``0 <= lo < hi <= 1``, or raise."""
     expected = "a pair (lo, hi) of fractions with 0 <= lo < hi <= 1"
     if isinstance(minmax, (str, bytes)) or not isinstance(minmax, Sequence) or len(minmax) != 2:
-        raise TypeError(f"minmax must be {expected}, got {minmax!r}")
+        raise TypeError(f"{name} must be {expected}, got {minmax!r}")
     if not all(_is_real_number(v) for v in minmax):
-        raise TypeError(f"minmax must be {expected}, got {minmax!r}")
+        raise TypeError(f"{name} must be {expected}, got {minmax!r}")
     low, high = float(minmax[0]), float(minmax[1])
     if not 0.0 <= low < high <= 1.0:
-        raise ValueError(f"minmax must be {expected}, got {minmax!r}")
+        raise ValueError(f"{name} must be {expected}, got {minmax!r}")
     return low, high
+
+
+def check_nonnegative(name: str, value: Any) -> float:
+    """Return ``value`` as a float, or raise if it is not a finite real number >= 0."""
+    if not _is_real_number(value):
+        raise TypeError(f"{name} must be a finite number >= 0, got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0.0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
 
 
 def check_lam(lam: Any) -> float:
@@ -273,6 +283,22 @@ def check_same_device(name: str, tensor: torch.Tensor, device: torch.device, ref
         raise ValueError(f"{name} must be on the device of {reference_name} ({device}), got {tensor.device}")
 
 
+def check_meta_alike(tensors: dict[str, torch.Tensor]) -> bool:
+    """Whether the named tensors all lie on the meta device; raise if some do and others do not.
+
+    A meta batch has no values: a transform returns it unmixed (the shapes, dtypes and form a mixed
+    batch has), which is all a meta tensor can carry. Real tensors cannot be mixed with its weights.
+    """
+    on_meta = [name for name, tensor in tensors.items() if tensor.device.type == "meta"]
+    if not on_meta or len(on_meta) == len(tensors):
+        return bool(on_meta)
+    name, real = next((name, t) for name, t in tensors.items() if t.device.type != "meta")
+    raise ValueError(
+        f"{name} must be on the meta device as {on_meta[0]} is, or neither on it (a meta batch has no "
+        f"values to mix real ones with), got {name} on {real.device}"
+    )
+
+
 def check_lam_per_sample(lam: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
     """Check per-sample mixing weights: a float tensor of shape (N,) on ``device``, values in [0, 1]."""
     if not lam.is_floating_point():
@@ -307,6 +333,29 @@ def check_partners(partners: Any, batch_size: int, device: torch.device) -> torc
     return partners
 
 
+def integer_range(values: torch.Tensor) -> tuple[int, int]:
+    """The least and greatest of a non-empty integer tensor, exactly (unsigned dtypes included).
+
+    torch has no ``aminmax`` for uint16, uint32 and uint64: those are read as int64 (uint64 by its
+    halves, as its values may reach 2^64 − 1).
+    """
+    if values.dtype == torch.uint64:
+        signed = values.view(torch.int64)
+        top = signed < 0  # the values >= 2^63
+        if bool(top.all()):
+            low_value, high_value = (int(v) + 2**64 for v in torch.aminmax(signed))
+        elif bool(top.any()):
+            low_value = int(signed[~top].min())
+            high_value = int(signed[top].max()) + 2**64
+        else:
+            low_value, high_value = (int(v) for v in torch.aminmax(signed))
+        return low_value, high_value
+    if values.dtype in (torch.uint16, torch.uint32):
+        values = values.long()
+    low_value, high_value = (int(v) for v in torch.aminmax(values))
+    return low_value, high_value
+
+
 def check_indices(name: str, indices: torch.Tensor, batch_size: int) -> None:
     """Raise unless every index lies in [0, N).
 
@@ -314,7 +363,7 @@ def check_indices(name: str, indices: torch.Tensor, batch_size: int) -> None:
     (as ``index_select`` does on CUDA), so that no check forces a sync.
     """
     if indices.device.type == "cpu" and indices.numel() and not torch.compiler.is_compiling():
-        low, high = (int(v) for v in torch.aminmax(indices))
+        low, high = integer_range(indices)
         if low < 0 or high >= batch_size:
             raise ValueError(
                 f"{name} must lie in [0, N) = [0, {batch_size}), got values from {low} to {high}"
@@ -582,7 +631,7 @@ def check_dense_logits_and_targets(logits: Any, targets: Any) -> None:
 def check_class_indices(name: str, indices: torch.Tensor, num_classes: int, context: str = "") -> None:
     """Raise unless every class index lies in [0, K) (checked on the CPU, outside compile tracing)."""
     if indices.device.type == "cpu" and indices.numel() and not torch.compiler.is_compiling():
-        low, high = (int(v) for v in torch.aminmax(indices))
+        low, high = integer_range(indices)
         if low < 0 or high >= num_classes:
             raise ValueError(
                 f"{name} must lie in [0, K) = [0, {num_classes}){context}, got values from {low} to {high}"

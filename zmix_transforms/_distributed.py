@@ -9,8 +9,11 @@ process group (also in forked DataLoader workers, which inherit it), else the on
 transform was pickled into a spawned worker, else ``RANK``/``WORLD_SIZE`` from the environment
 (``torchrun`` sets them).
 
-Across ranks. ``exchange_layout`` all-gathers every rank's batch size, a shared seed and what must
-agree (sample shape, dtypes, classes) in one small collective; the draws need nothing more. Then
+Across ranks. ``exchange_layout`` posts every rank's batch size, a shared seed, the transform's
+configuration and what must agree (sample shape, dtypes, classes) to the process group's store, and
+waits at most ``rank_timeout`` seconds for every other rank's; the draws need nothing more. So a
+mismatch, a refused input or a rank that never comes is reported on every rank before any data
+moves, instead of a collective that waits for the group's timeout (30 minutes) or aborts. Then
 either ``gather_batches`` all-gathers every rank's batch (padded to the largest, so ranks may hold
 different batch sizes), or ``fetch_rows`` sends each rank only the rows its own rows are mixed from
 (one ``all_to_all``): a mixup or CutMix row needs one partner, a ζ-mixup row with ``max_terms=k``
@@ -19,6 +22,8 @@ its k − 1.
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +31,16 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["Layout", "World", "exchange_layout", "fetch_rows", "gather_batches", "rank_generator", "world"]
+__all__ = [
+    "Layout",
+    "RankTimeoutError",
+    "World",
+    "exchange_layout",
+    "fetch_rows",
+    "gather_batches",
+    "rank_generator",
+    "world",
+]
 
 
 @dataclass(frozen=True)
@@ -101,40 +115,104 @@ class Layout:
         return torch.arange(start, start + self.sizes[rank], device=device)
 
 
-def exchange_layout(
-    images: torch.Tensor | None, labels: torch.Tensor | None, process_group: Any, name: str
-) -> Layout:
-    """Every rank's batch size and rank 0's seed, in one small all-gather; check the batches agree.
+class RankTimeoutError(TimeoutError):
+    """Some ranks did not join a call across ranks within ``rank_timeout`` seconds."""
 
-    A rank that refused its own input calls this with ``images=None`` (and raises its own error
-    after it), so that the other ranks raise too instead of waiting for it.
+
+_CALLS: dict[str, int] = {}  # calls across ranks made so far, per group (by its name)
+
+
+def exchange_layout(
+    images: torch.Tensor | None,
+    labels: torch.Tensor | None,
+    process_group: Any,
+    name: str,
+    config: dict[str, Any],
+    timeout: float | None,
+    refusal: str = "",
+) -> Layout:
+    """Every rank's batch size, configuration and rank 0's seed, through the group's store; check them.
+
+    Each rank posts what it holds under a key of this call (the ranks count their calls alike), then
+    waits at most ``timeout`` seconds (None: the store's own timeout) for every other rank's. A rank
+    that refused its own input calls this with ``images=None`` and its error in ``refusal`` (and
+    raises that error after it), so that the other ranks raise too instead of waiting for it.
 
     Raises:
-        ValueError: On every rank alike, if the ranks' samples differ in shape, dtype or classes; on
-            the other ranks, if some rank refused its input.
+        ValueError: On every rank alike, if the ranks' configurations differ, or their samples differ
+            in shape, dtype or classes; on the other ranks, if some rank refused its input.
+        RankTimeoutError: If some rank did not post within ``timeout`` (it raised before the call,
+            called without ``across_ranks``, lags by more than ``timeout``, or died), naming it.
     """
-    group_size = dist.get_world_size(process_group)
     seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+    group = process_group if process_group is not None else dist.group.WORLD
+    assert group is not None  # the default group exists: the caller checked
+    size, me = dist.get_world_size(group), dist.get_rank(group)
+    call = _CALLS.get(group.group_name, 0)  # a group's name is the same on each of its ranks
+    _CALLS[group.group_name] = call + 1
+    prefix = f"zmix_transforms/{group.group_name}/"
+    keys = [f"{prefix}{call}/{rank}" for rank in range(size)]
+    mine = {"config": {key: repr(value) for key, value in config.items()}, "seed": seed}
     if images is None or labels is None:
-        meta = torch.tensor([0, 0, seed, *([0] * _SIGNATURE_LENGTH)], dtype=torch.int64)
+        mine["refused"] = refusal
     else:
-        meta = torch.tensor([1, images.shape[0], seed, *_signature(images, labels)], dtype=torch.int64)
-    metas = [torch.empty_like(meta) for _ in range(group_size)]
-    dist.all_gather(metas, meta, group=process_group)
-    refused = [rank for rank, m in enumerate(metas) if int(m[0]) == 0]
+        mine["size"], mine["signature"] = images.shape[0], _signature(images, labels)
+    store = dist.distributed_c10d._get_default_store()
+    store.set(keys[me], json.dumps(mine))
+    try:
+        if timeout is None:
+            store.wait(keys)
+        else:
+            store.wait(keys, datetime.timedelta(seconds=timeout))
+    except RuntimeError as error:  # the store's timeout (DistStoreError), or rank 0's store is gone
+        try:
+            missing = [rank for rank, key in enumerate(keys) if not store.check([key])]
+        except RuntimeError:
+            raise RankTimeoutError(
+                f"{name}(across_ranks=True) lost the process group's store (held by rank 0, which may "
+                f"have died) while waiting for the other ranks: {error}"
+            ) from error
+        waited = "the store's timeout" if timeout is None else f"rank_timeout={timeout:g} s"
+        raise RankTimeoutError(
+            f"{name}(across_ranks=True) waited {waited} for rank(s) {missing} to join this call (call "
+            f"{call} across ranks); each rank must make the same calls with across_ranks=True: a rank "
+            f"that raised before it, called without across_ranks, lags by more than rank_timeout or died "
+            f"never joins. No rank mixed this batch"
+        ) from error
+    posts = [json.loads(value) for value in store.multi_get(keys)]
+    if call > 0:  # every rank has read the last call's keys, since every rank has posted this call's
+        store.delete_key(f"{prefix}{call - 1}/{me}")
+    refused = {rank: post["refused"] for rank, post in enumerate(posts) if "refused" in post}
     if refused:
+        reasons = "; ".join(f"rank {rank}: {reason}" for rank, reason in refused.items())
         raise ValueError(
             f"{name}(across_ranks=True) needs every rank's input to mix the global batch, got rank(s) "
-            f"{refused} refusing theirs (see the error on those ranks); no rank mixed this batch"
+            f"{list(refused)} refusing theirs ({reasons}); no rank mixed this batch"
         )
-    metas = [m[1:] for m in metas]
-    if any(m[2:].tolist() != metas[0][2:].tolist() for m in metas):
+    for rank, post in enumerate(posts[1:], start=1):
+        if post["config"] != posts[0]["config"]:
+            raise ValueError(
+                f"{name}(across_ranks=True) needs the same transform on every rank, got "
+                f"{_config_difference(posts[0]['config'], 0, post['config'], rank)}; no rank mixed this batch"
+            )
+    if any(post["signature"] != posts[0]["signature"] for post in posts):
         raise ValueError(
             f"{name}(across_ranks=True) needs batches whose samples have one shape, dtype and number "
-            f"of classes on every rank, got {_describe_metas(metas)}"
+            f"of classes on every rank, got {_describe_posts(posts)}"
         )
-    sizes = tuple(int(m[0]) for m in metas)
-    return Layout(sizes, dist.get_rank(process_group), int(metas[0][1]))
+    sizes = tuple(int(post["size"]) for post in posts)
+    return Layout(sizes, me, int(posts[0]["seed"]))
+
+
+def _config_difference(first: dict[str, str], first_rank: int, other: dict[str, str], rank: int) -> str:
+    """The first option that differs between two ranks' configurations, with both values."""
+    for key in [*first, *(k for k in other if k not in first)]:
+        if first.get(key) != other.get(key):
+            return (
+                f"{key}={first.get(key, '(none)')} on rank {first_rank} and "
+                f"{key}={other.get(key, '(none)')} on rank {rank}"
+            )
+    raise AssertionError("the configurations do not differ")
 
 
 def gather_batches(
@@ -203,9 +281,6 @@ _DTYPES = (
 )
 
 
-_SIGNATURE_LENGTH = 9  # dtype, ndim, 5 sizes, label dtype, classes
-
-
 def _signature(images: torch.Tensor, labels: torch.Tensor) -> list[int]:
     """What must agree across ranks: image dtype and sample shape, label dtype and classes."""
     padded_shape = [*images.shape[1:], *([-1] * 5)][:5]  # a sample's sizes, -1 past its last
@@ -218,11 +293,11 @@ def _signature(images: torch.Tensor, labels: torch.Tensor) -> list[int]:
     ]
 
 
-def _describe_metas(metas: list[torch.Tensor]) -> str:
+def _describe_posts(posts: list[dict[str, Any]]) -> str:
     parts = []
-    for rank, m in enumerate(metas):
-        values = m.tolist()
-        dtype, ndim, shape = _DTYPES[values[2]], values[3], values[4 : 4 + 5]
+    for rank, post in enumerate(posts):
+        values = post["signature"]
+        dtype, ndim, shape = _DTYPES[values[0]], values[1], values[2 : 2 + 5]
         sample = tuple(v for v in shape[: ndim - 1])
-        parts.append(f"rank {rank}: {values[0]} samples of {sample} {dtype}, {values[-1]} classes")
+        parts.append(f"rank {rank}: {post['size']} samples of {sample} {dtype}, {values[-1]} classes")
     return "; ".join(parts)

@@ -1,9 +1,9 @@
 """``DataLoader`` collate functions that collate a list of samples, then mix the batch.
 
 The collate classes own no mixing logic of their own: [`MixCollate`][MixCollate] calls any batch
-transform on the collated batch, and [`ZetaMixupCollate`][ZetaMixupCollate],
-[`MixUpCollate`][MixUpCollate] and [`CutMixCollate`][CutMixCollate] are [`MixCollate`][MixCollate]
-with [`ZetaMixup`][ZetaMixup], [`MixUp`][MixUp] or [`CutMix`][CutMix].
+transform on the collated batch, and [`MethodCollate`][MethodCollate] builds a method from its
+arguments; each named collate ([`ZetaMixupCollate`][ZetaMixupCollate], [`MixUpCollate`][MixUpCollate],
+[`CutMixCollate`][CutMixCollate], [`ZetaCutMixCollate`][ZetaCutMixCollate]) only names its method.
 """
 
 from __future__ import annotations
@@ -17,9 +17,16 @@ from torch.utils.data import default_collate
 from torchvision import tv_tensors
 
 from ._checks import check_sample_list, sample_shapes
-from .transforms import CutMix, MixUp, ZetaMixup
+from .transforms import CutMix, MixUp, ZetaCutMix, ZetaMixup, _BatchMix, check_call
 
-__all__ = ["CutMixCollate", "MixCollate", "MixUpCollate", "ZetaMixupCollate"]
+__all__ = [
+    "CutMixCollate",
+    "MethodCollate",
+    "MixCollate",
+    "MixUpCollate",
+    "ZetaCutMixCollate",
+    "ZetaMixupCollate",
+]
 
 Collate = Callable[[Any], Any]
 
@@ -163,25 +170,51 @@ def _keep_tv_tensor_types(collated: Any, sample: Any) -> Any:
     return tree_unflatten(flat_out, spec)
 
 
-class ZetaMixupCollate(MixCollate):
-    """Collate a list of samples and apply ζ-mixup to the batch (see [`ZetaMixup`][ZetaMixup]).
+class MethodCollate(MixCollate):
+    """Collate a list of samples, then mix the batch with a method built from the same arguments.
+
+    The one collate every method shares: a subclass names its method in ``transform_class``, and
+    takes that method's arguments (its own parameters and the shared
+    [`MixOptions`][MixOptions]) besides [`MixCollate`][MixCollate]'s ``collate_fn``,
+    ``return_originals`` and ``inplace``. ``MixCollate(ZetaMixup(...))`` is the same thing.
 
     Args:
-        gamma: The exponent γ, a finite number > 0 (default 2.8).
-        max_terms: Keep each row's ``k`` largest weights, for large batches (see
-            [`ZetaMixup`][ZetaMixup]); ``None`` (default) is exact.
-        num_classes: Number of classes, needed when labels are class indices.
+        *args: The method's positional parameters (``gamma``, ``alpha``).
         collate_fn: Turns the list of samples into a batch; ``None`` means ``default_collate``.
-        label_smoothing: Smoothing applied to the labels before mixing, in [0, 1].
-        p: Probability of mixing a batch at all.
         return_originals: Also return the unmixed batch (see [`MixCollate`][MixCollate]).
         inplace: Mix the collated batch in place (see [`MixCollate`][MixCollate]).
-        spatial_dims: 2 for images, 3 for volume batches (N, C, D, H, W) (see [`ZetaMixup`][ZetaMixup]).
-        per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
+        **kwargs: The method's keyword parameters and options.
 
     Raises:
         ValueError: If a parameter is out of range.
-        TypeError: If an argument has the wrong type.
+        TypeError: If an argument has the wrong type, or the method takes no such argument.
+    """
+
+    transform_class: type[_BatchMix]
+
+    def __init__(
+        self,
+        *args: Any,
+        collate_fn: Collate | None = None,
+        return_originals: bool = False,
+        inplace: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        check_call(
+            self.transform_class,
+            args,
+            kwargs,
+            name=type(self).__name__,
+            also=("collate_fn", "return_originals", "inplace"),
+        )
+        transform = self.transform_class(*args, **kwargs)
+        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals, inplace=inplace)
+
+
+class ZetaMixupCollate(MethodCollate):
+    """Collate a list of samples and apply ζ-mixup to the batch: takes [`ZetaMixup`][ZetaMixup]'s arguments.
+
+    Besides ``collate_fn``, ``return_originals`` and ``inplace`` (see [`MethodCollate`][MethodCollate]).
 
     Examples:
         >>> collate = ZetaMixupCollate(num_classes=10)
@@ -190,51 +223,13 @@ class ZetaMixupCollate(MixCollate):
         torch.Size([4, 10])
     """
 
-    def __init__(
-        self,
-        gamma: float = 2.8,
-        *,
-        max_terms: int | None = None,
-        num_classes: int | None = None,
-        collate_fn: Collate | None = None,
-        label_smoothing: float = 0.0,
-        p: float = 1.0,
-        return_originals: bool = False,
-        inplace: bool | None = None,
-        spatial_dims: int = 2,
-        per_rank: bool = True,
-    ) -> None:
-        transform = ZetaMixup(
-            gamma,
-            max_terms=max_terms,
-            num_classes=num_classes,
-            label_smoothing=label_smoothing,
-            p=p,
-            spatial_dims=spatial_dims,
-            per_rank=per_rank,
-        )
-        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals, inplace=inplace)
+    transform_class = ZetaMixup
 
 
-class MixUpCollate(MixCollate):
-    """Collate a list of samples and apply mixup to the batch (see [`MixUp`][MixUp]).
+class MixUpCollate(MethodCollate):
+    """Collate a list of samples and apply mixup to the batch: takes [`MixUp`][MixUp]'s arguments.
 
-    Args:
-        alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
-        mode: ``"batch"``, ``"elem"`` (one λ per sample) or ``"pair"`` (one λ per pair), as in
-            [`MixUp`][MixUp].
-        num_classes: Number of classes, needed when labels are class indices.
-        collate_fn: Turns the list of samples into a batch; ``None`` means ``default_collate``.
-        label_smoothing: Smoothing applied to the labels before mixing, in [0, 1].
-        p: Probability of mixing a batch at all.
-        return_originals: Also return the unmixed batch (see [`MixCollate`][MixCollate]).
-        inplace: Mix the collated batch in place (see [`MixCollate`][MixCollate]).
-        spatial_dims: 2 for images, 3 for volume batches (N, C, D, H, W) (see [`ZetaMixup`][ZetaMixup]).
-        per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
-
-    Raises:
-        ValueError: If a parameter is out of range.
-        TypeError: If an argument has the wrong type.
+    Besides ``collate_fn``, ``return_originals`` and ``inplace`` (see [`MethodCollate`][MethodCollate]).
 
     Examples:
         >>> images, labels = MixUpCollate(num_classes=10)([(torch.rand(3, 8, 8), i) for i in range(4)])
@@ -242,52 +237,13 @@ class MixUpCollate(MixCollate):
         torch.Size([4, 10])
     """
 
-    def __init__(
-        self,
-        alpha: float = 1.0,
-        *,
-        mode: str = "batch",
-        num_classes: int | None = None,
-        collate_fn: Collate | None = None,
-        label_smoothing: float = 0.0,
-        p: float = 1.0,
-        return_originals: bool = False,
-        inplace: bool | None = None,
-        spatial_dims: int = 2,
-        per_rank: bool = True,
-    ) -> None:
-        transform = MixUp(
-            alpha,
-            mode=mode,
-            num_classes=num_classes,
-            label_smoothing=label_smoothing,
-            p=p,
-            spatial_dims=spatial_dims,
-            per_rank=per_rank,
-        )
-        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals, inplace=inplace)
+    transform_class = MixUp
 
 
-class CutMixCollate(MixCollate):
-    """Collate a list of samples and apply CutMix to the batch (see [`CutMix`][CutMix]).
+class CutMixCollate(MethodCollate):
+    """Collate a list of samples and apply CutMix to the batch: takes [`CutMix`][CutMix]'s arguments.
 
-    Args:
-        alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
-        minmax: Box sides drawn as fractions ``(lo, hi)`` of the image's (see [`CutMix`][CutMix]).
-        mode: ``"batch"``, ``"elem"`` (one box per sample) or ``"pair"`` (one box per pair), as in
-            [`CutMix`][CutMix].
-        num_classes: Number of classes, needed when labels are class indices.
-        collate_fn: Turns the list of samples into a batch; ``None`` means ``default_collate``.
-        label_smoothing: Smoothing applied to the labels before mixing, in [0, 1].
-        p: Probability of mixing a batch at all.
-        return_originals: Also return the unmixed batch (see [`MixCollate`][MixCollate]).
-        inplace: Mix the collated batch in place (see [`MixCollate`][MixCollate]).
-        spatial_dims: 2 for images, 3 for volume batches (N, C, D, H, W) (see [`ZetaMixup`][ZetaMixup]).
-        per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
-
-    Raises:
-        ValueError: If a parameter is out of range.
-        TypeError: If an argument has the wrong type.
+    Besides ``collate_fn``, ``return_originals`` and ``inplace`` (see [`MethodCollate`][MethodCollate]).
 
     Examples:
         >>> images, labels = CutMixCollate(num_classes=10)([(torch.rand(3, 8, 8), i) for i in range(4)])
@@ -295,29 +251,18 @@ class CutMixCollate(MixCollate):
         torch.Size([4, 10])
     """
 
-    def __init__(
-        self,
-        alpha: float = 1.0,
-        *,
-        minmax: tuple[float, float] | None = None,
-        mode: str = "batch",
-        num_classes: int | None = None,
-        collate_fn: Collate | None = None,
-        label_smoothing: float = 0.0,
-        p: float = 1.0,
-        return_originals: bool = False,
-        inplace: bool | None = None,
-        spatial_dims: int = 2,
-        per_rank: bool = True,
-    ) -> None:
-        transform = CutMix(
-            alpha,
-            minmax=minmax,
-            mode=mode,
-            num_classes=num_classes,
-            label_smoothing=label_smoothing,
-            p=p,
-            spatial_dims=spatial_dims,
-            per_rank=per_rank,
-        )
-        super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals, inplace=inplace)
+    transform_class = CutMix
+
+
+class ZetaCutMixCollate(MethodCollate):
+    """Collate samples and apply CutMix on top of ζ-mixup: takes [`ZetaCutMix`][ZetaCutMix]'s arguments.
+
+    Besides ``collate_fn``, ``return_originals`` and ``inplace`` (see [`MethodCollate`][MethodCollate]).
+
+    Examples:
+        >>> images, labels = ZetaCutMixCollate(num_classes=10)([(torch.rand(3, 8, 8), i) for i in range(4)])
+        >>> labels.shape
+        torch.Size([4, 10])
+    """
+
+    transform_class = ZetaCutMix

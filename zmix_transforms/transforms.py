@@ -1,19 +1,22 @@
 """Batch mixing transforms for ``torchvision.transforms.v2`` pipelines.
 
-Each transform follows torchvision's ``MixUp``/``CutMix``: ``forward`` finds the image batch and the
-labels in whatever structure it was given, checks them, lets `make_params` draw the random
-parameters once, then applies them to every image batch (`transform`) and to the labels
-(`mix_labels`) with the kernels of `zmix_transforms.functional`.
+Each transform follows torchvision's ``MixUp``/``CutMix``: ``mix`` (``forward``) finds the image
+batch, masks and labels in whatever structure it was given and checks them once, ``draw_params``
+draws the random parameters once, then ``mix_images`` applies them to every image batch and mask
+and ``mix_labels`` to the labels, with the kernels of `zmix_transforms.functional`. The options
+every method shares are declared once, in [`MixOptions`][MixOptions], and handled by the base.
 """
 
 from __future__ import annotations
 
 import collections.abc
 import contextlib
+import difflib
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import PIL.Image
@@ -21,6 +24,7 @@ import torch
 from torch.utils._pytree import tree_flatten, tree_unflatten
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
+from typing_extensions import Unpack
 
 from . import _backend, _distributed
 from . import functional as F
@@ -31,8 +35,10 @@ from ._checks import (
     check_image_batches,
     check_mask_batch,
     check_max_terms,
+    check_meta_alike,
     check_minmax,
     check_mode,
+    check_nonnegative,
     check_num_classes,
     check_probabilities,
     check_probability,
@@ -59,17 +65,106 @@ from .functional._kernels import (
 )
 from .functional._labels import one_hot_rows
 
-__all__ = ["CutMix", "MixUp", "RandomMix", "ZetaCutMix", "ZetaMixup"]
+__all__ = ["CutMix", "MixOptions", "MixUp", "RandomMix", "ZetaCutMix", "ZetaMixup"]
 
 LabelsGetter = Callable[[Any], Any]
 
-# tv_tensors that a mix cannot carry along (KeyPoints is new in torchvision 0.23). Masks are
-# supported by CutMix alone, which pastes the same box into them.
+# tv_tensors that a mix cannot carry along (KeyPoints is new in torchvision 0.23). Masks are mixed
+# by every method: blended as soft masks, or by CutMix with the boxes pasted into them.
 _BOXES_AND_POINTS: tuple[type, ...] = tuple(
     cls
     for cls in (getattr(tv_tensors, "BoundingBoxes", None), getattr(tv_tensors, "KeyPoints", None))
     if cls is not None
 )
+
+
+class MixOptions(TypedDict, total=False):
+    """The keyword options every mixing transform and collate takes, declared once.
+
+    A method's class lists only its own parameters (``gamma``, ``alpha``, ``max_terms``, ``minmax``,
+    ``mode``) and passes these on, by keyword, to the base that handles them alike for every method.
+
+    Attributes:
+        num_classes: Number of classes, needed when labels are class indices of shape (N,) (and to
+            one-hot class-index masks).
+        labels_getter: ``"default"`` (the second item of a tuple, or a ``labels``-like key of a dict,
+            as in torchvision) or a callable that returns the labels tensor from the input.
+        label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (as timm does): one-hot
+            rows become ``1 − s + s/K`` on the true class and ``s/K`` elsewhere; float labels become
+            ``(1 − s)·y + s/K`` (with ``multi_label``, ``(1 − s)·y + s/2``).
+        multi_label: Labels are dense multi-label targets (N, K), one independent 0/1 target per
+            class (for ``BCEWithLogitsLoss``), as timm's ``Mixup(multi_label=True)``: smoothing pulls
+            each towards 0.5, and class indices are refused (default False).
+        p: Probability of mixing a batch at all (default 1); an unmixed batch still gets float (N, K)
+            labels. In "elem" and "pair" modes, drawn per sample or pair.
+        per_rank: Under torch.distributed with several ranks, draw independently on each rank even
+            when every rank was seeded alike (default True); ``False`` draws the same on every rank
+            that shares a seed (for ranks that see the same batch). No effect outside a group.
+        across_ranks: Mix across ranks: each rank returns its own rows of the global batch (every
+            rank's batch, in rank order) mixed with one global draw, with labels over the whole of
+            it (default False). Needs an initialized process group; every rank must call with the
+            same method and options, which are checked before any data moves.
+        process_group: The group for ``across_ranks`` (default: the default group).
+        rank_timeout: With ``across_ranks``, how long (seconds) a rank waits for every other rank to
+            join a call before raising ``TimeoutError`` naming the missing ranks (default 30; raise it
+            if a rank may lag by longer, e.g. while saving a checkpoint); ``None`` waits as long as
+            the process group's store does (its timeout, 30 minutes by default).
+        spatial_dims: 2 for image batches (N, C, H, W) (and ``tv_tensors.Video`` batches), 3 for
+            volume batches (N, C, D, H, W): CT, MRI. A 5-D plain tensor is refused unless this says
+            it is a volume batch (default 2).
+
+    Examples:
+        >>> options: MixOptions = {"num_classes": 10, "label_smoothing": 0.1, "p": 0.8}
+        >>> MixUp(0.2, **options)
+        MixUp(alpha=0.2, num_classes=10, label_smoothing=0.1, p=0.8)
+    """
+
+    num_classes: int | None
+    labels_getter: Any
+    label_smoothing: float
+    multi_label: bool
+    p: float
+    per_rank: bool
+    across_ranks: bool
+    process_group: Any
+    rank_timeout: float | None
+    spatial_dims: int
+
+
+def check_call(
+    cls: type,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    name: str | None = None,
+    also: tuple[str, ...] = (),
+) -> None:
+    """Raise ``TypeError`` naming ``cls`` (or ``name``) and its keywords for a call it cannot take.
+
+    Python's own errors name the private base whose ``__init__`` receives the options (or say only
+    how many positional arguments there were); a call in another library's argument order (timm's,
+    torchvision's ``RandomMixup(num_classes, p, alpha)``) deserves the public name and its keywords.
+    """
+    parameters = list(inspect.signature(cls).parameters.values())
+    positional = [q.name for q in parameters if q.kind is q.POSITIONAL_OR_KEYWORD]
+    keywords = [q.name for q in parameters if q.kind is q.KEYWORD_ONLY] + list(also)
+    if any(q.kind is q.VAR_KEYWORD for q in parameters):
+        keywords += list(MixOptions.__annotations__)
+    name = name or cls.__name__
+    if len(args) > len(positional):
+        given = ", ".join(repr(a) for a in args)
+        raise TypeError(
+            f"{name}() takes at most {len(positional)} positional "
+            f"argument{'' if len(positional) == 1 else 's'} ({', '.join(positional)}), "
+            f"got {len(args)}: ({given}); pass the others by keyword: {', '.join(keywords)}"
+        )
+    for key in kwargs:
+        if key not in positional and key not in keywords:
+            close = difflib.get_close_matches(key, positional + keywords, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(
+                f"{name}() got an unexpected keyword argument {key!r}{hint}; its keywords are "
+                f"{', '.join(positional + keywords)}"
+            )
 
 
 def _is_pure_tensor(x: Any) -> bool:
@@ -146,7 +241,16 @@ class _PerRankDraws(Transform):
 
 
 class _BatchMix(_PerRankDraws):
-    """Shared input handling of the batch mixing transforms (not public)."""
+    """Shared input handling of the batch mixing transforms (not public).
+
+    Its ``__init__`` declares the defaults of [`MixOptions`][MixOptions]; a method's ``__init__``
+    takes its own parameters and ``**options``, and passes the options on.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """Check the call against the public class's signature before ``__init__`` runs."""
+        check_call(cls, args, kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -154,10 +258,12 @@ class _BatchMix(_PerRankDraws):
         num_classes: int | None = None,
         labels_getter: Any = "default",
         label_smoothing: float = 0.0,
+        multi_label: bool = False,
         p: float = 1.0,
         per_rank: bool = True,
         across_ranks: bool = False,
         process_group: Any = None,
+        rank_timeout: float | None = 30.0,
         spatial_dims: int = 2,
     ) -> None:
         super().__init__()
@@ -166,10 +272,15 @@ class _BatchMix(_PerRankDraws):
         self.labels_getter = labels_getter
         self._labels_getter = _parse_labels_getter(labels_getter)
         self.label_smoothing = check_probability("label_smoothing", label_smoothing)
+        self.multi_label = check_bool("multi_label", multi_label)
+        self.mixup_enabled = True  # timm's switch (its train script's --mixup-off-epoch sets it False)
         self.p = check_probability("p", p)
         self.per_rank = check_bool("per_rank", per_rank)
         self.across_ranks = check_bool("across_ranks", across_ranks)
         self.process_group = process_group
+        self.rank_timeout = (
+            None if rank_timeout is None else check_finite_positive("rank_timeout", rank_timeout)
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle as ``_PerRankDraws`` does, without the process group (it does not cross processes)."""
@@ -219,22 +330,31 @@ class _BatchMix(_PerRankDraws):
         """Mix float (N, K) labels with the drawn parameters."""
         raise NotImplementedError
 
-    def mix_masks(self, mask: torch.Tensor, params: dict[str, Any], *, inplace: bool = False) -> torch.Tensor:
-        """Mix a segmentation mask batch with the images' weights, as soft masks (N, K, *spatial).
+    #: Whether the method blends pixels (mixup, ζ-mixup: masks are mixed as soft masks) or copies
+    #: each pixel whole from one sample (CutMix and the other cutting methods: masks get the same
+    #: copy, and class indices stay indices).
+    blends: bool = True
 
-        Class-index masks (N, *spatial) or (N, 1, *spatial) become one-hot (with ``num_classes``);
-        float masks (N, K, *spatial) are mixed as they are.
+    def mix_masks(self, mask: torch.Tensor, params: dict[str, Any], *, inplace: bool = False) -> torch.Tensor:
+        """Mix a segmentation mask batch with the images' draws.
+
+        A blending method mixes them as soft masks (N, K, *spatial): class-index masks (N, *spatial)
+        or (N, 1, *spatial) become one-hot (with ``num_classes``), float masks (N, K, *spatial) are
+        mixed as they are. A copying method copies their pixels as the images' (any dtype).
         """
+        if not self.blends:
+            return self.mix_images(mask, params, inplace=inplace)
         soft = _soft_masks(mask, self.num_classes, self.spatial_dims)
         return self.mix_images(soft, params, inplace=inplace and soft is mask)
 
     def unmixed_masks(self, mask: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
         """A mask batch of a batch that is not mixed, in the form ``mix_masks`` gives it.
 
-        The output's form must not depend on the draw: class-index masks become one-hot soft
-        masks here too (checked against ``num_classes`` alike); a new tensor unless ``inplace``.
+        The output's form must not depend on the draw: for a blending method class-index masks
+        become one-hot soft masks here too (checked against ``num_classes`` alike); a new tensor
+        unless ``inplace``.
         """
-        soft = _soft_masks(mask, self.num_classes, self.spatial_dims)
+        soft = _soft_masks(mask, self.num_classes, self.spatial_dims) if self.blends else mask
         return soft if soft is not mask else _kept(mask, inplace=inplace)
 
     # -- input handling ------------------------------------------------------------------------
@@ -275,10 +395,15 @@ class _BatchMix(_PerRankDraws):
         flat_inputs, spec = tree_flatten(sample)
         batch = self._parse(sample, flat_inputs)
         images = [flat_inputs[i] for i in batch.image_positions]
-        generator = self._rank_generator()
-        params = (
-            self.draw_params(images, generator) if self._should_mix(batch.batch_size, generator) else None
-        )
+        parts = {"images": images[0]} | {f"images[{k}]": x for k, x in enumerate(images[1:], start=1)}
+        if batch.label_position is not None:
+            parts["labels"] = flat_inputs[batch.label_position]
+        parts |= {f"masks[{k}]" if k else "masks": flat_inputs[i] for k, i in enumerate(batch.mask_positions)}
+        params = None
+        if not check_meta_alike(parts):  # a meta batch is returned unmixed: shapes and form alone
+            generator = self._rank_generator()
+            if self._should_mix(batch.batch_size, generator):
+                params = self.draw_params(images, generator)
         flat_outputs = list(flat_inputs)
         if batch.label_position is not None:
             assert batch.labels is not None
@@ -304,16 +429,17 @@ class _BatchMix(_PerRankDraws):
         The same checks, draws and results, without flattening the input into a tree.
         """
         batch_size = check_image_batches([images], type(self).__name__, self.spatial_dims)
-        soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing)
-        generator = self._rank_generator()
-        if not self._should_mix(batch_size, generator):
+        soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing, self.multi_label)
+        meta = check_meta_alike({"images": images, "labels": labels})
+        generator = None if meta else self._rank_generator()
+        if meta or not self._should_mix(batch_size, generator):
             return (images if inplace else images.clone()), (soft.clone() if soft is labels else soft)
         params = self.draw_params([images], generator)
         return self.mix_images(images, params, inplace=inplace), self.mix_labels(soft, params)
 
     def _should_mix(self, batch_size: int, generator: torch.Generator | None) -> bool:
-        """A batch of one is never mixed; otherwise mix with probability ``p``."""
-        if batch_size == 1 or self.p == 0.0:
+        """A batch of one is never mixed, nor any with ``mixup_enabled`` off; else with probability ``p``."""
+        if batch_size == 1 or self.p == 0.0 or not self.mixup_enabled:
             return False
         return self.p == 1.0 or bool(torch.rand((), generator=generator) < self.p)
 
@@ -326,6 +452,7 @@ class _BatchMix(_PerRankDraws):
                 f"(torch.distributed.init_process_group), got none"
             )
         flat_inputs, spec = tree_flatten(sample)
+        config = self._rank_config()
         try:  # a rank whose input is refused still joins the exchange, so that no rank waits on it
             batch = self._parse(sample, flat_inputs)
             if batch.mask_positions or len(batch.image_positions) != 1 or batch.labels is None:
@@ -336,18 +463,33 @@ class _BatchMix(_PerRankDraws):
                 )
             position = batch.image_positions[0]
             images = flat_inputs[position].as_subclass(torch.Tensor)
+            if images.device.type == "meta" or batch.labels.device.type == "meta":
+                raise ValueError(
+                    "images and labels must hold values with across_ranks=True (they are exchanged "
+                    "between ranks), got a tensor on the meta device"
+                )
             if torch.is_grad_enabled() and images.requires_grad:
                 raise ValueError(
                     "images must not require grad with across_ranks=True (the batches gathered from "
                     "other ranks carry no gradient back to them), got a tensor that requires grad; mix "
                     "inputs, not features, across ranks, or use across_ranks=False"
                 )
-        except (ValueError, TypeError):
+        except Exception as error:  # a labels_getter's own error too: every other rank is told
             with contextlib.suppress(ValueError):  # it says this rank refused: this rank's error says why
-                _distributed.exchange_layout(None, None, self.process_group, name)
+                _distributed.exchange_layout(
+                    None,
+                    None,
+                    self.process_group,
+                    name,
+                    config,
+                    self.rank_timeout,
+                    refusal=f"{type(error).__name__}: {error}",
+                )
             raise
         labels = batch.labels
-        layout = _distributed.exchange_layout(images, labels, self.process_group, name)
+        layout = _distributed.exchange_layout(
+            images, labels, self.process_group, name, config, self.rank_timeout
+        )
         generator = torch.Generator().manual_seed(layout.seed)  # the same on every rank
         if self._should_mix(layout.total, generator):
             # the draws need the global batch's shape only: a view of one sample stands in for it
@@ -371,6 +513,22 @@ class _BatchMix(_PerRankDraws):
         assert batch.label_position is not None
         flat_outputs[batch.label_position] = mixed_labels
         return tree_unflatten(flat_outputs, spec)
+
+    def _rank_config(self) -> dict[str, Any]:
+        """What must agree on every rank mixing across ranks: the method and every option it mixes with.
+
+        Its public attributes of plain values (its parameters, ``p``, ``label_smoothing``, ...), less
+        those that may differ between ranks.
+        """
+        plain = (bool, int, float, str, tuple, type(None))
+        return {
+            "transform": type(self).__name__,
+            **{
+                key: value
+                for key, value in vars(self).items()
+                if not key.startswith("_") and isinstance(value, plain) and key not in _RANK_LOCAL
+            },
+        }
 
     def _global_rows(
         self,
@@ -438,7 +596,7 @@ class _BatchMix(_PerRankDraws):
             check_mask_batch(flat_inputs[position], reference, batch_size, self.spatial_dims)
         soft = None
         if labels is not None:
-            soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing)
+            soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing, self.multi_label)
         return _Batch(image_positions, mask_positions, label_position, soft, batch_size)
 
     def extra_repr(self) -> str:
@@ -449,6 +607,8 @@ class _BatchMix(_PerRankDraws):
         items: list[tuple[str, Any]] = [("num_classes", self.num_classes)]
         if self.label_smoothing:
             items.append(("label_smoothing", self.label_smoothing))
+        if self.multi_label:
+            items.append(("multi_label", True))
         if self.p != 1.0:
             items.append(("p", self.p))
         if not self.per_rank:
@@ -456,6 +616,9 @@ class _BatchMix(_PerRankDraws):
         if self.across_ranks:
             items.append(("across_ranks", True))
         return items
+
+
+_RANK_LOCAL = ("training", "labels_getter", "per_rank", "across_ranks", "process_group", "rank_timeout")
 
 
 def _plain_pair(sample: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -512,7 +675,11 @@ def _find_image_batches(flat_inputs: list[Any], labels: torch.Tensor | None, nam
 
 
 def _soft_labels(
-    labels: torch.Tensor, num_classes: int | None, batch_size: int, label_smoothing: float
+    labels: torch.Tensor,
+    num_classes: int | None,
+    batch_size: int,
+    label_smoothing: float,
+    multi_label: bool = False,
 ) -> torch.Tensor:
     """Check the labels against the batch and return them as float (N, K), smoothed.
 
@@ -525,6 +692,11 @@ def _soft_labels(
     integer = not labels.is_floating_point() and labels.dtype != torch.bool
     if integer and labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
+    if multi_label and labels.ndim != 2:
+        raise ValueError(
+            f"labels must be dense multi-label targets of shape (N, K) with multi_label=True (as timm's "
+            f"Mixup), got shape {tuple(labels.shape)}"
+        )
     if labels.ndim == 1:
         if not integer:
             raise TypeError(
@@ -549,7 +721,11 @@ def _soft_labels(
             f"got shape {tuple(labels.shape)}"
         )
     check_same_batch_size(soft.shape[0], batch_size)
-    return F.smooth_labels(soft, label_smoothing) if label_smoothing else soft
+    if not label_smoothing:
+        return soft
+    if multi_label:  # each class an independent 0/1 target, smoothed towards 0.5 (timm's)
+        return soft * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    return F.smooth_labels(soft, label_smoothing)
 
 
 def _soft_masks(mask: torch.Tensor, num_classes: int | None, spatial_dims: int) -> torch.Tensor:
@@ -590,24 +766,9 @@ class ZetaMixup(_BatchMix):
             The dropped weight is at most
             [`F.zeta_dropped_mass`][zmix_transforms.functional.zeta_dropped_mass] (0.3 % for k = 16,
             γ = 2.8). ``None`` (default) is exact.
-        num_classes: Number of classes, needed when labels are class indices of shape (N,).
-        labels_getter: ``"default"`` (the second item of a tuple, or a ``labels``-like key of a dict, as
-            in torchvision) or a callable that returns the labels tensor from the input.
-        label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (as timm does): one-hot
-            rows become ``1 − s + s/K`` on the true class and ``s/K`` elsewhere; float labels become
-            ``(1 − s)·y + s/K``.
-        p: Probability of mixing a batch at all (default 1); an unmixed batch still gets float (N, K)
-            labels.
-        per_rank: Under torch.distributed with several ranks, draw independently on each rank even
-            when every rank was seeded alike (default); ``False`` draws the same on every rank that
-            shares a seed (for ranks that see the same batch). No effect outside a process group.
-        across_ranks: Mix across ranks: each rank returns its own rows of the global batch (every
-            rank's batch, in rank order) mixed with one global draw, with labels over the whole of
-            it. Needs an initialized process group; one all-gather of images and labels per call.
-        process_group: The group for ``across_ranks`` (default: the default group).
-        spatial_dims: 2 for image batches (N, C, H, W) (and ``tv_tensors.Video`` batches), 3 for
-            volume batches (N, C, D, H, W): CT, MRI. A 5-D plain tensor is refused unless this says
-            it is a volume batch.
+        **options: The options every method shares, by keyword (see [`MixOptions`][MixOptions]):
+            ``num_classes``, ``labels_getter``, ``label_smoothing``, ``multi_label``, ``p``,
+            ``per_rank``, ``across_ranks``, ``process_group``, ``rank_timeout``, ``spatial_dims``.
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when
@@ -615,12 +776,15 @@ class ZetaMixup(_BatchMix):
         TypeError: If an argument or the input has the wrong type.
 
     Note:
-        Images of shape (N, C, H, W) (plain tensors or ``tv_tensors.Image``) or (N, T, C, H, W)
-        (``tv_tensors.Video``) of any float or integer dtype; integer images are mixed in float32 and
-        rounded. Labels are class indices of shape (N,) (any int dtype, with ``num_classes``) or float
-        labels (N, K); the result's labels are float (N, K). A batch of one sample is returned unmixed.
-        Bounding boxes and masks are rejected. Randomness comes from the global torch RNG (of the
-        images' device).
+        Images of shape (N, C, H, W) (plain tensors or ``tv_tensors.Image``), (N, T, C, H, W)
+        (``tv_tensors.Video``) or, with ``spatial_dims=3``, (N, C, D, H, W), of any float or integer
+        dtype; integer images are mixed in float (exactly, for every integer dtype) and rounded.
+        Labels are class indices of shape (N,) (any int dtype, with ``num_classes``) or float labels
+        (N, K); the result's labels are float (N, K). ``tv_tensors.Mask`` batches are mixed with the
+        images' weights as soft masks (N, K, *spatial). A batch of one sample is returned unmixed, and
+        a batch on the meta device comes back unmixed, in the form a mixed one has. Bounding boxes
+        and keypoints are rejected. Randomness comes from the global torch RNG (of the images'
+        device), per rank under torch.distributed.
 
     Examples:
         >>> t = ZetaMixup(num_classes=10)
@@ -634,25 +798,9 @@ class ZetaMixup(_BatchMix):
         gamma: float = 2.8,
         *,
         max_terms: int | None = None,
-        num_classes: int | None = None,
-        labels_getter: Any = "default",
-        label_smoothing: float = 0.0,
-        p: float = 1.0,
-        per_rank: bool = True,
-        across_ranks: bool = False,
-        process_group: Any = None,
-        spatial_dims: int = 2,
+        **options: Unpack[MixOptions],
     ) -> None:
-        super().__init__(
-            num_classes=num_classes,
-            labels_getter=labels_getter,
-            label_smoothing=label_smoothing,
-            p=p,
-            per_rank=per_rank,
-            across_ranks=across_ranks,
-            process_group=process_group,
-            spatial_dims=spatial_dims,
-        )
+        super().__init__(**options)
         self.gamma = check_finite_positive("gamma", gamma)
         self.max_terms = None if max_terms is None else check_max_terms(max_terms)
 
@@ -718,25 +866,9 @@ class _PairMix(_BatchMix):
         alpha: float = 1.0,
         *,
         mode: str = "batch",
-        num_classes: int | None = None,
-        labels_getter: Any = "default",
-        label_smoothing: float = 0.0,
-        p: float = 1.0,
-        per_rank: bool = True,
-        across_ranks: bool = False,
-        process_group: Any = None,
-        spatial_dims: int = 2,
+        **options: Unpack[MixOptions],
     ) -> None:
-        super().__init__(
-            num_classes=num_classes,
-            labels_getter=labels_getter,
-            label_smoothing=label_smoothing,
-            p=p,
-            per_rank=per_rank,
-            across_ranks=across_ranks,
-            process_group=process_group,
-            spatial_dims=spatial_dims,
-        )
+        super().__init__(**options)
         self.alpha = check_finite_positive("alpha", alpha)
         self.mode = check_mode(mode)
 
@@ -744,7 +876,7 @@ class _PairMix(_BatchMix):
         """Per batch in "batch" mode; in "elem" and "pair" modes ``p`` is drawn per sample or pair."""
         if self.mode == "batch":
             return super()._should_mix(batch_size, generator)
-        return batch_size > 1 and self.p > 0.0
+        return batch_size > 1 and self.p > 0.0 and self.mixup_enabled
 
     def _draw_pairing(
         self, batch_size: int, generator: torch.Generator | None, device: torch.device
@@ -802,16 +934,9 @@ class MixUp(_PairMix):
         mode: ``"batch"`` (one λ per call), ``"elem"`` (one λ per sample) or ``"pair"`` (one λ per
             pair of a random pairing), as timm's ``Mixup(mode=...)``; in "elem" and "pair" modes ``p``
             is drawn per sample or pair, as timm does.
-        num_classes: Number of classes, needed when labels are class indices of shape (N,).
-        labels_getter: ``"default"`` or a callable that returns the labels from the input.
-        label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (see [`ZetaMixup`][ZetaMixup]).
-        p: Probability of mixing a batch at all (default 1).
-        per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
-        across_ranks: Mix the global batch of all ranks (see [`ZetaMixup`][ZetaMixup]).
-        process_group: The group for ``across_ranks`` (default: the default group).
-        spatial_dims: 2 for image batches (N, C, H, W) (and ``tv_tensors.Video`` batches), 3 for
-            volume batches (N, C, D, H, W): CT, MRI. A 5-D plain tensor is refused unless this says
-            it is a volume batch.
+        **options: The options every method shares, by keyword (see [`MixOptions`][MixOptions]):
+            ``num_classes``, ``labels_getter``, ``label_smoothing``, ``multi_label``, ``p``,
+            ``per_rank``, ``across_ranks``, ``process_group``, ``rank_timeout``, ``spatial_dims``.
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when
@@ -888,10 +1013,14 @@ def _pair_rows_params(params: dict[str, Any], rows: torch.Tensor) -> tuple[dict[
     partners = params["partners"].to(rows.device)
     select = torch.cat([rows, partners[rows]])
     local = {**params, "partners": torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(rows.device)}
-    if isinstance(params.get("lam"), torch.Tensor):
-        local["lam"] = params["lam"].to(rows.device)[select]
-    if isinstance(params.get("region"), list):  # one region per sample
-        local["region"] = [params["region"][i] for i in select.tolist()]
+    total = partners.shape[0]
+    for key, value in params.items():  # a draw per sample (a tensor or list of one per sample): theirs
+        if key == "partners":
+            continue
+        if isinstance(value, torch.Tensor) and value.ndim and value.shape[0] == total:
+            local[key] = value[select.to(value.device)]
+        elif isinstance(value, list) and len(value) == total:
+            local[key] = [value[i] for i in select.tolist()]
     return local, select
 
 
@@ -917,16 +1046,9 @@ class CutMix(_PairMix):
         mode: ``"batch"`` (one box per call), ``"elem"`` (one box per sample) or ``"pair"`` (one box
             per pair of a random pairing), as timm's ``Mixup(mode=...)``; in "elem" and "pair" modes
             ``p`` is drawn per sample or pair, as timm does.
-        num_classes: Number of classes, needed when labels are class indices of shape (N,).
-        labels_getter: ``"default"`` or a callable that returns the labels from the input.
-        label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (see [`ZetaMixup`][ZetaMixup]).
-        p: Probability of mixing a batch at all (default 1).
-        per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
-        across_ranks: Mix the global batch of all ranks (see [`ZetaMixup`][ZetaMixup]).
-        process_group: The group for ``across_ranks`` (default: the default group).
-        spatial_dims: 2 for image batches (N, C, H, W) (and ``tv_tensors.Video`` batches), 3 for
-            volume batches (N, C, D, H, W): CT, MRI. A 5-D plain tensor is refused unless this says
-            it is a volume batch.
+        **options: The options every method shares, by keyword (see [`MixOptions`][MixOptions]):
+            ``num_classes``, ``labels_getter``, ``label_smoothing``, ``multi_label``, ``p``,
+            ``per_rank``, ``across_ranks``, ``process_group``, ``rank_timeout``, ``spatial_dims``.
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when
@@ -945,32 +1067,20 @@ class CutMix(_PairMix):
         (torch.Size([8, 3, 32, 32]), torch.Size([8, 10]))
     """
 
+    blends = False
+
     def __init__(
         self,
         alpha: float = 1.0,
         *,
         minmax: tuple[float, float] | None = None,
         mode: str = "batch",
-        num_classes: int | None = None,
-        labels_getter: Any = "default",
-        label_smoothing: float = 0.0,
-        p: float = 1.0,
-        per_rank: bool = True,
-        across_ranks: bool = False,
-        process_group: Any = None,
-        spatial_dims: int = 2,
+        **options: Unpack[MixOptions],
     ) -> None:
         super().__init__(
             alpha,
             mode=mode,
-            num_classes=num_classes,
-            labels_getter=labels_getter,
-            label_smoothing=label_smoothing,
-            p=p,
-            per_rank=per_rank,
-            across_ranks=across_ranks,
-            process_group=process_group,
-            spatial_dims=spatial_dims,
+            **options,
         )
         self.minmax = None if minmax is None else check_minmax(minmax)
 
@@ -1014,14 +1124,6 @@ class CutMix(_PairMix):
         """Paste the box of the partners into one image batch."""
         return _paste_drawn_region(inpt, params, inplace=inplace)
 
-    def mix_masks(self, mask: torch.Tensor, params: dict[str, Any], *, inplace: bool = False) -> torch.Tensor:
-        """Paste the same region of the partners into the mask batch (class indices stay indices)."""
-        return _paste_drawn_region(mask, params, inplace=inplace)
-
-    def unmixed_masks(self, mask: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
-        """The mask batch of a batch that is not mixed: as it is (CutMix's masks keep their form)."""
-        return _kept(mask, inplace=inplace)
-
 
 def _paste_drawn_region(x: torch.Tensor, params: dict[str, Any], *, inplace: bool) -> torch.Tensor:
     """Paste the drawn region(s) of the partners into ``x``: an image batch, or a mask batch.
@@ -1048,16 +1150,9 @@ class ZetaCutMix(_BatchMix):
     Args:
         gamma: The ζ-mixup exponent γ, a finite number > 0 (default 2.8).
         alpha: CutMix's Beta concentration, a finite number > 0 (default 1.0).
-        num_classes: Number of classes, needed when labels are class indices of shape (N,).
-        labels_getter: ``"default"`` or a callable that returns the labels from the input.
-        label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (see [`ZetaMixup`][ZetaMixup]).
-        p: Probability of mixing a batch at all (default 1).
-        per_rank: Draw independently on each rank under torch.distributed (see [`ZetaMixup`][ZetaMixup]).
-        across_ranks: Mix the global batch of all ranks (see [`ZetaMixup`][ZetaMixup]).
-        process_group: The group for ``across_ranks`` (default: the default group).
-        spatial_dims: 2 for image batches (N, C, H, W) (and ``tv_tensors.Video`` batches), 3 for
-            volume batches (N, C, D, H, W): CT, MRI. A 5-D plain tensor is refused unless this says
-            it is a volume batch.
+        **options: The options every method shares, by keyword (see [`MixOptions`][MixOptions]):
+            ``num_classes``, ``labels_getter``, ``label_smoothing``, ``multi_label``, ``p``,
+            ``per_rank``, ``across_ranks``, ``process_group``, ``rank_timeout``, ``spatial_dims``.
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when
@@ -1078,26 +1173,9 @@ class ZetaCutMix(_BatchMix):
         self,
         gamma: float = 2.8,
         alpha: float = 1.0,
-        *,
-        num_classes: int | None = None,
-        labels_getter: Any = "default",
-        label_smoothing: float = 0.0,
-        p: float = 1.0,
-        per_rank: bool = True,
-        across_ranks: bool = False,
-        process_group: Any = None,
-        spatial_dims: int = 2,
+        **options: Unpack[MixOptions],
     ) -> None:
-        super().__init__(
-            num_classes=num_classes,
-            labels_getter=labels_getter,
-            label_smoothing=label_smoothing,
-            p=p,
-            per_rank=per_rank,
-            across_ranks=across_ranks,
-            process_group=process_group,
-            spatial_dims=spatial_dims,
-        )
+        super().__init__(**options)
         self.gamma = check_finite_positive("gamma", gamma)
         self.alpha = check_finite_positive("alpha", alpha)
 
@@ -1240,32 +1318,40 @@ class RandomMix(_PerRankDraws):
         correct_lam: bool = True,
         label_smoothing: float = 0.1,
         num_classes: int = 1000,
+        multi_label: bool = False,
     ) -> RandomMix:
         """The mixing timm's ``Mixup`` (or ``FastCollateMixup``) does, from the same arguments.
 
         ``MixUp(mixup_alpha)`` and ``CutMix(cutmix_alpha, minmax=cutmix_minmax)``, each with ``p=prob``
         and ``label_smoothing``, picked with ``switch_prob`` when both alphas are > 0 (as timm does;
         ``cutmix_minmax`` turns CutMix on, with alpha 1). Use it as a transform or in
-        ``MixCollate``.
+        ``MixCollate``; timm's train script's ``Mixup(**mixup_args)`` becomes
+        ``RandomMix.from_timm(**mixup_args)``, and its ``mixup_fn.mixup_enabled = False`` (the
+        ``--mixup-off-epoch``) turns mixing off as in timm: images pass unmixed, labels are still
+        one-hot and smoothed.
 
         Args:
-            mixup_alpha: mixup's α; 0 turns mixup off.
-            cutmix_alpha: CutMix's α; 0 turns CutMix off (unless ``cutmix_minmax`` is given).
+            mixup_alpha: mixup's α, a finite number >= 0; 0 turns mixup off.
+            cutmix_alpha: CutMix's α, a finite number >= 0; 0 turns CutMix off (unless
+                ``cutmix_minmax`` is given).
             cutmix_minmax: CutMix box sides as fractions ``(lo, hi)`` of the image's.
-            prob: Probability of mixing a batch.
-            switch_prob: Probability of CutMix rather than mixup when both are on.
+            prob: Probability of mixing a batch, in [0, 1].
+            switch_prob: Probability of CutMix rather than mixup when both are on, in [0, 1].
             mode: ``"batch"`` (one λ and box per batch), ``"elem"`` (one per sample) or ``"pair"``
                 (one per pair of samples); ``prob`` then applies per batch, sample or pair.
             correct_lam: Must be True: labels are always weighted by the exact pasted fraction.
             label_smoothing: Smoothing of the labels before mixing, as timm's.
             num_classes: Number of classes.
+            multi_label: Dense multi-label targets (N, K), smoothed towards 0.5, as timm's (see
+                [`MixOptions`][MixOptions]).
 
         Returns:
             A [`RandomMix`][RandomMix] of the transforms that are on.
 
         Raises:
             ValueError: If both methods are off, for ``correct_lam=False``, an unknown ``mode``, or a
-                value out of range.
+                value out of range, naming timm's argument.
+            TypeError: If an argument has the wrong type, naming timm's argument.
 
         Note:
             Differences from timm: partners come from a random single cycle ("pair" mode: a random
@@ -1281,17 +1367,22 @@ class RandomMix(_PerRankDraws):
             >>> labels.shape
             torch.Size([6, 10])
         """
-        if not correct_lam:
+        mixup_alpha = check_nonnegative("mixup_alpha", mixup_alpha)
+        cutmix_alpha = check_nonnegative("cutmix_alpha", cutmix_alpha)
+        minmax = None if cutmix_minmax is None else check_minmax(cutmix_minmax, "cutmix_minmax")
+        switch_prob = check_probability("switch_prob", switch_prob)
+        if not check_bool("correct_lam", correct_lam):
             raise ValueError(
                 "correct_lam must be True, got False: labels are always weighted by the exact fraction "
                 "of pixels CutMix keeps"
             )
-        cutmix_on = cutmix_minmax is not None or cutmix_alpha > 0
+        cutmix_on = minmax is not None or cutmix_alpha > 0
         options: dict[str, Any] = {
             "mode": check_mode(mode),
             "num_classes": num_classes,
             "label_smoothing": label_smoothing,
-            "p": prob,
+            "multi_label": multi_label,
+            "p": check_probability("prob", prob),
         }
         transforms: list[Callable[..., Any]] = []
         weights: list[float] = []
@@ -1299,8 +1390,8 @@ class RandomMix(_PerRankDraws):
             transforms.append(MixUp(mixup_alpha, **options))
             weights.append(1.0 - switch_prob if cutmix_on else 1.0)
         if cutmix_on:
-            alpha = 1.0 if cutmix_minmax is not None else cutmix_alpha
-            transforms.append(CutMix(alpha, minmax=cutmix_minmax, **options))
+            alpha = 1.0 if minmax is not None else cutmix_alpha
+            transforms.append(CutMix(alpha, minmax=minmax, **options))
             weights.append(switch_prob if mixup_alpha > 0 else 1.0)
         if not transforms:
             raise ValueError(
@@ -1308,6 +1399,22 @@ class RandomMix(_PerRankDraws):
                 f"mixup_alpha={mixup_alpha}, cutmix_alpha={cutmix_alpha}"
             )
         return cls(transforms, p=weights)
+
+    @property
+    def mixup_enabled(self) -> bool:
+        """Timm's switch: ``False`` passes images unmixed (labels one-hot and smoothed), as timm's.
+
+        Set on every transform of this ``RandomMix`` that has it; timm's train script sets it at
+        ``--mixup-off-epoch``.
+        """
+        return all(getattr(t, "mixup_enabled", True) for t in self.transforms)
+
+    @mixup_enabled.setter
+    def mixup_enabled(self, value: bool) -> None:
+        value = check_bool("mixup_enabled", value)
+        for t in self.transforms:
+            if hasattr(t, "mixup_enabled"):
+                t.mixup_enabled = value
 
     def extra_repr(self) -> str:
         """The transforms and their probabilities, as shown by ``repr``."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from .._checks import allocation, check_num_classes, check_probability, describe
+from .._checks import allocation, check_num_classes, check_probability, describe, integer_range
 
 __all__ = ["one_hot", "one_hot_masks", "smooth_labels"]
 
@@ -73,7 +73,7 @@ def one_hot_rows(
     once).
     """
     if labels.device.type == "cpu" and labels.numel() > 0:
-        low, high = (int(v) for v in torch.aminmax(labels))
+        low, high = integer_range(labels)
         if low < 0 or high >= classes:
             raise ValueError(
                 f"{name} must be class indices in [0, num_classes) = [0, {classes}), "

@@ -1,0 +1,152 @@
+"""FMix (Harris et al., 2020): mix with a binary mask thresholded from low-frequency Fourier noise.
+
+The whole method: its draw (``fmix_masks``, a pure function of the generator) and its transform
+and collate, built on the pair methods' base, which gives it labels, smoothing, ``p``, modes,
+volumes, masks, integer dtypes, per-rank draws and mixing across ranks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from typing_extensions import Unpack
+
+from . import functional as F
+from ._checks import check_finite_positive, check_spatial_sizes
+from .collate import MethodCollate
+from .functional._draws import cycle_partners_unchecked, draw_device, sample_lambda_unchecked
+from .transforms import MixOptions, _batch_device_and_size, _PairMix
+
+__all__ = ["FMix", "FMixCollate", "fmix_masks"]
+
+
+def fmix_masks(
+    lams: torch.Tensor, spatial: tuple[int, ...], decay: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Binary masks (L, *spatial): in mask ``l``, the top ``lams[l]`` share of a low-frequency noise.
+
+    The noise is a random spectrum (complex Gaussian) scaled by ``1 / f^decay`` (``f`` the
+    frequency's magnitude, at least one over the largest side) and brought back to space; its
+    ``round(λ·P)`` largest of ``P`` values are ``True`` (the pixels a sample keeps), so a mask's mean
+    is λ to within ``1/(2P)``. Drawn on the generator's device (float64), in any number of dims.
+
+    Args:
+        lams: Kept shares in [0, 1], shape (L,).
+        spatial: The mask's sizes, e.g. (H, W) or (D, H, W).
+        decay: δ > 0: larger values give smoother, blobbier masks (the paper's default 3).
+        generator: The random source (default: the global RNG).
+
+    Returns:
+        A bool tensor (L, *spatial).
+
+    Examples:
+        >>> masks = fmix_masks(torch.tensor([0.25]), (8, 8), 3.0, torch.Generator().manual_seed(0))
+        >>> masks.shape, int(masks.sum())
+        (torch.Size([1, 8, 8]), 16)
+    """
+    device = lams.device
+    axes = [torch.fft.fftfreq(size, device=device, dtype=torch.float64) for size in spatial[:-1]]
+    axes.append(torch.fft.rfftfreq(spatial[-1], device=device, dtype=torch.float64))
+    frequency = torch.stack(torch.meshgrid(*axes, indexing="ij")).square().sum(0).sqrt()
+    scale = frequency.clamp_min(1.0 / max(spatial)).pow(-decay)
+    parts = torch.randn(
+        (2, len(lams), *frequency.shape), generator=generator, dtype=torch.float64, device=device
+    )
+    noise = torch.fft.irfftn(
+        torch.complex(parts[0], parts[1]) * scale, s=spatial, dim=tuple(range(1, len(spatial) + 1))
+    )
+    pixels = math.prod(spatial)
+    order = noise.reshape(len(lams), pixels).argsort(dim=1, descending=True)
+    kept = (lams.to(torch.float64) * pixels).round().long().unsqueeze(1)
+    ranks = torch.arange(pixels, device=device).expand(len(lams), pixels)
+    masks = torch.empty((len(lams), pixels), dtype=torch.bool, device=device)
+    return masks.scatter_(1, order, ranks < kept).reshape(len(lams), *spatial)
+
+
+class FMix(_PairMix):
+    """FMix (Harris et al., 2020): keep a random low-frequency mask's pixels, the rest from a partner.
+
+    λ ~ Beta(α, α); the mask holds the top λ share of a low-frequency Fourier noise
+    ([`fmix_masks`][zmix_transforms.fmix.fmix_masks], decay δ), so its regions are blobs of any
+    shape, unlike CutMix's box. ``x' = M ⊙ x + (1 − M) ⊙ x[π]``; the label weight is the mask's
+    mean, the exact share of pixels kept. Partners and modes as in [`CutMix`][CutMix]: one mask per
+    batch, per sample (``mode="elem"``) or per pair (``mode="pair"``, both samples swap it).
+
+    Args:
+        alpha: The Beta distribution's concentration, a finite number > 0 (default 1.0).
+        decay: The noise's decay δ, a finite number > 0 (default 3.0, the paper's).
+        mode: ``"batch"``, ``"elem"`` or ``"pair"`` (see [`MixUp`][MixUp]).
+        **options: The options every method shares (see [`MixOptions`][MixOptions]).
+
+    Raises:
+        ValueError: If a parameter is out of range, at construction; if the input is malformed, when
+            called.
+        TypeError: If an argument or the input has the wrong type.
+
+    Note:
+        Pixels are copied, never blended, so integer images and class-index masks stay exact
+        (masks get the same mask as the images). Volumes (``spatial_dims=3``) get a 3-D noise.
+
+    Examples:
+        >>> images, labels = FMix(num_classes=10)(torch.rand(8, 3, 32, 32), torch.randint(0, 10, (8,)))
+        >>> bool(torch.allclose(labels.sum(1), torch.ones(8)))
+        True
+    """
+
+    blends = False
+
+    def __init__(
+        self, alpha: float = 1.0, *, decay: float = 3.0, mode: str = "batch", **options: Unpack[MixOptions]
+    ) -> None:
+        super().__init__(alpha, mode=mode, **options)
+        self.decay = check_finite_positive("decay", decay)
+
+    def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
+        """Draw the mask(s) (bool, (1 or N, *spatial)), the exact kept share ``lam`` and the partners."""
+        device, batch_size = _batch_device_and_size(flat_inputs)
+        spatial = check_spatial_sizes("images", flat_inputs[0], self.spatial_dims)
+        on = draw_device(generator, device)
+        if self.mode == "batch":
+            lam = torch.tensor([sample_lambda_unchecked(self.alpha, generator)], device=on)
+            partners, pick = cycle_partners_unchecked(batch_size, generator, device), None
+        else:
+            lam = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=on)
+            partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
+            lam, pick = torch.where(mixed.to(on), lam[leaders.to(on)], 1.0), leaders.to(on)
+        masks = fmix_masks(lam, spatial, self.decay, generator)
+        if pick is not None:  # a pair shares its leader's mask
+            masks = masks[pick]
+        kept = masks.flatten(1).double().mean(1)
+        return {
+            "mask": masks.to(device),
+            "lam": float(kept) if pick is None else kept.to(device),
+            "partners": partners,
+        }
+
+    def mix_images(
+        self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
+    ) -> torch.Tensor:
+        """Keep ``inpt`` where the mask is set, the partner's pixels elsewhere (masks alike)."""
+        mask = params["mask"].to(inpt.device)
+        view = mask.reshape(mask.shape[0], *[1] * (inpt.ndim - mask.ndim), *mask.shape[1:])
+        partners = inpt.index_select(0, params["partners"].to(inpt.device))  # read before any write
+        out = inpt if inplace else torch.empty_like(inpt)  # in the input's dense layout
+        return torch.where(view, inpt, partners, out=out)
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        items = super()._repr_items()
+        return [items[0], ("decay", self.decay), *items[1:]] if self.decay != 3.0 else items
+
+
+class FMixCollate(MethodCollate):
+    """Collate a list of samples and apply FMix to the batch: takes [`FMix`][FMix]'s arguments.
+
+    Examples:
+        >>> images, labels = FMixCollate(num_classes=10)([(torch.rand(3, 8, 8), i) for i in range(4)])
+        >>> labels.shape
+        torch.Size([4, 10])
+    """
+
+    transform_class = FMix

@@ -1,0 +1,163 @@
+"""ResizeMix (Qin et al., 2020): paste the whole partner, shrunk, at a random place.
+
+The whole method: its draw (``resizemix_regions``, a pure function of the generator) and its
+transform and collate, built on the pair methods' base, which gives it labels, smoothing, ``p``,
+modes, volumes, masks, integer dtypes, per-rank draws and mixing across ranks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from typing_extensions import Unpack
+
+from ._checks import check_minmax, check_spatial_sizes
+from .collate import MethodCollate
+from .functional._draws import Region, cycle_partners_unchecked, draw_device
+from .transforms import MixOptions, _batch_device_and_size, _PairMix
+
+__all__ = ["ResizeMix", "ResizeMixCollate", "resizemix_regions"]
+
+
+def resizemix_regions(
+    count: int,
+    spatial: tuple[int, ...],
+    scale: tuple[float, float] = (0.1, 0.8),
+    generator: torch.Generator | None = None,
+) -> list[Region]:
+    """``count`` regions, each the image's shape scaled by τ ~ U(scale), at a uniformly random place.
+
+    Each side is ``max(1, round(τ · side))``, so a region keeps the image's aspect ratio and lies
+    inside it; the partner is resized to it. Drawn on the CPU (or the generator's device).
+
+    Args:
+        count: How many regions (one per batch, or per sample).
+        spatial: The image's sizes, e.g. (H, W) or (D, H, W).
+        scale: τ's range ``(lo, hi)``, fractions of the sides (the paper's default (0.1, 0.8)).
+        generator: The random source (default: the global RNG).
+
+    Returns:
+        A list of [`F.Region`][zmix_transforms.functional.Region].
+
+    Examples:
+        >>> resizemix_regions(1, (10, 20), generator=torch.Generator().manual_seed(0))[0].size > 0
+        True
+    """
+    on = draw_device(generator, torch.device("cpu"))
+    taus = torch.empty(count, dtype=torch.float64, device=on).uniform_(*scale, generator=generator)
+    corners = torch.rand((count, len(spatial)), dtype=torch.float64, generator=generator, device=on)
+    regions = []
+    for tau, corner in zip(taus.tolist(), corners.tolist(), strict=True):
+        sides = [max(1, round(tau * size)) for size in spatial]
+        starts = [int(c * (size - side + 1)) for c, size, side in zip(corner, spatial, sides, strict=True)]
+        regions.append(Region(tuple(starts), tuple(s + side for s, side in zip(starts, sides, strict=True))))
+    return regions
+
+
+def _shrunk(x: torch.Tensor, sides: tuple[int, ...]) -> torch.Tensor:
+    """``x`` (N, ..., *spatial) resized to ``sides`` by nearest-neighbour sampling (exact, any dtype)."""
+    for axis, side in enumerate(sides, start=x.ndim - len(sides)):
+        size = x.shape[axis]
+        x = x.index_select(axis, torch.arange(side, device=x.device) * size // side)
+    return x
+
+
+class ResizeMix(_PairMix):
+    """ResizeMix (Qin et al., 2020): paste a shrunk copy of the whole partner into each sample.
+
+    The partner ``x[π]`` is resized by a factor τ ~ U(0.1, 0.8) of each side (``scale``) and pasted
+    at a uniformly random place ([`resizemix_regions`][zmix_transforms.resizemix.resizemix_regions]);
+    unlike CutMix, the pasted patch shows the whole partner, so its label is never pasted as
+    background. The label weight is the patch's share of the pixels. Partners and modes as in
+    [`CutMix`][CutMix]: one patch place and size per batch, per sample (``mode="elem"``) or per
+    pair (``mode="pair"``).
+
+    Args:
+        scale: τ's range ``(lo, hi)``, fractions of the sides (default (0.1, 0.8), the paper's).
+        mode: ``"batch"``, ``"elem"`` or ``"pair"`` (see [`MixUp`][MixUp]).
+        **options: The options every method shares (see [`MixOptions`][MixOptions]).
+
+    Raises:
+        ValueError: If a parameter is out of range, at construction; if the input is malformed, when
+            called.
+        TypeError: If an argument or the input has the wrong type.
+
+    Note:
+        The partner is resized by nearest-neighbour sampling, so pixels are copied, never blended:
+        integer images and class-index masks stay exact (masks get the same patch). Volumes
+        (``spatial_dims=3``) get a shrunk cuboid.
+
+    Examples:
+        >>> images, labels = ResizeMix(num_classes=10)(torch.rand(8, 3, 32, 32), torch.arange(8))
+        >>> bool(torch.allclose(labels.sum(1), torch.ones(8)))
+        True
+    """
+
+    blends = False
+
+    def __init__(
+        self,
+        scale: tuple[float, float] = (0.1, 0.8),
+        *,
+        mode: str = "batch",
+        **options: Unpack[MixOptions],
+    ) -> None:
+        super().__init__(mode=mode, **options)
+        self.scale = check_minmax(scale, "scale")
+
+    def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
+        """Draw the patch region(s) (one, or a list of one per sample), the kept share and the partners."""
+        device, batch_size = _batch_device_and_size(flat_inputs)
+        spatial = check_spatial_sizes("images", flat_inputs[0], self.spatial_dims)
+        pixels = math.prod(spatial)
+        if self.mode == "batch":
+            (region,) = resizemix_regions(1, spatial, self.scale, generator)
+            partners = cycle_partners_unchecked(batch_size, generator, device)
+            return {"region": region, "lam": 1.0 - region.size / pixels, "partners": partners}
+        drawn = resizemix_regions(batch_size, spatial, self.scale, generator)
+        partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
+        none = Region((0,) * len(spatial), (0,) * len(spatial))  # an unmixed sample pastes nothing
+        picks = zip(leaders.tolist(), mixed.tolist(), strict=True)
+        regions = [drawn[lead] if keep else none for lead, keep in picks]
+        lam = torch.tensor([1.0 - r.size / pixels for r in regions], dtype=torch.float64, device=device)
+        return {"region": regions, "lam": lam, "partners": partners}
+
+    def mix_images(
+        self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
+    ) -> torch.Tensor:
+        """Paste each sample's shrunk partner into its region (masks alike)."""
+        partners = params["partners"].to(inpt.device)
+        regions = params["region"]
+        out = inpt if inplace else inpt.clone()
+        if isinstance(regions, Region):  # one region for the batch: one gather, one write
+            sides = tuple(b - a for a, b in zip(regions.starts, regions.stops, strict=True))
+            whole: tuple[Any, ...] = (..., *regions.slices())
+            out[whole] = _shrunk(inpt.index_select(0, partners), sides)
+            return out
+        patches = []  # every patch read before any is written (in place, a partner may be overwritten)
+        for p, region in enumerate(regions):
+            sides = tuple(b - a for a, b in zip(region.starts, region.stops, strict=True))
+            patches.append(_shrunk(inpt[partners[p]].unsqueeze(0), sides)[0] if region.size else None)
+        for p, (region, patch) in enumerate(zip(regions, patches, strict=True)):
+            if patch is not None:
+                index: tuple[Any, ...] = (p, ..., *region.slices())
+                out[index] = patch
+        return out
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        items = super()._repr_items()[1:]  # no alpha: ResizeMix draws none
+        return [("scale", self.scale), *items] if self.scale != (0.1, 0.8) else items
+
+
+class ResizeMixCollate(MethodCollate):
+    """Collate a list of samples and apply ResizeMix: takes [`ResizeMix`][ResizeMix]'s arguments.
+
+    Examples:
+        >>> images, labels = ResizeMixCollate(num_classes=10)([(torch.rand(3, 8, 8), i) for i in range(4)])
+        >>> labels.shape
+        torch.Size([4, 10])
+    """
+
+    transform_class = ResizeMix
