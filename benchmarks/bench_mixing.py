@@ -16,6 +16,7 @@ import argparse
 import datetime
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -575,7 +576,8 @@ def report(
         "",
         "Each fast path of `zmix_transforms._backend.ROUTES`, timed on and off side by side (off: the",
         "plain formula it replaces), where it runs. A path that is not at least 1.2× faster where its",
-        "work dominates is narrowed or removed (the Performance page lists both, and the exceptions).",
+        "work dominates is narrowed or removed (the repository's dev/performance-log.md lists both,",
+        "and the exceptions).",
         "`F.mix_pairs` rows call the functional API with λ = 0.3 (no multiple of 1/256: through float32).",
         "",
         "| route | case | on, ms | off, ms | speed-up |",
@@ -688,15 +690,41 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 CUDA_START, CUDA_END = "<!-- cuda: written by --device cuda -->", "<!-- end of cuda -->"
 CUDA_PLACEHOLDER = (
-    "## CUDA\n\nNot measured yet: no GPU was lent to the session that wrote this page. On a machine\n"
-    "with one, `python benchmarks/bench_mixing.py --device cuda` replaces this section (the CPU\n"
+    "## CUDA\n\nNot measured on a GPU yet. On a machine with one,\n"
+    "`python benchmarks/bench_mixing.py --device cuda` replaces this section (the CPU\n"
     "tables above stay).\n"
 )
 
 
+def _commit() -> str:
+    """The checkout's commit (with ``+changes`` when the tree differs from it), or ``unknown``."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
 def cuda_section(measurements: list[Measurement], device_name: str) -> str:
     """The CUDA tables: the transforms and anchors on the GPU, synchronized timing."""
-    lines = [f"## CUDA ({device_name}, measured {datetime.date.today().isoformat()})", ""]
+    when = datetime.date.today().isoformat()
+    lines = [f"## CUDA ({device_name}, measured {when} at commit {_commit()})", ""]
     for m in measurements:
         for tag, name in (("f32", "float32"), ("u8", "uint8")):
             lines += [f"### {'×'.join(map(str, m.shape))}, {name}", "", *case_table(m, tag), ""]

@@ -1,10 +1,12 @@
-"""Put MathJax into the docs at build time, from the npm registry's package, so the site needs no CDN.
+"""Put MathJax and iframe-worker into the docs at build time, from the npm registry, so the site needs no CDN.
 
-    python scripts/vendor_mathjax.py          # docs/javascripts/vendor/mathjax/ (ignored by git)
+    python scripts/vendor_mathjax.py          # docs/javascripts/vendor/ (ignored by git)
 
 Takes ``mathjax@3.2.2`` with ``npm pack`` and keeps what the site loads: the ``tex-mml-chtml``
-component and its CHTML fonts, in the layout MathJax expects next to its script. Does nothing when
-they are already there.
+component and its CHTML fonts, in the layout MathJax expects next to its script. Takes
+``iframe-worker@1.0.4``'s shim, which Material's offline plugin needs for search on a site opened
+from disk (the plugin would load it from unpkg; mkdocs.yml names this copy instead). Does nothing
+for what is already there.
 """
 
 from __future__ import annotations
@@ -21,7 +23,31 @@ TARGET = ROOT / "docs" / "javascripts" / "vendor" / "mathjax"
 KEEP = ("package/es5/tex-mml-chtml.js", "package/es5/output/chtml/fonts/woff-v2/")
 
 
+SHIM_VERSION = "1.0.4"
+SHIM = ROOT / "docs" / "javascripts" / "vendor" / "iframe-worker" / "shim.js"
+
+
+def vendor_shim() -> Path:
+    """iframe-worker's shim (one self-contained script) for Material's offline search."""
+    if SHIM.exists():
+        return SHIM
+    with tempfile.TemporaryDirectory() as scratch:
+        subprocess.run(
+            ["npm", "pack", f"iframe-worker@{SHIM_VERSION}", "--silent", "--pack-destination", scratch],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        with tarfile.open(next(Path(scratch).glob("iframe-worker-*.tgz"))) as tar:
+            source = tar.extractfile("package/shim/index.js")
+            assert source is not None
+            SHIM.parent.mkdir(parents=True, exist_ok=True)
+            SHIM.write_bytes(source.read())
+    print(f"iframe-worker {SHIM_VERSION} in {SHIM.relative_to(ROOT)}", file=sys.stderr)
+    return SHIM
+
+
 def main() -> Path:
+    vendor_shim()
     if (TARGET / "tex-mml-chtml.js").exists():
         return TARGET
     with tempfile.TemporaryDirectory() as scratch:

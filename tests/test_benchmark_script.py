@@ -55,12 +55,21 @@ def test_a_measured_cuda_section_survives_a_cpu_rerun(tmp_path: Path) -> None:
     assert module.existing_cuda_section(with_placeholder) is None
     measured = "## CUDA (H100)\n\n| case | kind | median ms | × copy of the batch |\n"
     with_gpu = module.merge_cuda_section(with_placeholder, measured)
-    assert with_gpu.count(module.CUDA_START) == 1 and "Not measured yet" not in with_gpu
+    assert with_gpu.count(module.CUDA_START) == 1 and "Not measured on a GPU yet" not in with_gpu
     assert module.existing_cuda_section(with_gpu) == measured
     rerun = module.merge_cuda_section(
         "# Benchmarks\n\nnew CPU tables\n", module.existing_cuda_section(with_gpu)
     )
     assert "new CPU tables" in rerun and measured in rerun
+
+
+def test_a_cuda_section_names_the_commit_it_measured() -> None:
+    module = _load()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    section = module.cuda_section([], "a GPU")
+    assert section.startswith("## CUDA (a GPU, measured ")
+    if head.returncode == 0:  # a checkout: its commit, marked when the tree has changes
+        assert f"at commit {head.stdout.strip()}" in section
 
 
 def test_the_distributed_benchmark_measures_both_routes(tmp_path: Path) -> None:
