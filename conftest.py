@@ -1,9 +1,14 @@
 """Root conftest: names the docstring examples (doctests) of the package may use."""
 
+import importlib.util
+
 import pytest
 import torch
 
 from zmix_transforms import functional
+
+# an optional integration's module imports its framework: without it, its doctests are not collected
+collect_ignore = [] if importlib.util.find_spec("transformers") else ["zmix_transforms/huggingface.py"]
 
 
 @pytest.fixture(autouse=True)

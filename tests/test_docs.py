@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import zmix_transforms
@@ -17,6 +18,11 @@ def _public_pages() -> dict[str, str]:
         if name not in {"functional", "__version__"}
     }
     pages.update({f"functional.{name}": f"zmix_transforms.functional.{name}" for name in functional.__all__})
+    # the optional integrations' modules (read from their source: their framework may be absent)
+    for module in ("huggingface",):
+        source = (ROOT / "zmix_transforms" / f"{module}.py").read_text()
+        names = ast.literal_eval(source.split("__all__ = ", 1)[1].split("\n", 1)[0])
+        pages.update({f"{module}.{name}": f"zmix_transforms.{module}.{name}" for name in names})
     return pages
 
 

@@ -29,11 +29,26 @@ def _free_port() -> int:
 
 def test_the_user_pages_have_code() -> None:
     pages = {block.id.split(":")[0] for block in BLOCKS}
-    assert {"index.md", "getting-started.md", "options.md", "volumes.md", "distributed.md"} <= pages
+    assert {
+        "index.md",
+        "getting-started.md",
+        "options.md",
+        "volumes.md",
+        "distributed.md",
+        "frameworks.md",
+    } <= pages
+
+
+OPTIONAL = ("transformers", "accelerate", "lightning")  # the frameworks page's blocks need their extras
 
 
 @pytest.mark.parametrize("code", BLOCKS)
 def test_block_runs_as_written(code: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for package in OPTIONAL:
+        if re.search(rf"^(import|from) {package}\b", code, re.M) or (
+            package == "accelerate" and "TrainingArguments" in code
+        ):
+            pytest.importorskip(package)
     monkeypatch.chdir(tmp_path)
     if "init_process_group" in code:  # what torchrun sets: one rank of one, on this machine only
         for key, value in {
