@@ -453,6 +453,64 @@ def graph_breaks() -> list[tuple[str, str]]:
     return rows
 
 
+def top_level_ops(fn: Callable[[], Any]) -> int:
+    """The ATen operations one call dispatches from Python (its own, not those inside other ops)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    ops = [e for e in prof.events() if e.name.startswith("aten::")]
+    return sum(1 for e in ops if e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::"))
+
+
+def per_call_rows(quick: bool) -> list[tuple[str, int, float, float]]:
+    """Per call: top-level ATen ops at 16×3×32², and µs a call at 8×3×8×8 on one thread (overhead).
+
+    Ours beside timm's ``Mixup`` (mixup and CutMix; it overwrites a copy) and a bare lerp + one-hot,
+    alternating round by round in one process; a row's ratio is the median of per-round ratios to
+    timm's mixup.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ops_x, ops_y = torch.rand(16, 3, 32, 32), torch.randint(0, 10, (16,))
+        x, y = torch.rand(8, 3, 8, 8), torch.randint(0, 10, (8,))
+        calls: dict[str, Callable[[torch.Tensor, torch.Tensor], Any]] = {
+            "MixUp": Z.MixUp(num_classes=10),
+            "CutMix": Z.CutMix(num_classes=10),
+            "ZetaMixup": Z.ZetaMixup(num_classes=10),
+            "FMix": Z.FMix(num_classes=10),
+            "ResizeMix": Z.ResizeMix(num_classes=10),
+            "a bare lerp + one-hot": lambda a, b: (
+                torch.lerp(a.roll(1, 0), a, 0.3),
+                torch.nn.functional.one_hot(b, 10).float(),
+            ),
+        }
+        if timm is not None:
+            mixup = Mixup(mixup_alpha=1.0, cutmix_alpha=0.0, label_smoothing=0.0, num_classes=10)
+            cutmix = Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.0, num_classes=10)
+            calls["timm Mixup (mixup)"] = lambda a, b: mixup(a.clone(), b)
+            calls["timm Mixup (CutMix)"] = lambda a, b: cutmix(a.clone(), b)
+        ops = {name: top_level_ops(lambda f=fn: f(ops_x, ops_y)) for name, fn in calls.items()}
+        reps, rounds = (50, 3) if quick else (400, 15)
+        times: dict[str, list[float]] = {name: [] for name in calls}
+        for _ in range(rounds):
+            for name, fn in calls.items():
+                start = time.perf_counter()
+                for _ in range(reps):
+                    fn(x, y)
+                times[name].append((time.perf_counter() - start) / reps * 1e6)
+    finally:
+        torch.set_num_threads(threads)
+    anchor = "timm Mixup (mixup)" if timm is not None else "a bare lerp + one-hot"
+    rows = []
+    for name in calls:
+        ratios = [t / a for t, a in zip(times[name], times[anchor], strict=True)]
+        rows.append((name, ops[name], statistics.median(times[name]), statistics.median(ratios)))
+    return rows
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -517,6 +575,7 @@ def report(
     fast_paths: list[tuple[str, str, float, float, float]],
     chart: Path,
     quick: bool,
+    per_call: list[tuple[str, int, float, float]],
 ) -> str:
     main_shape = measurements[-1]
     lines = [
@@ -586,6 +645,17 @@ def report(
             f"| `{r}` | {case} | {on:.2f} | {off:.2f} | {gain:.2f}× |"
             for r, case, on, off, gain in fast_paths
         ],
+        "",
+        "## Per call",
+        "",
+        "What a call costs beyond its memory traffic: the ATen operations it dispatches on a",
+        "16×3×32×32 float batch (each one a kernel launch on a GPU), and the time of a call on a tiny",
+        "8×3×8×8 batch on one thread, where almost all of it is Python and dispatch. Ratios to timm's",
+        "`Mixup` (mixup), median of per-round ratios.",
+        "",
+        "| call | ATen ops (16×3×32²) | µs a call (8×3×8²) | × timm's mixup |",
+        "| --- | --- | --- | --- |",
+        *[f"| {name} | {ops} | {us:.0f} | {ratio:.2f}× |" for name, ops, us, ratio in per_call],
         "",
         "## Graph breaks under `torch.compile`",
         "",
@@ -669,10 +739,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     large.times = measure(large_cases, *(rounds or (11, 2)), args.device)
     breaks = graph_breaks()
     fast_paths = fast_path_rows(args.quick)
+    per_call = per_call_rows(args.quick)
     chart = args.out / "assets" / "benchmarks.png"
     chart.parent.mkdir(parents=True, exist_ok=True)
     plot(measurements[-1], chart)
-    text = report(measurements, large, breaks, fast_paths, chart, args.quick).replace(
+    text = report(measurements, large, breaks, fast_paths, chart, args.quick, per_call).replace(
         f"]({chart.name})", f"](assets/{chart.name})"
     )
     text = merge_cuda_section(text, existing_cuda_section(previous) or CUDA_PLACEHOLDER)
@@ -685,6 +756,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "chart": chart,
         "breaks": breaks,
         "fast_paths": fast_paths,
+        "per_call": per_call,
     }
 
 

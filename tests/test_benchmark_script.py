@@ -23,8 +23,21 @@ def test_quick_benchmark_writes_its_page(tmp_path: Path) -> None:
     module = _load()
     result = module.main(["--quick", "--out", str(tmp_path)])
     page = (tmp_path / "benchmarks.md").read_text()
-    for heading in ("## Targets", "## Large batches", "## Fast paths", "## Graph breaks", "float32", "uint8"):
+    for heading in (
+        "## Targets",
+        "## Large batches",
+        "## Fast paths",
+        "## Per call",
+        "## Graph breaks",
+        "float32",
+        "uint8",
+    ):
         assert heading in page
+    per_call = {name: (ops, us, ratio) for name, ops, us, ratio in result["per_call"]}
+    assert {"MixUp", "CutMix", "ZetaMixup", "FMix", "ResizeMix"} <= set(per_call)
+    assert all(ops > 0 and us > 0 and ratio > 0 for ops, us, ratio in per_call.values())
+    if module.timm is not None:  # the ratios are to timm's mixup
+        assert per_call["timm Mixup (mixup)"][2] == 1.0
     assert "torch CPU capability" in page and "fast paths on: " in page
     targets = page[page.index("## Targets") : page.index("*Floor*")]
     rows = [line.split("|")[1:-1] for line in targets.splitlines() if line.startswith("| ") and "×" in line]

@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from ._regions import Region
+
 __all__ = [
     "MAX_ELEMENTS",
     "MAX_SQUARE_BATCH",
@@ -429,8 +431,6 @@ def check_region_inside(name: str, region: Any, spatial: tuple[int, ...]) -> Non
 
 def check_regions(regions: Any, x: Any) -> list[Any]:
     """Check one region per sample of the batch ``x``, each inside its spatial shape; return them."""
-    from .functional._draws import Region  # the functional package imports this module
-
     if isinstance(regions, (str, bytes)) or not isinstance(regions, Sequence):
         raise TypeError(f"region must be a Region or a sequence of Regions, got {describe(regions)}")
     regions = list(regions)

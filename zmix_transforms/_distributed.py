@@ -22,6 +22,7 @@ its k − 1.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -30,6 +31,11 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch.utils._pytree import tree_flatten, tree_unflatten
+from torchvision import tv_tensors
+
+from . import _backend
+from .functional._kernels import memory_order
 
 __all__ = [
     "Layout",
@@ -38,6 +44,8 @@ __all__ = [
     "exchange_layout",
     "fetch_rows",
     "gather_batches",
+    "mix_across_ranks",
+    "rank_config",
     "rank_generator",
     "world",
 ]
@@ -301,3 +309,134 @@ def _describe_posts(posts: list[dict[str, Any]]) -> str:
         sample = tuple(v for v in shape[: ndim - 1])
         parts.append(f"rank {rank}: {post['size']} samples of {sample} {dtype}, {values[-1]} classes")
     return "; ".join(parts)
+
+
+# -- mixing across ranks, for any method -------------------------------------------------------
+
+# options a rank may set on its own: they decide nothing every rank must agree on
+_RANK_LOCAL = ("training", "labels_getter", "per_rank", "across_ranks", "process_group", "rank_timeout")
+
+
+def mix_across_ranks(transform: Any, sample: Any) -> Any:
+    """Mix this rank's rows of the global batch (every rank's batch, in rank order) with ``transform``.
+
+    Any method of the base class: the draws over the global batch (``draw_params``, from a seed the
+    ranks share), this rank's rows of them (``rows_params``) and its kernels (``mix_images``,
+    ``mix_labels``); the rows each rank needs move between the ranks (``fetch_rows`` or
+    ``gather_batches``) after ``exchange_layout`` has checked every rank.
+    """
+    name = type(transform).__name__
+    if not (dist.is_available() and dist.is_initialized()):
+        raise ValueError(
+            f"{name}(across_ranks=True) needs an initialized torch.distributed process group "
+            f"(torch.distributed.init_process_group), got none"
+        )
+    flat_inputs, spec = tree_flatten(sample)
+    config = rank_config(transform)
+    try:  # a rank whose input is refused still joins the exchange, so that no rank waits on it
+        batch = transform._parse(sample, flat_inputs)
+        if batch.mask_positions or len(batch.image_positions) != 1 or batch.labels is None:
+            raise ValueError(
+                f"{name}(across_ranks=True) mixes one image batch with its labels, got "
+                f"{len(batch.image_positions)} image batch(es), {len(batch.mask_positions)} mask(s) "
+                f"and {'no' if batch.labels is None else 'one'} labels tensor"
+            )
+        position = batch.image_positions[0]
+        images = flat_inputs[position].as_subclass(torch.Tensor)
+        if images.device.type == "meta" or batch.labels.device.type == "meta":
+            raise ValueError(
+                "images and labels must hold values with across_ranks=True (they are exchanged "
+                "between ranks), got a tensor on the meta device"
+            )
+        if torch.is_grad_enabled() and images.requires_grad:
+            raise ValueError(
+                "images must not require grad with across_ranks=True (the batches gathered from "
+                "other ranks carry no gradient back to them), got a tensor that requires grad; mix "
+                "inputs, not features, across ranks, or use across_ranks=False"
+            )
+    except Exception as error:  # a labels_getter's own error too: every other rank is told
+        with contextlib.suppress(ValueError):  # it says this rank refused: this rank's error says why
+            exchange_layout(
+                None,
+                None,
+                transform.process_group,
+                name,
+                config,
+                transform.rank_timeout,
+                refusal=f"{type(error).__name__}: {error}",
+            )
+        raise
+    labels = batch.labels
+    layout = exchange_layout(images, labels, transform.process_group, name, config, transform.rank_timeout)
+    generator = torch.Generator().manual_seed(layout.seed)  # the same on every rank
+    if transform._should_mix(layout.total, generator):
+        # the draws need the global batch's shape only: a view of one sample stands in for it
+        stand_in = images.new_empty((1, *images.shape[1:])).expand(layout.total, *images.shape[1:])
+        params = transform.draw_params([stand_in], generator)
+        local, select = transform.rows_params(params, layout.rows(layout.rank, images.device))
+        source, soft = _global_rows(transform, images, labels.to(images.device), layout, params, select)
+        mixed = transform.mix_images(source, local)[: images.shape[0]]
+        mixed_labels = transform.mix_labels(soft, local)[: images.shape[0]].to(labels.device)
+        if memory_order(images)[1] is not None:
+            # the global batch is mixed contiguous: this rank's rows go back to its batch's dense
+            # layout, as the kernels return a batch in it (a batch of no dense layout stays contiguous)
+            mixed = torch.empty_like(images).copy_(mixed)
+    else:
+        mixed, mixed_labels = images.clone(), labels.clone()
+    flat_outputs = list(flat_inputs)
+    original = flat_inputs[position]
+    flat_outputs[position] = (
+        tv_tensors.wrap(mixed, like=original) if isinstance(original, tv_tensors.TVTensor) else mixed
+    )
+    assert batch.label_position is not None
+    flat_outputs[batch.label_position] = mixed_labels
+    return tree_unflatten(flat_outputs, spec)
+
+
+def rank_config(transform: Any) -> dict[str, Any]:
+    """What must agree on every rank mixing across ranks: the method and every option it mixes with.
+
+    Its public attributes of plain values (its parameters, ``p``, ``label_smoothing``, ...), less
+    those that may differ between ranks.
+    """
+    plain = (bool, int, float, str, tuple, type(None))
+    return {
+        "transform": type(transform).__name__,
+        **{
+            key: value
+            for key, value in vars(transform).items()
+            if not key.startswith("_") and isinstance(value, plain) and key not in _RANK_LOCAL
+        },
+    }
+
+
+def _global_rows(
+    transform: Any,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    layout: Layout,
+    params: dict[str, Any],
+    select: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows ``select`` of the global batch (all of it when None), fetched or gathered.
+
+    Each rank's needs follow from the shared draws, so every rank makes the same choice: fetch
+    only the rows needed (``fetch_rows``) when that moves fewer rows than gathering every batch.
+    """
+    if select is None:
+        return gather_batches(images, labels, layout, transform.process_group)
+    wanted = []  # the rows each rank needs: this rank's are ``select``
+    for rank in range(len(layout.sizes)):
+        rows = layout.rows(rank, images.device)
+        needed = select if rank == layout.rank else transform.rows_params(params, rows)[1]
+        assert needed is not None  # a method that selects rows for one rank does for every rank
+        wanted.append(needed.unique())
+    fetched_rows = sum(len(w) - layout.sizes[rank] for rank, w in enumerate(wanted))
+    gathered_rows = (len(layout.sizes) - 1) * layout.total
+    if _backend.ROUTES["fetch_rows"] and fetched_rows < gathered_rows:
+        rows = wanted[layout.rank]
+        fetched = fetch_rows(images, labels, layout, wanted, transform.process_group)
+        place = torch.searchsorted(rows, select)  # where each selected row lies among those fetched
+        return fetched[0].index_select(0, place), fetched[1].index_select(0, place)
+    every_image, every_label = gather_batches(images, labels, layout, transform.process_group)
+    return every_image.index_select(0, select), every_label.index_select(0, select)

@@ -14,8 +14,9 @@ import torch
 from typing_extensions import Unpack
 
 from ._checks import check_minmax, check_spatial_sizes
+from ._regions import Region
 from .collate import MethodCollate
-from .functional._draws import Region, cycle_partners_unchecked, draw_device
+from .functional._draws import cycle_partners_unchecked, draw_device
 from .transforms import MixOptions, _batch_device_and_size, _PairMix
 
 __all__ = ["ResizeMix", "ResizeMixCollate", "resizemix_regions"]

@@ -10,7 +10,6 @@ every method shares are declared once, in [`MixOptions`][MixOptions], and handle
 from __future__ import annotations
 
 import collections.abc
-import contextlib
 import difflib
 import inspect
 import math
@@ -26,7 +25,7 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
 from typing_extensions import Unpack
 
-from . import _backend, _distributed
+from . import _distributed
 from . import functional as F
 from ._checks import (
     InputTypeError,
@@ -59,7 +58,6 @@ from .functional._dtypes import EIGHT_BITS, round_to_steps
 from .functional._kernels import (
     apply_terms_unchecked,
     apply_weights_unchecked,
-    memory_order,
     mix_pairs_unchecked,
     paste_region_unchecked,
 )
@@ -387,7 +385,7 @@ class _BatchMix(_PerRankDraws):
         """
         sample = inputs if len(inputs) > 1 else inputs[0]
         if self.across_ranks:
-            return self._mix_across_ranks(sample)
+            return _distributed.mix_across_ranks(self, sample)
         pair = _plain_pair(sample)
         if pair is not None and self._labels_getter is default_labels_getter:
             mixed = self._mix_plain_pair(*pair, inplace=inplace)
@@ -442,124 +440,6 @@ class _BatchMix(_PerRankDraws):
         if batch_size == 1 or self.p == 0.0 or not self.mixup_enabled:
             return False
         return self.p == 1.0 or bool(torch.rand((), generator=generator) < self.p)
-
-    def _mix_across_ranks(self, sample: Any) -> Any:
-        """Mix this rank's rows of the global batch: every rank's batch, in rank order."""
-        name = type(self).__name__
-        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-            raise ValueError(
-                f"{name}(across_ranks=True) needs an initialized torch.distributed process group "
-                f"(torch.distributed.init_process_group), got none"
-            )
-        flat_inputs, spec = tree_flatten(sample)
-        config = self._rank_config()
-        try:  # a rank whose input is refused still joins the exchange, so that no rank waits on it
-            batch = self._parse(sample, flat_inputs)
-            if batch.mask_positions or len(batch.image_positions) != 1 or batch.labels is None:
-                raise ValueError(
-                    f"{name}(across_ranks=True) mixes one image batch with its labels, got "
-                    f"{len(batch.image_positions)} image batch(es), {len(batch.mask_positions)} mask(s) "
-                    f"and {'no' if batch.labels is None else 'one'} labels tensor"
-                )
-            position = batch.image_positions[0]
-            images = flat_inputs[position].as_subclass(torch.Tensor)
-            if images.device.type == "meta" or batch.labels.device.type == "meta":
-                raise ValueError(
-                    "images and labels must hold values with across_ranks=True (they are exchanged "
-                    "between ranks), got a tensor on the meta device"
-                )
-            if torch.is_grad_enabled() and images.requires_grad:
-                raise ValueError(
-                    "images must not require grad with across_ranks=True (the batches gathered from "
-                    "other ranks carry no gradient back to them), got a tensor that requires grad; mix "
-                    "inputs, not features, across ranks, or use across_ranks=False"
-                )
-        except Exception as error:  # a labels_getter's own error too: every other rank is told
-            with contextlib.suppress(ValueError):  # it says this rank refused: this rank's error says why
-                _distributed.exchange_layout(
-                    None,
-                    None,
-                    self.process_group,
-                    name,
-                    config,
-                    self.rank_timeout,
-                    refusal=f"{type(error).__name__}: {error}",
-                )
-            raise
-        labels = batch.labels
-        layout = _distributed.exchange_layout(
-            images, labels, self.process_group, name, config, self.rank_timeout
-        )
-        generator = torch.Generator().manual_seed(layout.seed)  # the same on every rank
-        if self._should_mix(layout.total, generator):
-            # the draws need the global batch's shape only: a view of one sample stands in for it
-            stand_in = images.new_empty((1, *images.shape[1:])).expand(layout.total, *images.shape[1:])
-            params = self.draw_params([stand_in], generator)
-            local, select = self.rows_params(params, layout.rows(layout.rank, images.device))
-            source, soft = self._global_rows(images, labels.to(images.device), layout, params, select)
-            mixed = self.mix_images(source, local)[: images.shape[0]]
-            mixed_labels = self.mix_labels(soft, local)[: images.shape[0]].to(labels.device)
-            if memory_order(images)[1] is not None:
-                # the global batch is mixed contiguous: this rank's rows go back to its batch's dense
-                # layout, as the kernels return a batch in it (a batch of no dense layout stays contiguous)
-                mixed = torch.empty_like(images).copy_(mixed)
-        else:
-            mixed, mixed_labels = images.clone(), labels.clone()
-        flat_outputs = list(flat_inputs)
-        original = flat_inputs[position]
-        flat_outputs[position] = (
-            tv_tensors.wrap(mixed, like=original) if isinstance(original, tv_tensors.TVTensor) else mixed
-        )
-        assert batch.label_position is not None
-        flat_outputs[batch.label_position] = mixed_labels
-        return tree_unflatten(flat_outputs, spec)
-
-    def _rank_config(self) -> dict[str, Any]:
-        """What must agree on every rank mixing across ranks: the method and every option it mixes with.
-
-        Its public attributes of plain values (its parameters, ``p``, ``label_smoothing``, ...), less
-        those that may differ between ranks.
-        """
-        plain = (bool, int, float, str, tuple, type(None))
-        return {
-            "transform": type(self).__name__,
-            **{
-                key: value
-                for key, value in vars(self).items()
-                if not key.startswith("_") and isinstance(value, plain) and key not in _RANK_LOCAL
-            },
-        }
-
-    def _global_rows(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        layout: _distributed.Layout,
-        params: dict[str, Any],
-        select: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The rows ``select`` of the global batch (all of it when None), fetched or gathered.
-
-        Each rank's needs follow from the shared draws, so every rank makes the same choice: fetch
-        only the rows needed (``fetch_rows``) when that moves fewer rows than gathering every batch.
-        """
-        if select is None:
-            return _distributed.gather_batches(images, labels, layout, self.process_group)
-        wanted = []  # the rows each rank needs: this rank's are ``select``
-        for rank in range(len(layout.sizes)):
-            rows = layout.rows(rank, images.device)
-            needed = select if rank == layout.rank else self.rows_params(params, rows)[1]
-            assert needed is not None  # a method that selects rows for one rank does for every rank
-            wanted.append(needed.unique())
-        fetched_rows = sum(len(w) - layout.sizes[rank] for rank, w in enumerate(wanted))
-        gathered_rows = (len(layout.sizes) - 1) * layout.total
-        if _backend.ROUTES["fetch_rows"] and fetched_rows < gathered_rows:
-            rows = wanted[layout.rank]
-            fetched = _distributed.fetch_rows(images, labels, layout, wanted, self.process_group)
-            place = torch.searchsorted(rows, select)  # where each selected row lies among those fetched
-            return fetched[0].index_select(0, place), fetched[1].index_select(0, place)
-        every_image, every_label = _distributed.gather_batches(images, labels, layout, self.process_group)
-        return every_image.index_select(0, select), every_label.index_select(0, select)
 
     def _parse(self, sample: Any, flat_inputs: list[Any]) -> _Batch:
         """Check the input and find its image batches, masks and labels."""
@@ -616,9 +496,6 @@ class _BatchMix(_PerRankDraws):
         if self.across_ranks:
             items.append(("across_ranks", True))
         return items
-
-
-_RANK_LOCAL = ("training", "labels_getter", "per_rank", "across_ranks", "process_group", "rank_timeout")
 
 
 def _plain_pair(sample: Any) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -29,6 +29,7 @@ from .._checks import (
     check_minmax,
     check_size,
 )
+from .._regions import Region
 
 __all__ = [
     "Box",
@@ -556,26 +557,6 @@ def cutmix_box(
     region = cutmix_region((height, width), lam, generator=generator)
     (y1, x1), (y2, x2) = region.starts, region.stops
     return Box(x1=x1, y1=y1, x2=x2, y2=y2)
-
-
-class Region(NamedTuple):
-    """A half-open box over the last spatial dimensions: ``starts[i] <= index < stops[i]``.
-
-    ``(y, x)`` for images, ``(z, y, x)`` for volumes; [`Box`][Box] is the 2-D one in torchvision's
-    order.
-    """
-
-    starts: tuple[int, ...]
-    stops: tuple[int, ...]
-
-    @property
-    def size(self) -> int:
-        """The number of pixels (voxels) in the region."""
-        return math.prod(stop - start for start, stop in zip(self.starts, self.stops, strict=True))
-
-    def slices(self) -> tuple[slice, ...]:
-        """Index the region of a batch ``x`` (N, ..., *spatial) as ``x[(..., *region.slices())]``."""
-        return tuple(slice(start, stop) for start, stop in zip(self.starts, self.stops, strict=True))
 
 
 def cutmix_region(

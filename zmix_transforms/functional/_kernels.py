@@ -321,10 +321,10 @@ def mix_pairs(
             [`sample_lambdas`][zmix_transforms.functional.sample_lambdas]).
         partners: Int64 indices of shape (N,), each in [0, N), on ``x``'s device, as from
             [`cycle_partners`][zmix_transforms.functional.cycle_partners].
-        inplace: Overwrite ``x`` with the result, along the cycles of ``partners`` in chunks of
-            samples that fit a cache-sized buffer (one saved sample per cycle; large samples one at
-            a time, in one pass). Partners that are not a permutation are mixed out of place and
-            copied back.
+        inplace: Overwrite ``x`` with the result. A batch of large samples (32 768 values or more)
+            is walked along the cycles of ``partners``, one sample at a time, holding one sample per
+            cycle aside; a smaller batch, or partners that are not a permutation, is mixed out of
+            place and copied back.
 
     Returns:
         The mixed batch: a new tensor of ``x``'s shape, dtype and memory layout (a channels_last
@@ -443,8 +443,9 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: boo
             inside the image.
         partners: Int64 indices of shape (N,), each in [0, N), on ``x``'s device, as from
             [`cycle_partners`][zmix_transforms.functional.cycle_partners].
-        inplace: Write into ``x`` (only the box regions are copied, in chunks through a
-            cache-sized buffer).
+        inplace: Write into ``x``: only the box regions are copied, along the cycles of
+            ``partners`` for large samples (one region per cycle held aside), else through one
+            region-sized copy of the partners.
 
     Returns:
         ``x`` with ``out[p, ..., y1:y2, x1:x2] = x[partners[p], ..., y1:y2, x1:x2]``: a new tensor, or

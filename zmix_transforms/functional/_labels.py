@@ -72,18 +72,21 @@ def one_hot_rows(
     their type and shape, by the caller (``one_hot``, or the transforms, which check their labels
     once).
     """
-    if labels.device.type == "cpu" and labels.numel() > 0:
-        low, high = integer_range(labels)
-        if low < 0 or high >= classes:
-            raise ValueError(
-                f"{name} must be class indices in [0, num_classes) = [0, {classes}), "
-                f"got values from {low} to {high}"
-            )
     n = labels.shape[0]
-    with allocation(lambda: f"one-hot labels of shape ({n}, {classes}) for num_classes={classes}"):
-        out = torch.zeros(n, classes, dtype=dtype, device=labels.device)
     indices = labels if labels.dtype == torch.int64 else labels.long()
-    return out.scatter_(1, indices.unsqueeze(1), 1.0)
+    with allocation(lambda: f"one-hot labels of shape ({n}, {classes}) for num_classes={classes}"):
+        if labels.device.type != "cpu":  # unchecked on an accelerator (a check would wait for it)
+            out = torch.zeros(n, classes, dtype=dtype, device=labels.device)
+            return out.scatter_(1, indices.unsqueeze(1), 1.0)
+        try:  # torch's one_hot checks the values on the CPU, in the same pass
+            return torch.nn.functional.one_hot(indices, classes).to(dtype)
+        except RuntimeError as error:
+            if n == 0 or "Class values" not in str(error):
+                raise  # not the values (memory: the block names what was asked for)
+    low, high = integer_range(labels)
+    raise ValueError(
+        f"{name} must be class indices in [0, num_classes) = [0, {classes}), got values from {low} to {high}"
+    )
 
 
 def smooth_labels(labels: torch.Tensor, label_smoothing: float) -> torch.Tensor:
