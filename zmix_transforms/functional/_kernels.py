@@ -14,9 +14,10 @@ small buffers; fast paths sit beside the formula, each named where it is taken.
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import torch
 
@@ -125,6 +126,36 @@ def _autocast_on(device_type: str) -> bool:
     return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
 
 
+Kernel = TypeVar("Kernel", bound=Callable[..., torch.Tensor])
+
+
+def _routed(*, without_autocast: bool) -> Callable[[Kernel], Kernel]:
+    """The preamble every kernel shares, written once: the kernel sees ``x`` in its memory order.
+
+    ``kernel(x, *args, inplace=...)`` gets ``x`` as the contiguous tensor it is in memory (a
+    channels_last batch, or any dense order of the dimensions after the batch's, with no copy), and
+    its result goes back to ``x``'s layout. With ``without_autocast`` (the products), an autocast
+    region is left for the kernel, so that it sums in the batch's compute dtype rather than
+    autocast's half precision.
+    """
+
+    def route(kernel: Kernel) -> Kernel:
+        @functools.wraps(kernel)
+        def routed(x: torch.Tensor, *args: Any, inplace: bool = False) -> torch.Tensor:
+            if without_autocast and _autocast_on(x.device.type):
+                with torch.autocast(x.device.type, enabled=False):
+                    return routed(x, *args, inplace=inplace)
+            view, back = memory_order(x)
+            if back is None:
+                return kernel(x, *args, inplace=inplace)
+            out = kernel(view, *args, inplace=inplace)  # the layout in memory order: contiguous
+            return x if inplace else out.permute(back)
+
+        return cast(Kernel, routed)
+
+    return route
+
+
 def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     """Mix a batch with a weight matrix: ``out[p] = Σ_i weights[p, i] · x[i]``, one matrix product.
 
@@ -173,19 +204,13 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
     return apply_weights_unchecked(x, weights, inplace=inplace)
 
 
+@_routed(without_autocast=True)
 def apply_weights_unchecked(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     """[`apply_weights`][zmix_transforms.functional.apply_weights] on arguments already checked.
 
     For the transforms, whose weights are drawn to fit the batch. ``x`` is still checked for
     ``inplace``, which overwrites it.
     """
-    if _autocast_on(x.device.type):  # the product in the compute dtype, not in autocast's half precision
-        with torch.autocast(x.device.type, enabled=False):
-            return apply_weights_unchecked(x, weights, inplace=inplace)
-    view, back = memory_order(x)
-    if back is not None:  # a dense layout other than the contiguous one: mixed in memory order
-        out = apply_weights_unchecked(view, weights, inplace=inplace)
-        return x if inplace else out.permute(back)
     dtype = compute_dtype(x.dtype)
     if inplace:
         _inplace.check_writable(x)
@@ -269,6 +294,7 @@ def apply_terms(
     return apply_terms_unchecked(x, indices, values, inplace=inplace)
 
 
+@_routed(without_autocast=True)
 def apply_terms_unchecked(
     x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor, *, inplace: bool = False
 ) -> torch.Tensor:
@@ -277,13 +303,6 @@ def apply_terms_unchecked(
     For the transforms, whose terms are drawn to fit the batch. ``x`` is still checked for
     ``inplace``, which overwrites it.
     """
-    if _autocast_on(x.device.type):  # the sums in the compute dtype, not in autocast's half precision
-        with torch.autocast(x.device.type, enabled=False):
-            return apply_terms_unchecked(x, indices, values, inplace=inplace)
-    view, back = memory_order(x)
-    if back is not None:  # a dense layout other than the contiguous one: mixed in memory order
-        out = apply_terms_unchecked(view, indices, values, inplace=inplace)
-        return x if inplace else out.permute(back)
     dtype = compute_dtype(x.dtype)
     if inplace:
         _inplace.check_writable(x)
@@ -351,6 +370,7 @@ def mix_pairs(
     return mix_pairs_unchecked(x, lam, partners, inplace=inplace)
 
 
+@_routed(without_autocast=False)
 def mix_pairs_unchecked(
     x: torch.Tensor, lam: float | torch.Tensor, partners: torch.Tensor, *, inplace: bool = False
 ) -> torch.Tensor:
@@ -360,10 +380,6 @@ def mix_pairs_unchecked(
     check their input once and draw the rest): in place along the cycles, the per-sample lerp, or
     the formula. ``x`` is still checked for ``inplace``, which overwrites it.
     """
-    view, back = memory_order(x)
-    if back is not None:  # a dense layout other than the contiguous one: mixed in memory order
-        out = mix_pairs_unchecked(view, lam, partners, inplace=inplace)
-        return x if inplace else out.permute(back)
     n = x.shape[0]
     dtype = compute_dtype(x.dtype)
     weight = lam.to(dtype).reshape(n, *([1] * (x.ndim - 1))) if isinstance(lam, torch.Tensor) else lam
