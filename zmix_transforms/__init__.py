@@ -1,4 +1,4 @@
-"""zmix_transforms: ζ-mixup, mixup and CutMix as torchvision v2 transforms and DataLoader collate functions.
+"""zmix_transforms: ζ-mixup, mixup, CutMix, FMix and ResizeMix as torchvision v2 transforms and collates.
 
 Examples:
     >>> from torch.utils.data import DataLoader
@@ -7,18 +7,16 @@ Examples:
 """
 
 from . import functional
-from .collate import (
-    CutMixCollate,
-    MethodCollate,
-    MixCollate,
-    MixUpCollate,
-    ZetaCutMixCollate,
-    ZetaMixupCollate,
-)
+from .collate import MethodCollate, MixCollate
+from .cutmix import CutMix, CutMixCollate
 from .fmix import FMix, FMixCollate
 from .losses import MixupELoss, SoftDiceLoss, SoftTargetCrossEntropy
+from .mixup import MixUp, MixUpCollate
+from .random_mix import RandomMix
 from .resizemix import ResizeMix, ResizeMixCollate
-from .transforms import CutMix, MixOptions, MixUp, RandomMix, ZetaCutMix, ZetaMixup
+from .transforms import MixOptions
+from .zeta_cutmix import ZetaCutMix, ZetaCutMixCollate
+from .zeta_mixup import ZetaMixup, ZetaMixupCollate
 
 __version__ = "0.1.0"
 

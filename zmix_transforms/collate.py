@@ -2,8 +2,8 @@
 
 The collate classes own no mixing logic of their own: [`MixCollate`][MixCollate] calls any batch
 transform on the collated batch, and [`MethodCollate`][MethodCollate] builds a method from its
-arguments; each named collate ([`ZetaMixupCollate`][ZetaMixupCollate], [`MixUpCollate`][MixUpCollate],
-[`CutMixCollate`][CutMixCollate], [`ZetaCutMixCollate`][ZetaCutMixCollate]) only names its method.
+arguments; each method's module declares its named collate ([`ZetaMixupCollate`][ZetaMixupCollate],
+[`MixUpCollate`][MixUpCollate], [`CutMixCollate`][CutMixCollate], ...), which only names its method.
 """
 
 from __future__ import annotations
@@ -17,16 +17,9 @@ from torch.utils.data import default_collate
 from torchvision import tv_tensors
 
 from ._checks import check_sample_list, sample_shapes
-from .transforms import CutMix, MixUp, ZetaCutMix, ZetaMixup, _BatchMix, check_call
+from .transforms import _BatchMix, check_call
 
-__all__ = [
-    "CutMixCollate",
-    "MethodCollate",
-    "MixCollate",
-    "MixUpCollate",
-    "ZetaCutMixCollate",
-    "ZetaMixupCollate",
-]
+__all__ = ["MethodCollate", "MixCollate"]
 
 Collate = Callable[[Any], Any]
 
@@ -209,60 +202,3 @@ class MethodCollate(MixCollate):
         )
         transform = self.transform_class(*args, **kwargs)
         super().__init__(transform, collate_fn=collate_fn, return_originals=return_originals, inplace=inplace)
-
-
-class ZetaMixupCollate(MethodCollate):
-    """Collate a list of samples and apply ζ-mixup to the batch: takes [`ZetaMixup`][ZetaMixup]'s arguments.
-
-    Besides ``collate_fn``, ``return_originals`` and ``inplace`` (see [`MethodCollate`][MethodCollate]).
-
-    Examples:
-        >>> collate = ZetaMixupCollate(num_classes=10)
-        >>> images, labels = collate([(torch.rand(3, 8, 8), i) for i in range(4)])
-        >>> labels.shape
-        torch.Size([4, 10])
-    """
-
-    transform_class = ZetaMixup
-
-
-class MixUpCollate(MethodCollate):
-    """Collate a list of samples and apply mixup to the batch: takes [`MixUp`][MixUp]'s arguments.
-
-    Besides ``collate_fn``, ``return_originals`` and ``inplace`` (see [`MethodCollate`][MethodCollate]).
-
-    Examples:
-        >>> images, labels = MixUpCollate(num_classes=10)([(torch.rand(3, 8, 8), i) for i in range(4)])
-        >>> labels.shape
-        torch.Size([4, 10])
-    """
-
-    transform_class = MixUp
-
-
-class CutMixCollate(MethodCollate):
-    """Collate a list of samples and apply CutMix to the batch: takes [`CutMix`][CutMix]'s arguments.
-
-    Besides ``collate_fn``, ``return_originals`` and ``inplace`` (see [`MethodCollate`][MethodCollate]).
-
-    Examples:
-        >>> images, labels = CutMixCollate(num_classes=10)([(torch.rand(3, 8, 8), i) for i in range(4)])
-        >>> labels.shape
-        torch.Size([4, 10])
-    """
-
-    transform_class = CutMix
-
-
-class ZetaCutMixCollate(MethodCollate):
-    """Collate samples and apply CutMix on top of ζ-mixup: takes [`ZetaCutMix`][ZetaCutMix]'s arguments.
-
-    Besides ``collate_fn``, ``return_originals`` and ``inplace`` (see [`MethodCollate`][MethodCollate]).
-
-    Examples:
-        >>> images, labels = ZetaCutMixCollate(num_classes=10)([(torch.rand(3, 8, 8), i) for i in range(4)])
-        >>> labels.shape
-        torch.Size([4, 10])
-    """
-
-    transform_class = ZetaCutMix
