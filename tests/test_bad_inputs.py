@@ -474,3 +474,17 @@ def test_unsigned_class_indices_are_read_and_checked_exactly(dtype: torch.dtype)
         match=rf"^masks must be class indices in \[0, num_classes\) = \[0, 3\), got values from 0 to {top}$",
     ):
         Z.MixUp(num_classes=3)({"image": images, "mask": tv_tensors.Mask(masks), "label": torch.arange(3)})
+
+
+@pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
+@pytest.mark.parametrize("cls", [Z.CutMix, Z.FMix, Z.ResizeMix], ids=["CutMix", "FMix", "ResizeMix"])
+def test_copying_methods_take_bool_masks_in_every_mode_and_copy_them_as_the_images(cls, mode: str) -> None:
+    """A copy keeps a bool mask bool, pixel for pixel where the images' pixels came from."""
+    n = 6
+    coded = torch.arange(n, dtype=torch.float32).reshape(n, 1, 1, 1).expand(n, 3, 8, 8).contiguous()
+    masks = tv_tensors.Mask((torch.arange(n) % 2 == 1).reshape(n, 1, 1).expand(n, 8, 8).contiguous())
+    torch.manual_seed(0)
+    out = cls(num_classes=3, mode=mode)({"image": coded, "mask": masks, "label": torch.arange(n) % 3})
+    assert out["mask"].dtype == torch.bool
+    source = out["image"][:, 0].long()  # the sample each pixel was copied from
+    assert torch.equal(out["mask"].as_subclass(torch.Tensor), source % 2 == 1)

@@ -12,7 +12,6 @@ from . import functional as F
 from ._checks import (
     check_minmax,
     check_region_inside,
-    check_regions,
     check_spatial_sizes,
 )
 from .collate import MethodCollate
@@ -162,10 +161,9 @@ def _paste_drawn_region(x: torch.Tensor, params: dict[str, Any], *, inplace: boo
     may differ from the batch it was drawn for (a second image batch, a mask).
     """
     region = params["region"]
-    if isinstance(region, F.Region):
-        check_region_inside("region", region, tuple(x.shape[-len(region.starts) :]))
-    else:
-        region = check_regions(region, x)
+    for i, each in enumerate([region] if isinstance(region, F.Region) else region):
+        # only where it lies: x was checked with the input (a bool mask is pasted like any other)
+        check_region_inside(f"region[{i}]", each, tuple(x.shape[-len(each.starts) :]))
     return paste_region_unchecked(x, region, params["partners"].to(x.device), inplace=inplace)
 
 
