@@ -38,6 +38,16 @@ def test_readme_usage_block_runs_as_written() -> None:
     assert labels.shape == (16, 10)
     torch.testing.assert_close(labels.sum(1), torch.ones(16))
     assert torch.isfinite(loss) and loss.ndim == 0
+    transforms = re.search(
+        r"<!-- transforms: a test runs this block after the one above -->\n```python\n(.*?)```",
+        text,
+        re.DOTALL,
+    )
+    assert transforms is not None, "the README lost its transforms block"
+    exec(compile(transforms.group(1), "README.md", "exec"), namespace)  # in the same session
+    images, labels = namespace["images"], namespace["labels"]
+    assert images.dtype == torch.uint8 and labels.shape == (16, 10)
+    torch.testing.assert_close(labels.sum(1), torch.ones(16))
 
 
 def test_train_digits_quick_run(tmp_path: Path) -> None:
