@@ -247,3 +247,29 @@ def reveal_origins(method: Method, images: torch.Tensor, param: float, seed: int
     n = images.shape[0]
     mixed, _ = method.run(coded, torch.eye(n, dtype=torch.float64), n, param, seed, smoothing=False)
     return mixed.round().long()
+
+
+# -- the classes: every method's transform and collate, for the tests of options, errors and inputs
+
+TRANSFORM_CLASSES = [Z.ZetaMixup, Z.MixUp, Z.CutMix, Z.ZetaCutMix, Z.FMix, Z.ResizeMix]
+COLLATE_CLASSES = [
+    Z.ZetaMixupCollate,
+    Z.MixUpCollate,
+    Z.CutMixCollate,
+    Z.ZetaCutMixCollate,
+    Z.FMixCollate,
+    Z.ResizeMixCollate,
+]
+
+
+def method_of(cls: type) -> type:
+    """The transform class a collate class builds (a transform class itself otherwise)."""
+    return getattr(cls, "transform_class", cls)
+
+
+def positional_parameters(cls: type) -> list[str]:
+    """The parameters a method takes by position (``gamma``, ``alpha``, ``scale``), in order."""
+    import inspect
+
+    parameters = inspect.signature(method_of(cls)).parameters.values()
+    return [q.name for q in parameters if q.kind is q.POSITIONAL_OR_KEYWORD]

@@ -9,9 +9,10 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 import zmix_transforms as Z
+from tests.methods import TRANSFORM_CLASSES
 from zmix_transforms import functional as F
 
-TRANSFORMS = [Z.ZetaMixup, Z.MixUp, Z.CutMix]
+TRANSFORMS = TRANSFORM_CLASSES
 
 
 def _batch(n: int = 6, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:

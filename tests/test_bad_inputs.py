@@ -14,7 +14,7 @@ import torch
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
-from tests.methods import METHOD_IDS, METHODS
+from tests.methods import COLLATE_CLASSES, METHOD_IDS, METHODS, TRANSFORM_CLASSES
 from zmix_transforms import functional as F
 
 META = torch.device("meta")  # stands in for another device: no data, every op shape-checks only
@@ -118,7 +118,7 @@ def test_int64_at_both_ends_of_its_range_saturates_instead_of_wrapping() -> None
         assert low == -(2**63) and high == 2**63 - 1 and abs(middle - 5) <= 2**11
 
 
-@pytest.mark.parametrize("collate", [Z.ZetaMixupCollate, Z.MixUpCollate, Z.CutMixCollate])
+@pytest.mark.parametrize("collate", COLLATE_CLASSES)
 def test_labels_of_shape_n_by_1_are_class_indices(collate: type) -> None:
     samples = [(torch.rand(3, 4, 4), torch.tensor([c])) for c in [3, 1, 4, 2]]
     with pytest.raises(
@@ -154,7 +154,7 @@ def test_functional_api_checks_devices() -> None:
         F.paste_box(images, F.Box(0, 0, 2, 2), torch.tensor([1, 2, 3, 0], device=META))
 
 
-@pytest.mark.parametrize("cls", [Z.ZetaMixup, Z.MixUp, Z.CutMix, Z.ZetaCutMix])
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES)
 def test_a_plain_5d_tensor_is_not_an_image_batch(cls: type) -> None:
     with pytest.raises(
         ValueError,
@@ -217,7 +217,7 @@ def test_features_that_require_grad_mix_with_the_formulas_gradients(
     torch.testing.assert_close(x.grad.float(), expected, rtol=tolerance, atol=tolerance)
 
 
-@pytest.mark.parametrize("cls", [Z.MixUp, Z.ZetaMixup, Z.CutMix])
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES)
 def test_transforms_mix_features_that_require_grad(cls: type) -> None:
     x = torch.rand(4, 3, 128, 128, requires_grad=True)
     images, _ = cls(num_classes=2)(x, torch.tensor([0, 1, 0, 1]))
@@ -285,7 +285,7 @@ def test_sizes_whose_tensors_cannot_exist_are_refused(call, message: str) -> Non
         call()
 
 
-@pytest.mark.parametrize("collate", [Z.ZetaMixupCollate, Z.MixUpCollate, Z.CutMixCollate])
+@pytest.mark.parametrize("collate", COLLATE_CLASSES)
 def test_collates_say_what_they_expect(collate: type) -> None:
     ragged = [(torch.rand(3, 8, 8), 0), (torch.rand(3, 9, 8), 1)]
     with pytest.raises(
@@ -339,7 +339,7 @@ def test_in_place_kernels_refuse_overlapping_memory(kernel: str) -> None:
 # -- drop-in with torchvision ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", [Z.ZetaMixup, Z.MixUp, Z.CutMix])
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES)
 def test_code_that_catches_valueerror_as_torchvision_raises_catches_ours(cls: type) -> None:
     images = torch.rand(2, 3, 8, 8)
     with pytest.raises(ValueError, match=r"^labels must be a torch.Tensor, got list"):
@@ -477,7 +477,7 @@ def test_unsigned_class_indices_are_read_and_checked_exactly(dtype: torch.dtype)
 
 
 @pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
-@pytest.mark.parametrize("cls", [Z.CutMix, Z.FMix, Z.ResizeMix], ids=["CutMix", "FMix", "ResizeMix"])
+@pytest.mark.parametrize("cls", [cls for cls in TRANSFORM_CLASSES if not cls.blends])
 def test_copying_methods_take_bool_masks_in_every_mode_and_copy_them_as_the_images(cls, mode: str) -> None:
     """A copy keeps a bool mask bool, pixel for pixel where the images' pixels came from."""
     n = 6

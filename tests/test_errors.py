@@ -11,22 +11,14 @@ import torch
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
+from tests.methods import COLLATE_CLASSES, TRANSFORM_CLASSES, positional_parameters
 from zmix_transforms import functional as F
 
-TRANSFORMS = [Z.ZetaMixup, Z.MixUp, Z.CutMix, Z.ZetaCutMix]
-COLLATES = [Z.ZetaMixupCollate, Z.MixUpCollate, Z.CutMixCollate, Z.ZetaCutMixCollate]
-PARAM_NAME = {
-    Z.ZetaMixup: "gamma",
-    Z.MixUp: "alpha",
-    Z.CutMix: "alpha",
-    Z.ZetaCutMix: "gamma",
-    Z.ZetaMixupCollate: "gamma",
-    Z.MixUpCollate: "alpha",
-    Z.CutMixCollate: "alpha",
-    Z.ZetaCutMixCollate: "gamma",
-}
-POSITIONAL = {Z.ZetaMixup: "gamma", Z.MixUp: "alpha", Z.CutMix: "alpha", Z.ZetaCutMix: "gamma, alpha"}
+TRANSFORMS = TRANSFORM_CLASSES
+COLLATES = COLLATE_CLASSES
 ALL_CLASSES = TRANSFORMS + COLLATES
+# the methods whose first parameter is a number > 0 (γ, α); ResizeMix's is a range, tested below
+NUMBER_FIRST = [cls for cls in ALL_CLASSES if positional_parameters(cls)[0] in ("gamma", "alpha")]
 
 
 # -- parameters, checked at construction ------------------------------------------------------------
@@ -35,9 +27,8 @@ ALL_CLASSES = TRANSFORMS + COLLATES
 @pytest.mark.parametrize("cls", ALL_CLASSES)
 def test_a_call_in_another_librarys_argument_order_names_the_class_and_its_keywords(cls: type) -> None:
     """torchvision's reference ``RandomMixup(num_classes, p, alpha)``, renamed to ours."""
-    method = getattr(cls, "transform_class", cls)
-    positional = POSITIONAL[method]
-    count = positional.count(",") + 1
+    positional = ", ".join(positional_parameters(cls))
+    count = len(positional_parameters(cls))
     noun = "argument" if count == 1 else "arguments"
     with pytest.raises(
         TypeError,
@@ -54,20 +45,32 @@ def test_a_call_in_another_librarys_argument_order_names_the_class_and_its_keywo
         cls(num_clases=10)
 
 
-@pytest.mark.parametrize("cls", ALL_CLASSES)
+@pytest.mark.parametrize("cls", NUMBER_FIRST)
 @pytest.mark.parametrize("value", [0, -1.0, math.nan, math.inf, -math.inf])
 def test_bad_parameter_value(cls: type, value: float) -> None:
-    name = PARAM_NAME[cls]
+    name = positional_parameters(cls)[0]
     with pytest.raises(ValueError, match=rf"^{name} must be a finite number > 0, got {value}"):
         cls(value)
 
 
-@pytest.mark.parametrize("cls", ALL_CLASSES)
+@pytest.mark.parametrize("cls", NUMBER_FIRST)
 @pytest.mark.parametrize("value", ["2.8", None, True, [1.0]])
 def test_bad_parameter_type(cls: type, value: object) -> None:
-    name = PARAM_NAME[cls]
+    name = positional_parameters(cls)[0]
     with pytest.raises(TypeError, match=rf"^{name} must be a finite number > 0, got .* of type"):
         cls(value)
+
+
+@pytest.mark.parametrize("cls", [Z.ResizeMix, Z.ResizeMixCollate])
+def test_bad_resizemix_scale(cls: type) -> None:
+    for value in ((0.8, 0.1), (0.0, 1.5), (-0.1, 0.5)):
+        with pytest.raises(
+            ValueError, match=r"^scale must be a pair \(lo, hi\) of fractions with 0 <= lo < hi <= 1"
+        ):
+            cls(value)
+    for value in (0.5, "0.1, 0.8", (0.1, "0.8")):
+        with pytest.raises(TypeError, match=r"^scale must be a pair \(lo, hi\) of fractions"):
+            cls(value)
 
 
 @pytest.mark.parametrize("cls", ALL_CLASSES)

@@ -12,10 +12,11 @@ from torch.utils.data import default_collate
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
+from tests.methods import COLLATE_CLASSES, TRANSFORM_CLASSES
 from zmix_transforms import functional as F
 
-TRANSFORMS = [Z.ZetaMixup, Z.MixUp, Z.CutMix, Z.ZetaCutMix]
-COLLATES = [Z.ZetaMixupCollate, Z.MixUpCollate, Z.CutMixCollate]
+TRANSFORMS = TRANSFORM_CLASSES
+COLLATES = COLLATE_CLASSES
 
 
 def _batch(n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:

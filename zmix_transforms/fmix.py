@@ -132,6 +132,8 @@ class FMix(_PairMix):
         mask = params["mask"].to(inpt.device)
         view = mask.reshape(mask.shape[0], *[1] * (inpt.ndim - mask.ndim), *mask.shape[1:])
         partners = inpt.index_select(0, params["partners"].to(inpt.device))  # read before any write
+        if torch.is_grad_enabled() and inpt.requires_grad and not inplace:  # features: differentiable
+            return torch.where(view, inpt, partners)
         out = inpt if inplace else torch.empty_like(inpt)  # in the input's dense layout
         return torch.where(view, inpt, partners, out=out)
 

@@ -83,7 +83,8 @@ class ZetaCutMix(_BatchMix):
     ) -> torch.Tensor:
         """ζ-mix one image batch, then paste the partners' boxes (into the ζ-mixed batch itself)."""
         zeta = apply_weights_unchecked(inpt, params["weights"], inplace=inplace)
-        return _paste_drawn_region(zeta, params, inplace=True)
+        # pasted into the ζ-mixed batch itself, unless autograd needs its values (features)
+        return _paste_drawn_region(zeta, params, inplace=not zeta.requires_grad or inplace)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """ζ-mix the labels, then weight each with its partner's by the kept pixel fraction."""
