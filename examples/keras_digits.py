@@ -4,7 +4,7 @@ Users of the Keras ``MixupGenerator(x, y, batch_size=32, alpha=0.2, shuffle=True
 thing from ``DataLoader(ds, batch_size=32, shuffle=True, collate_fn=MixUpCollate(0.2, mode="elem",
 num_classes=K))`` (one λ per sample, as the generator draws), which Keras 3 with the torch backend
 takes as it is: ``model.fit(loader)``. This script trains a small Keras CNN on scikit-learn's digits
-with no mixing, that mixup and ζ-mixup, and prints (and writes) test accuracy and NLL.
+without mixing, with that mixup and with ζ-mixup, and prints (and writes) test accuracy and NLL.
 
 Run ``python examples/keras_digits.py`` (2 seeds of 15 epochs, under a minute on 2 CPU cores) or
 ``--quick`` (1 seed, 2 epochs). Needs the ``keras`` extra (``pip install "zmix_transforms[keras]"``).
