@@ -101,6 +101,7 @@ class MixOptions(TypedDict, total=False):
             it is a volume batch (default 2).
 
     Examples:
+        >>> from zmix_transforms import MixUp
         >>> options: MixOptions = {"num_classes": 10, "label_smoothing": 0.1, "p": 0.8}
         >>> MixUp(0.2, **options)
         MixUp(alpha=0.2, num_classes=10, label_smoothing=0.1, p=0.8)
