@@ -27,21 +27,28 @@ SHIM_VERSION = "1.0.4"
 SHIM = ROOT / "docs" / "javascripts" / "vendor" / "iframe-worker" / "shim.js"
 
 
+def _npm_pack(package: str, version: str, scratch: str) -> Path:
+    """``npm pack package@version`` into ``scratch``; the tarball's path."""
+    subprocess.run(
+        ["npm", "pack", f"{package}@{version}", "--silent", "--pack-destination", scratch],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return next(Path(scratch).glob(f"{package}-*.tgz"))
+
+
 def vendor_shim() -> Path:
     """iframe-worker's shim (one self-contained script) for Material's offline search."""
     if SHIM.exists():
         return SHIM
-    with tempfile.TemporaryDirectory() as scratch:
-        subprocess.run(
-            ["npm", "pack", f"iframe-worker@{SHIM_VERSION}", "--silent", "--pack-destination", scratch],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        with tarfile.open(next(Path(scratch).glob("iframe-worker-*.tgz"))) as tar:
-            source = tar.extractfile("package/shim/index.js")
-            assert source is not None
-            SHIM.parent.mkdir(parents=True, exist_ok=True)
-            SHIM.write_bytes(source.read())
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        tarfile.open(_npm_pack("iframe-worker", SHIM_VERSION, scratch)) as tar,
+    ):
+        source = tar.extractfile("package/shim/index.js")
+        assert source is not None
+        SHIM.parent.mkdir(parents=True, exist_ok=True)
+        SHIM.write_bytes(source.read())
     print(f"iframe-worker {SHIM_VERSION} in {SHIM.relative_to(ROOT)}", file=sys.stderr)
     return SHIM
 
@@ -50,21 +57,17 @@ def main() -> Path:
     vendor_shim()
     if (TARGET / "tex-mml-chtml.js").exists():
         return TARGET
-    with tempfile.TemporaryDirectory() as scratch:
-        subprocess.run(
-            ["npm", "pack", f"mathjax@{VERSION}", "--silent", "--pack-destination", scratch],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        archive = next(Path(scratch).glob("mathjax-*.tgz"))
-        with tarfile.open(archive) as tar:
-            for member in tar.getmembers():
-                if member.isfile() and member.name.startswith(KEEP):
-                    relative = Path(member.name).relative_to("package/es5")
-                    (TARGET / relative).parent.mkdir(parents=True, exist_ok=True)
-                    source = tar.extractfile(member)
-                    assert source is not None
-                    (TARGET / relative).write_bytes(source.read())
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        tarfile.open(_npm_pack("mathjax", VERSION, scratch)) as tar,
+    ):
+        for member in tar.getmembers():
+            if member.isfile() and member.name.startswith(KEEP):
+                relative = Path(member.name).relative_to("package/es5")
+                (TARGET / relative).parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                assert source is not None
+                (TARGET / relative).write_bytes(source.read())
     print(f"MathJax {VERSION} in {TARGET.relative_to(ROOT)}", file=sys.stderr)
     return TARGET
 
