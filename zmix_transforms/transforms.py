@@ -383,12 +383,8 @@ class _BatchMix(_PerRankDraws):
         flat_inputs, spec = tree_flatten(sample)
         batch = self._parse(sample, flat_inputs)
         images = [flat_inputs[i] for i in batch.image_positions]
-        parts = {"images": images[0]} | {f"images[{k}]": x for k, x in enumerate(images[1:], start=1)}
-        if batch.label_position is not None:
-            parts["labels"] = flat_inputs[batch.label_position]
-        parts |= {f"masks[{k}]" if k else "masks": flat_inputs[i] for k, i in enumerate(batch.mask_positions)}
         params = None
-        if not check_meta_alike(parts):  # a meta batch is returned unmixed: shapes and form alone
+        if not self._meta_batch(flat_inputs, batch):  # a meta batch is returned unmixed: shapes and form
             generator = self._rank_generator()
             if self._should_mix(batch.batch_size, generator):
                 params = self.draw_params(images, generator)
@@ -409,6 +405,19 @@ class _BatchMix(_PerRankDraws):
             )
         return tree_unflatten(flat_outputs, spec)
 
+    @staticmethod
+    def _meta_batch(flat_inputs: list[Any], batch: _Batch) -> bool:
+        """Whether the batch's tensors all lie on the meta device (raise if only some do)."""
+        labels = [] if batch.label_position is None else [batch.label_position]
+        if not any(flat_inputs[i].is_meta for i in (*batch.image_positions, *labels, *batch.mask_positions)):
+            return False
+        images = [flat_inputs[i] for i in batch.image_positions]
+        parts = {"images": images[0]} | {f"images[{k}]": x for k, x in enumerate(images[1:], start=1)}
+        if batch.label_position is not None:
+            parts["labels"] = flat_inputs[batch.label_position]
+        parts |= {f"masks[{k}]" if k else "masks": flat_inputs[i] for k, i in enumerate(batch.mask_positions)}
+        return check_meta_alike(parts)
+
     def _mix_plain_pair(
         self, images: torch.Tensor, labels: torch.Tensor, *, inplace: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -418,7 +427,7 @@ class _BatchMix(_PerRankDraws):
         """
         batch_size = check_image_batches([images], type(self).__name__, self.spatial_dims)
         soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing, self.multi_label)
-        meta = check_meta_alike({"images": images, "labels": labels})
+        meta = (images.is_meta or labels.is_meta) and check_meta_alike({"images": images, "labels": labels})
         generator = None if meta else self._rank_generator()
         if meta or not self._should_mix(batch_size, generator):
             return (images if inplace else images.clone()), (soft.clone() if soft is labels else soft)
