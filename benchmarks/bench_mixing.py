@@ -218,6 +218,8 @@ def _data(shape: tuple[int, ...], dtype: torch.dtype) -> tuple[torch.Tensor, tor
 FAST_PATH_CASES = [
     ("numpy_argsort", "ZetaMixup", (128, 3, 32, 32), torch.float32),
     ("numpy_argsort", "ZetaMixup", (512, 3, 32, 32), torch.float32),
+    ("numpy_draws", "F.cycle_partners ×100", (8, 3, 32, 32), torch.float32),
+    ("numpy_draws", "F.cycle_partners ×100", (128, 3, 32, 32), torch.float32),
     ("inplace_kernels", "ZetaMixupCollate", (64, 3, 224, 224), torch.float32),
     ("inplace_kernels", "ZetaMixupCollate", (64, 3, 224, 224), torch.uint8),
     ("inplace_kernels", "MixUpCollate", (64, 3, 224, 224), torch.float32),
@@ -253,6 +255,11 @@ def fast_path_rows(quick: bool) -> list[tuple[str, str, float, float, float]]:
         run: Callable[[], Any]
         if name == "F.mix_pairs":  # the functional API with a λ that is no multiple of 1/256
             run = partial(F.mix_pairs, images, 0.3, F.cycle_partners(shape[0]))
+        elif name == "F.cycle_partners ×100":  # a draw of microseconds, timed a hundred at a time
+
+            def run(n: int = shape[0]) -> Any:
+                return [F.cycle_partners(n) for _ in range(100)]
+
         else:
             target = getattr(Z, name)(num_classes=NUM_CLASSES)
             run = partial(target, samples) if name.endswith("Collate") else partial(target, images, labels)

@@ -476,6 +476,28 @@ def test_unsigned_class_indices_are_read_and_checked_exactly(dtype: torch.dtype)
         Z.MixUp(num_classes=3)({"image": images, "mask": tv_tensors.Mask(masks), "label": torch.arange(3)})
 
 
+@pytest.mark.parametrize(
+    "classes", [5, 1024, 1025, 3000]
+)  # rows of a cached identity up to 1024, else one_hot
+def test_class_indices_are_one_hot_rows_and_checked_for_any_number_of_classes(classes: int) -> None:
+    labels = torch.tensor([0, classes - 1, 2, 1])
+    rows = F.one_hot(labels, classes)
+    assert (
+        rows.dtype == torch.float32
+        and torch.equal(rows.argmax(1), labels)
+        and torch.equal(rows.sum(1), torch.ones(4))
+    )
+    rows[0, 0] = 7.0  # a new tensor each time: writing into one leaves the next untouched
+    assert F.one_hot(labels, classes)[0, 0] == 1.0
+    for bad, low, high in ((classes, 0, classes), (-1, -1, classes - 1)):
+        with pytest.raises(
+            ValueError,
+            match=rf"^labels must be class indices in \[0, num_classes\) = \[0, {classes}\), "
+            rf"got values from {low} to {high}$",
+        ):
+            Z.MixUp(num_classes=classes)(torch.rand(4, 1, 2, 2), torch.tensor([0, bad, 2, classes - 1]))
+
+
 @pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
 @pytest.mark.parametrize("cls", [cls for cls in TRANSFORM_CLASSES if not cls.blends])
 def test_copying_methods_take_bool_masks_in_every_mode_and_copy_them_as_the_images(cls, mode: str) -> None:

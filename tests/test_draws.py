@@ -126,6 +126,36 @@ def test_sample_lambda_with_tiny_alpha_is_finite() -> None:
     assert all(math.isfinite(d) and 0.0 <= d <= 1.0 for d in draws)
 
 
+def test_sample_lambda_with_huge_alpha_is_one_half() -> None:
+    """Where G₁ + G₂ overflows a double, λ = 1 / (1 + G₂/G₁) is still the Beta's (1/2), not 0."""
+    g = torch.Generator().manual_seed(0)
+    assert F.sample_lambda(1e308, generator=g) == 0.5
+    assert F.sample_lambdas(1e308, 3, generator=g).tolist() == [0.5, 0.5, 0.5]
+
+
+@pytest.mark.parametrize("alpha", [0.2, 1.0, 4.0])
+def test_cutmix_draws_lambda_from_beta_and_uniform_centres(alpha: float) -> None:
+    """CutMix's one-op draw: λ ~ Beta(α, α), and each side's centre uniform (chi-square, 5 and 6 d.o.f.)."""
+    g = torch.Generator().manual_seed(2)
+    draws = 6000
+    lams, rows, columns = [], collections.Counter(), collections.Counter()
+    for _ in range(draws):
+        lam, region = _draws.cutmix_draw_unchecked((6, 7), alpha, g)
+        lams.append(lam)
+        # the centre from the region: a cut of c starts c // 2 before it (before clipping)
+        cuts = [round(side * math.sqrt(1.0 - lam)) for side in (6, 7)]
+        for axis, (counter, side) in enumerate(((rows, 6), (columns, 7))):
+            start, stop = region.starts[axis], region.stops[axis]
+            centre = start + cuts[axis] // 2 if start > 0 else stop - cuts[axis] + cuts[axis] // 2
+            counter[centre] += 1
+            assert 0 <= centre < side
+    variance = 1 / (4 * (2 * alpha + 1))
+    assert abs(sum(lams) / draws - 0.5) < 4 * math.sqrt(variance / draws)
+    for counter, side, bound in ((rows, 6, 20.5), (columns, 7, 22.5)):  # the 99.9 % quantiles
+        assert sorted(counter) == list(range(side))
+        assert sum((c - draws / side) ** 2 / (draws / side) for c in counter.values()) < bound
+
+
 @pytest.mark.parametrize(("height", "width", "lam"), [(32, 32, 0.5), (7, 13, 0.3), (1, 1, 0.0), (5, 9, 1.0)])
 def test_cutmix_box_area_and_clipping(height: int, width: int, lam: float) -> None:
     g = torch.Generator().manual_seed(0)

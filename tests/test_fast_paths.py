@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 import torch
 
@@ -92,32 +93,54 @@ def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torc
     assert out.is_contiguous()
 
 
-@pytest.mark.usefixtures("routes_on")
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
 @pytest.mark.parametrize("n", [1, 2, 7, 64, 300, 1100])
 def test_ranked_columns_through_numpy_equal_torch(n: int, dtype: torch.dtype) -> None:
     """The keys rank alike (diagonal first, then by random word), and tied rows are found alike."""
     index_bits = max(n - 1, 1).bit_length()
     words = torch.randint(0, 2 * n, (n, n), generator=torch.Generator().manual_seed(n), dtype=dtype)
-    rows = torch.arange(n)
-    columns, tied = _backend.ranked_columns(words.clone(), rows, index_bits)
-    with _backend.routes(numpy_argsort=False):
-        expected, expected_tied = _backend.ranked_columns(words.clone(), rows, index_bits)
-    assert columns.dtype == torch.int64 and torch.equal(columns, expected)
+    columns, tied = _backend.rank_array(words.numpy().copy(), None, index_bits)
+    expected, expected_tied = _backend.ranked_columns(words.clone(), torch.arange(n), index_bits)
+    assert columns.dtype == np.int64 and torch.equal(torch.from_numpy(columns), expected)
     keyed = words.double().masked_fill(torch.eye(n, dtype=torch.bool), -1.0)
-    assert torch.equal(columns, keyed.argsort(dim=1, stable=True))  # ties by column: why rows tie
+    assert torch.equal(expected, keyed.argsort(dim=1, stable=True))  # ties by column: why rows tie
     repeats = [len(set(row[:p] + row[p + 1 :])) < n - 1 for p, row in enumerate(words.tolist())]
     assert tied.tolist() == expected_tied.tolist() == [p for p, r in enumerate(repeats) if r]
 
 
-@pytest.mark.usefixtures("routes_on")
 def test_ranked_columns_of_some_rows_put_their_own_sample_first() -> None:
     words = torch.randint(0, 2**20, (2, 9), generator=torch.Generator().manual_seed(1), dtype=torch.int32)
     rows = torch.tensor([3, 7])
-    columns, _ = _backend.ranked_columns(words.clone(), rows, 4)
+    columns, _ = _backend.rank_array(words.numpy().copy(), rows.numpy(), 4)
+    expected, _ = _backend.ranked_columns(words.clone(), rows, 4)
+    assert torch.equal(torch.from_numpy(columns), expected) and columns[:, 0].tolist() == [3, 7]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("n", [1, 2, 9, 300])
+def test_zeta_weights_through_numpy_equal_torch(n: int, dtype: torch.dtype) -> None:
+    """The same random words ranked and scattered in NumPy give the same matrix, element for element.
+
+    No arithmetic differs: the ranks are integers and the series is cast once and copied into place.
+    """
+    weights = F.zeta_weights(n, 2.8, generator=torch.Generator().manual_seed(n), dtype=dtype)
     with _backend.routes(numpy_argsort=False):
-        expected, _ = _backend.ranked_columns(words.clone(), rows, 4)
-    assert torch.equal(columns, expected) and columns[:, 0].tolist() == [3, 7]
+        expected = F.zeta_weights(n, 2.8, generator=torch.Generator().manual_seed(n), dtype=dtype)
+    assert weights.dtype == dtype and torch.equal(weights, expected)
+
+
+def test_region_views_of_any_strides_paste_as_slicing_does() -> None:
+    """A region is pasted alike into a batch at an offset in its storage and into a non-dense one."""
+    g = torch.Generator().manual_seed(0)
+    big = torch.rand(7, 3, 9, 11, generator=g)
+    partners = torch.tensor([1, 2, 3, 4, 5, 0])
+    region = F.Region((1, 3), (4, 8))
+    for x in (big[1:], big[1:].transpose(2, 3), big[1:, :, ::2]):
+        expected = x.clone()
+        expected[..., 1:4, 3:8] = x[..., 1:4, 3:8][partners]
+        assert torch.equal(F.paste_region(x, region, partners), expected)
+        inplace = x.clone()
+        assert torch.equal(F.paste_region(inplace, region, partners, inplace=True), expected)
 
 
 def test_worker_processes_run_the_product_after_the_parent_did() -> None:

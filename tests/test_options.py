@@ -76,6 +76,11 @@ def test_smooth_labels_errors() -> None:
         F.smooth_labels(torch.zeros(2, 3, dtype=torch.int64), 0.1)
     with pytest.raises(ValueError, match=r"^label_smoothing must be a number in \[0, 1\], got nan"):
         F.one_hot(torch.tensor([0]), 2, label_smoothing=math.nan)
+    message = r"^labels must have at least one class to smooth over, got shape \(2, 0\)$"
+    with pytest.raises(ValueError, match=message):
+        F.smooth_labels(torch.zeros(2, 0), 0.1)
+    with pytest.raises(ValueError, match=message):  # float labels of no class, through a transform
+        Z.MixUp(label_smoothing=0.1)(torch.rand(2, 3, 4, 4), torch.zeros(2, 0))
 
 
 # -- p -------------------------------------------------------------------------------------------------

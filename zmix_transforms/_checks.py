@@ -389,14 +389,19 @@ class allocation:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _: Any) -> None:
-        # torch.OutOfMemoryError is a RuntimeError too; CPU: "DefaultCPUAllocator: can't allocate"
-        if not isinstance(error, RuntimeError):
+        # torch.OutOfMemoryError is a RuntimeError too; CPU: "DefaultCPUAllocator: can't allocate";
+        # NumPy raises MemoryError ("Unable to allocate")
+        if not isinstance(error, (RuntimeError, MemoryError)):
             return
         text = str(error)
         if "alloc" not in text.lower() and "out of memory" not in text.lower():
             return
-        what = self.what if isinstance(self.what, str) else self.what()
-        raise ValueError(f"{what} could not be allocated: {text.splitlines()[0]}") from error
+        raise self.error(self.what if isinstance(self.what, str) else self.what(), error) from error
+
+    @staticmethod
+    def error(what: str, error: BaseException) -> ValueError:
+        """The ``ValueError`` for a failed allocation of ``what`` (for a hot path's own ``try``)."""
+        return ValueError(f"{what} could not be allocated: {str(error).splitlines()[0]}")
 
 
 def check_spatial_dims(spatial_dims: Any) -> int:

@@ -65,18 +65,23 @@ def world(pickled: World | None = None) -> World | None:
     ``pickled``: the world recorded when a transform was pickled into this process, used when this
     process belongs to no group (a spawned DataLoader worker).
     """
-    if dist.is_available() and dist.is_initialized():
+    if _DISTRIBUTED and dist.is_initialized():
         found = World(dist.get_rank(), dist.get_world_size())
     elif pickled is not None:
         found = pickled
-    elif "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+    else:
+        size = os.environ.get("WORLD_SIZE")  # one lookup on every call outside a group
+        rank = None if size is None else os.environ.get("RANK")
+        if rank is None:
+            return None
         try:
-            found = World(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]))
+            found = World(int(rank), int(size))  # type: ignore[arg-type]
         except ValueError:
             return None
-    else:
-        return None
     return found if found.size > 1 else None
+
+
+_DISTRIBUTED = dist.is_available()
 
 
 def rank_generator(here: World | None) -> torch.Generator | None:

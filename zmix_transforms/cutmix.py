@@ -16,9 +16,9 @@ from ._checks import (
 )
 from .collate import MethodCollate
 from .functional._draws import (
+    cutmix_draw_unchecked,
     cutmix_region_unchecked,
     cycle_partners_unchecked,
-    sample_lambda_unchecked,
 )
 from .functional._kernels import (
     paste_region_unchecked,
@@ -43,7 +43,7 @@ def _draw_cutmix(
     device, batch_size = _batch_device_and_size(flat_inputs)
     spatial = check_spatial_sizes("images", flat_inputs[0], spatial_dims)
     if minmax is None:
-        region = cutmix_region_unchecked(spatial, sample_lambda_unchecked(alpha, generator), generator)
+        _, region = cutmix_draw_unchecked(spatial, alpha, generator)
     else:
         region = F.cutmix_region_minmax(spatial, minmax, generator=generator)
     return {
@@ -164,7 +164,10 @@ def _paste_drawn_region(x: torch.Tensor, params: dict[str, Any], *, inplace: boo
     for i, each in enumerate([region] if isinstance(region, F.Region) else region):
         # only where it lies: x was checked with the input (a bool mask is pasted like any other)
         check_region_inside(f"region[{i}]", each, tuple(x.shape[-len(each.starts) :]))
-    return paste_region_unchecked(x, region, params["partners"].to(x.device), inplace=inplace)
+    partners = params["partners"]
+    if partners.device != x.device:
+        partners = partners.to(x.device)
+    return paste_region_unchecked(x, region, partners, inplace=inplace)
 
 
 class CutMixCollate(MethodCollate):

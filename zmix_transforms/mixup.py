@@ -65,7 +65,7 @@ class MixUp(_PairMix):
         exactly in integers (images and labels share the rounded λ).
         """
         device, batch_size = _batch_device_and_size(flat_inputs)
-        eight_bit = any(images.dtype in EIGHT_BITS for images in flat_inputs)
+        eight_bit = any([images.dtype in EIGHT_BITS for images in flat_inputs])
         if self.mode == "batch":
             lam = sample_lambda_unchecked(self.alpha, generator)
             return {

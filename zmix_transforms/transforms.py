@@ -357,6 +357,11 @@ class _BatchMix(_PerRankDraws):
         Returns:
             The same structure, with mixed image batches and float (N, K) labels.
         """
+        if len(inputs) == 2 and not self.across_ranks:  # the usual call, t(images, labels), at once
+            images, labels = inputs
+            plain = type(images) is torch.Tensor and type(labels) is torch.Tensor
+            if plain and self._labels_getter is default_labels_getter:
+                return self._mix_plain_pair(images, labels, inplace=False)
         return self.mix(*inputs)
 
     def mix(self, *inputs: Any, inplace: bool = False) -> Any:
@@ -425,7 +430,10 @@ class _BatchMix(_PerRankDraws):
 
         The same checks, draws and results, without flattening the input into a tree.
         """
-        batch_size = check_image_batches([images], type(self).__name__, self.spatial_dims)
+        if images.ndim == self.spatial_dims + 2 and images.shape[0] and images.dtype in _MIXED_DTYPES:
+            batch_size = images.shape[0]  # what the checks below accept, known at a glance
+        else:
+            batch_size = check_image_batches([images], type(self).__name__, self.spatial_dims)
         soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing, self.multi_label)
         meta = (images.is_meta or labels.is_meta) and check_meta_alike({"images": images, "labels": labels})
         generator = None if meta else self._rank_generator()
@@ -497,6 +505,13 @@ class _BatchMix(_PerRankDraws):
         return items
 
 
+#: The image dtypes every method mixes (``check_image_batches`` refuses bool and complex ones).
+_MIXED_DTYPES = frozenset(
+    {torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.uint8, torch.int8, torch.int16}
+    | {torch.int32, torch.int64, torch.uint16, torch.uint32, torch.uint64}
+)
+
+
 def _plain_pair(sample: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``(images, labels)`` when ``sample`` is exactly two plain tensors (a tuple or list), else None."""
     if isinstance(sample, (tuple, list)) and len(sample) == 2:
@@ -563,6 +578,12 @@ def _soft_labels(
     are class indices, never numbers to mix. (N, K) labels with K >= 2 are one-hot, soft or
     multi-hot rows (float, or integer and bool 0/1 indicators, mixed as floats).
     """
+    if labels.ndim == 1 and labels.dtype == torch.int64 and num_classes is not None and not multi_label:
+        # the usual labels, class indices: what the checks below would find, at once
+        soft = one_hot_rows(labels, num_classes, torch.float32)
+        if soft.shape[0] != batch_size:
+            check_same_batch_size(soft.shape[0], batch_size)
+        return F.smooth_labels(soft, label_smoothing) if label_smoothing else soft
     if labels.is_complex():
         raise TypeError(f"labels must hold real numbers, got dtype {labels.dtype}")
     integer = not labels.is_floating_point() and labels.dtype != torch.bool
@@ -671,10 +692,12 @@ class _PairMix(_BatchMix):
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """Mix the labels: weight ``params["lam"]`` on the own label, the rest on the partner's."""
-        lam = params["lam"]
-        if isinstance(lam, torch.Tensor):
+        lam, partners = params["lam"], params["partners"]
+        if isinstance(lam, torch.Tensor) and lam.device != labels.device:
             lam = lam.to(labels.device)
-        return mix_pairs_unchecked(labels, lam, params["partners"].to(labels.device))
+        if partners.device != labels.device:
+            partners = partners.to(labels.device)
+        return mix_pairs_unchecked(labels, lam, partners)
 
     def rows_params(
         self, params: dict[str, Any], rows: torch.Tensor

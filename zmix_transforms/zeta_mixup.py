@@ -13,6 +13,7 @@ from ._checks import (
     check_max_terms,
 )
 from .collate import MethodCollate
+from .functional._draws import zeta_weights_unchecked
 from .functional._kernels import (
     apply_terms_unchecked,
     apply_weights_unchecked,
@@ -20,6 +21,8 @@ from .functional._kernels import (
 from .transforms import MixOptions, _batch_device_and_size, _BatchMix
 
 __all__ = ["ZetaMixup", "ZetaMixupCollate"]
+
+_FLOATS = (torch.float32, torch.float64)
 
 
 class ZetaMixup(_BatchMix):
@@ -93,17 +96,15 @@ class ZetaMixup(_BatchMix):
                 dtype=torch.float64,
             )
             return {"indices": indices, "values": values}
-        weights = F.zeta_weights(
-            batch_size, self.gamma, generator=generator, device=device, dtype=torch.float64
-        )
-        return {"weights": weights}
+        return {"weights": zeta_weights_unchecked(batch_size, self.gamma, generator, device, torch.float64)}
 
     def rows_params(
         self, params: dict[str, Any], rows: torch.Tensor
     ) -> tuple[dict[str, Any], torch.Tensor | None]:
         """The weights' ``rows``: over the whole batch, or with ``max_terms`` over the rows they use."""
         if "indices" not in params:
-            return {key: value[rows.to(value.device)] for key, value in params.items()}, None
+            weights = params["weights"]
+            return {"weights": weights[rows.to(weights.device)]}, None
         indices = params["indices"][rows.to(params["indices"].device)]
         select = indices.unique()  # sorted: the rows these rows are mixed from
         local = torch.searchsorted(select, indices)
@@ -115,7 +116,10 @@ class ZetaMixup(_BatchMix):
         """Mix one image batch with the weights."""
         if "indices" in params:
             return apply_terms_unchecked(inpt, params["indices"], params["values"], inplace=inplace)
-        return apply_weights_unchecked(inpt, params["weights"], inplace=inplace)
+        weights = params["weights"]
+        if inpt.dtype in _FLOATS:  # else the kernel casts them to its compute dtype
+            weights = _weights_as(params, inpt.dtype, inpt.device)
+        return apply_weights_unchecked(inpt, weights, inplace=inplace)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """Mix the labels with the same weights (moved to the labels' device if need be)."""
@@ -123,11 +127,28 @@ class ZetaMixup(_BatchMix):
             return apply_terms_unchecked(
                 labels, params["indices"].to(labels.device), params["values"].to(labels.device)
             )
-        return apply_weights_unchecked(labels, params["weights"].to(labels.device))
+        return apply_weights_unchecked(labels, _weights_as(params, labels.dtype, labels.device))
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         items = [("gamma", self.gamma), *super()._repr_items()]
         return [items[0], ("max_terms", self.max_terms), *items[1:]] if self.max_terms is not None else items
+
+
+def _weights_as(params: dict[str, Any], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The drawn float64 weights in ``dtype`` on ``device``, cast once a call for images and labels alike.
+
+    The last cast is kept in ``params`` beside the draw (``"weights_cast"``: dtype, device, tensor),
+    so a float32 image batch and its float32 labels are mixed with the very same weights, cast once.
+    """
+    weights = params["weights"]
+    if weights.dtype == dtype and weights.device == device:
+        return weights
+    kept = params.get("weights_cast")
+    if kept is not None and kept[0] == dtype and kept[1] == device:
+        return kept[2]
+    cast = weights.to(device, dtype)
+    params["weights_cast"] = (dtype, device, cast)
+    return cast
 
 
 class ZetaMixupCollate(MethodCollate):

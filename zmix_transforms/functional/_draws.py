@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from .. import _backend
@@ -49,16 +50,21 @@ __all__ = [
 ]
 
 
+_CPU = torch.device("cpu")
+
+
 def draw_device(generator: torch.Generator | None, device: torch.device | str | None) -> torch.device:
     """The device random numbers are drawn on: the generator's own, else the target device."""
     if generator is not None:
         return generator.device
-    return torch.device(device) if device is not None else torch.device("cpu")
+    if device is None:
+        return _CPU
+    return device if isinstance(device, torch.device) else torch.device(device)
 
 
 def _on_device(drawn: torch.Tensor, device: torch.device | str | None) -> torch.Tensor:
     """A draw moved to ``device`` (where it was drawn when None); no move when it is there already."""
-    if device is None or drawn.device == torch.device(device):
+    if device is None or drawn.device == draw_device(None, device):
         return drawn
     return drawn.to(device, non_blocking=True)
 
@@ -90,20 +96,36 @@ def sample_lambda(alpha: float, *, generator: torch.Generator | None = None) -> 
 
 def sample_lambda_unchecked(alpha: float, generator: torch.Generator | None) -> float:
     """[`sample_lambda`][zmix_transforms.functional.sample_lambda] on arguments already checked."""
-    # Beta(a, a) is the first coordinate of Dirichlet(a, a); torch clamps the underlying Gamma draws
-    # away from zero, so tiny alphas still give a finite λ.
-    device = draw_device(generator, None)
+    return _gamma_draws(alpha, 0, generator)[0]
+
+
+def _gamma_draws(
+    alpha: float, exponentials: int, generator: torch.Generator | None
+) -> tuple[float, list[float]]:
+    """λ ~ Beta(α, α) and ``exponentials`` draws of Exp(1), all from one op (one read to the host).
+
+    Beta(α, α) is G₁ / (G₁ + G₂) for independent G ~ Gamma(α), and Exp(1) is Gamma(1). torch
+    clamps the draws to the least normal double, so tiny alphas still give a finite λ, and
+    1 / (1 + G₂/G₁) stays right where G₁ + G₂ would overflow (α near the largest double: λ = 1/2).
+    """
+    device = _CPU if generator is None else generator.device
     if torch.compiler.is_compiling():  # Dynamo traces through the cache, and warns that it does
-        concentration = torch.full((2,), alpha, dtype=torch.float64, device=device)
+        concentration = _make_concentration(alpha, exponentials, device)
     else:
-        concentration = _concentration(alpha, device)
-    return torch._sample_dirichlet(concentration, generator=generator).tolist()[0]
+        concentration = _concentration(alpha, exponentials, device)
+    own, other, *rest = torch._standard_gamma(concentration, generator=generator).tolist()
+    return 1.0 / (1.0 + other / own), rest
+
+
+def _make_concentration(alpha: float, exponentials: int, device: torch.device) -> torch.Tensor:
+    """``(α, α, 1, …, 1)`` in float64 on ``device``, with ``exponentials`` ones."""
+    return torch.tensor([alpha, alpha] + [1.0] * exponentials, dtype=torch.float64, device=device)
 
 
 @functools.lru_cache(maxsize=16)
-def _concentration(alpha: float, device: torch.device) -> torch.Tensor:
-    """``(α, α)`` in float64 on ``device``: made once per α and device (the draw only reads it)."""
-    return torch.full((2,), alpha, dtype=torch.float64, device=device)
+def _concentration(alpha: float, exponentials: int, device: torch.device) -> torch.Tensor:
+    """``_make_concentration``, made once per α, count and device (the draws only read it)."""
+    return _make_concentration(alpha, exponentials, device)
 
 
 def sample_lambdas(
@@ -137,7 +159,8 @@ def sample_lambdas(
     n = check_batch_size(batch_size)
     check_generator(generator)
     concentration = torch.full((n, 2), alpha, dtype=torch.float64, device=draw_device(generator, device))
-    lams = torch._sample_dirichlet(concentration, generator=generator)[:, 0]
+    draws = torch._standard_gamma(concentration, generator=generator)  # λ = G₁ / (G₁ + G₂), as above
+    lams = (draws[:, 1] / draws[:, 0]).add_(1.0).reciprocal_()
     return _on_device(lams, device)
 
 
@@ -251,17 +274,20 @@ def _ranked_rows(
     probability about N²·2⁻⁵⁴, are left to the index.
     """
     if device.type != "cpu" or torch.compiler.is_compiling():
-        with allocation(f"ζ-mixup's random keys for batch_size={n} ({n}×{n} float64 values)"):
+        with allocation(lambda: f"ζ-mixup's random keys for batch_size={n} ({n}×{n} float64 values)"):
             keys = torch.rand(n, n, generator=generator, device=device, dtype=torch.float64)
         keys.diagonal().fill_(-1.0)  # rank 1 (the largest weight) goes to the sample itself
         # the k smallest keys in order: the same first k ranks as a full argsort, at a fraction of its cost
         return keys.topk(k, dim=1, largest=False).indices if k < n else keys.argsort(dim=1)
-    index_bits = max(n - 1, 1).bit_length()
-    dtype = torch.int64 if 32 - index_bits < _MIN_RANDOM_BITS else torch.int32
-    order, pending = _ranked_columns(torch.arange(n), n, index_bits, dtype, generator, random_bits)
-    while pending.numel():  # the rows whose keys tied, drawn again until none does
-        order[pending], tied = _ranked_columns(pending, n, index_bits, dtype, generator, random_bits)
-        pending = pending[tied]
+    if _backend.ROUTES["numpy_argsort"]:
+        order = torch.from_numpy(_ranked_rows_array(n, generator, random_bits))
+    else:
+        index_bits = max(n - 1, 1).bit_length()
+        dtype = torch.int64 if 32 - index_bits < _MIN_RANDOM_BITS else torch.int32
+        order, pending = _ranked_columns(torch.arange(n), n, index_bits, dtype, generator, random_bits)
+        while pending.numel():  # the rows whose keys tied, drawn again until none does
+            order[pending], tied = _ranked_columns(pending, n, index_bits, dtype, generator, random_bits)
+            pending = pending[tied]
     return order[:, :k].contiguous() if k < n else order
 
 
@@ -284,13 +310,52 @@ def _ranked_columns(
         The int64 columns, and the tied rows' positions in ``rows``.
     """
     count = rows.numel() * n
-    with allocation(f"ζ-mixup's random keys for batch_size={n} ({rows.numel()}×{n} {dtype} values)"):
+    with allocation(lambda: f"ζ-mixup's random keys for batch_size={n} ({rows.numel()}×{n} {dtype} values)"):
         words = torch.empty((count + 1) // 2 if dtype == torch.int32 else count, dtype=torch.int64)
     words.random_(generator=generator)  # 63 random bits: two int32 words of 32 and 31
     keys = words.view(dtype)[:count].view(rows.numel(), n)
     if random_bits is not None:
         keys.bitwise_and_((1 << random_bits) - 1)
     return _backend.ranked_columns(keys, rows, index_bits)
+
+
+def _ranked_rows_array(
+    n: int, generator: torch.Generator | None, random_bits: int | None = None
+) -> np.ndarray:
+    """``_ranked_rows`` on the CPU through NumPy (``numpy_argsort``): the same words, ranked alike.
+
+    The random words are drawn by torch (one op, into a NumPy buffer), so the draws and their
+    seeding are torch's; the rest is NumPy, whose calls cost a fraction of ATen's at small N.
+    """
+    index_bits = max(n - 1, 1).bit_length()
+    dtype = np.int64 if 32 - index_bits < _MIN_RANDOM_BITS else np.int32
+    order, pending = _ranked_columns_array(None, n, index_bits, dtype, generator, random_bits)
+    while pending.size:  # the rows whose keys tied, drawn again until none does
+        order[pending], tied = _ranked_columns_array(pending, n, index_bits, dtype, generator, random_bits)
+        pending = pending[tied]
+    return order
+
+
+def _ranked_columns_array(
+    rows: np.ndarray | None,
+    n: int,
+    index_bits: int,
+    dtype: type[np.integer],
+    generator: torch.Generator | None,
+    random_bits: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_ranked_columns`` in NumPy: the same 63-bit words drawn by torch, ranked by ``rank_array``."""
+    count = (n if rows is None else rows.size) * n
+    try:  # NumPy's MemoryError named as the allocation block does (a block costs more per call)
+        words = np.empty((count + 1) // 2 if dtype == np.int32 else count, dtype=np.int64)
+    except MemoryError as error:
+        what = f"ζ-mixup's random keys for batch_size={n} ({count // n}×{n} values)"
+        raise allocation.error(what, error) from error
+    torch.from_numpy(words).random_(generator=generator)  # as _ranked_columns draws them
+    keys = words.view(dtype)[:count].reshape(count // n, n)
+    if random_bits is not None:
+        keys &= (1 << random_bits) - 1
+    return _backend.rank_array(keys, rows, index_bits)
 
 
 def _distinct_partners(
@@ -358,11 +423,72 @@ def zeta_weights(
         >>> bool((w.argmax(1) == torch.arange(4)).all())
         True
     """
+    n = check_batch_size(batch_size, square=True)
+    if max_terms is None or check_size("max_terms", max_terms) >= n:
+        check_generator(generator)
+        return zeta_weights_unchecked(n, check_finite_positive("gamma", gamma), generator, device, dtype)
     indices, values = zeta_terms(
         batch_size, gamma, max_terms=max_terms, generator=generator, device=device, dtype=dtype
     )
+    return _scatter_weights(indices, values)
+
+
+def zeta_weights_unchecked(
+    n: int,
+    gamma: float,
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+    dtype: torch.dtype | None,
+) -> torch.Tensor:
+    """[`zeta_weights`][zmix_transforms.functional.zeta_weights] of every term, on checked arguments."""
+    dtype = dtype or torch.get_default_dtype()
+    array_dtype = _ARRAY_DTYPES.get(dtype)
+    draw_on = draw_device(generator, device)
+    if (
+        array_dtype is not None
+        and draw_on.type == "cpu"
+        and _backend.ROUTES["numpy_argsort"]
+        and not torch.compiler.is_compiling()
+    ):
+        # fast path: the rows ranked and the series scattered in NumPy from one torch draw of random
+        # words: 3 ATen ops instead of 21, and the same matrix (see the Performance log for its gain)
+        columns = _ranked_rows_array(n, generator)
+        try:
+            weights = np.empty((n, n), dtype=array_dtype)
+        except MemoryError as error:
+            raise allocation.error(f"the {n}×{n} weight matrix for batch_size={n}", error) from error
+        weights[_row_indices(n), columns] = _series_array(n, gamma, dtype)
+        drawn = torch.from_numpy(weights)
+        return drawn if draw_on == draw_device(None, device) else drawn.to(device, non_blocking=True)
+    series = zeta_series(n, gamma, device=device, dtype=dtype)
+    order = _ranked_rows(n, n, generator, draw_on).to(series.device, non_blocking=True)
+    return _scatter_weights(order, series.expand(n, n))
+
+
+#: The NumPy dtypes of the float dtypes the weights are scattered in by NumPy (bfloat16 has none).
+_ARRAY_DTYPES = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}
+
+
+@functools.lru_cache(maxsize=16)
+def _series_array(n: int, gamma: float, dtype: torch.dtype) -> np.ndarray:
+    """``zeta_series(n, gamma)`` in ``dtype`` as a read-only NumPy array, made once per N, γ and dtype."""
+    series = zeta_series(n, gamma, dtype=dtype).numpy()
+    series.flags.writeable = False
+    return series
+
+
+@functools.lru_cache(maxsize=16)
+def _row_indices(n: int) -> np.ndarray:
+    """``0..n−1`` as a read-only column (n, 1): with a row's columns, where each weight goes."""
+    rows = np.arange(n)[:, None]
+    rows.flags.writeable = False
+    return rows
+
+
+def _scatter_weights(indices: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """The N×N weight matrix holding ``values[p, j]`` at column ``indices[p, j]`` of row ``p``."""
     n = indices.shape[0]
-    with allocation(f"the {n}×{n} weight matrix for batch_size={n}"):
+    with allocation(lambda: f"the {n}×{n} weight matrix for batch_size={n}"):
         weights = torch.zeros(n, n, dtype=values.dtype, device=values.device)
     return weights.scatter_(1, indices, values)
 
@@ -460,8 +586,17 @@ def cycle_partners_unchecked(
     n: int, generator: torch.Generator | None, device: torch.device | str | None
 ) -> torch.Tensor:
     """[`cycle_partners`][zmix_transforms.functional.cycle_partners] on arguments already checked."""
-    sigma = torch.randperm(n, generator=generator, device=draw_device(generator, device))
-    partners = torch.empty_like(sigma).scatter_(0, sigma, sigma.roll(-1))  # partners[σ_i] = σ_{i+1}
+    draw_on = draw_device(generator, device)
+    if draw_on.type == "cpu" and _backend.ROUTES["numpy_draws"] and not torch.compiler.is_compiling():
+        # fast path: torch draws σ into a NumPy buffer and NumPy builds the cycle (see numpy_draws)
+        order = np.empty(n, dtype=np.int64)
+        torch.randperm(n, generator=generator, out=torch.from_numpy(order))
+        cycle = np.empty_like(order)
+        cycle[order[:-1]] = order[1:]
+        cycle[order[-1]] = order[0]
+        return _on_device(torch.from_numpy(cycle), device)
+    sigma = torch.randperm(n, generator=generator, device=draw_on)
+    partners = sigma.scatter(0, sigma, sigma.roll(-1))  # partners[σ_i] = σ_{i+1}: every entry written
     return _on_device(partners, device)
 
 
@@ -601,11 +736,36 @@ def cutmix_region(
 
 def cutmix_region_unchecked(sizes: Sequence[int], lam: float, generator: torch.Generator | None) -> Region:
     """[`cutmix_region`][zmix_transforms.functional.cutmix_region] on arguments already checked."""
+    draw_on = draw_device(generator, None)
+    centres = [int(torch.randint(size, (), generator=generator, device=draw_on)) for size in sizes]
+    return _region_around(sizes, lam, centres)
+
+
+def cutmix_draw_unchecked(
+    sizes: Sequence[int], alpha: float, generator: torch.Generator | None
+) -> tuple[float, Region]:
+    """λ ~ Beta(α, α) and the CutMix region of ``(1 − λ)`` with a uniform centre, from one op.
+
+    The draw of λ gives one Exp(1) variable ``E`` per spatial side as well: ``u = 1 − e^−E`` is
+    uniform on [0, 1) and the centre is ``⌊u · side⌋`` (uniform over the side's positions, within the
+    rounding of a double). The same regions as ``cutmix_region`` draws, in one op instead of one per
+    side plus λ's, each with its read back to the host (CutMix's call, 8×3×8×8: 4 ATen ops fewer).
+
+    Returns:
+        λ as drawn (before the region's clipping), and the region.
+    """
+    lam, exponentials = _gamma_draws(alpha, len(sizes), generator)
+    centres = [
+        min(int(-math.expm1(-e) * size), size - 1) for e, size in zip(exponentials, sizes, strict=True)
+    ]
+    return lam, _region_around(sizes, lam, centres)
+
+
+def _region_around(sizes: Sequence[int], lam: float, centres: Sequence[int]) -> Region:
+    """The region of about ``(1 − λ)`` of the image, centred at ``centres`` and clipped to it."""
     # the 2-D ratio through math.sqrt, as cutmix_box always drew it (bit-identical boxes)
     ratio = math.sqrt(1.0 - lam) if len(sizes) == 2 else (1.0 - lam) ** (1.0 / len(sizes))
     cuts = [round(size * ratio) for size in sizes]
-    draw_on = draw_device(generator, None)
-    centres = [int(torch.randint(size, (), generator=generator, device=draw_on)) for size in sizes]
     starts = [centre - cut // 2 for centre, cut in zip(centres, cuts, strict=True)]
     return Region(
         starts=tuple(min(max(start, 0), size) for start, size in zip(starts, sizes, strict=True)),
