@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import pytest
@@ -256,3 +257,43 @@ def test_channels_last_batches_mix_in_place_in_their_own_layout(make, dtype: tor
     assert_same_mix(mixed, expected, terms)
     batch_bytes = x.numel() * x.element_size()
     assert peak <= 0.35 * batch_bytes + max(batch_bytes / 4, _inplace._MIN_BUFFER_BYTES)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Z.ZetaMixup(num_classes=10),
+        lambda: Z.MixUp(num_classes=10),
+        lambda: Z.MixUp(num_classes=10, mode="elem"),
+        lambda: Z.CutMix(0.05, num_classes=10),
+    ],
+    ids=["ZetaMixup", "MixUp", "MixUp(elem)", "CutMix"],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_a_fresh_batch_that_fits_the_buffers_is_returned_not_copied_back(
+    make, dtype: torch.dtype, channels_last: bool
+) -> None:
+    """Inside ``fresh_batch()`` (the collates) a small batch's new mix is returned; outside, written back."""
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    x = make_images((6, 3, 8, 8), dtype, seed=5).contiguous(memory_format=layout)
+    labels = torch.arange(6) % 10
+    torch.manual_seed(0)
+    expected, expected_labels = make()(x, labels)
+    outputs = {}
+    for fresh in (False, True):
+        batch = x.clone(memory_format=layout)
+        torch.manual_seed(0)
+        with _inplace.fresh_batch() if fresh else contextlib.nullcontext():
+            mixed, mixed_labels = make().mix(batch, labels, inplace=True)
+        if fresh:  # where the mix is written back (CutMix pastes in place: always) it may stay so
+            if dtype == torch.float32 and not isinstance(make(), Z.CutMix):
+                assert mixed is not batch, "a small float batch's new mix is returned, not copied"
+        else:
+            assert mixed is batch
+        assert mixed.is_contiguous(memory_format=layout) and mixed.dtype == dtype
+        assert torch.equal(mixed_labels, expected_labels)
+        outputs[fresh] = mixed
+    assert not _inplace.is_fresh(), "the context ends with its block"
+    assert torch.equal(outputs[True], outputs[False]), "the same mix, returned or copied back"
+    assert_same_mix(outputs[True], expected, 6 if isinstance(make(), Z.ZetaMixup) else None)

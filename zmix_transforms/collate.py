@@ -17,6 +17,7 @@ from torch.utils.data import default_collate
 from torchvision import tv_tensors
 
 from ._checks import check_sample_list, sample_shapes
+from .functional._inplace import fresh_batch
 from .transforms import _BatchMix, check_call
 
 __all__ = ["MethodCollate", "MixCollate"]
@@ -125,7 +126,8 @@ class MixCollate:
             ) from error
         collated = _keep_tv_tensor_types(collated, batch[0])
         if self.mixes_in_place:  # the batch is ours alone: overwrite it rather than allocate another
-            return self.transform.mix(collated, inplace=True)  # type: ignore[attr-defined]
+            with fresh_batch():  # (or, where the mix fits the buffers anyway, return the new one)
+                return self.transform.mix(collated, inplace=True)  # type: ignore[attr-defined]
         mixed = self.transform(collated)  # out of place: ``collated`` is left as it was
         if not self.return_originals:
             return mixed

@@ -12,12 +12,17 @@ batch is ever allocated. Each twin here computes exactly what its kernel in ``_k
 Buffers take at most ``_BUFFER_BYTES`` and at most a quarter of the batch, but never less than
 ``_MIN_BUFFER_BYTES``: below that the per-block overhead of many tiny blocks costs more than the
 memory saves. A batch whose out-of-place mix fits that budget is mixed out of place and copied back
-(``fits_budget``): one pass over it costs less than the same work in blocks or chunks.
+(``fits_budget``): one pass over it costs less than the same work in blocks or chunks. Inside
+``fresh_batch()`` (the collate classes, whose batch nobody else holds) such a batch's new mix is
+returned instead of copied back: the copy back is a pass over the batch, and the memory bound is the
+same (the new batch is no larger than the temporaries the budget allows).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -38,6 +43,34 @@ def _buffer_budget(x: torch.Tensor) -> int:
     At most ``_BUFFER_BYTES`` and at most ``max(a quarter of the batch's own bytes, _MIN_BUFFER_BYTES)``.
     """
     return min(_BUFFER_BYTES, max(x.numel() * x.element_size() // 4, _MIN_BUFFER_BYTES))
+
+
+_FRESH = contextvars.ContextVar("zmix_transforms_fresh_batch", default=False)
+
+
+@contextlib.contextmanager
+def fresh_batch() -> Iterator[None]:
+    """Within: an in-place mix that fits the budget may return its new batch instead of copying back.
+
+    For a caller that mixes a batch nobody else holds and uses only what the mix returns (the
+    collate classes). At 128×3×32² float32 (AMD EPYC, 2 threads) the copy back made ``MixUpCollate``
+    1.3× slower than mixing out of place.
+    """
+    token = _FRESH.set(True)
+    try:
+        yield
+    finally:
+        _FRESH.reset(token)
+
+
+def is_fresh() -> bool:
+    """Whether this call runs inside ``fresh_batch()``."""
+    return _FRESH.get()
+
+
+def copy_back(x: torch.Tensor, mixed: torch.Tensor) -> torch.Tensor:
+    """``x`` overwritten with ``mixed``, its out-of-place mix; inside ``fresh_batch()``, ``mixed`` itself."""
+    return mixed if _FRESH.get() else x.copy_(mixed)
 
 
 def fits_budget(x: torch.Tensor, temporary_bytes: int) -> bool:

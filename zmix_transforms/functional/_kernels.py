@@ -155,7 +155,8 @@ def _routed(*, without_autocast: bool) -> Callable[[Kernel], Kernel]:
             if back is None:
                 return kernel(x, *args, inplace=inplace)
             out = kernel(view, *args, inplace=inplace)  # the layout in memory order: contiguous
-            return x if inplace else out.permute(back)
+            # in place, the view was written (x with it), unless fresh_batch() let a new mix return
+            return x if inplace and out is view else out.permute(back)
 
         return cast(Kernel, routed)
 
@@ -240,7 +241,7 @@ def _apply_weights_routes(x: torch.Tensor, weights: torch.Tensor, *, inplace: bo
         if _inplace.product_in_blocks(x, dtype):
             _inplace.apply_weights_(x, weights.to(dtype), dtype)
             return x
-        return x.copy_(_apply_weights(x, weights))
+        return _inplace.copy_back(x, _apply_weights(x, weights))
     n = x.shape[0]
     square = weights.shape[0] == n
     needs_grad = x.requires_grad or weights.requires_grad
@@ -332,7 +333,7 @@ def apply_terms_unchecked(
         if _inplace.product_in_blocks(x, dtype):
             _inplace.apply_terms_(x, indices, values.to(dtype).contiguous(), dtype)
             return x
-        return x.copy_(_apply_terms(x, indices, values))
+        return _inplace.copy_back(x, _apply_terms(x, indices, values))
     return _apply_terms(x, indices, values)
 
 
@@ -425,7 +426,8 @@ def _mix_pairs_routes(
         lam.device.type == "cpu" and not torch.compiler.is_compiling()
     )
     if x.dtype in EIGHT_BITS and readable:
-        steps = in_steps(x.dtype, _inplace.weight_per_sample(lam, n))
+        # one step for a batch's one λ (not one per sample: 128 of them cost 45 µs in Python)
+        steps = in_steps(x.dtype, lam.reshape(n).tolist() if isinstance(lam, torch.Tensor) else [lam])
     if inplace:
         _inplace.check_writable(x)
         converted = 3 * dtype.itemsize if x.dtype != dtype else 0
@@ -435,11 +437,14 @@ def _mix_pairs_routes(
         if walk and _inplace.mix_pairs_(x, weight, partners, dtype, steps=steps is not None):
             return x
         if x.dtype == dtype and not getattr(weight, "requires_grad", False):
-            # the formula written over x, whose values are read where they are written
-            return torch.lerp(x.index_select(0, partners), x, weight, out=x)
-        return x.copy_(
-            _mix_pairs(x, weight, partners) if steps is None else _mix_in_steps(x, steps, partners)
-        )
+            # the formula written over x, whose values are read where they are written (or, for a
+            # fresh batch, into the gathered partners: see _inplace.fresh_batch)
+            gathered = x.index_select(0, partners)
+            if _inplace.is_fresh():
+                return gathered.lerp_(x, weight)
+            return torch.lerp(gathered, x, weight, out=x)
+        mixed = _mix_pairs(x, weight, partners) if steps is None else _mix_in_steps(x, steps, partners)
+        return _inplace.copy_back(x, mixed)
     narrow = x.dtype != dtype and x.dtype not in WIDE_INTEGERS
     if narrow and _per_sample_lerp(x, weight):
         # fast path: large narrow samples on the CPU, each lerped through two small buffers straight
@@ -471,6 +476,7 @@ def _mix_in_steps(x: torch.Tensor, steps: list[int], partners: torch.Tensor) -> 
     """The formula for an 8-bit batch and ``λ_p = a_p/256``: ``(a·x + (256 − a)·x[π] + 128) // 256``.
 
     In int16 (see ``_dtypes.high_byte``): the same values as ``_mix_pairs`` computes in float32.
+    ``steps`` holds one ``a`` for the whole batch, or one per sample.
     """
     own = x.to(torch.int16, memory_format=torch.contiguous_format)
     partner = own.index_select(0, partners)

@@ -133,7 +133,8 @@ def smooth_labels(labels: torch.Tensor, label_smoothing: float) -> torch.Tensor:
     if s == 0.0:
         return labels
     if labels.shape[1] == 0:  # s/K has no meaning without a class (the fuzz found the division by 0)
-        raise ValueError(f"labels must have at least one class to smooth over, got shape {tuple(labels.shape)}")
+        shape = tuple(labels.shape)
+        raise ValueError(f"labels must have at least one class to smooth over, got shape {shape}")
     return labels.mul(1.0 - s).add_(s / labels.shape[1])
 
 
