@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 
 import pytest
@@ -104,6 +105,23 @@ def test_cycle_partners_are_uniform_over_single_cycles() -> None:
         assert all(p != i for i, p in enumerate(cycle))
     chi2 = sum((c - draws / 6) ** 2 / (draws / 6) for c in counts.values())
     assert chi2 < 20.5  # p ≈ 0.001 for 5 degrees of freedom
+
+
+@given(n=batch_sizes(), seed=seeds())
+def test_cycle_partners_are_drawn_alike_with_or_without_numpy(n: int, seed: int) -> None:
+    """The numpy_draws route builds the cycle torch's path builds, from the same σ, into a new tensor."""
+    draws = {}
+    for on in (True, False):
+        g = torch.Generator().manual_seed(seed)
+        with _backend.routes(numpy_draws=on):
+            draws[on] = [F.cycle_partners(n, generator=g) for _ in range(3)]
+    for got, want in zip(draws[True], draws[False], strict=True):
+        assert torch.equal(got, want) and got.dtype == torch.int64
+    # σ's buffer is reused by the next draw of the same size: what a draw returned is its own
+    first, second, _ = draws[True]
+    assert first.data_ptr() != second.data_ptr()
+    if n >= 7:  # 720 or more cycles: three equal draws would be a buffer read twice (p < 2e-6)
+        assert not all(torch.equal(a, b) for a, b in itertools.pairwise(draws[True]))
 
 
 def test_cycle_partners_of_one_sample_is_itself() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -589,8 +590,8 @@ def cycle_partners_unchecked(
     draw_on = draw_device(generator, device)
     if draw_on.type == "cpu" and _backend.ROUTES["numpy_draws"] and not torch.compiler.is_compiling():
         # fast path: torch draws σ into a NumPy buffer and NumPy builds the cycle (see numpy_draws)
-        order = np.empty(n, dtype=np.int64)
-        torch.randperm(n, generator=generator, out=torch.from_numpy(order))
+        order, drawn = _order_buffer(n)
+        torch.randperm(n, generator=generator, out=drawn)
         cycle = np.empty_like(order)
         cycle[order[:-1]] = order[1:]
         cycle[order[-1]] = order[0]
@@ -598,6 +599,24 @@ def cycle_partners_unchecked(
     sigma = torch.randperm(n, generator=generator, device=draw_on)
     partners = sigma.scatter(0, sigma, sigma.roll(-1))  # partners[σ_i] = σ_{i+1}: every entry written
     return _on_device(partners, device)
+
+
+_ORDERS = threading.local()
+
+
+def _order_buffer(n: int) -> tuple[np.ndarray, torch.Tensor]:
+    """An int64 NumPy array of ``n`` and a tensor on its memory, this thread's to reuse for σ.
+
+    The cycle is built from σ into a new array, so σ's buffer is free again when the draw returns;
+    one per thread (DataLoader workers with threads, or a training loop's), for the last few sizes.
+    """
+    buffers: dict[int, tuple[np.ndarray, torch.Tensor]] = _ORDERS.__dict__.setdefault("buffers", {})
+    if n not in buffers:
+        if len(buffers) >= 8:
+            buffers.clear()
+        order = np.empty(n, dtype=np.int64)
+        buffers[n] = (order, torch.from_numpy(order))
+    return buffers[n]
 
 
 def pair_partners(
