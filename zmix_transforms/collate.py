@@ -41,7 +41,9 @@ class MixCollate:
             and [`RandomMix`][RandomMix] have it; other transforms are called as they are).
             ``None`` (default): in place when ``collate_fn`` is ``default_collate``, which always
             returns a fresh batch, and not with ``return_originals``. Pass ``True`` only with a
-            ``collate_fn`` that returns a batch nobody else holds.
+            ``collate_fn`` that returns a batch nobody else holds. A small batch, whose new mix is
+            no larger than the in-place kernels' buffers, is mixed out of place and the new batch
+            returned: the copy back would be a pass over the batch for nothing.
 
     Raises:
         TypeError: If ``transform`` or ``collate_fn`` is not callable, at construction; if the batch
