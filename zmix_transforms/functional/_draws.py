@@ -459,8 +459,7 @@ def zeta_weights_unchecked(
         except MemoryError as error:
             raise allocation.error(f"the {n}×{n} weight matrix for batch_size={n}", error) from error
         weights[_row_indices(n), columns] = _series_array(n, gamma, dtype)
-        drawn = torch.from_numpy(weights)
-        return drawn if draw_on == draw_device(None, device) else drawn.to(device, non_blocking=True)
+        return _on_device(torch.from_numpy(weights), device)
     series = zeta_series(n, gamma, device=device, dtype=dtype)
     order = _ranked_rows(n, n, generator, draw_on).to(series.device, non_blocking=True)
     return _scatter_weights(order, series.expand(n, n))

@@ -436,13 +436,9 @@ def _mix_pairs_routes(
         )
         if walk and _inplace.mix_pairs_(x, weight, partners, dtype, steps=steps is not None):
             return x
-        if x.dtype == dtype and not getattr(weight, "requires_grad", False):
-            # the formula written over x, whose values are read where they are written (or, for a
-            # fresh batch, into the gathered partners: see _inplace.fresh_batch)
-            gathered = x.index_select(0, partners)
-            if _inplace.is_fresh():
-                return gathered.lerp_(x, weight)
-            return torch.lerp(gathered, x, weight, out=x)
+        if x.dtype == dtype and not getattr(weight, "requires_grad", False) and not _inplace.is_fresh():
+            # the formula written over x, whose values are read where they are written
+            return torch.lerp(x.index_select(0, partners), x, weight, out=x)
         mixed = _mix_pairs(x, weight, partners) if steps is None else _mix_in_steps(x, steps, partners)
         return _inplace.copy_back(x, mixed)
     narrow = x.dtype != dtype and x.dtype not in WIDE_INTEGERS
