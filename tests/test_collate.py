@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 import zmix_transforms as Z
+from tests.methods import COLLATE_CLASSES
 
 NUM_CLASSES = 5
 
@@ -112,3 +113,26 @@ def test_custom_collate_fn_and_dict_samples() -> None:
     collate = Z.MixUpCollate(0.4, num_classes=3, collate_fn=collate_dicts)
     out = collate([{"image": torch.rand(3, 4, 4), "label": i % 3} for i in range(5)])
     assert out["image"].shape == (5, 3, 4, 4) and out["label"].shape == (5, 3)
+
+
+class _SharedReport:
+    """A collate function that mixes through ``collate`` and reports whether the images it would send
+    from the worker lie in shared memory (a tensor that does not is copied there on its way)."""
+
+    def __init__(self, collate: Z.MixCollate) -> None:
+        self.collate = collate
+
+    def __call__(self, batch: list[tuple[torch.Tensor, int]]) -> tuple[bool, bool]:
+        images, _ = self.collate(batch)
+        return images.is_shared(), torch.utils.data.get_worker_info() is not None
+
+
+@pytest.mark.parametrize("cls", COLLATE_CLASSES, ids=lambda cls: cls.__name__)
+def test_a_worker_sends_the_mixed_batch_from_the_shared_memory_it_was_collated_into(cls: type) -> None:
+    """In a worker, ``default_collate`` stacks into shared memory: even a small batch, whose new mix the
+    collates return in the main process, is written back there, not sent as a second batch."""
+    dataset = [(torch.rand(3, 4, 4), i % NUM_CLASSES) for i in range(8)]
+    collate = _SharedReport(cls(num_classes=NUM_CLASSES))
+    assert collate.collate.mixes_in_place
+    loader = DataLoader(dataset, batch_size=8, num_workers=1, collate_fn=collate)
+    assert list(loader) == [(True, True)]
