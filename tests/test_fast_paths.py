@@ -289,6 +289,20 @@ def test_eight_bit_pair_mixes_in_steps_give_float32s_values_for_every_input(
         assert torch.equal(fast, expected) and torch.equal(plain, expected), f"a = {a}"
 
 
+@pytest.mark.usefixtures("routes_on")
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8])
+@pytest.mark.parametrize("block", [1, 5, 12])
+def test_eight_bit_samples_lerped_in_blocks_give_the_formulas_values(dtype: torch.dtype, block: int) -> None:
+    """Large 8-bit samples with one λ are mixed a block at a time, the last block shorter (12 = 5+5+2)."""
+    x = make_images((12, 3, 112, 112), dtype, seed=4)  # 37,632 values a sample: the per-sample route
+    partners = F.cycle_partners(12, generator=torch.Generator().manual_seed(5))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_inplace, "LERP_BLOCK_BYTES", block * x[0].numel() * 2)
+        for a in (0, 77, 200, 256):
+            expected = ((a * x.double() + (256 - a) * x.double()[partners]) / 256 + 0.5).floor().to(dtype)
+            assert torch.equal(F.mix_pairs(x, a / 256, partners), expected), f"a = {a}"
+
+
 @pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.float32])
 def test_mixup_rounds_lambda_to_steps_for_eight_bit_batches(mode: str, dtype: torch.dtype) -> None:

@@ -190,23 +190,25 @@ def weight_per_sample(weight: float | torch.Tensor, n: int) -> list[float]:
 
 
 class SampleLerp:
-    """``out ← λ·sample + (1 − λ)·partner`` for one sample, with the batched kernel's formula.
+    """``out ← λ·sample + (1 − λ)·partner`` for a sample or a block of them: the batched formula.
 
-    Samples of a dtype that is not computed natively go through two reused buffers: int16 for 8-bit
-    samples whose weights are all in steps of 1/256 (``steps``, as ``_dtypes.in_steps`` decides),
-    else float.
+    Samples of a dtype that is not computed natively go through two reused buffers of ``block``
+    samples each: int16 for 8-bit samples whose weights are all in steps of 1/256 (``steps``, as
+    ``_dtypes.in_steps`` decides), else float. A call takes ``x[p]`` (``block=None``) or up to
+    ``block`` samples ``x[i:j]`` with one λ.
     """
 
-    def __init__(self, x: torch.Tensor, dtype: torch.dtype, *, steps: bool) -> None:
+    def __init__(self, x: torch.Tensor, dtype: torch.dtype, *, steps: bool, block: int | None = None) -> None:
         self.buffers = None
         self.steps = steps
         if steps:
             dtype = torch.int16
             self.half = torch.full((), STEPS // 2, dtype=dtype, device=x.device)
         if x.dtype != dtype:
+            shape = x.shape[1:] if block is None else (block, *x.shape[1:])
             self.buffers = (
-                torch.empty(x.shape[1:], dtype=dtype, device=x.device),
-                torch.empty(x.shape[1:], dtype=dtype, device=x.device),
+                torch.empty(shape, dtype=dtype, device=x.device),
+                torch.empty(shape, dtype=dtype, device=x.device),
             )
 
     def __call__(self, sample: torch.Tensor, partner: torch.Tensor, lam: float, *, out: torch.Tensor) -> None:
@@ -214,6 +216,8 @@ class SampleLerp:
             torch.lerp(partner, sample, lam, out=out)
             return
         own, other = self.buffers
+        if own.shape != sample.shape:  # a block's last, shorter run of samples
+            own, other = own[: len(sample)], other[: len(sample)]
         own.copy_(sample)
         if self.steps:  # (a·x + (256 − a)·y + 128) // 256 in int16, a = 256·λ: what float32 gives
             a = int(lam * STEPS)
@@ -226,6 +230,31 @@ class SampleLerp:
             return
         # the partner's buffer is read
         truncating_copy_(out, add_half_for_rounding(own, out.dtype), scratch=other)
+
+
+#: An 8-bit batch mixed in int16 steps with one λ lerps blocks of samples of about this many bytes
+#: in int16: six ATen calls per block instead of five per sample. AMD EPYC (AVX2), 64×3×224² uint8,
+#: six interleaved runs: 1.07–1.46× faster than sample by sample on 2 threads, 1.22–1.33× on one
+#: (1 MiB: 1.11–1.20×; 4 MiB, out of cache: 0.6–0.7×). Float buffers (half, int16 samples) gained
+#: nothing in blocks (0.8–1.1×) and stay sample by sample.
+LERP_BLOCK_BYTES = 1 << 21
+
+
+def lerp_blocks(x: torch.Tensor, a: int, partners: torch.Tensor) -> torch.Tensor:
+    """``(a·x + (256 − a)·x[partners] + 128) // 256`` of an 8-bit batch into a new batch, in blocks.
+
+    Each block's partners are gathered into a buffer of ``x``'s dtype first: no int16 copy of the
+    batch is made.
+    """
+    block = max(1, min(x.shape[0], LERP_BLOCK_BYTES // (x[0].numel() * 2)))
+    lerp = SampleLerp(x, torch.int16, steps=True, block=block)
+    gathered = torch.empty((block, *x.shape[1:]), dtype=x.dtype, device=x.device)
+    out = torch.empty_like(x)
+    for start in range(0, x.shape[0], block):
+        rows = partners[start : start + block]
+        partner = torch.index_select(x, 0, rows, out=gathered[: len(rows)])
+        lerp(x[start : start + block], partner, a / STEPS, out=out[start : start + block])
+    return out
 
 
 def along_cycles(

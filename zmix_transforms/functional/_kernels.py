@@ -443,8 +443,10 @@ def _mix_pairs_routes(
         return _inplace.copy_back(x, mixed)
     narrow = x.dtype != dtype and x.dtype not in WIDE_INTEGERS
     if narrow and _per_sample_lerp(x, weight):
-        # fast path: large narrow samples on the CPU, each lerped through two small buffers straight
-        # into the new batch (no float32 copy of the batch)
+        # fast path: large narrow samples on the CPU, lerped through two small buffers straight into
+        # the new batch (no float32 copy of the batch): 8-bit ones with one λ in blocks of samples
+        if steps is not None and len(set(steps)) == 1:
+            return _inplace.lerp_blocks(x, steps[0], partners)
         weights = _inplace.weight_per_sample(weight, n)
         lerp = _inplace.SampleLerp(x, dtype, steps=steps is not None)
         out = torch.empty_like(x)
