@@ -439,6 +439,10 @@ def graph_breaks() -> list[tuple[str, str]]:
         ("zmix_transforms F.zeta_mixup", F.zeta_mixup, (x, soft, 2.8)),
         ("zmix_transforms F.mixup", F.mixup, (x, soft, 0.3)),
         ("zmix_transforms F.cutmix", F.cutmix, (x, soft, 0.3)),
+        *[
+            (f"zmix_transforms {cls.__name__}", cls(num_classes=3), (x, y))
+            for cls in (Z.MixUp, Z.CutMix, Z.ZetaMixup)
+        ],
         ("torchvision v2.MixUp", v2.MixUp(num_classes=3), (x, y)),
         ("torchvision v2.CutMix", v2.CutMix(num_classes=3), (x, y)),
     ]
@@ -666,8 +670,8 @@ def report(
         "",
         "## Graph breaks under `torch.compile`",
         "",
-        "Counted with `torch._dynamo.explain` (our functional API with `generator=None`; an explicit",
-        "`torch.Generator` cannot be traced by torch 2.14 and breaks the graph).",
+        "Counted with `torch._dynamo.explain` (our functional API and transforms with `generator=None`;",
+        "an explicit `torch.Generator` cannot be traced by torch 2.14 and breaks the graph).",
         "",
         "| function | graph breaks |",
         "| --- | --- |",

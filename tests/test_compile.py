@@ -95,3 +95,88 @@ def test_compiling_a_transform_warns_of_none_of_its_code() -> None:
     ours = {f"{path.name}:" for path in Path(Z.__file__).parent.rglob("*.py")} | {"zmix_transforms"}
     about_us = [str(w.message) for w in caught if any(name in str(w.message) for name in ours)]
     assert not about_us, about_us
+
+
+# -- the transforms inside a compiled training step -------------------------------------------------
+
+TRACED = [
+    (Z.MixUp, {}),
+    (Z.MixUp, {"mode": "elem"}),
+    (Z.MixUp, {"mode": "pair"}),
+    (Z.MixUp, {"p": 0.5, "label_smoothing": 0.1}),
+    (Z.CutMix, {}),
+    (Z.CutMix, {"p": 0.5}),
+    (Z.ZetaMixup, {}),
+    (Z.ZetaMixup, {"p": 0.5}),
+    (Z.ZetaCutMix, {}),
+]
+TRACED_IDS = [cls.__name__ + "".join(f"-{k}={v}" for k, v in kw.items()) for cls, kw in TRACED]
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), TRACED, ids=TRACED_IDS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_a_training_step_with_the_transform_traces_in_one_graph(
+    cls: type, kwargs: dict, dtype: torch.dtype
+) -> None:
+    """The draws stay tensors under compile (λ, CutMix's box as a mask, ``p``'s coin): no graph break,
+    which is what ``mode="reduce-overhead"`` needs to capture the step in a CUDA graph."""
+    transform = cls(num_classes=5, **kwargs)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 5))
+
+    def step(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        mixed, soft = transform(images, labels)
+        return torch.nn.functional.cross_entropy(model(mixed.float()), soft)
+
+    images = (torch.rand(8, 3, 8, 8) * 255).to(dtype)
+    explanation = torch._dynamo.explain(step)(images, torch.arange(8) % 5)
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    assert explanation.graph_count == 1
+
+
+@pytest.mark.parametrize("cls", [Z.MixUp, Z.CutMix, Z.ZetaMixup])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.uint8])
+def test_compiled_transforms_mix_images_and_labels_alike(cls: type, dtype: torch.dtype) -> None:
+    """Compiled with fullgraph: identity labels reveal the weights, and the images are mixed by them
+    (uint8: λ in steps of 1/256, rounded exactly; CutMix: each pixel from the sample or its partner)."""
+    n = 6
+    step = torch.compile(cls(num_classes=n), fullgraph=True, backend="aot_eager")
+    x = torch.rand(n, 3, 10, 9, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    if dtype == torch.uint8:
+        x = (x * 255).round().to(dtype)
+    for _ in range(3):
+        out, weights = step(x, torch.arange(n))
+        weights = weights.double()
+        assert out.dtype == dtype and out.shape == x.shape and (weights >= 0).all()
+        torch.testing.assert_close(weights.sum(1), torch.ones(n, dtype=torch.float64))
+        own = weights.diagonal()
+        partners = (weights - torch.diag(own)).argmax(1)
+        if cls is Z.CutMix:
+            from_partner = (out != x).any(1)
+            assert torch.equal(out, torch.where(from_partner[:, None], x[partners], x))
+            # the labels are float32: the kept share rounded to float32
+            torch.testing.assert_close(1 - from_partner.double().mean((1, 2)), own, rtol=0, atol=1e-7)
+        elif cls is Z.MixUp and dtype == torch.uint8:  # (a·x + (256 − a)·x[π] + 128) // 256, λ = a/256
+            assert torch.equal(own * 256, (own * 256).round()), "λ in steps of 1/256"
+            lam = own.reshape(n, 1, 1, 1)
+            assert torch.equal(
+                out, (lam * x.double() + (1 - lam) * x.double()[partners] + 0.5).floor().to(dtype)
+            )
+        else:  # uint8 ζ-mixup rounds a float32 product; float64 images are mixed by the weights the
+            # float32 labels hold rounded to float32
+            expected = weights @ x.double().reshape(n, -1)
+            error = (out.double().reshape(n, -1) - expected).abs().max()
+            assert error <= (0.501 if dtype == torch.uint8 else 1e-6), error
+
+
+def test_compiled_p_mixes_some_calls_and_leaves_others_as_they_were() -> None:
+    """``p`` under compile: a tensor coin picks the mix or the batch itself, labels alike."""
+    torch.manual_seed(0)
+    step = torch.compile(Z.MixUp(num_classes=4, p=0.5), fullgraph=True, backend="aot_eager")
+    x, y = torch.rand(4, 3, 5, 5), torch.arange(4)
+    outcomes = set()
+    for _ in range(40):
+        out, soft = step(x, y)
+        mixed = not torch.equal(soft, torch.eye(4))
+        assert torch.equal(out, x) != mixed or torch.allclose(out, x), "images and labels pick alike"
+        outcomes.add(mixed)
+    assert outcomes == {False, True}

@@ -17,8 +17,10 @@ from ._checks import (
 from .collate import MethodCollate
 from .functional._draws import (
     cutmix_draw_unchecked,
+    cutmix_mask_traceable,
     cutmix_region_unchecked,
     cycle_partners_unchecked,
+    traceable_lambda,
 )
 from .functional._kernels import (
     paste_region_unchecked,
@@ -42,6 +44,14 @@ def _draw_cutmix(
     """
     device, batch_size = _batch_device_and_size(flat_inputs)
     spatial = check_spatial_sizes("images", flat_inputs[0], spatial_dims)
+    if minmax is None and torch.compiler.is_compiling():  # the region as a mask: traced, never read
+        lam = traceable_lambda(alpha, generator, device)
+        inside, pasted = cutmix_mask_traceable(spatial, lam, generator, device)
+        return {
+            "region": inside,
+            "lam": 1.0 - pasted.to(torch.float64) / math.prod(spatial),
+            "partners": cycle_partners_unchecked(batch_size, generator, device),
+        }
     if minmax is None:
         _, region = cutmix_draw_unchecked(spatial, alpha, generator)
     else:
@@ -160,11 +170,13 @@ def _paste_drawn_region(x: torch.Tensor, params: dict[str, Any], *, inplace: boo
     The partners are drawn for the batch; the region is checked against ``x``, whose spatial sizes
     may differ from the batch it was drawn for (a second image batch, a mask).
     """
-    region = params["region"]
+    region, partners = params["region"], params["partners"]
+    if isinstance(region, torch.Tensor):  # a mask over the spatial sizes, drawn under torch.compile
+        mixed = torch.where(region, x.index_select(0, partners.to(x.device)), x)
+        return x.copy_(mixed) if inplace else mixed
     for i, each in enumerate([region] if isinstance(region, F.Region) else region):
         # only where it lies: x was checked with the input (a bool mask is pasted like any other)
         check_region_inside(f"region[{i}]", each, tuple(x.shape[-len(each.starts) :]))
-    partners = params["partners"]
     if partners.device != x.device:
         partners = partners.to(x.device)
     return paste_region_unchecked(x, region, partners, inplace=inplace)

@@ -11,6 +11,7 @@ from .collate import MethodCollate
 from .functional._draws import (
     cycle_partners_unchecked,
     sample_lambda_unchecked,
+    traceable_lambda,
 )
 from .functional._dtypes import EIGHT_BITS, round_to_steps
 from .functional._kernels import (
@@ -67,7 +68,11 @@ class MixUp(_PairMix):
         device, batch_size = _batch_device_and_size(flat_inputs)
         eight_bit = any([images.dtype in EIGHT_BITS for images in flat_inputs])
         if self.mode == "batch":
-            lam = sample_lambda_unchecked(self.alpha, generator)
+            lam: float | torch.Tensor
+            if torch.compiler.is_compiling():  # λ a tensor on the batch's device: traced, never read
+                lam = traceable_lambda(self.alpha, generator, device)
+            else:
+                lam = sample_lambda_unchecked(self.alpha, generator)
             return {
                 "lam": round_to_steps(lam) if eight_bit else lam,
                 "partners": cycle_partners_unchecked(batch_size, generator, device),

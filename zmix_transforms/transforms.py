@@ -437,14 +437,27 @@ class _BatchMix(_PerRankDraws):
         soft = _soft_labels(labels, self.num_classes, batch_size, self.label_smoothing, self.multi_label)
         meta = (images.is_meta or labels.is_meta) and check_meta_alike({"images": images, "labels": labels})
         generator = None if meta else self._rank_generator()
+        compiling = not meta and not inplace and torch.compiler.is_compiling()
+        if compiling and 0.0 < self.p < 1.0 and self._may_mix(batch_size):
+            # the draw of p kept a tensor and both outcomes computed: traced, never read to the host
+            chosen = (
+                torch.rand((), generator=generator, device=draw_device(generator, images.device)) < self.p
+            )
+            params = self.draw_params([images], generator)
+            mixed, mixed_labels = self.mix_images(images, params), self.mix_labels(soft, params)
+            return torch.where(chosen, mixed, images), torch.where(chosen, mixed_labels, soft)
         if meta or not self._should_mix(batch_size, generator):
             return (images if inplace else images.clone()), (soft.clone() if soft is labels else soft)
         params = self.draw_params([images], generator)
         return self.mix_images(images, params, inplace=inplace), self.mix_labels(soft, params)
 
+    def _may_mix(self, batch_size: int) -> bool:
+        """Whether a batch may be mixed at all: more than one sample, and ``mixup_enabled``."""
+        return batch_size > 1 and self.mixup_enabled
+
     def _should_mix(self, batch_size: int, generator: torch.Generator | None) -> bool:
         """A batch of one is never mixed, nor any with ``mixup_enabled`` off; else with probability ``p``."""
-        if batch_size == 1 or self.p == 0.0 or not self.mixup_enabled:
+        if self.p == 0.0 or not self._may_mix(batch_size):
             return False
         return self.p == 1.0 or bool(torch.rand((), generator=generator) < self.p)
 

@@ -118,6 +118,20 @@ def _gamma_draws(
     return 1.0 / (1.0 + other / own), rest
 
 
+def traceable_lambda(
+    alpha: float, generator: torch.Generator | None, device: torch.device | str | None
+) -> torch.Tensor:
+    """λ ~ Beta(α, α) as a float64 0-dim tensor drawn on ``device`` (the generator's, if given).
+
+    For ``torch.compile``: no read back to the host, so the transforms' draws trace in their graph
+    (and, on a GPU, into a CUDA graph). The same distribution as ``sample_lambda``, not its values.
+    """
+    draws = torch._standard_gamma(
+        _make_concentration(alpha, 0, draw_device(generator, device)), generator=generator
+    )
+    return 1.0 / (1.0 + draws[1] / draws[0])
+
+
 def _make_concentration(alpha: float, exponentials: int, device: torch.device) -> torch.Tensor:
     """``(α, α, 1, …, 1)`` in float64 on ``device``, with ``exponentials`` ones."""
     return torch.tensor([alpha, alpha] + [1.0] * exponentials, dtype=torch.float64, device=device)
@@ -791,6 +805,43 @@ def _region_around(sizes: Sequence[int], lam: float, centres: Sequence[int]) -> 
             min(max(start + cut, 0), size) for start, cut, size in zip(starts, cuts, sizes, strict=True)
         ),
     )
+
+
+def cutmix_mask_traceable(
+    sizes: Sequence[int],
+    lam: float | torch.Tensor,
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CutMix's region for ``torch.compile``: a bool mask over ``sizes`` and its count of pixels.
+
+    The region ``cutmix_region`` draws (about ``(1 − λ)`` of the image, a uniform centre, clipped),
+    kept as tensors: a tensor λ and the centres are never read back to the host. The centres are
+    drawn on the generator's device (else the CPU, as ``cutmix_region`` draws them) when λ is a
+    float, on λ's device when it is a tensor; the mask lies on ``device``.
+    """
+    d = len(sizes)
+    ratio: float | torch.Tensor
+    if isinstance(lam, torch.Tensor):
+        draw_on = lam.device
+        ratio = (1.0 - lam).sqrt() if d == 2 else (1.0 - lam) ** (1.0 / d)
+    else:
+        draw_on = draw_device(generator, None)
+        ratio = math.sqrt(1.0 - lam) if d == 2 else (1.0 - lam) ** (1.0 / d)
+    inside = torch.ones((), dtype=torch.bool, device=device)
+    counts = []
+    for axis, size in enumerate(sizes):
+        cut = (size * ratio).round() if isinstance(ratio, torch.Tensor) else round(size * ratio)
+        centre = torch.randint(size, (), generator=generator, device=draw_on)
+        start = (centre - cut // 2).to(device)
+        stop = start + (cut.to(device) if isinstance(cut, torch.Tensor) else cut)
+        positions = torch.arange(size, device=device)
+        along = (positions >= start) & (positions < stop)
+        counts.append(along.sum())
+        shape = [1] * d
+        shape[axis] = size
+        inside = inside & along.reshape(shape)
+    return inside, torch.stack(counts).prod()
 
 
 def cutmix_region_minmax(

@@ -186,7 +186,7 @@ def mix_columns_(
 
 def weight_per_sample(weight: float | torch.Tensor, n: int) -> list[float]:
     """The mixing weight of each of ``n`` samples, as Python floats."""
-    return weight.reshape(n).tolist() if isinstance(weight, torch.Tensor) else [weight] * n
+    return weight.reshape(-1).expand(n).tolist() if isinstance(weight, torch.Tensor) else [weight] * n
 
 
 class SampleLerp:

@@ -123,6 +123,8 @@ def memory_order(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...] | None]
 
 def _autocast_on(device_type: str) -> bool:
     """Whether autocast is on for ``device_type``: it would run matrix products in half precision."""
+    if torch.compiler.is_compiling():  # Dynamo would trace through the cache, and warn that it does
+        return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
     return _autocast_available(device_type) and torch.is_autocast_enabled(device_type)
 
 
@@ -420,14 +422,16 @@ def _mix_pairs_routes(
     """``mix_pairs_unchecked``'s routes: in place, the per-sample lerp, 8-bit steps, the formula."""
     n = x.shape[0]
     dtype = compute_dtype(x.dtype)
-    weight = lam.to(dtype).reshape(n, *([1] * (x.ndim - 1))) if isinstance(lam, torch.Tensor) else lam
+    weight = lam
+    if isinstance(lam, torch.Tensor):  # one λ (0-dim, as drawn under torch.compile) or one per sample
+        weight = lam.to(dtype) if lam.ndim == 0 else lam.to(dtype).reshape(n, *([1] * (x.ndim - 1)))
     steps = None  # per-sample λ is read on the CPU only, outside tracing: no sync, no graph break
     readable = not isinstance(lam, torch.Tensor) or (
         lam.device.type == "cpu" and not torch.compiler.is_compiling()
     )
     if x.dtype in EIGHT_BITS and readable:
         # one step for a batch's one λ (not one per sample: 128 of them cost 45 µs in Python)
-        steps = in_steps(x.dtype, lam.reshape(n).tolist() if isinstance(lam, torch.Tensor) else [lam])
+        steps = in_steps(x.dtype, lam.reshape(-1).tolist() if isinstance(lam, torch.Tensor) else [lam])
     if inplace:
         _inplace.check_writable(x)
         converted = 3 * dtype.itemsize if x.dtype != dtype else 0

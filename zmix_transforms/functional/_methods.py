@@ -14,7 +14,7 @@ from .._checks import (
     check_spatial_dims,
     check_spatial_sizes,
 )
-from ._draws import cutmix_region, cycle_partners, draw_device, zeta_weights
+from ._draws import cutmix_mask_traceable, cutmix_region, cycle_partners, zeta_weights
 from ._dtypes import compute_dtype, restore_dtype
 from ._kernels import apply_weights, mix_pairs, paste_region
 
@@ -179,25 +179,11 @@ def _cutmix_traceable(
     partners); the region is pasted with ``torch.where`` over a mask instead of slicing by ints.
     """
     n, spatial = images.shape[0], tuple(images.shape[-spatial_dims:])
-    ratio = math.sqrt(1.0 - lam) if spatial_dims == 2 else (1.0 - lam) ** (1.0 / spatial_dims)
     device = images.device
-    # drawn where the eager path draws them (the generator's device, else the CPU), then moved
-    draw_on = draw_device(generator, None)
-    inside = torch.ones((), dtype=torch.bool, device=device)
-    counts = []
-    for axis, size in enumerate(spatial):
-        cut = round(size * ratio)
-        start = torch.randint(size, (), generator=generator, device=draw_on).to(device) - cut // 2
-        positions = torch.arange(size, device=device)
-        along = (positions >= start) & (positions < start + cut)
-        counts.append(along.sum())
-        shape = [1] * spatial_dims
-        shape[axis] = size
-        inside = inside & along.reshape(shape)
+    inside, pasted = cutmix_mask_traceable(spatial, lam, generator, device)
     partners = cycle_partners(n, generator=generator, device=device)
     mixed = torch.where(inside, images.index_select(0, partners), images)
     dtype = compute_dtype(labels.dtype)
-    pasted = torch.stack(counts).to(dtype).prod()
-    kept = 1.0 - pasted / math.prod(spatial)
+    kept = 1.0 - pasted.to(dtype) / math.prod(spatial)
     soft = labels.to(dtype)
     return mixed, restore_dtype(soft.index_select(0, partners).lerp_(soft, kept), labels.dtype)
