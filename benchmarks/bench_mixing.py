@@ -441,7 +441,7 @@ def graph_breaks() -> list[tuple[str, str]]:
         ("zmix_transforms F.cutmix", F.cutmix, (x, soft, 0.3)),
         *[
             (f"zmix_transforms {cls.__name__}", cls(num_classes=3), (x, y))
-            for cls in (Z.MixUp, Z.CutMix, Z.ZetaMixup)
+            for cls in (Z.MixUp, Z.CutMix, Z.ZetaMixup, Z.ZetaCutMix, Z.FMix, Z.ResizeMix)
         ],
         ("torchvision v2.MixUp", v2.MixUp(num_classes=3), (x, y)),
         ("torchvision v2.CutMix", v2.CutMix(num_classes=3), (x, y)),

@@ -105,10 +105,15 @@ TRACED = [
     (Z.MixUp, {"mode": "pair"}),
     (Z.MixUp, {"p": 0.5, "label_smoothing": 0.1}),
     (Z.CutMix, {}),
+    (Z.CutMix, {"mode": "elem"}),
+    (Z.CutMix, {"mode": "pair", "p": 0.5}),
     (Z.CutMix, {"p": 0.5}),
     (Z.ZetaMixup, {}),
     (Z.ZetaMixup, {"p": 0.5}),
     (Z.ZetaCutMix, {}),
+    (Z.FMix, {}),
+    (Z.FMix, {"mode": "elem"}),
+    (Z.ResizeMix, {}),
 ]
 TRACED_IDS = [cls.__name__ + "".join(f"-{k}={v}" for k, v in kw.items()) for cls, kw in TRACED]
 
@@ -133,13 +138,31 @@ def test_a_training_step_with_the_transform_traces_in_one_graph(
     assert explanation.graph_count == 1
 
 
-@pytest.mark.parametrize("cls", [Z.MixUp, Z.CutMix, Z.ZetaMixup])
+COMPILED = [
+    (Z.MixUp, {}),
+    (Z.MixUp, {"mode": "elem"}),
+    (Z.CutMix, {}),
+    (Z.CutMix, {"mode": "elem"}),
+    (Z.CutMix, {"mode": "pair"}),
+    (Z.ZetaMixup, {}),
+    (Z.FMix, {}),
+    (Z.ResizeMix, {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    COMPILED,
+    ids=[c.__name__ + "".join(f"-{v}" for v in kw.values()) for c, kw in COMPILED],
+)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.uint8])
-def test_compiled_transforms_mix_images_and_labels_alike(cls: type, dtype: torch.dtype) -> None:
+def test_compiled_transforms_mix_images_and_labels_alike(cls: type, kwargs: dict, dtype: torch.dtype) -> None:
     """Compiled with fullgraph: identity labels reveal the weights, and the images are mixed by them
-    (uint8: λ in steps of 1/256, rounded exactly; CutMix: each pixel from the sample or its partner)."""
+    (uint8: λ in steps of 1/256, rounded exactly; CutMix and FMix: each pixel from the sample or its
+    partner, in the share the labels give it; "pair": both samples of a pair swap the same box;
+    ResizeMix: the partner shrunk into a box, exactly as eager ResizeMix shrinks it)."""
     n = 6
-    step = torch.compile(cls(num_classes=n), fullgraph=True, backend="aot_eager")
+    step = torch.compile(cls(num_classes=n, **kwargs), fullgraph=True, backend="aot_eager")
     x = torch.rand(n, 3, 10, 9, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
     if dtype == torch.uint8:
         x = (x * 255).round().to(dtype)
@@ -150,14 +173,28 @@ def test_compiled_transforms_mix_images_and_labels_alike(cls: type, dtype: torch
         torch.testing.assert_close(weights.sum(1), torch.ones(n, dtype=torch.float64))
         own = weights.diagonal()
         partners = (weights - torch.diag(own)).argmax(1)
-        if cls is Z.CutMix:
+        if cls is Z.ResizeMix:  # the whole partner shrunk into a box: nearest-neighbour, exactly
+            box = (out != x).any(1).any(0).nonzero()
+            (top, left), (bottom, right) = box.min(0).values.tolist(), (box.max(0).values + 1).tolist()
+            rows = torch.arange(bottom - top) * x.shape[-2] // (bottom - top)
+            columns = torch.arange(right - left) * x.shape[-1] // (right - left)
+            expected = x.clone()
+            expected[..., top:bottom, left:right] = x[partners][..., rows, :][..., columns]
+            assert torch.equal(out, expected)
+            share = (bottom - top) * (right - left) / (x.shape[-2] * x.shape[-1])
+            torch.testing.assert_close(
+                own, torch.full((n,), 1 - share, dtype=torch.float64), rtol=0, atol=1e-7
+            )
+        elif cls in (Z.CutMix, Z.FMix):
             from_partner = (out != x).any(1)
             assert torch.equal(out, torch.where(from_partner[:, None], x[partners], x))
             # the labels are float32: the kept share rounded to float32
             torch.testing.assert_close(1 - from_partner.double().mean((1, 2)), own, rtol=0, atol=1e-7)
+            if cls is Z.CutMix and kwargs.get("mode") != "elem":  # one box for the batch, or a pair's
+                assert torch.equal(from_partner, from_partner[partners])
         elif cls is Z.MixUp and dtype == torch.uint8:  # (a·x + (256 − a)·x[π] + 128) // 256, λ = a/256
             assert torch.equal(own * 256, (own * 256).round()), "λ in steps of 1/256"
-            lam = own.reshape(n, 1, 1, 1)
+            lam = own.reshape(n, 1, 1, 1)  # (the partner's λ in "elem" mode: ``1 − weights[p, π(p)]``)
             assert torch.equal(
                 out, (lam * x.double() + (1 - lam) * x.double()[partners] + 0.5).floor().to(dtype)
             )

@@ -48,7 +48,7 @@ def _draw_cutmix(
         lam = traceable_lambda(alpha, generator, device)
         inside, pasted = cutmix_mask_traceable(spatial, lam, generator, device)
         return {
-            "region": inside,
+            "region": inside.unsqueeze(0),
             "lam": 1.0 - pasted.to(torch.float64) / math.prod(spatial),
             "partners": cycle_partners_unchecked(batch_size, generator, device),
         }
@@ -135,6 +135,17 @@ class CutMix(_PairMix):
         device, batch_size = _batch_device_and_size(flat_inputs)
         spatial = check_spatial_sizes("images", flat_inputs[0], self.spatial_dims)
         minmax = self.minmax
+        if minmax is None and torch.compiler.is_compiling():  # a mask per sample: traced, never read
+            each = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=device)
+            partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
+            inside, pasted = cutmix_mask_traceable(spatial, each, generator, device)
+            inside, pasted = inside[leaders], pasted[leaders].masked_fill(~mixed, 0)  # a pair's one box
+            shape = (batch_size, *([1] * len(spatial)))
+            return {
+                "region": inside & mixed.reshape(shape),
+                "lam": 1.0 - pasted.to(torch.float64) / math.prod(spatial),
+                "partners": partners,
+            }
         lams = None if minmax else F.sample_lambdas(self.alpha, batch_size, generator=generator).tolist()
         partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
         empty = F.Region((0,) * len(spatial), (0,) * len(spatial))
@@ -171,8 +182,9 @@ def _paste_drawn_region(x: torch.Tensor, params: dict[str, Any], *, inplace: boo
     may differ from the batch it was drawn for (a second image batch, a mask).
     """
     region, partners = params["region"], params["partners"]
-    if isinstance(region, torch.Tensor):  # a mask over the spatial sizes, drawn under torch.compile
-        mixed = torch.where(region, x.index_select(0, partners.to(x.device)), x)
+    if isinstance(region, torch.Tensor):  # masks (1 or N, *spatial sizes), drawn under torch.compile
+        masks = region.reshape(region.shape[0], *([1] * (x.ndim - region.ndim)), *region.shape[1:])
+        mixed = torch.where(masks, x.index_select(0, partners.to(x.device)), x)
         return x.copy_(mixed) if inplace else mixed
     for i, each in enumerate([region] if isinstance(region, F.Region) else region):
         # only where it lies: x was checked with the input (a bool mask is pasted like any other)

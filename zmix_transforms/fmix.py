@@ -16,7 +16,12 @@ from typing_extensions import Unpack
 from . import functional as F
 from ._checks import check_finite_positive, check_spatial_sizes
 from .collate import MethodCollate
-from .functional._draws import cycle_partners_unchecked, draw_device, sample_lambda_unchecked
+from .functional._draws import (
+    cycle_partners_unchecked,
+    draw_device,
+    sample_lambda_unchecked,
+    traceable_lambda,
+)
 from .transforms import MixOptions, _batch_device_and_size, _PairMix
 
 __all__ = ["FMix", "FMixCollate", "fmix_masks"]
@@ -108,8 +113,12 @@ class FMix(_PairMix):
         device, batch_size = _batch_device_and_size(flat_inputs)
         spatial = check_spatial_sizes("images", flat_inputs[0], self.spatial_dims)
         on = draw_device(generator, device)
+        compiling = torch.compiler.is_compiling()  # λ then stays a tensor: traced, never read
         if self.mode == "batch":
-            lam = torch.tensor([sample_lambda_unchecked(self.alpha, generator)], device=on)
+            if compiling:
+                lam = traceable_lambda(self.alpha, generator, on).reshape(1)
+            else:
+                lam = torch.tensor([sample_lambda_unchecked(self.alpha, generator)], device=on)
             partners, pick = cycle_partners_unchecked(batch_size, generator, device), None
         else:
             lam = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=on)
@@ -121,7 +130,7 @@ class FMix(_PairMix):
         kept = masks.flatten(1).double().mean(1)
         return {
             "mask": masks.to(device),
-            "lam": float(kept) if pick is None else kept.to(device),
+            "lam": kept.to(device) if pick is not None else kept[0] if compiling else float(kept),
             "partners": partners,
         }
 

@@ -65,6 +65,31 @@ def _shrunk(x: torch.Tensor, sides: tuple[int, ...]) -> torch.Tensor:
     return x
 
 
+def _traced_patch(
+    spatial: tuple[int, ...],
+    scale: tuple[float, float],
+    generator: torch.Generator | None,
+    device: torch.device,
+) -> dict[str, Any]:
+    """One patch drawn as ``resizemix_regions`` draws it, as tensors for torch.compile (no shape set by it).
+
+    Its mask over the image, the source of every pixel along each axis (``_shrunk``'s ``k·size // side``).
+    """
+    on = draw_device(generator, device)
+    tau = torch.empty((), dtype=torch.float64, device=on).uniform_(*scale, generator=generator).to(device)
+    corner = torch.rand(len(spatial), dtype=torch.float64, generator=generator, device=on).to(device)
+    inside, sources = torch.ones((), dtype=torch.bool, device=device), []
+    area = torch.ones((), dtype=torch.float64, device=device)
+    for axis, size in enumerate(spatial):
+        side = (tau * size).round().clamp_min(1).long()
+        k = torch.arange(size, device=device) - (corner[axis] * (size - side + 1)).floor().long()
+        along = (k >= 0) & (k < side)
+        inside = inside & along.reshape([size if a == axis else 1 for a in range(len(spatial))])
+        sources.append(torch.minimum(k.clamp_min(0), side - 1) * size // side)
+        area = area * side
+    return {"region": inside, "sources": sources, "lam": 1.0 - area / math.prod(spatial)}
+
+
 class ResizeMix(_PairMix):
     """ResizeMix (Qin et al., 2020): paste a shrunk copy of the whole partner into each sample.
 
@@ -113,6 +138,11 @@ class ResizeMix(_PairMix):
         device, batch_size = _batch_device_and_size(flat_inputs)
         spatial = check_spatial_sizes("images", flat_inputs[0], self.spatial_dims)
         pixels = math.prod(spatial)
+        if self.mode == "batch" and torch.compiler.is_compiling():  # traced: nothing read to the host
+            return {
+                **_traced_patch(spatial, self.scale, generator, device),
+                "partners": cycle_partners_unchecked(batch_size, generator, device),
+            }
         if self.mode == "batch":
             (region,) = resizemix_regions(1, spatial, self.scale, generator)
             partners = cycle_partners_unchecked(batch_size, generator, device)
@@ -131,6 +161,12 @@ class ResizeMix(_PairMix):
         """Paste each sample's shrunk partner into its region (masks alike)."""
         partners = params["partners"].to(inpt.device)
         regions = params["region"]
+        if isinstance(regions, torch.Tensor):  # under torch.compile: every pixel's source, as tensors
+            shrunk = inpt.index_select(0, partners)
+            for axis, sources in enumerate(params["sources"], start=inpt.ndim - regions.ndim):
+                shrunk = shrunk.index_select(axis, sources)
+            mixed = torch.where(regions, shrunk, inpt)
+            return inpt.copy_(mixed) if inplace else mixed
         out = inpt if inplace else inpt.clone()
         if isinstance(regions, Region):  # one region for the batch: one gather, one write
             sides = tuple(b - a for a, b in zip(regions.starts, regions.stops, strict=True))

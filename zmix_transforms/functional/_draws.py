@@ -816,14 +816,16 @@ def cutmix_mask_traceable(
     """CutMix's region for ``torch.compile``: a bool mask over ``sizes`` and its count of pixels.
 
     The region ``cutmix_region`` draws (about ``(1 − λ)`` of the image, a uniform centre, clipped),
-    kept as tensors: a tensor λ and the centres are never read back to the host. The centres are
-    drawn on the generator's device (else the CPU, as ``cutmix_region`` draws them) when λ is a
-    float, on λ's device when it is a tensor; the mask lies on ``device``.
+    kept as tensors: a tensor λ and the centres are never read back to the host. A λ of shape (N,)
+    draws N regions: masks (N, *sizes) and counts (N,). The centres are drawn on the generator's
+    device (else the CPU, as ``cutmix_region`` draws them) when λ is a float, on λ's device when it
+    is a tensor; the masks lie on ``device``.
     """
     d = len(sizes)
+    lead: tuple[int, ...] = ()
     ratio: float | torch.Tensor
     if isinstance(lam, torch.Tensor):
-        draw_on = lam.device
+        draw_on, lead = lam.device, tuple(lam.shape)
         ratio = (1.0 - lam).sqrt() if d == 2 else (1.0 - lam) ** (1.0 / d)
     else:
         draw_on = draw_device(generator, None)
@@ -832,16 +834,15 @@ def cutmix_mask_traceable(
     counts = []
     for axis, size in enumerate(sizes):
         cut = (size * ratio).round() if isinstance(ratio, torch.Tensor) else round(size * ratio)
-        centre = torch.randint(size, (), generator=generator, device=draw_on)
-        start = (centre - cut // 2).to(device)
-        stop = start + (cut.to(device) if isinstance(cut, torch.Tensor) else cut)
-        positions = torch.arange(size, device=device)
-        along = (positions >= start) & (positions < stop)
-        counts.append(along.sum())
-        shape = [1] * d
-        shape[axis] = size
+        centre = torch.randint(size, lead, generator=generator, device=draw_on)
+        start = (centre - cut // 2).to(device).unsqueeze(-1)
+        stop = start + (cut.to(device).unsqueeze(-1) if isinstance(cut, torch.Tensor) else cut)
+        along = (torch.arange(size, device=device) >= start) & (torch.arange(size, device=device) < stop)
+        counts.append(along.sum(-1))
+        shape = [*lead] + [1] * d
+        shape[len(lead) + axis] = size
         inside = inside & along.reshape(shape)
-    return inside, torch.stack(counts).prod()
+    return inside, torch.stack(counts, -1).prod(-1)
 
 
 def cutmix_region_minmax(
