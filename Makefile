@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-# what the second run of `make test` (every fast path off) leaves out: pages, examples, benchmarks
-ROUTES_OFF_SKIP := $(foreach t,docs docs_tables readme_and_examples benchmark_script,--ignore=tests/test_$(t).py)
+# what the second run of `make test` (every fast path off) leaves out: pages, examples, benchmarks,
+# and the tests of other libraries' entry points and of compiled graphs (what they call, the tests
+# of the methods cover with the fast paths off)
+ROUTES_OFF_SKIP := $(foreach t,docs docs_tables docs_code readme_and_examples benchmark_script migration \
+	frameworks keras timm compile,--ignore=tests/test_$(t).py)
 # the numerics leg: the exactness and property tests of the methods on other kernels, which every x86
 # CPU has (ATen's portable kernels, MKL's reproducible mode, one thread): a promise that rests on one
 # CPU's rounding fails here
