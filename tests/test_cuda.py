@@ -104,3 +104,28 @@ def test_autocast_leaves_the_products_in_float32(cls: type) -> None:
         mixed = cls(num_classes=10)(images, labels)
     assert mixed[0].dtype == torch.float32 and torch.equal(mixed[0], expected[0])
     assert torch.equal(mixed[1], expected[1])
+
+
+@pytest.mark.parametrize("cls", [Z.MixUp, Z.CutMix, Z.ZetaMixup, Z.FMix, Z.ResizeMix])
+def test_a_compiled_training_step_is_captured_in_a_cuda_graph(cls: type) -> None:
+    """``torch.compile(mode="reduce-overhead")`` over a step with the transform inside: one graph, no
+    skipped CUDA graph (a draw read to the host, or a CPU tensor in the graph, would skip it)."""
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    counters.clear()
+    transform = cls(num_classes=10)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 10)).cuda()
+
+    def step(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mixed, soft = transform(images, labels)
+        return torch.nn.functional.cross_entropy(model(mixed.float() / 255), soft), soft
+
+    compiled = torch.compile(step, mode="reduce-overhead", fullgraph=True)
+    images = torch.randint(0, 256, (8, 3, 16, 16), device="cuda", dtype=torch.uint8)
+    labels = torch.randint(0, 10, (8,), device="cuda")
+    for _ in range(4):  # recorded on the first calls, replayed after
+        loss, soft = compiled(images, labels)
+        assert torch.isfinite(loss) and loss.device.type == "cuda"
+        torch.testing.assert_close(soft.sum(1), torch.ones(8, device="cuda"))
+    assert counters["inductor"]["cudagraph_skips"] == 0, dict(counters["inductor"])
