@@ -130,7 +130,7 @@ class FMix(_PairMix):
         kept = masks.flatten(1).double().mean(1)
         return {
             "mask": masks.to(device),
-            "lam": kept.to(device) if pick is not None else kept[0] if compiling else float(kept),
+            "lam": kept.to(device) if pick is not None else (kept[0] if compiling else float(kept)),
             "partners": partners,
         }
 

@@ -14,6 +14,7 @@ from ._checks import (
 )
 from .collate import MethodCollate
 from .functional._draws import zeta_weights_unchecked
+from .functional._dtypes import WIDE_FLOATS
 from .functional._kernels import (
     apply_terms_unchecked,
     apply_weights_unchecked,
@@ -21,8 +22,6 @@ from .functional._kernels import (
 from .transforms import MixOptions, _batch_device_and_size, _BatchMix
 
 __all__ = ["ZetaMixup", "ZetaMixupCollate"]
-
-_FLOATS = (torch.float32, torch.float64)
 
 
 class ZetaMixup(_BatchMix):
@@ -117,7 +116,7 @@ class ZetaMixup(_BatchMix):
         if "indices" in params:
             return apply_terms_unchecked(inpt, params["indices"], params["values"], inplace=inplace)
         weights = params["weights"]
-        if inpt.dtype in _FLOATS:  # else the kernel casts them to its compute dtype
+        if inpt.dtype in WIDE_FLOATS:  # else the kernel casts them to its compute dtype
             weights = _weights_as(params, inpt.dtype, inpt.device)
         return apply_weights_unchecked(inpt, weights, inplace=inplace)
 

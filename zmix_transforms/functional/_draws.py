@@ -837,7 +837,8 @@ def cutmix_mask_traceable(
         centre = torch.randint(size, lead, generator=generator, device=draw_on)
         start = (centre - cut // 2).to(device).unsqueeze(-1)
         stop = start + (cut.to(device).unsqueeze(-1) if isinstance(cut, torch.Tensor) else cut)
-        along = (torch.arange(size, device=device) >= start) & (torch.arange(size, device=device) < stop)
+        positions = torch.arange(size, device=device)
+        along = (positions >= start) & (positions < stop)
         counts.append(along.sum(-1))
         shape = [*lead] + [1] * d
         shape[len(lead) + axis] = size

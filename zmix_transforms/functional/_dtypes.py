@@ -23,10 +23,13 @@ from .. import _backend
 # values do not all fit float32's 24-bit mantissa. uint64 goes through int64 shifted by 2^63.
 WIDE_INTEGERS = (torch.int32, torch.int64, torch.uint32, torch.uint64)
 
+# Float dtypes that are their own compute dtype: mixed as they are, with no cast (compute_dtype).
+WIDE_FLOATS = (torch.float32, torch.float64)
+
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """The float dtype a batch of ``dtype`` is mixed in."""
-    if dtype in (torch.float32, torch.float64):
+    if dtype in WIDE_FLOATS:
         return dtype
     if dtype in WIDE_INTEGERS:
         return torch.float64

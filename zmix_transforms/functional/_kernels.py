@@ -38,6 +38,7 @@ from ._draws import Box, Region
 from ._dtypes import (
     EIGHT_BITS,
     STEPS,
+    WIDE_FLOATS,
     WIDE_INTEGERS,
     add_half_for_rounding,
     compute_dtype,
@@ -123,9 +124,9 @@ def memory_order(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...] | None]
 
 def _autocast_on(device_type: str) -> bool:
     """Whether autocast is on for ``device_type``: it would run matrix products in half precision."""
-    if torch.compiler.is_compiling():  # Dynamo would trace through the cache, and warn that it does
-        return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
-    return _autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+    # under compile, not the cache: Dynamo would trace through it, and warn that it does
+    available = torch.amp.is_autocast_available if torch.compiler.is_compiling() else _autocast_available
+    return available(device_type) and torch.is_autocast_enabled(device_type)
 
 
 @functools.lru_cache(maxsize=8)
@@ -222,7 +223,7 @@ def apply_weights_unchecked(x: torch.Tensor, weights: torch.Tensor, *, inplace: 
     if (
         not inplace
         and x.dtype == weights.dtype
-        and x.dtype in _WIDE_FLOATS
+        and x.dtype in WIDE_FLOATS
         and x.is_contiguous()
         and not _autocast_on(x.device.type)
     ):
@@ -405,14 +406,11 @@ def mix_pairs_unchecked(
     check their input once and draw the rest): in place along the cycles, the per-sample lerp, or
     the formula. ``x`` is still checked for ``inplace``, which overwrites it.
     """
-    if not inplace and type(lam) is float and x.dtype in _WIDE_FLOATS and x.is_contiguous():
+    if not inplace and type(lam) is float and x.dtype in WIDE_FLOATS and x.is_contiguous():
         # the formula at once for the common call (a contiguous float32/float64 batch, one λ): the
         # routes below would choose it after checks that cost 2 µs a call (AMD EPYC, 8×3×8×8)
         return x.index_select(0, partners).lerp_(x, lam)
     return _mix_pairs_routes(x, lam, partners, inplace=inplace)
-
-
-_WIDE_FLOATS = (torch.float32, torch.float64)
 
 
 @_routed(without_autocast=False)
