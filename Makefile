@@ -12,7 +12,9 @@ ROUTES_OFF_SKIP := $(foreach t,docs docs_tables docs_code readme_and_examples be
 # CPU has (ATen's portable kernels, MKL's reproducible mode, one thread): a promise that rests on one
 # CPU's rounding fails here
 NUMERICS_ENV   := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-NUMERICS_TESTS := $(foreach t,properties fast_paths inplace draws modes volumes options collate distributed,tests/test_$(t).py)
+NUMERICS_TESTS := $(foreach t,properties fast_paths inplace draws modes volumes options collate,tests/test_$(t).py) \
+	tests/test_distributed.py::test_mixing_across_ranks_equals_mixing_the_concatenated_batch
+# the later legs look for failures of other paths and kernels with a third of the examples (ZMIX_TESTS_LEG)
 
 .PHONY: test demo docs serve lint bench figures examples-quick package clean
 
@@ -39,8 +41,8 @@ test: $(VENV)/.test
 	$(PY) -m ruff check .
 	$(PY) -m mypy zmix_transforms
 	$(PY) -m pytest
-	ZMIX_TRANSFORMS_DISABLE=all $(PY) -m pytest -q -p no:cacheprovider tests $(ROUTES_OFF_SKIP)
-	$(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider $(NUMERICS_TESTS)
+	ZMIX_TESTS_LEG=1 ZMIX_TRANSFORMS_DISABLE=all $(PY) -m pytest -q -p no:cacheprovider tests $(ROUTES_OFF_SKIP)
+	ZMIX_TESTS_LEG=1 $(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider $(NUMERICS_TESTS)
 
 ## make demo: train a small CNN on scikit-learn's digits with each method (about a minute on 2 cores)
 demo: $(VENV)/.examples

@@ -30,6 +30,11 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+# make test's later legs (every fast path off; other kernels) run the suite again to find failures
+# of other code paths and kernels: a third of the profile's examples each (the first leg runs all)
+if os.environ.get("ZMIX_TESTS_LEG"):
+    settings.register_profile("leg", parent=settings(), max_examples=max(10, settings().max_examples // 3))
+    settings.load_profile("leg")
 
 # Two threads, as on the CI machine; tests stay independent of the host's core count.
 torch.set_num_threads(min(2, torch.get_num_threads()))
