@@ -14,7 +14,7 @@ from ._checks import (
 )
 from .collate import MethodCollate
 from .functional._draws import zeta_weights_unchecked
-from .functional._dtypes import WIDE_FLOATS
+from .functional._dtypes import compute_dtype
 from .functional._kernels import (
     apply_terms_unchecked,
     apply_weights_unchecked,
@@ -79,10 +79,12 @@ class ZetaMixup(_BatchMix):
         self.max_terms = None if max_terms is None else check_max_terms(max_terms)
 
     def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
-        """Draw the weights (float64; each use casts them to its compute dtype).
+        """Draw the weights in float64, and in float32 as well where an image batch is mixed in float32.
 
-        Exact ζ-mixup draws the dense N×N ``weights``; with ``max_terms`` below the batch size, the
-        compact ``indices`` and ``values`` of [`F.zeta_terms`][zmix_transforms.functional.zeta_terms].
+        Exact ζ-mixup draws the dense N×N ``weights`` (and ``weights_float32``, the same draw rounded
+        once, which the images and their float32 labels then share); with ``max_terms`` below the
+        batch size, the compact ``indices`` and ``values`` of
+        [`F.zeta_terms`][zmix_transforms.functional.zeta_terms].
         """
         device, batch_size = _batch_device_and_size(flat_inputs)
         if self.max_terms is not None and self.max_terms < batch_size:
@@ -95,15 +97,17 @@ class ZetaMixup(_BatchMix):
                 dtype=torch.float64,
             )
             return {"indices": indices, "values": values}
-        return {"weights": zeta_weights_unchecked(batch_size, self.gamma, generator, device, torch.float64)}
+        weights = zeta_weights_unchecked(batch_size, self.gamma, generator, device, torch.float64)
+        if any([compute_dtype(images.dtype) == torch.float32 for images in flat_inputs]):
+            return {"weights": weights, "weights_float32": weights.to(torch.float32)}
+        return {"weights": weights}
 
     def rows_params(
         self, params: dict[str, Any], rows: torch.Tensor
     ) -> tuple[dict[str, Any], torch.Tensor | None]:
         """The weights' ``rows``: over the whole batch, or with ``max_terms`` over the rows they use."""
-        if "indices" not in params:
-            weights = params["weights"]
-            return {"weights": weights[rows.to(weights.device)]}, None
+        if "indices" not in params:  # every dense draw (float64, and float32 if drawn): their rows
+            return {key: weights[rows.to(weights.device)] for key, weights in params.items()}, None
         indices = params["indices"][rows.to(params["indices"].device)]
         select = indices.unique()  # sorted: the rows these rows are mixed from
         local = torch.searchsorted(select, indices)
@@ -115,10 +119,7 @@ class ZetaMixup(_BatchMix):
         """Mix one image batch with the weights."""
         if "indices" in params:
             return apply_terms_unchecked(inpt, params["indices"], params["values"], inplace=inplace)
-        weights = params["weights"]
-        if inpt.dtype in WIDE_FLOATS:  # else the kernel casts them to its compute dtype
-            weights = _weights_as(params, inpt.dtype, inpt.device)
-        return apply_weights_unchecked(inpt, weights, inplace=inplace)
+        return apply_weights_unchecked(inpt, _weights_in(params, inpt), inplace=inplace)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """Mix the labels with the same weights (moved to the labels' device if need be)."""
@@ -126,28 +127,23 @@ class ZetaMixup(_BatchMix):
             return apply_terms_unchecked(
                 labels, params["indices"].to(labels.device), params["values"].to(labels.device)
             )
-        return apply_weights_unchecked(labels, _weights_as(params, labels.dtype, labels.device))
+        return apply_weights_unchecked(labels, _weights_in(params, labels))
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         items = [("gamma", self.gamma), *super()._repr_items()]
         return [items[0], ("max_terms", self.max_terms), *items[1:]] if self.max_terms is not None else items
 
 
-def _weights_as(params: dict[str, Any], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """The drawn float64 weights in ``dtype`` on ``device``, cast once a call for images and labels alike.
+def _weights_in(params: dict[str, Any], batch: torch.Tensor) -> torch.Tensor:
+    """The drawn weights for ``batch``: the float32 draw for a batch mixed in float32, if it was drawn.
 
-    The last cast is kept in ``params`` beside the draw (``"weights_cast"``: dtype, device, tensor),
-    so a float32 image batch and its float32 labels are mixed with the very same weights, cast once.
+    Else the float64 draw, which the kernel casts to the batch's compute dtype (a cast is exact
+    rounding, so every batch mixed in one dtype gets the same weights); on the batch's device.
     """
     weights = params["weights"]
-    if weights.dtype == dtype and weights.device == device:
-        return weights
-    kept = params.get("weights_cast")
-    if kept is not None and kept[0] == dtype and kept[1] == device:
-        return kept[2]
-    cast = weights.to(device, dtype)
-    params["weights_cast"] = (dtype, device, cast)
-    return cast
+    if compute_dtype(batch.dtype) == torch.float32:
+        weights = params.get("weights_float32", weights)
+    return weights if weights.device == batch.device else weights.to(batch.device)
 
 
 class ZetaMixupCollate(MethodCollate):
