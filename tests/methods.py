@@ -251,7 +251,55 @@ def reveal_origins(method: Method, images: torch.Tensor, param: float, seed: int
 
 # -- the classes: every method's transform and collate, for the tests of options, errors and inputs
 
-TRANSFORM_CLASSES = [Z.ZetaMixup, Z.MixUp, Z.CutMix, Z.ZetaCutMix, Z.FMix, Z.ResizeMix]
+
+@dataclass(frozen=True)
+class Variant:
+    """A method's transform class with its own parameters or options: what a test builds and runs."""
+
+    cls: type
+    options: dict[str, object]
+    family: str  # as ``Method.family``
+
+    @property
+    def id(self) -> str:
+        return self.cls.__name__ + "".join(f"-{key}={value}" for key, value in self.options.items())
+
+    @property
+    def mode(self) -> str:
+        return str(self.options.get("mode", "batch"))
+
+    @property
+    def plain(self) -> bool:
+        """Every option that draws or changes labels beyond the method's mix at its default (p = 1)."""
+        return not {"p", "label_smoothing"} & self.options.keys()
+
+    def make(self, **options: object) -> object:
+        return self.cls(**self.options, **options)
+
+
+#: Every method's transform in its modes and with the options that change its draws or its path: the
+#: list the tests of other entry points (compiled graphs, across ranks, CUDA) take their cases from.
+VARIANTS = [
+    Variant(Z.ZetaMixup, {}, "zeta"),
+    Variant(Z.ZetaMixup, {"max_terms": 3}, "zeta"),
+    Variant(Z.ZetaMixup, {"p": 0.5}, "zeta"),
+    Variant(Z.MixUp, {}, "pair"),
+    Variant(Z.MixUp, {"mode": "elem"}, "pair"),
+    Variant(Z.MixUp, {"mode": "pair"}, "pair"),
+    Variant(Z.MixUp, {"p": 0.5, "label_smoothing": 0.1}, "pair"),
+    Variant(Z.CutMix, {}, "cut"),
+    Variant(Z.CutMix, {"mode": "elem"}, "cut"),
+    Variant(Z.CutMix, {"mode": "pair"}, "cut"),
+    Variant(Z.CutMix, {"p": 0.5}, "cut"),
+    Variant(Z.CutMix, {"mode": "pair", "p": 0.5}, "cut"),
+    Variant(Z.CutMix, {"minmax": (0.2, 0.7)}, "cut"),
+    Variant(Z.ZetaCutMix, {}, "zetacut"),
+    Variant(Z.FMix, {}, "cut"),
+    Variant(Z.FMix, {"mode": "elem"}, "cut"),
+    Variant(Z.ResizeMix, {}, "resize"),
+    Variant(Z.ResizeMix, {"mode": "pair"}, "resize"),
+]
+TRANSFORM_CLASSES = list(dict.fromkeys(variant.cls for variant in VARIANTS))
 COLLATE_CLASSES = [
     Z.ZetaMixupCollate,
     Z.MixUpCollate,

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import zmix_transforms as Z
+from tests.methods import TRANSFORM_CLASSES
 from zmix_transforms import functional as F
 
 pytestmark = [
@@ -18,6 +19,8 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
 
+# the transforms checked here for eager calls without a device sync (FMix and ResizeMix are not;
+# every method, compiled, is checked by the CUDA graph test below)
 TRANSFORMS = [
     Z.ZetaMixup,
     Z.MixUp,
@@ -106,7 +109,7 @@ def test_autocast_leaves_the_products_in_float32(cls: type) -> None:
     assert torch.equal(mixed[1], expected[1])
 
 
-@pytest.mark.parametrize("cls", [Z.MixUp, Z.CutMix, Z.ZetaMixup, Z.FMix, Z.ResizeMix])
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES)
 def test_a_compiled_training_step_is_captured_in_a_cuda_graph(cls: type) -> None:
     """``torch.compile(mode="reduce-overhead")`` over a step with the transform inside: one graph, no
     skipped CUDA graph (a draw read to the host, or a CPU tensor in the graph, would skip it)."""

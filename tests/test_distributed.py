@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import itertools
 import os
 import re
@@ -25,6 +26,7 @@ import torch.multiprocessing as mp
 from torch.utils.data import DataLoader, Dataset
 
 import zmix_transforms as Z
+from tests.methods import VARIANTS
 from tests.numerics import assert_same_mix
 from zmix_transforms import _distributed
 from zmix_transforms._backend import routes
@@ -155,20 +157,12 @@ def test_every_rank_draws_its_own_mixes_reproducibly(tmp_path: Path) -> None:
 # -- mixing across ranks --------------------------------------------------------------------------
 
 
+# every method's variant whose draws are the method's alone (p = 1, no smoothing): the reference
+# below draws them for the concatenated batch with rank 0's seed
+ACROSS = {variant.id: variant for variant in VARIANTS if variant.plain}
 METHODS: dict[str, Callable[[], Any]] = {
-    "ZetaMixup": lambda: Z.ZetaMixup(num_classes=5, across_ranks=True),
-    "ZetaMixup(max_terms=3)": lambda: Z.ZetaMixup(num_classes=5, max_terms=3, across_ranks=True),
-    "MixUp": lambda: Z.MixUp(num_classes=5, across_ranks=True),
-    "MixUp(elem)": lambda: Z.MixUp(num_classes=5, mode="elem", across_ranks=True),
-    "MixUp(pair)": lambda: Z.MixUp(num_classes=5, mode="pair", across_ranks=True),
-    "CutMix": lambda: Z.CutMix(num_classes=5, across_ranks=True),
-    "CutMix(elem)": lambda: Z.CutMix(num_classes=5, mode="elem", across_ranks=True),
-    "CutMix(pair)": lambda: Z.CutMix(num_classes=5, mode="pair", across_ranks=True),
-    "FMix": lambda: Z.FMix(num_classes=5, across_ranks=True),
-    "FMix(elem)": lambda: Z.FMix(num_classes=5, mode="elem", across_ranks=True),
-    "ResizeMix": lambda: Z.ResizeMix(num_classes=5, across_ranks=True),
-    "ResizeMix(pair)": lambda: Z.ResizeMix(num_classes=5, mode="pair", across_ranks=True),
-    "ZetaCutMix": lambda: Z.ZetaCutMix(num_classes=5, across_ranks=True),
+    name: functools.partial(variant.make, num_classes=5, across_ranks=True)
+    for name, variant in ACROSS.items()
 }
 SIZES = {2: [3, 5], 4: [2, 4, 1, 3]}  # unequal batch sizes, as in a last batch
 
@@ -246,9 +240,10 @@ def _reference(name: str, world_size: int, dtype: torch.dtype) -> tuple[torch.Te
 
 def _product_terms(name: str, total: int) -> int | None:
     """The terms of each row's product (ζ-mixup), or None for an elementwise (pair) method."""
-    if not name.startswith("Zeta"):
+    variant = ACROSS[name]
+    if variant.family not in ("zeta", "zetacut"):
         return None
-    return 3 if "max_terms" in name else total
+    return int(variant.options.get("max_terms", total))
 
 
 @pytest.mark.parametrize("world_size", [2, 4])
@@ -266,7 +261,8 @@ def test_mixing_across_ranks_equals_mixing_the_concatenated_batch(world_size: in
         torch.testing.assert_close(labels.sum(1), torch.ones(len(labels)))
         # fetched only where each row needs a few rows (pairs, max_terms) and the route is on
         fetches = {result["fetches", name, dtype, fetch] for result in ranks}
-        assert fetches == {1 if fetch and name not in ("ZetaMixup", "ZetaCutMix") else 0}, name
+        dense = _product_terms(name, len(images)) == len(images)  # every row needs every row
+        assert fetches == {1 if fetch and not dense else 0}, name
     for dtype, name in itertools.product((torch.float32, torch.uint8), METHODS):
         for result in ranks:
             laid, plain = result[name, dtype, "channels_last"], result[name, dtype, True]
