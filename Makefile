@@ -16,7 +16,8 @@ ROUTES_OFF_SKIP := $(foreach t,docs docs_tables docs_code readme_and_examples be
 NUMERICS_ENV   := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 NUMERICS_TESTS := $(foreach t,properties fast_paths inplace draws modes volumes options collate,tests/test_$(t).py) \
 	tests/test_distributed.py::test_mixing_across_ranks_equals_mixing_the_concatenated_batch
-# the later legs look for failures of other paths and kernels with a third of the examples (ZMIX_TESTS_LEG)
+# the two later runs look for failures of other paths and kernels: a third of the hypothesis examples
+LATER_LEG      := ZMIX_TESTS_LEG=1
 
 .PHONY: test demo docs serve lint bench figures examples-quick package clean
 
@@ -43,8 +44,8 @@ test: $(VENV)/.test
 	$(PY) -m ruff check .
 	$(PY) -m mypy zmix_transforms
 	$(PY) -m pytest
-	ZMIX_TESTS_LEG=1 ZMIX_TRANSFORMS_DISABLE=all $(PY) -m pytest -q -p no:cacheprovider tests $(ROUTES_OFF_SKIP)
-	ZMIX_TESTS_LEG=1 $(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider $(NUMERICS_TESTS)
+	$(LATER_LEG) ZMIX_TRANSFORMS_DISABLE=all $(PY) -m pytest -q -p no:cacheprovider tests $(ROUTES_OFF_SKIP)
+	$(LATER_LEG) $(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider $(NUMERICS_TESTS)
 
 ## make demo: train a small CNN on scikit-learn's digits with each method (about a minute on 2 cores)
 demo: $(VENV)/.examples

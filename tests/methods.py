@@ -270,7 +270,7 @@ class Variant:
 
     @property
     def plain(self) -> bool:
-        """Every option that draws or changes labels beyond the method's mix at its default (p = 1)."""
+        """Whether ``p`` and label smoothing are at their defaults: the draws and labels are the method's alone."""
         return not {"p", "label_smoothing"} & self.options.keys()
 
     def make(self, **options: object) -> object:

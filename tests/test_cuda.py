@@ -19,8 +19,8 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
 
-# the transforms checked here for eager calls without a device sync (FMix and ResizeMix are not;
-# every method, compiled, is checked by the CUDA graph test below)
+# the transforms checked here for eager calls without a device sync (FMix and ResizeMix are not
+# among them; every method, compiled, is checked by the CUDA graph test below)
 TRANSFORMS = [
     Z.ZetaMixup,
     Z.MixUp,
