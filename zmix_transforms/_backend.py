@@ -167,12 +167,18 @@ def rank_array(array: np.ndarray, rows: np.ndarray | None, index_bits: int) -> t
         own = rows.astype(array.dtype)
         array[np.arange(own.size), own] = diagonal[own]
     array.sort(axis=1)
-    drawn = array >> index_bits
-    repeats = drawn[:, 1:] == drawn[:, :-1]
     ranked = (array & ((1 << index_bits) - 1)).astype(np.int64)
-    if not repeats.any():
-        return ranked, np.empty(0, dtype=np.int64)
-    return ranked, np.flatnonzero(repeats.any(axis=1))
+    # neighbours with equal random parts, over the flat array (one contiguous pass; a pair across
+    # two rows, rarer still, only sends the rows to the exact test below)
+    drawn = (array >> index_bits).reshape(-1)
+    if not np.count_nonzero(drawn[1:] == drawn[:-1]):
+        return ranked, _NO_ROWS
+    rows_drawn = drawn.reshape(array.shape)
+    return ranked, np.flatnonzero((rows_drawn[:, 1:] == rows_drawn[:, :-1]).any(axis=1))
+
+
+_NO_ROWS = np.empty(0, dtype=np.int64)
+_NO_ROWS.flags.writeable = False
 
 
 @functools.lru_cache(maxsize=16)
