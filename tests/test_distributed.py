@@ -309,6 +309,11 @@ def test_outside_a_group_the_draws_are_unchanged(monkeypatch: pytest.MonkeyPatch
     torch.manual_seed(3)
     ranked = Z.MixUp(num_classes=3)(torch.rand(6, 3, 4, 4), torch.arange(6) % 3)
     assert not torch.equal(ranked[1], default[1])
+    # read on every call: the environment's change is seen at once (no value kept from before)
+    monkeypatch.delenv("WORLD_SIZE")
+    torch.manual_seed(3)
+    again = Z.MixUp(num_classes=3)(torch.rand(6, 3, 4, 4), torch.arange(6) % 3)
+    assert all(torch.equal(a, b) for a, b in zip(default, again, strict=True))
 
 
 # -- ranks that fail -------------------------------------------------------------------------------
