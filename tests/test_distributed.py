@@ -316,6 +316,14 @@ def test_outside_a_group_the_draws_are_unchanged(monkeypatch: pytest.MonkeyPatch
     assert all(torch.equal(a, b) for a, b in zip(default, again, strict=True))
 
 
+def test_the_world_is_read_from_an_environment_of_any_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replaced ``os.environ`` (a plain dict: no CPython encoded-key dict to look in) is read too."""
+    monkeypatch.setattr(os, "environ", {"RANK": "1", "WORLD_SIZE": "2"})
+    assert _distributed.world() == _distributed.World(1, 2)
+    monkeypatch.setattr(os, "environ", {})
+    assert _distributed.world() is None
+
+
 # -- ranks that fail -------------------------------------------------------------------------------
 
 TIMEOUT = 2.0  # rank_timeout of the fault jobs: a missing rank is reported after it, not after minutes

@@ -69,9 +69,10 @@ def world(pickled: World | None = None) -> World | None:
         found = World(dist.get_rank(), dist.get_world_size())
     elif pickled is not None:
         found = pickled
-    elif _WORLD_SIZE_KEY not in _ENVIRON:  # every call outside a group: at a glance
-        return None
     else:
+        encoded = getattr(os.environ, "_data", None)
+        if encoded is not None and _WORLD_SIZE_KEY not in encoded:  # outside a group: at a glance
+            return None
         size = os.environ.get("WORLD_SIZE")
         rank = None if size is None else os.environ.get("RANK")
         if rank is None:
@@ -86,9 +87,9 @@ def world(pickled: World | None = None) -> World | None:
 _DISTRIBUTED = dist.is_available()
 # CPython's os.environ keeps its variables in a dict of encoded keys, which it updates in place:
 # looking a key up there costs 0.05 µs, where os.environ.get of a missing key raises and catches a
-# KeyError (1.2 µs, on every call of every transform outside a group)
-_ENVIRON: Any = getattr(os.environ, "_data", os.environ)
-_WORLD_SIZE_KEY: Any = os.environ.encodekey("WORLD_SIZE") if _ENVIRON is not os.environ else "WORLD_SIZE"
+# KeyError (1.2 µs, on every call of every transform outside a group); without that dict,
+# os.environ.get decides
+_WORLD_SIZE_KEY: Any = getattr(os.environ, "encodekey", str)("WORLD_SIZE")
 
 
 def rank_generator(here: World | None) -> torch.Generator | None:
