@@ -360,17 +360,44 @@ def _ranked_columns_array(
     random_bits: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``_ranked_columns`` in NumPy: the same 63-bit words drawn by torch, ranked by ``rank_array``."""
-    count = (n if rows is None else rows.size) * n
-    try:  # NumPy's MemoryError named as the allocation block does (a block costs more per call)
-        words = np.empty((count + 1) // 2 if dtype == np.int32 else count, dtype=np.int64)
-    except MemoryError as error:
-        what = f"ζ-mixup's random keys for batch_size={n} ({count // n}×{n} values)"
-        raise allocation.error(what, error) from error
-    torch.from_numpy(words).random_(generator=generator)  # as _ranked_columns draws them
-    keys = words.view(dtype)[:count].reshape(count // n, n)
+    words, keys = _key_buffer(n if rows is None else rows.size, n, dtype)
+    words.random_(generator=generator)  # as _ranked_columns draws them
     if random_bits is not None:
         keys &= (1 << random_bits) - 1
     return _backend.rank_array(keys, rows, index_bits)
+
+
+_KEYS = threading.local()
+#: A thread keeps the key buffers of its last few draws up to this size for the next of their size
+#: (N = 128 with int32 keys): the draw at N = 8 is 1.17–1.21× faster, at N = 128 1.03×; a 1 MB
+#: buffer at N = 512 gained nothing (0.95–0.97×, AMD EPYC, AVX2), and is allocated per draw.
+_KEY_BUFFER_MAX_BYTES = 1 << 16
+
+
+def _key_buffer(rows: int, n: int, dtype: type[np.integer]) -> tuple[torch.Tensor, np.ndarray]:
+    """Words to draw ``rows × n`` keys into (an int64 tensor) and the (rows, n) keys of ``dtype`` on them.
+
+    ``rank_array`` overwrites the keys and returns new arrays, so a buffer is free again when a draw
+    returns: each thread keeps its own for the next draw of that size (no allocation, nor page
+    faults, per call), up to ``_KEY_BUFFER_MAX_BYTES``.
+    """
+    buffers: dict[tuple[int, int, type], tuple[torch.Tensor, np.ndarray]]
+    buffers = _KEYS.__dict__.setdefault("buffers", {})
+    found = buffers.get((rows, n, dtype))
+    if found is not None:
+        return found
+    count = rows * n
+    try:  # NumPy's MemoryError named as the allocation block does (a block costs more per call)
+        words = np.empty((count + 1) // 2 if dtype == np.int32 else count, dtype=np.int64)
+    except MemoryError as error:
+        what = f"ζ-mixup's random keys for batch_size={n} ({rows}×{n} values)"
+        raise allocation.error(what, error) from error
+    made = torch.from_numpy(words), words.view(dtype)[:count].reshape(rows, n)
+    if words.nbytes <= _KEY_BUFFER_MAX_BYTES:
+        if len(buffers) >= 8:
+            buffers.clear()
+        buffers[(rows, n, dtype)] = made
+    return made
 
 
 def _distinct_partners(
