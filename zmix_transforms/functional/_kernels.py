@@ -122,11 +122,19 @@ def memory_order(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...] | None]
     return view, tuple(sorted(range(x.ndim), key=order.__getitem__))
 
 
-def _autocast_on(device_type: str) -> bool:
-    """Whether autocast is on for ``device_type``: it would run matrix products in half precision."""
-    # under compile, not the cache: Dynamo would trace through it, and warn that it does
-    available = torch.amp.is_autocast_available if torch.compiler.is_compiling() else _autocast_available
-    return available(device_type) and torch.is_autocast_enabled(device_type)
+def _autocast_on(x: torch.Tensor) -> bool:
+    """Whether autocast is on for ``x``'s device: it would run matrix products in half precision."""
+    if torch.compiler.is_compiling():  # not the caches: Dynamo would trace through them, and warn
+        return torch.amp.is_autocast_available(x.device.type) and torch.is_autocast_enabled(x.device.type)
+    if not _any_autocast():  # no region open on any device (most calls): one call, no device lookup
+        return False
+    device_type = x.device.type
+    return _autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+
+
+#: Whether an autocast region is open on any device in this thread (private to torch, so only a
+#: shortcut: where a build lacks it, each call asks for its device as the public API does).
+_any_autocast: Callable[[], bool] = getattr(torch._C, "_is_any_autocast_enabled", lambda: True)
 
 
 @functools.lru_cache(maxsize=8)
@@ -151,7 +159,7 @@ def _routed(*, without_autocast: bool) -> Callable[[Kernel], Kernel]:
     def route(kernel: Kernel) -> Kernel:
         @functools.wraps(kernel)
         def routed(x: torch.Tensor, *args: Any, inplace: bool = False) -> torch.Tensor:
-            if without_autocast and _autocast_on(x.device.type):
+            if without_autocast and _autocast_on(x):
                 with torch.autocast(x.device.type, enabled=False):
                     return routed(x, *args, inplace=inplace)
             view, back = memory_order(x)
@@ -225,12 +233,14 @@ def apply_weights_unchecked(x: torch.Tensor, weights: torch.Tensor, *, inplace: 
         and x.dtype == weights.dtype
         and x.dtype in WIDE_FLOATS
         and x.is_contiguous()
-        and not _autocast_on(x.device.type)
+        and not _autocast_on(x)
     ):
         # the formula at once for the common call (a contiguous float batch and weights of its
         # dtype): one product of the (N, D) view, without the routes' checks
         if x.ndim == 2:
             return _backend.product(weights, x)
+        if x.ndim > 2 and weights.shape[0] == x.shape[0]:  # flatten and view_as: cheaper calls
+            return _backend.product(weights, x.flatten(1)).view_as(x)
         return _backend.product(weights, x.view(x.shape[0], -1)).view(weights.shape[0], *x.shape[1:])
     return _apply_weights_routes(x, weights, inplace=inplace)
 
