@@ -440,6 +440,16 @@ def test_a_meta_batch_gives_the_shapes_and_dtypes_a_real_batch_gives(method) -> 
         assert (got.shape, got.dtype) == (expected.shape, expected.dtype)
 
 
+@pytest.mark.parametrize("p", [1.0, 0.5])
+def test_a_meta_batch_draws_nothing(p: float) -> None:
+    """Shape propagation leaves the global RNG as it was: no coin for ``p``, no draw of the mix."""
+    images, labels = torch.empty(4, 3, 4, 5, device="meta"), torch.arange(4, device="meta") % 3
+    for cls in TRANSFORM_CLASSES:
+        state = torch.get_rng_state()
+        cls(num_classes=3, p=p)(images, labels)
+        assert torch.equal(torch.get_rng_state(), state), cls.__name__
+
+
 @pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
 def test_meta_and_real_tensors_are_not_mixed_together(mode: str) -> None:
     images, labels = torch.rand(4, 3, 4, 5), torch.arange(4) % 3

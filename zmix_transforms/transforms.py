@@ -446,9 +446,10 @@ class _BatchMix(_PerRankDraws):
             params = self.draw_params([images], generator)
             mixed, mixed_labels = self.mix_images(images, params), self.mix_labels(soft, params)
             return torch.where(chosen, mixed, images), torch.where(chosen, mixed_labels, soft)
-        # p = 1 (the default) decided at a glance: every mode then mixes any batch of two or more
-        mixes = self._may_mix(batch_size) and (self.p == 1.0 or self._should_mix(batch_size, generator))
-        if meta or not mixes:
+        mixes = not meta and self._may_mix(batch_size)
+        if mixes and self.p != 1.0:  # p = 1 (the default): every batch that may be mixed is, at a glance
+            mixes = self._should_mix(batch_size, generator)
+        if not mixes:
             return (images if inplace else images.clone()), (soft.clone() if soft is labels else soft)
         params = self.draw_params([images], generator)
         return self.mix_images(images, params, inplace=inplace), self.mix_labels(soft, params)

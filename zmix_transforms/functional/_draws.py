@@ -369,7 +369,7 @@ def _ranked_columns_array(
 
 _KEYS = threading.local()
 #: A thread keeps the key buffers of its last few draws up to this size for the next of their size
-#: (N = 128 with int32 keys): the draw at N = 8 is 1.17–1.21× faster, at N = 128 1.03×; a 1 MB
+#: (N = 128 with int32 keys): the draw at N = 8 is 1.17–1.23× faster, at N = 128 1.03–1.08×; a 1 MB
 #: buffer at N = 512 gained nothing (0.95–0.97×, AMD EPYC, AVX2), and is allocated per draw.
 _KEY_BUFFER_MAX_BYTES = 1 << 16
 
