@@ -446,10 +446,7 @@ class _BatchMix(_PerRankDraws):
             params = self.draw_params([images], generator)
             mixed, mixed_labels = self.mix_images(images, params), self.mix_labels(soft, params)
             return torch.where(chosen, mixed, images), torch.where(chosen, mixed_labels, soft)
-        mixes = not meta and self._may_mix(batch_size)
-        if mixes and self.p != 1.0:  # p = 1 (the default): every batch that may be mixed is, at a glance
-            mixes = self._should_mix(batch_size, generator)
-        if not mixes:
+        if meta or not self._should_mix(batch_size, generator):
             return (images if inplace else images.clone()), (soft.clone() if soft is labels else soft)
         params = self.draw_params([images], generator)
         return self.mix_images(images, params, inplace=inplace), self.mix_labels(soft, params)
@@ -459,10 +456,17 @@ class _BatchMix(_PerRankDraws):
         return batch_size > 1 and self.mixup_enabled
 
     def _should_mix(self, batch_size: int, generator: torch.Generator | None) -> bool:
-        """A batch of one is never mixed, nor any with ``mixup_enabled`` off; else with probability ``p``."""
+        """A batch of one is never mixed, nor any with ``mixup_enabled`` off; else with probability ``p``.
+
+        ``p = 1`` (the default) is decided at a glance; otherwise ``_batch_coin`` decides.
+        """
         if self.p == 0.0 or not self._may_mix(batch_size):
             return False
-        return self.p == 1.0 or bool(torch.rand((), generator=generator) < self.p)
+        return self.p == 1.0 or self._batch_coin(generator)
+
+    def _batch_coin(self, generator: torch.Generator | None) -> bool:
+        """The coin of ``p`` for the whole batch: mix it with probability ``p``."""
+        return bool(torch.rand((), generator=generator) < self.p)
 
     def _parse(self, sample: Any, flat_inputs: list[Any]) -> _Batch:
         """Check the input and find its image batches, masks and labels."""
@@ -677,11 +681,9 @@ class _PairMix(_BatchMix):
         self.alpha = check_finite_positive("alpha", alpha)
         self.mode = check_mode(mode)
 
-    def _should_mix(self, batch_size: int, generator: torch.Generator | None) -> bool:
+    def _batch_coin(self, generator: torch.Generator | None) -> bool:
         """Per batch in "batch" mode; in "elem" and "pair" modes ``p`` is drawn per sample or pair."""
-        if self.mode == "batch":
-            return super()._should_mix(batch_size, generator)
-        return batch_size > 1 and self.p > 0.0 and self.mixup_enabled
+        return super()._batch_coin(generator) if self.mode == "batch" else True
 
     def _draw_pairing(
         self, batch_size: int, generator: torch.Generator | None, device: torch.device
