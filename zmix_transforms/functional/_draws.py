@@ -15,8 +15,8 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 import torch
@@ -367,10 +367,9 @@ def _ranked_columns_array(
     return _backend.rank_array(keys, rows, index_bits)
 
 
-_KEYS = threading.local()
-#: A thread keeps the key buffers of its last few draws up to this size for the next of their size
-#: (N = 128 with int32 keys): the draw at N = 8 is 1.17–1.23× faster, at N = 128 1.03–1.08×; a 1 MB
-#: buffer at N = 512 gained nothing (0.95–0.97×, AMD EPYC, AVX2), and is allocated per draw.
+#: A thread keeps its key buffers up to this size for the next draw of their size (N = 128 with
+#: int32 keys): the draw at N = 8 is 1.17–1.23× faster, at N = 128 1.03–1.08×; a 1 MB buffer at
+#: N = 512 gained nothing (0.95–0.97×, AMD EPYC, AVX2), and is allocated per draw.
 _KEY_BUFFER_MAX_BYTES = 1 << 16
 
 
@@ -378,26 +377,21 @@ def _key_buffer(rows: int, n: int, dtype: type[np.integer]) -> tuple[torch.Tenso
     """Words to draw ``rows × n`` keys into (an int64 tensor) and the (rows, n) keys of ``dtype`` on them.
 
     ``rank_array`` overwrites the keys and returns new arrays, so a buffer is free again when a draw
-    returns: each thread keeps its own for the next draw of that size (no allocation, nor page
-    faults, per call), up to ``_KEY_BUFFER_MAX_BYTES``.
+    returns: up to ``_KEY_BUFFER_MAX_BYTES``, each thread keeps its own (``_thread_buffer``).
     """
-    buffers: dict[tuple[int, int, type], tuple[torch.Tensor, np.ndarray]]
-    buffers = _KEYS.__dict__.setdefault("buffers", {})
-    found = buffers.get((rows, n, dtype))
-    if found is not None:
-        return found
-    count = rows * n
+    size = (rows * n + 1) // 2 if dtype == np.int32 else rows * n
+    if size * 8 > _KEY_BUFFER_MAX_BYTES:
+        return _new_keys(rows, n, dtype, size)
+    return _thread_buffer(("keys", rows, n, dtype), _new_keys, rows, n, dtype, size)
+
+
+def _new_keys(rows: int, n: int, dtype: type[np.integer], size: int) -> tuple[torch.Tensor, np.ndarray]:
     try:  # NumPy's MemoryError named as the allocation block does (a block costs more per call)
-        words = np.empty((count + 1) // 2 if dtype == np.int32 else count, dtype=np.int64)
+        words = np.empty(size, dtype=np.int64)
     except MemoryError as error:
         what = f"ζ-mixup's random keys for batch_size={n} ({rows}×{n} values)"
         raise allocation.error(what, error) from error
-    made = torch.from_numpy(words), words.view(dtype)[:count].reshape(rows, n)
-    if words.nbytes <= _KEY_BUFFER_MAX_BYTES:
-        if len(buffers) >= 8:
-            buffers.clear()
-        buffers[(rows, n, dtype)] = made
-    return made
+    return torch.from_numpy(words), words.view(dtype)[: rows * n].reshape(rows, n)
 
 
 def _distinct_partners(
@@ -496,11 +490,8 @@ def zeta_weights_unchecked(
             weights = np.empty((n, n), dtype=array_dtype)
             weights[_row_indices(n), columns] = _series_array(n, gamma, dtype)
             return _on_device(torch.from_numpy(weights), device)
-        series = _series_tensor(n, gamma, dtype)
-        with allocation(lambda: f"the {n}×{n} weight matrix for batch_size={n}"):
-            weights_tensor = torch.empty((n, n), dtype=dtype)
-        # every row's columns are a permutation: scatter_ writes every entry
-        return _on_device(weights_tensor.scatter_(1, torch.from_numpy(columns), series.expand(n, n)), device)
+        series = _series_tensor(n, gamma, dtype).expand(n, n)
+        return _on_device(_scatter_weights(torch.from_numpy(columns), series, every_entry=True), device)
     series = zeta_series(n, gamma, device=device, dtype=dtype)
     order = _ranked_rows(n, n, generator, draw_on).to(series.device, non_blocking=True)
     return _scatter_weights(order, series.expand(n, n))
@@ -535,11 +526,18 @@ def _row_indices(n: int) -> np.ndarray:
     return rows
 
 
-def _scatter_weights(indices: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """The N×N weight matrix holding ``values[p, j]`` at column ``indices[p, j]`` of row ``p``."""
+def _scatter_weights(
+    indices: torch.Tensor, values: torch.Tensor, *, every_entry: bool = False
+) -> torch.Tensor:
+    """The N×N weight matrix holding ``values[p, j]`` at column ``indices[p, j]`` of row ``p``.
+
+    The rest is 0; ``every_entry``: each row's indices are a permutation of the columns, so the
+    matrix is not zeroed first.
+    """
     n = indices.shape[0]
     with allocation(lambda: f"the {n}×{n} weight matrix for batch_size={n}"):
-        weights = torch.zeros(n, n, dtype=values.dtype, device=values.device)
+        make = torch.empty if every_entry else torch.zeros
+        weights = make(n, n, dtype=values.dtype, device=values.device)
     return weights.scatter_(1, indices, values)
 
 
@@ -650,22 +648,36 @@ def cycle_partners_unchecked(
     return _on_device(partners, device)
 
 
-_ORDERS = threading.local()
-
-
 def _order_buffer(n: int) -> tuple[np.ndarray, torch.Tensor]:
     """An int64 NumPy array of ``n`` and a tensor on its memory, this thread's to reuse for σ.
 
-    The cycle is built from σ into a new array, so σ's buffer is free again when the draw returns;
-    one per thread (DataLoader workers with threads, or a training loop's), for the last few sizes.
+    The cycle is built from σ into a new array, so σ's buffer is free again when the draw returns.
     """
-    buffers: dict[int, tuple[np.ndarray, torch.Tensor]] = _ORDERS.__dict__.setdefault("buffers", {})
-    if n not in buffers:
+    return _thread_buffer(("order", n), _new_order, n)
+
+
+def _new_order(n: int) -> tuple[np.ndarray, torch.Tensor]:
+    order = np.empty(n, dtype=np.int64)
+    return order, torch.from_numpy(order)
+
+
+_BUFFERS = threading.local()
+_T = TypeVar("_T")
+
+
+def _thread_buffer(key: tuple[Any, ...], make: Callable[..., _T], *args: Any) -> _T:
+    """This thread's buffer for ``key``, ``make(*args)`` the first time (kept for the last 8 keys).
+
+    For a draw's scratch memory that is free again when the draw returns: one per thread (DataLoader
+    workers with threads, or a training loop's), so no allocation per call.
+    """
+    buffers: dict[tuple[Any, ...], Any] = _BUFFERS.__dict__.setdefault("buffers", {})
+    found = buffers.get(key)
+    if found is None:
         if len(buffers) >= 8:
             buffers.clear()
-        order = np.empty(n, dtype=np.int64)
-        buffers[n] = (order, torch.from_numpy(order))
-    return buffers[n]
+        found = buffers[key] = make(*args)
+    return cast(_T, found)
 
 
 def pair_partners(
