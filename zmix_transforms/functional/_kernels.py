@@ -124,12 +124,13 @@ def memory_order(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...] | None]
 
 def _autocast_on(x: torch.Tensor) -> bool:
     """Whether autocast is on for ``x``'s device: it would run matrix products in half precision."""
-    if torch.compiler.is_compiling():  # not the caches: Dynamo would trace through them, and warn
-        return torch.amp.is_autocast_available(x.device.type) and torch.is_autocast_enabled(x.device.type)
-    if not _any_autocast():  # no region open on any device (most calls): one call, no device lookup
+    compiling = torch.compiler.is_compiling()
+    if not compiling and not _any_autocast():  # no region open on any device (most calls): one call
         return False
     device_type = x.device.type
-    return _autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+    # under compile, not the cache: Dynamo would trace through it, and warn that it does
+    available = torch.amp.is_autocast_available if compiling else _autocast_available
+    return available(device_type) and torch.is_autocast_enabled(device_type)
 
 
 #: Whether an autocast region is open on any device in this thread (private to torch, so only a
