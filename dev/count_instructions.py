@@ -55,18 +55,26 @@ def child(name: str, calls: int, shape: list[int], flag: Path) -> None:
 
     for _ in range(50):
         call()
-    _step(flag, "ready", "go")
+    _signal(flag, "ready", "go")
     for _ in range(calls):
         call()
-    _step(flag, "done", "exit")
+    _signal(flag, "done", "exit")
 
 
-def _step(flag: Path, say: str, await_: str, timeout: float = 600.0) -> None:
+def _signal(flag: Path, say: str, answer: str) -> None:
+    """Tell the other side ``say`` (a file beside ``flag``), then wait for its ``answer``."""
     flag.with_suffix("." + say).touch()
+    _wait_for(flag.with_suffix("." + answer), 600.0)
+
+
+def _wait_for(path: Path, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until ``path`` exists; raise after ``timeout`` seconds, or once ``process`` has exited."""
     deadline = time.monotonic() + timeout
-    while not flag.with_suffix("." + await_).exists():
+    while not path.exists():
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the child exited (status {process.returncode}) before {path.suffix[1:]!r}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no {await_!r} from the parent within {timeout} s")
+            raise TimeoutError(f"no {path.suffix[1:]!r} within {timeout} s")
         time.sleep(0.05)
 
 
@@ -82,7 +90,7 @@ def count(name: str, calls: int, shape: list[int]) -> float:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             for say, answer, switch in (("ready", "go", "on"), ("done", "exit", "off")):
-                _await(flag.with_suffix("." + say), process)
+                _wait_for(flag.with_suffix("." + say), 900.0, process)
                 subprocess.run(["callgrind_control", "-i", switch, str(process.pid)], check=True,
                                capture_output=True, timeout=60)  # fmt: skip
                 flag.with_suffix("." + answer).touch()
@@ -97,16 +105,6 @@ def count(name: str, calls: int, shape: list[int]) -> float:
             for match in re.finditer(r"^(?:summary|totals): (\d+)", path.read_text(), re.MULTILINE)
         ]
     return max(totals) / calls
-
-
-def _await(path: Path, process: subprocess.Popen[bytes], timeout: float = 900.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if process.poll() is not None:
-            raise RuntimeError(f"the child exited (status {process.returncode}) before {path.suffix[1:]!r}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {path.suffix[1:]!r} from the child within {timeout} s")
-        time.sleep(0.2)
 
 
 def main() -> None:
