@@ -83,6 +83,39 @@ def test_zeta_ranks_are_uniform_when_keys_tie(random_bits: int | None) -> None:
     assert chi2 < 49.7  # the 99.9 % quantile for 23 degrees of freedom
 
 
+@pytest.mark.parametrize("n", range(1, _draws._TABLE_MAX + 1))
+def test_the_ranking_table_holds_every_ranking_once(n: int) -> None:
+    """Row ``p`` of each of the (N−1)! rankings ranks ``p`` first and is a permutation; none repeats."""
+    table, count, _ = _draws._ranking_table(n)
+    assert table.shape == (n, math.factorial(n - 1), n) and count == math.factorial(n - 1)
+    for p in range(n):
+        rankings = {tuple(row) for row in table[p].tolist()}
+        assert len(rankings) == count
+        assert all(sorted(row) == list(range(n)) and row[p] == 0 for row in rankings)
+
+
+@pytest.mark.parametrize("limit", [None, 3 << 60])  # all words kept; about 3 of 5 drawn again
+def test_table_rankings_are_uniform_and_words_past_the_limit_drawn_again(limit: int | None) -> None:
+    """Row 0 of N = 5 takes each of the 4! = 24 rankings equally often (chi-square, 23 d.o.f.).
+
+    With ``limit`` below 2^63, words at or above it are drawn again: keeping them (``mod 24``)
+    instead would favour some rankings, and no row may come back with a word past the limit.
+    """
+    g = torch.Generator().manual_seed(3)
+    draws = 4800
+    table, count, _ = _draws._ranking_table(5)
+    limit_used = limit if limit is None else limit // count * count
+    counts = collections.Counter(
+        tuple(_draws._table_ranks(5, g, limit_used)[0].tolist()) for _ in range(draws)
+    )
+    assert len(counts) == 24 and set(counts) == {tuple(row) for row in table[0].tolist()}
+    chi2 = sum((c - draws / 24) ** 2 / (draws / 24) for c in counts.values())
+    assert chi2 < 49.7  # the 99.9 % quantile for 23 degrees of freedom
+    if limit_used is not None:
+        _, words = _draws._word_buffer(5)
+        assert (words < limit_used).all() and (words >= 0).all()
+
+
 @pytest.mark.parametrize("numpy_argsort", [True, False])
 @pytest.mark.parametrize("n", [5, 600])  # int32 keys, int64 keys
 def test_rows_drawn_again_are_permutations_led_by_their_sample(n: int, numpy_argsort: bool) -> None:
