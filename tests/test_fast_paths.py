@@ -21,7 +21,7 @@ from tests.numerics import assert_products_agree, assert_same_mix
 from tests.strategies import make_images
 from zmix_transforms import _backend
 from zmix_transforms import functional as F
-from zmix_transforms.functional import _inplace
+from zmix_transforms.functional import _draws, _inplace
 from zmix_transforms.functional._dtypes import truncating_copy_
 
 
@@ -121,16 +121,35 @@ def test_ranked_columns_of_some_rows_put_their_own_sample_first() -> None:
 def test_zeta_weights_through_numpy_equal_torch(n: int, dtype: torch.dtype) -> None:
     """The same random words ranked in NumPy give the same matrix, element for element.
 
-    Up to N = 8 each row's ranking is looked up in a table (in NumPy, or in torch), then scattered
-    by NumPy below N = 64 and by ``torch.scatter_`` from there (and for bfloat16, which
-    NumPy lacks).
+    Above N = 8 the weights are scattered by NumPy below N = 64 and by ``torch.scatter_`` from there
+    (and for bfloat16, which NumPy lacks). Up to N = 8, on either route, each row's weights are
+    gathered from a table of every ranking's weights: they equal the series gathered by the ranks
+    the same words pick from the table of rankings.
 
     No arithmetic differs: the ranks are integers and the series is cast once and copied into place.
     """
     weights = F.zeta_weights(n, 2.8, generator=torch.Generator().manual_seed(n), dtype=dtype)
-    with _backend.routes(numpy_argsort=False):
-        expected = F.zeta_weights(n, 2.8, generator=torch.Generator().manual_seed(n), dtype=dtype)
+    if n <= _draws._TABLE_MAX:
+        ranks = torch.from_numpy(_draws._table_ranks(n, torch.Generator().manual_seed(n))).long()
+        expected = F.zeta_series(n, 2.8, dtype=dtype)[ranks]
+    else:
+        with _backend.routes(numpy_argsort=False):
+            expected = F.zeta_weights(n, 2.8, generator=torch.Generator().manual_seed(n), dtype=dtype)
     assert weights.dtype == dtype and torch.equal(weights, expected)
+
+
+@pytest.mark.parametrize("n", [1, 5, 8, 9, 70])
+def test_one_draw_in_two_dtypes_is_the_float64_draw_rounded_once(n: int) -> None:
+    """``ZetaMixup``'s float64 and float32 weights: one draw, the float32 one exactly the other rounded.
+
+    Up to N = 8 each dtype is gathered from its own table; above, the float64 matrix is cast.
+    """
+    weights, weights_float32 = _draws.zeta_weights_each(
+        n, 2.8, torch.Generator().manual_seed(n), None, (torch.float64, torch.float32)
+    )
+    alone = _draws.zeta_weights_unchecked(n, 2.8, torch.Generator().manual_seed(n), None, torch.float64)
+    assert torch.equal(weights, alone) and weights_float32.dtype == torch.float32
+    assert torch.equal(weights_float32, weights.to(torch.float32))
 
 
 def test_region_views_of_any_strides_paste_as_slicing_does() -> None:

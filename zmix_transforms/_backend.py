@@ -12,7 +12,7 @@ manager (the benchmark measures each route on and off that way). The routes:
   everywhere), and its small operations cost less per call; the weights are then scattered into
   their matrix there too for N < 64, and by ``torch.scatter_`` from there (NumPy's 2-D fancy
   index costs several ns a value). Off: the same steps in PyTorch. (Up to N = 8 no keys are
-  sorted, on or off: a row's ranking is looked up in a table of them all, ``_draws._table_ranks``.)
+  sorted, on or off: a row's ranking is looked up in a table of them all, ``_draws._table_rows``.)
 * ``numpy_draws``: the pairing's single cycle (``partners[σ_i] = σ_{i+1}``) built in NumPy from
   the permutation torch draws into a NumPy buffer, instead of three ATen calls (a roll, a scatter
   and the permutation): 1.3× faster for N of 8 to 128 (Benchmarks page). Off: the same in PyTorch.

@@ -13,7 +13,7 @@ from ._checks import (
     check_max_terms,
 )
 from .collate import MethodCollate
-from .functional._draws import zeta_weights_unchecked
+from .functional._draws import zeta_weights_each, zeta_weights_unchecked
 from .functional._dtypes import compute_dtype
 from .functional._kernels import (
     apply_terms_unchecked,
@@ -97,10 +97,11 @@ class ZetaMixup(_BatchMix):
                 dtype=torch.float64,
             )
             return {"indices": indices, "values": values}
-        weights = zeta_weights_unchecked(batch_size, self.gamma, generator, device, torch.float64)
         if any([compute_dtype(images.dtype) == torch.float32 for images in flat_inputs]):
-            return {"weights": weights, "weights_float32": weights.to(torch.float32)}
-        return {"weights": weights}
+            dtypes = (torch.float64, torch.float32)
+            weights, weights_float32 = zeta_weights_each(batch_size, self.gamma, generator, device, dtypes)
+            return {"weights": weights, "weights_float32": weights_float32}
+        return {"weights": zeta_weights_unchecked(batch_size, self.gamma, generator, device, torch.float64)}
 
     def rows_params(
         self, params: dict[str, Any], rows: torch.Tensor

@@ -438,8 +438,8 @@ def zeta_weights(
     The matrix is built without a Python loop: one ``argsort`` of random keys (the diagonal's key
     forced to the front) gives every row's order, and one ``scatter`` writes the p-series there (on
     the CPU up to N = 8, one random word a row picks its ranking from the table of all (N − 1)! of
-    them, and the p-series is gathered by those ranks). With
-    ``max_terms=k``, each row keeps its ``k`` largest terms, renormalized (see
+    them, and the row's weights are gathered from a table of every ranking's weights, made on
+    first use). With ``max_terms=k``, each row keeps its ``k`` largest terms, renormalized (see
     [`zeta_terms`][zeta_terms]); the rest of the row is 0.
 
     Args:
@@ -485,14 +485,29 @@ def zeta_weights_unchecked(
     dtype: torch.dtype | None,
 ) -> torch.Tensor:
     """[`zeta_weights`][zmix_transforms.functional.zeta_weights] of every term, on checked arguments."""
-    dtype = dtype or torch.get_default_dtype()
+    return zeta_weights_each(n, gamma, generator, device, (dtype or torch.get_default_dtype(),))[0]
+
+
+def zeta_weights_each(
+    n: int,
+    gamma: float,
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+    dtypes: tuple[torch.dtype, ...],
+) -> tuple[torch.Tensor, ...]:
+    """One draw of ``zeta_weights_unchecked``'s matrix in each of ``dtypes``, the widest first.
+
+    Each is the float64 weights rounded once to its dtype (the series is computed in float64), so
+    batches mixed in different dtypes share one draw: ``ZetaMixup`` draws float64 and float32.
+    """
     draw_on = draw_device(generator, device)
     if n <= _TABLE_MAX and draw_on.type == "cpu" and not torch.compiler.is_compiling():
-        # a small batch: each row's ranking looked up in the table of them all (_table_ranks)
-        ranks = _table_ranks(n, generator)
-        if dtype in _ARRAY_DTYPES:
-            return _on_device(torch.from_numpy(_series_array(n, gamma, dtype)[ranks]), device)
-        return _on_device(_series_tensor(n, gamma, dtype)[torch.from_numpy(ranks).long()], device)
+        # a small batch: each row's ranking picked from the table of them all, and its weights
+        # gathered from the table's rows of weights: one index_select a dtype (_table_rows)
+        rows = torch.tensor(_table_rows(n, generator))
+        drawn = [_weight_table(n, gamma, dtype).index_select(0, rows) for dtype in dtypes]
+        return tuple(_on_device(weights, device) for weights in drawn)
+    dtype = dtypes[0]
     if draw_on.type == "cpu" and _backend.ROUTES["numpy_argsort"] and not torch.compiler.is_compiling():
         # fast path: the rows ranked in NumPy from one torch draw of random words (see the
         # Performance log for its gain), the series scattered by NumPy for a small batch (one call
@@ -501,66 +516,94 @@ def zeta_weights_unchecked(
         columns = _ranked_rows_array(n, generator)
         array_dtype = _ARRAY_DTYPES.get(dtype)
         if n < _TORCH_SCATTER_MIN and array_dtype is not None:
-            weights = np.empty((n, n), dtype=array_dtype)
-            weights[_row_indices(n), columns] = _series_array(n, gamma, dtype)
-            return _on_device(torch.from_numpy(weights), device)
-        series = _series_tensor(n, gamma, dtype).expand(n, n)
-        return _on_device(_scatter_weights(torch.from_numpy(columns), series, every_entry=True), device)
-    series = zeta_series(n, gamma, device=device, dtype=dtype)
-    order = _ranked_rows(n, n, generator, draw_on).to(series.device, non_blocking=True)
-    return _scatter_weights(order, series.expand(n, n))
+            array = np.empty((n, n), dtype=array_dtype)
+            array[_row_indices(n), columns] = _series_array(n, gamma, dtype)
+            weights = torch.from_numpy(array)
+        else:
+            series = _series_tensor(n, gamma, dtype).expand(n, n)
+            weights = _scatter_weights(torch.from_numpy(columns), series, every_entry=True)
+        weights = _on_device(weights, device)
+    else:
+        series = zeta_series(n, gamma, device=device, dtype=dtype)
+        order = _ranked_rows(n, n, generator, draw_on).to(series.device, non_blocking=True)
+        weights = _scatter_weights(order, series.expand(n, n))
+    return (weights, *(weights.to(other) for other in dtypes[1:]))
 
 
-#: Up to this batch size a CPU draw looks each row's ranking up in a table of every ranking, one
-#: random word a row, instead of sorting a row of random keys: five array operations instead of
-#: thirteen. ``ZetaMixup`` at 8×3×8×8 (one thread, AMD EPYC with AVX2; the benchmark's per-call
-#: rows, three runs alternating with the keys) took 1.69–1.70× timm's mixup instead of 2.00–2.04×.
-#: The table holds (N−1)!·N² int8 ranks: 315 KiB for N = 8, 34 KiB for N = 7.
+#: Up to this batch size a CPU draw picks each row's ranking from a table of every ranking, with one
+#: random word a row, instead of sorting a row of random keys, and gathers the row's weights from a
+#: table of them (``_weight_table``): two ATen calls and no NumPy call instead of thirteen array
+#: operations. ``ZetaMixup`` at 8×3×8×8 (one thread, AMD EPYC with AVX2, side by side in one
+#: process) took 2.00–2.04× timm's mixup with the keys sorted, 1.69–1.70× with the rankings looked
+#: up but the weights scattered in NumPy, and 1.08–1.16× with the weights gathered by torch.
 _TABLE_MAX = 8
 
 
 @functools.lru_cache(maxsize=_TABLE_MAX)
-def _ranking_table(n: int) -> tuple[np.ndarray, int, np.ndarray]:
+def _ranking_table(n: int) -> tuple[np.ndarray, int]:
     """Every ranking of a row of ``n``: ``table[p, k, c]`` is column ``c``'s rank − 1 in row ``p``'s ``k``-th.
 
     Row ``p`` ranks itself first (0) and its ``n − 1`` partners by the ``k``-th of the ``(n − 1)!``
-    permutations, in lexicographic order. Returns the read-only int8 table, ``(n − 1)!`` and the
-    rows ``0..n−1``.
+    permutations, in lexicographic order. Returns the read-only int8 table (315 KiB for N = 8) and
+    ``(n − 1)!``.
     """
     orders = np.array(list(itertools.permutations(range(1, n))), dtype=np.int8)
     orders = orders.reshape(math.factorial(n - 1), n - 1)  # (1, 0) for n = 1
     table = np.zeros((n, len(orders), n), dtype=np.int8)
     for p in range(n):
         table[p][:, [c for c in range(n) if c != p]] = orders
-    rows = np.arange(n)
-    table.flags.writeable = rows.flags.writeable = False
-    return table, len(orders), rows
+    table.flags.writeable = False
+    return table, len(orders)
+
+
+@functools.lru_cache(maxsize=_TABLE_MAX)
+def _weight_table(n: int, gamma: float, dtype: torch.dtype) -> torch.Tensor:
+    """The weights of every ranking in the table, flattened: row ``p·(N − 1)! + k`` is row ``p``'s ``k``-th.
+
+    ``zeta_series(n, gamma)`` (rounded once to ``dtype``) gathered by the ranks; only read (by
+    ``index_select``). 2.5 MiB in float64 for N = 8, 270 KiB for N = 7.
+    """
+    table, count = _ranking_table(n)
+    ranks = torch.from_numpy(table.reshape(n * count, n).astype(np.int64))
+    return _series_tensor(n, gamma, dtype)[ranks]
+
+
+def _table_words(n: int, generator: torch.Generator | None, limit: int | None = None) -> list[int]:
+    """One random 63-bit word a row (drawn by torch), each below ``limit``.
+
+    ``limit`` is the largest multiple of ``(N − 1)!`` up to 2^63: words at or above it are drawn
+    again, so that ``word mod (N − 1)!`` is exactly uniform (a redraw happens with probability
+    below 6·10⁻¹⁶ a row; a lower ``limit`` is the tests' way to force them).
+    """
+    count = math.factorial(n - 1)
+    limit = limit if limit is not None else (1 << 63) // count * count
+    words = _thread_buffer(("table words", n), _new_words, n).random_(generator=generator).tolist()
+    while limit < 1 << 63 and max(words) >= limit:  # (N − 1)! of 1 or 2 divides 2^63: no check
+        again = [i for i, word in enumerate(words) if word >= limit]
+        fresh = torch.empty(len(again), dtype=torch.int64).random_(generator=generator).tolist()
+        for i, word in zip(again, fresh, strict=True):
+            words[i] = word
+    return words
+
+
+def _new_words(n: int) -> torch.Tensor:
+    return torch.empty(n, dtype=torch.int64)
+
+
+def _table_rows(n: int, generator: torch.Generator | None, limit: int | None = None) -> list[int]:
+    """Each row's uniformly random ranking with itself first, as its row of the flattened tables.
+
+    Row ``p`` takes ranking ``word mod (N − 1)!`` of ``_table_words``: row ``p·(N − 1)! + word mod
+    (N − 1)!`` of ``_ranking_table(n)`` and ``_weight_table``, flattened.
+    """
+    count = math.factorial(n - 1)
+    return [p * count + word % count for p, word in enumerate(_table_words(n, generator, limit))]
 
 
 def _table_ranks(n: int, generator: torch.Generator | None, limit: int | None = None) -> np.ndarray:
-    """Each row's ranks (int8, N × N, rank 1 as 0), a uniformly random ranking with ``p`` first per row.
-
-    One random 63-bit word a row (drawn by torch, into a NumPy buffer) picks the row's ranking
-    ``word mod (N − 1)!``. Words at or above ``limit``, the largest multiple of ``(N − 1)!`` up to
-    2^63, are drawn again, so every ranking is exactly equally likely (a redraw happens with
-    probability below 6·10⁻¹⁶ a row; ``limit`` is the tests' way to force them).
-    """
-    table, count, rows = _ranking_table(n)
-    limit = limit if limit is not None else (1 << 63) // count * count
-    words, array = _word_buffer(n)
-    words.random_(generator=generator)
-    while limit < 1 << 63 and array.max() >= limit:  # (N − 1)! of 1 or 2 divides 2^63: no check
-        redraw = array >= limit
-        words[torch.from_numpy(redraw)] = torch.empty(int(redraw.sum()), dtype=torch.int64).random_(
-            generator=generator
-        )
-    return table[rows, array % count]
-
-
-def _word_buffer(n: int) -> tuple[torch.Tensor, np.ndarray]:
-    """``n`` int64 words for ``_table_ranks``: a tensor and the NumPy array on its memory, this thread's."""
-    array, words = _thread_buffer(("table words", n), _new_order, n)
-    return words, array
+    """Each row's ranks (int8, N × N, rank 1 as 0) of ``_table_rows``'s rankings."""
+    table, count = _ranking_table(n)
+    return table.reshape(n * count, n)[_table_rows(n, generator, limit)]
 
 
 #: From this batch size the CPU draw scatters the weights with torch's ``scatter_`` (below, NumPy).
