@@ -533,9 +533,10 @@ def zeta_weights_each(
 #: Up to this batch size a CPU draw picks each row's ranking from a table of every ranking, with one
 #: random word a row, instead of sorting a row of random keys, and gathers the row's weights from a
 #: table of them (``_weight_table``): two ATen calls and no NumPy call instead of thirteen array
-#: operations. ``ZetaMixup`` at 8×3×8×8 (one thread, AMD EPYC with AVX2, side by side in one
-#: process) took 2.00–2.04× timm's mixup with the keys sorted, 1.69–1.70× with the rankings looked
-#: up but the weights scattered in NumPy, and 1.08–1.16× with the weights gathered by torch.
+#: operations. ``ZetaMixup`` at 8×3×8×8 (one thread; the benchmark's per-call rows, a ratio to
+#: timm's mixup in one process): on an AMD EPYC with AVX2, 2.00–2.04× with the keys sorted and
+#: 1.69–1.70× with the rankings looked up but the weights scattered in NumPy; on an AMD EPYC with
+#: AVX-512, 1.56–1.57× with that NumPy scatter and 1.32–1.47× with the weights gathered by torch.
 _TABLE_MAX = 8
 
 
