@@ -143,7 +143,12 @@ class FMix(_PairMix):
         partners = inpt.index_select(0, params["partners"].to(inpt.device))  # read before any write
         if torch.is_grad_enabled() and inpt.requires_grad and not inplace:  # features: differentiable
             return torch.where(view, inpt, partners)
-        out = inpt if inplace else torch.empty_like(inpt)  # in the input's dense layout
+        if inplace:
+            out = inpt
+        elif partners.stride() == inpt.stride():  # the gather's buffer, overwritten: no second batch
+            out = partners
+        else:
+            out = torch.empty_like(inpt)  # in the input's dense layout
         return torch.where(view, inpt, partners, out=out)
 
     def _repr_items(self) -> list[tuple[str, Any]]:

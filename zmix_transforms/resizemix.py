@@ -168,10 +168,10 @@ class ResizeMix(_PairMix):
             mixed = torch.where(regions, shrunk, inpt)
             return inpt.copy_(mixed) if inplace else mixed
         out = inpt if inplace else inpt.clone()
-        if isinstance(regions, Region):  # one region for the batch: one gather, one write
+        if isinstance(regions, Region):  # one region for the batch: the batch shrunk, its partners gathered
             sides = tuple(b - a for a, b in zip(regions.starts, regions.stops, strict=True))
             whole: tuple[Any, ...] = (..., *regions.slices())
-            out[whole] = _shrunk(inpt.index_select(0, partners), sides)
+            out[whole] = _shrunk(inpt, sides).index_select(0, partners)  # no full-size gather
             return out
         patches = []  # every patch read before any is written (in place, a partner may be overwritten)
         for p, region in enumerate(regions):
