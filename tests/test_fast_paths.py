@@ -93,6 +93,21 @@ def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torc
     assert out.is_contiguous()
 
 
+def test_fmix_makes_one_new_batch_and_resizemix_gathers_only_the_patches() -> None:
+    """FMix writes into the buffer of its partners' gather; ResizeMix gathers the shrunk patches.
+
+    At their peaks FMix held a gathered batch and its result (2.01× the batch) and holds one
+    (1.01×); ResizeMix with τ ≈ 0.8 held its result, a full-size gather and the gather shrunk along
+    H (2.80×) and now shrinks the batch before gathering (2.44×).
+    """
+    x, labels = make_images((16, 3, 40, 40), torch.float32, seed=5), torch.arange(16) % 10
+    batch_bytes = x.numel() * x.element_size()
+    for transform, limit in ((Z.FMix(num_classes=10), 1.2), (Z.ResizeMix((0.79, 0.8), num_classes=10), 2.5)):
+        peak, (out, _) = peak_bytes(transform, x, labels)
+        assert peak <= limit * batch_bytes, f"{transform}: peak {peak / batch_bytes:.2f}× the batch"
+        assert out.data_ptr() != x.data_ptr() and out.stride() == x.stride()
+
+
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
 @pytest.mark.parametrize("n", [1, 2, 7, 64, 300, 1100])
 def test_ranked_columns_through_numpy_equal_torch(n: int, dtype: torch.dtype) -> None:
