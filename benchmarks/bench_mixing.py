@@ -117,12 +117,16 @@ def build_cases(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> list
     # every transform and collate function is built once, as a training script builds it
     mixup, cutmix = Z.MixUp(num_classes=NUM_CLASSES), Z.CutMix(num_classes=NUM_CLASSES)
     zeta = Z.ZetaMixup(num_classes=NUM_CLASSES)
+    others = [Z.ZetaCutMix(num_classes=NUM_CLASSES), Z.FMix(num_classes=NUM_CLASSES)]
+    others.append(Z.ResizeMix(num_classes=NUM_CLASSES))
     v2_mixup, v2_cutmix = v2.MixUp(num_classes=NUM_CLASSES), v2.CutMix(num_classes=NUM_CLASSES)
     cases = [
         Case(f"copy of the batch [{tag}]", "floor", lambda: images.clone()),
         Case(f"MixUp [{tag}]", "ours", lambda: mixup(images, labels)),
         Case(f"CutMix [{tag}]", "ours", lambda: cutmix(images, labels)),
         Case(f"ZetaMixup [{tag}]", "ours", lambda: zeta(images, labels)),
+        # the other methods, for their cost beside these (no anchor does what they do)
+        *[Case(f"{type(t).__name__} [{tag}]", "ours", partial(t, images, labels)) for t in others],
     ]
     if is_float:
         product_buffer = torch.empty(n, images[0].numel(), device=device)  # no allocation: arithmetic alone
