@@ -246,6 +246,9 @@ FAST_PATH_CASES = [
     ("onednn_products", "ZetaMixup", (64, 3, 224, 224), torch.float32),
     ("onednn_products", "ZetaMixupCollate", (64, 3, 224, 224), torch.float32),
     ("onednn_products", "ZetaMixupCollate", (64, 3, 224, 224), torch.uint8),
+    ("selection_masks", "FMix", (64, 3, 224, 224), torch.float32),
+    ("selection_masks", "FMix mode=elem", (128, 3, 64, 64), torch.float32),
+    ("selection_masks", "FMix mode=elem", (64, 3, 224, 224), torch.float32),
 ]
 
 
@@ -264,8 +267,9 @@ def fast_path_rows(quick: bool) -> list[tuple[str, str, float, float, float]]:
             def run(n: int = shape[0]) -> Any:
                 return [F.cycle_partners(n) for _ in range(100)]
 
-        else:
-            target = getattr(Z, name)(num_classes=NUM_CLASSES)
+        else:  # a transform or collate, "mode=elem" for one draw per sample
+            method, _, mode = name.partition(" mode=")
+            target = getattr(Z, method)(num_classes=NUM_CLASSES, **({"mode": mode} if mode else {}))
             run = partial(target, samples) if name.endswith("Collate") else partial(target, images, labels)
 
         def off(run: Callable[[], Any] = run, route: str = route) -> Any:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -21,6 +22,7 @@ from tests.numerics import assert_products_agree, assert_same_mix
 from tests.strategies import make_images
 from zmix_transforms import _backend
 from zmix_transforms import functional as F
+from zmix_transforms.fmix import _top_shares, fmix_masks
 from zmix_transforms.functional import _draws, _inplace
 from zmix_transforms.functional._dtypes import truncating_copy_
 
@@ -91,6 +93,31 @@ def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torc
     assert peak < 1.6 * batch_bytes
     _assert_mixed(out, x, weights)
     assert out.is_contiguous()
+
+
+@pytest.mark.parametrize(
+    ("count", "spatial"), [(1, (64, 64)), (5, (70, 90)), (2, (16, 16, 20)), (3, (32, 32))]
+)
+def test_fmix_masks_by_selection_equal_those_by_sort(count: int, spatial: tuple[int, ...]) -> None:
+    """The ``selection_masks`` route sets the same pixels as the sort, kept shares 0 and 1 included."""
+    lams = torch.rand(count, dtype=torch.float64, generator=torch.Generator().manual_seed(count))
+    lams[0] = 0.0 if count > 1 else lams[0]
+    lams[-1] = 1.0 if count > 2 else lams[-1]
+    masks = fmix_masks(lams, spatial, 3.0, torch.Generator().manual_seed(7))
+    with _backend.routes(selection_masks=False):
+        expected = fmix_masks(lams, spatial, 3.0, torch.Generator().manual_seed(7))
+    assert torch.equal(masks, expected)
+    pixels = math.prod(spatial)
+    assert masks.flatten(1).sum(1).tolist() == (lams * pixels).round().long().tolist()
+
+
+def test_fmix_masks_with_values_tied_at_the_threshold_keep_their_exact_share() -> None:
+    """Where values tie at a row's threshold, ``>=`` would set too many: the sort decides instead."""
+    noise = torch.arange(5000, dtype=torch.float64).floor_divide(10).reshape(1, -1)  # ten of each value
+    for kept in (1, 15, 4995):
+        masks = _top_shares(noise, torch.tensor([kept]))
+        assert int(masks.sum()) == kept
+        assert noise[masks].min() >= noise[~masks].max()
 
 
 def test_fmix_makes_one_new_batch_and_resizemix_gathers_only_the_patches() -> None:

@@ -43,6 +43,9 @@ what its kernel's formula computes:
   where oneDNN's AVX-512 kernels were about 2× faster; on an Intel Xeon with AVX-512 MKL was as
   fast or faster. Both sum the same terms in their own order: the values agree within the product
   bound (README, Guarantees), and a process keeps its choice for each shape class (off: ``torch.mm``).
+* ``selection_masks``: FMix's masks on the CPU, the top share of each noise's values, set from a
+  threshold each row's selection finds (``kthvalue``, linear in the row) instead of from a sort
+  and a scatter of the row; where values tie at a threshold, the sort decides (off: the sort).
 * ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows
   are mixed from (mixup, CutMix, ζ-mixup with ``max_terms``), when that moves fewer rows than
   gathering every batch (off: all-gather every batch). Set it alike on every rank.
@@ -81,6 +84,7 @@ ROUTES: dict[str, bool] = {
     "int16_casts": True,
     "onednn_products": True,
     "fetch_rows": True,
+    "selection_masks": True,
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from typing_extensions import Unpack
 
+from . import _backend
 from . import functional as F
 from ._checks import check_finite_positive, check_spatial_sizes
 from .collate import MethodCollate
@@ -62,12 +63,31 @@ def fmix_masks(
     noise = torch.fft.irfftn(
         torch.complex(parts[0], parts[1]) * scale, s=spatial, dim=tuple(range(1, len(spatial) + 1))
     )
-    pixels = math.prod(spatial)
-    order = noise.reshape(len(lams), pixels).argsort(dim=1, descending=True)
-    kept = (lams.to(torch.float64) * pixels).round().long().unsqueeze(1)
-    ranks = torch.arange(pixels, device=device).expand(len(lams), pixels)
-    masks = torch.empty((len(lams), pixels), dtype=torch.bool, device=device)
-    return masks.scatter_(1, order, ranks < kept).reshape(len(lams), *spatial)
+    kept = (lams.to(torch.float64) * math.prod(spatial)).round().long()
+    return _top_shares(noise.reshape(len(lams), -1), kept).reshape(len(lams), *spatial)
+
+
+#: From this many pixels a mask's threshold is selected, not sorted for: one 64² mask 1.26×, 128²
+#: 1.90×, 224² 1.95× faster, 32 of them 1.30×, 1.60× and 1.54× (32²: 1.09×, 1.24×; AMD EPYC, AVX-512).
+_SELECTION_MIN_PIXELS = 4096
+
+
+def _top_shares(noise: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    """(L, P) bool masks, row ``l`` set at its ``kept[l]`` largest values: the order of a sort."""
+    rows, pixels = noise.shape
+    selection = _backend.ROUTES["selection_masks"] and not torch.compiler.is_compiling()
+    if noise.device.type == "cpu" and pixels >= _SELECTION_MIN_PIXELS and selection:
+        # fast path: each row's threshold by selection (kthvalue), not a sort and a scatter of the row
+        masks = torch.zeros(noise.shape, dtype=torch.bool)
+        for row, count in enumerate(kept.tolist()):
+            if count:
+                torch.ge(noise[row], noise[row].kthvalue(pixels - count + 1).values, out=masks[row])
+        if torch.equal(masks.sum(1), kept):  # else values tie at a threshold: the sort picks
+            return masks
+    order = noise.argsort(dim=1, descending=True)
+    ranks = torch.arange(pixels, device=noise.device).expand(rows, pixels)
+    masks = torch.empty((rows, pixels), dtype=torch.bool, device=noise.device)
+    return masks.scatter_(1, order, ranks < kept.unsqueeze(1))
 
 
 class FMix(_PairMix):
