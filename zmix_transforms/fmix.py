@@ -7,6 +7,7 @@ volumes, masks, integer dtypes, per-rank draws and mixing across ranks.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -53,18 +54,25 @@ def fmix_masks(
         (torch.Size([1, 8, 8]), 16)
     """
     device = lams.device
-    axes = [torch.fft.fftfreq(size, device=device, dtype=torch.float64) for size in spatial[:-1]]
-    axes.append(torch.fft.rfftfreq(spatial[-1], device=device, dtype=torch.float64))
-    frequency = torch.stack(torch.meshgrid(*axes, indexing="ij")).square().sum(0).sqrt()
-    scale = frequency.clamp_min(1.0 / max(spatial)).pow(-decay)
-    parts = torch.randn(
-        (2, len(lams), *frequency.shape), generator=generator, dtype=torch.float64, device=device
-    )
+    # made once per size, decay and device (nine ATen calls a draw saved), but not while traced
+    scale = (_scale if torch.compiler.is_compiling() else _cached_scale)(spatial, decay, device)
+    parts = torch.randn((2, len(lams), *scale.shape), generator=generator, dtype=torch.float64, device=device)
     noise = torch.fft.irfftn(
         torch.complex(parts[0], parts[1]) * scale, s=spatial, dim=tuple(range(1, len(spatial) + 1))
     )
     kept = (lams.to(torch.float64) * math.prod(spatial)).round().long()
     return _top_shares(noise.reshape(len(lams), -1), kept).reshape(len(lams), *spatial)
+
+
+def _scale(spatial: tuple[int, ...], decay: float, device: torch.device) -> torch.Tensor:
+    """The spectrum's scale ``1 / f^decay`` over the real FFT's frequencies (``f`` at least 1 / max side)."""
+    axes = [torch.fft.fftfreq(size, device=device, dtype=torch.float64) for size in spatial[:-1]]
+    axes.append(torch.fft.rfftfreq(spatial[-1], device=device, dtype=torch.float64))
+    frequency = torch.stack(torch.meshgrid(*axes, indexing="ij")).square().sum(0).sqrt()
+    return frequency.clamp_min(1.0 / max(spatial)).pow(-decay)
+
+
+_cached_scale = functools.lru_cache(maxsize=16)(_scale)  # only read
 
 
 #: From this many pixels a mask's threshold is selected, not sorted for: one 64² mask 1.26×, 128²
