@@ -600,7 +600,7 @@ def report(
     lines = [
         "# Benchmarks",
         "",
-        f"Measured on {datetime.date.today().isoformat()}: {machine()}.",
+        f"Measured on {datetime.date.today().isoformat()} at commit {_commit()}: {machine()}.",
         "Regenerate with `python benchmarks/bench_mixing.py` (needs the `bench` extra for timm).",
         "Every number of a batch shape comes from one process, the cases alternating round by round;",
         "a time is the median over rounds, a ratio the median of per-round ratios. Every transform and",
