@@ -153,9 +153,10 @@ class FMix(_PairMix):
             partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
             lam, pick = torch.where(mixed.to(on), lam[leaders.to(on)], 1.0), leaders.to(on)
         masks = fmix_masks(lam, spatial, self.decay, generator)
+        pixels = math.prod(spatial)
+        kept = (lam.to(torch.float64) * pixels).round() / pixels  # the share fmix_masks sets, exactly
         if pick is not None:  # a pair shares its leader's mask
-            masks = masks[pick]
-        kept = masks.flatten(1).double().mean(1)
+            masks, kept = masks[pick], kept[pick]
         return {
             "mask": masks.to(device),
             "lam": kept.to(device) if pick is not None else (kept[0] if compiling else float(kept)),
