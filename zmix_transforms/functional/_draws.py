@@ -536,7 +536,7 @@ def zeta_weights_each(
 #: operations. ``ZetaMixup`` at 8×3×8×8 (one thread; the benchmark's per-call rows, a ratio to
 #: timm's mixup in one process): on an AMD EPYC with AVX2, 2.00–2.04× with the keys sorted and
 #: 1.69–1.70× with the rankings looked up but the weights scattered in NumPy; on an AMD EPYC with
-#: AVX-512, 1.56–1.57× with that NumPy scatter and 1.30–1.80× (1.47× or less in ten runs of eleven)
+#: AVX-512, 1.56–1.57× with that NumPy scatter and 1.30–1.80× (1.47× or less in eleven runs of twelve)
 #: with the weights gathered by torch.
 _TABLE_MAX = 8
 
