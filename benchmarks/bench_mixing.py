@@ -117,8 +117,7 @@ def build_cases(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> list
     # every transform and collate function is built once, as a training script builds it
     mixup, cutmix = Z.MixUp(num_classes=NUM_CLASSES), Z.CutMix(num_classes=NUM_CLASSES)
     zeta = Z.ZetaMixup(num_classes=NUM_CLASSES)
-    others = [Z.ZetaCutMix(num_classes=NUM_CLASSES), Z.FMix(num_classes=NUM_CLASSES)]
-    others.append(Z.ResizeMix(num_classes=NUM_CLASSES))
+    others = [method(num_classes=NUM_CLASSES) for method in (Z.ZetaCutMix, Z.FMix, Z.ResizeMix)]
     v2_mixup, v2_cutmix = v2.MixUp(num_classes=NUM_CLASSES), v2.CutMix(num_classes=NUM_CLASSES)
     cases = [
         Case(f"copy of the batch [{tag}]", "floor", lambda: images.clone()),
