@@ -16,6 +16,10 @@ manager (the benchmark measures each route on and off that way). The routes:
 * ``numpy_draws``: the pairing's single cycle (``partners[σ_i] = σ_{i+1}``) built in NumPy from
   the permutation torch draws into a NumPy buffer, instead of three ATen calls (a roll, a scatter
   and the permutation): 1.3× faster for N of 8 to 128 (Benchmarks page). Off: the same in PyTorch.
+* ``selection_masks``: FMix's masks on the CPU from 4096 pixels, the top share of each noise's
+  values, set from a threshold each row's selection finds (``kthvalue``, linear in the row)
+  instead of from a sort and a scatter of the row; where values tie at a threshold, the sort
+  decides (off: the sort).
 
 The kernels' own fast paths (``zmix_transforms.functional``) switch the same way; each computes
 what its kernel's formula computes:
@@ -43,9 +47,6 @@ what its kernel's formula computes:
   where oneDNN's AVX-512 kernels were about 2× faster; on an Intel Xeon with AVX-512 MKL was as
   fast or faster. Both sum the same terms in their own order: the values agree within the product
   bound (README, Guarantees), and a process keeps its choice for each shape class (off: ``torch.mm``).
-* ``selection_masks``: FMix's masks on the CPU, the top share of each noise's values, set from a
-  threshold each row's selection finds (``kthvalue``, linear in the row) instead of from a sort
-  and a scatter of the row; where values tie at a threshold, the sort decides (off: the sort).
 * ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows
   are mixed from (mixup, CutMix, ζ-mixup with ``max_terms``), when that moves fewer rows than
   gathering every batch (off: all-gather every batch). Set it alike on every rank.
