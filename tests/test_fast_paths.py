@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -305,6 +308,35 @@ def test_the_environment_switch_names_routes_or_all() -> None:
         _backend.disabled_routes("numpy_argsort,mkl")
     with pytest.raises(ValueError, match=r"got 'all'$"):  # "all" is all or nothing
         _backend.disabled_routes("all,numpy_argsort")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("selection_masks", "{'selection_masks': False, 'numpy_draws': True}"),
+        ("all", "{'selection_masks': False, 'numpy_draws': False}"),
+        ("numpy_draws,mkl", "ValueError: ZMIX_TRANSFORMS_DISABLE must be 'all' or name routes among"),
+    ],
+)
+def test_the_environment_switch_reaches_the_routes_methods_declare(value: str, expected: str) -> None:
+    """A method's own route (``declare_route``, from its module) is switched by the environment too.
+
+    The variable is read once the package is imported, after every method's module.
+    """
+    code = (
+        "import zmix_transforms as Z\n"
+        "print({k: Z._backend.ROUTES[k] for k in ('selection_masks', 'numpy_draws')})"
+    )
+    env = {**os.environ, "ZMIX_TRANSFORMS_DISABLE": value}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert expected in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_declaring_a_route_again_keeps_its_state(on: bool) -> None:
+    with _backend.routes(selection_masks=on):
+        _backend.declare_route("selection_masks")
+        assert _backend.ROUTES["selection_masks"] is on
 
 
 def test_routes_refuse_unknown_names() -> None:

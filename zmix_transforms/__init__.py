@@ -6,7 +6,7 @@ Examples:
     >>> collate = ZetaMixupCollate(num_classes=10)   # DataLoader(ds, batch_size=128, collate_fn=collate)
 """
 
-from . import functional
+from . import _backend, functional
 from .collate import MethodCollate, MixCollate
 from .cutmix import CutMix, CutMixCollate
 from .fmix import FMix, FMixCollate
@@ -19,6 +19,8 @@ from .zeta_cutmix import ZetaCutMix, ZetaCutMixCollate
 from .zeta_mixup import ZetaMixup, ZetaMixupCollate
 
 __version__ = "0.1.0"
+
+_backend.read_environment()  # every route is declared now, the methods' own ones included
 
 __all__ = [
     "CutMix",

@@ -16,10 +16,10 @@ manager (the benchmark measures each route on and off that way). The routes:
 * ``numpy_draws``: the pairing's single cycle (``partners[σ_i] = σ_{i+1}``) built in NumPy from
   the permutation torch draws into a NumPy buffer, instead of three ATen calls (a roll, a scatter
   and the permutation): 1.3× faster for N of 8 to 128 (Benchmarks page). Off: the same in PyTorch.
-* ``selection_masks``: FMix's masks on the CPU from 4096 pixels, the top share of each noise's
-  values, set from a threshold each row's selection finds (``kthvalue``, linear in the row)
-  instead of from a sort and a scatter of the row; where values tie at a threshold, the sort
-  decides (off: the sort).
+
+A method's module declares the routes of its own draws and kernels beside them
+([`declare_route`][zmix_transforms._backend.declare_route]), with their documentation; they are
+listed in ``ROUTES`` and switched the same way once the package is imported.
 
 The kernels' own fast paths (``zmix_transforms.functional``) switch the same way; each computes
 what its kernel's formula computes:
@@ -71,7 +71,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["ROUTES", "product", "ranked_columns", "routes"]
+__all__ = ["ROUTES", "declare_route", "product", "ranked_columns", "routes"]
 
 #: Which routes are on; ``ZMIX_TRANSFORMS_DISABLE="numpy_argsort,narrow_blocks"`` turns those off at
 #: import, ``ZMIX_TRANSFORMS_DISABLE=all`` every one.
@@ -85,8 +85,20 @@ ROUTES: dict[str, bool] = {
     "int16_casts": True,
     "onednn_products": True,
     "fetch_rows": True,
-    "selection_masks": True,
 }
+
+
+def declare_route(name: str) -> None:
+    """Add a method's own fast path to ``ROUTES``, on; its module calls this when it is imported.
+
+    ``ZMIX_TRANSFORMS_DISABLE`` is read once every method's module is imported, at the end of the
+    package's import, so it may name these routes too. Declaring a route again (a module reloaded)
+    leaves it as it is.
+
+    Args:
+        name: The route's name.
+    """
+    ROUTES.setdefault(name, True)
 
 
 def disabled_routes(value: str) -> list[str]:
@@ -102,8 +114,10 @@ def disabled_routes(value: str) -> list[str]:
     return names
 
 
-for _name in disabled_routes(os.environ.get("ZMIX_TRANSFORMS_DISABLE", "")):
-    ROUTES[_name] = False
+def read_environment() -> None:
+    """Turn off the routes ``ZMIX_TRANSFORMS_DISABLE`` names: the package's last step on import."""
+    for name in disabled_routes(os.environ.get("ZMIX_TRANSFORMS_DISABLE", "")):
+        ROUTES[name] = False
 
 
 @contextmanager

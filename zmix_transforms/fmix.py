@@ -78,6 +78,7 @@ _cached_scale = functools.lru_cache(maxsize=16)(_scale)  # only read
 #: From this many pixels a mask's threshold is selected, not sorted for: one 64² mask 1.26×, 128²
 #: 1.90×, 224² 1.95× faster, 32 of them 1.30×, 1.60× and 1.54× (32²: 1.09×, 1.24×; AMD EPYC, AVX-512).
 _SELECTION_MIN_PIXELS = 4096
+_backend.declare_route("selection_masks")  # _top_shares' fast path on the CPU (off: the sort)
 
 
 def _top_shares(noise: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """The base of the batch mixing transforms for ``torchvision.transforms.v2`` pipelines.
 
-Each method is one module (``zeta_mixup``, ``mixup``, ``cutmix``, ``zeta_cutmix``, ``fmix``,
-``resizemix``) that declares its own parameters, its draw and its kernels on ``_BatchMix`` (or
-``_PairMix``, for a mix of each sample with one partner), and its collate on ``MethodCollate``.
+Each method is one module of the package (``mixup`` is the shortest) that declares its own
+parameters, its draw and its kernels on ``_BatchMix`` (or ``_PairMix``, for a mix of each sample
+with one partner), and its collate on ``MethodCollate``.
 Each transform follows torchvision's ``MixUp``/``CutMix``: ``mix`` (``forward``) finds the image
 batch, masks and labels in whatever structure it was given and checks them once, ``draw_params``
 draws the random parameters once, then ``mix_images`` applies them to every image batch and mask
