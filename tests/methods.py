@@ -8,6 +8,7 @@ only, never on the values, so running it again with the same seed on identity la
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -310,6 +311,11 @@ COLLATE_CLASSES = [
 ]
 
 
+#: The methods that blend pixels (masks become soft masks) and those that draw per "elem" or "pair".
+BLENDING_CLASSES = [cls for cls in TRANSFORM_CLASSES if cls.blends]
+MODE_CLASSES = [cls for cls in TRANSFORM_CLASSES if "mode" in inspect.signature(cls).parameters]
+
+
 def method_of(cls: type) -> type:
     """The transform class a collate class builds (a transform class itself otherwise)."""
     return getattr(cls, "transform_class", cls)
@@ -317,7 +323,5 @@ def method_of(cls: type) -> type:
 
 def positional_parameters(cls: type) -> list[str]:
     """The parameters a method takes by position (``gamma``, ``alpha``, ``scale``), in order."""
-    import inspect
-
     parameters = inspect.signature(method_of(cls)).parameters.values()
     return [q.name for q in parameters if q.kind is q.POSITIONAL_OR_KEYWORD]

@@ -14,7 +14,7 @@ import torch
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
-from tests.methods import COLLATE_CLASSES, METHOD_IDS, METHODS, TRANSFORM_CLASSES
+from tests.methods import COLLATE_CLASSES, METHOD_IDS, METHODS, MODE_CLASSES, TRANSFORM_CLASSES
 from zmix_transforms import functional as F
 
 META = torch.device("meta")  # stands in for another device: no data, every op shape-checks only
@@ -455,8 +455,8 @@ def test_meta_and_real_tensors_are_not_mixed_together(mode: str) -> None:
     images, labels = torch.rand(4, 3, 4, 5), torch.arange(4) % 3
     meta_mask = tv_tensors.Mask(torch.zeros(4, 4, 5, dtype=torch.long, device="meta"))
     hint = r"or neither on it \(a meta batch has no values to mix real ones with\), got "
-    for make in (Z.MixUp, Z.CutMix, Z.ZetaMixup):
-        options = {} if make is Z.ZetaMixup else {"mode": mode}
+    for make in TRANSFORM_CLASSES:
+        options = {"mode": mode} if make in MODE_CLASSES else {}
         with pytest.raises(
             ValueError, match=r"^labels must be on the meta device as images is, " + hint + "labels on cpu"
         ):

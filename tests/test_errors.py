@@ -11,7 +11,7 @@ import torch
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
-from tests.methods import COLLATE_CLASSES, TRANSFORM_CLASSES, positional_parameters
+from tests.methods import BLENDING_CLASSES, COLLATE_CLASSES, TRANSFORM_CLASSES, positional_parameters
 from zmix_transforms import functional as F
 
 TRANSFORMS = TRANSFORM_CLASSES
@@ -224,7 +224,7 @@ def test_boxes_are_rejected(cls: type) -> None:
         cls(num_classes=3)(images, labels, boxes)
 
 
-@pytest.mark.parametrize("cls", [Z.ZetaMixup, Z.MixUp, Z.ZetaCutMix])
+@pytest.mark.parametrize("cls", BLENDING_CLASSES)
 def test_blending_methods_need_num_classes_for_class_index_masks(cls: type) -> None:
     mask = tv_tensors.Mask(torch.zeros(2, 8, 8, dtype=torch.uint8))
     with pytest.raises(ValueError, match=r"^num_classes must be given to mix class-index masks"):

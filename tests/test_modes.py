@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
+from tests.methods import MODE_CLASSES
 from tests.strategies import seeds
 from zmix_transforms import functional as F
 from zmix_transforms.functional import Region
@@ -41,7 +42,7 @@ def test_pair_partners_draw_every_pairing_equally_often() -> None:
 
 
 @pytest.mark.parametrize("mode", ["elem", "pair"])
-@pytest.mark.parametrize("make", [Z.MixUp, Z.CutMix], ids=["MixUp", "CutMix"])
+@pytest.mark.parametrize("make", MODE_CLASSES, ids=[cls.__name__ for cls in MODE_CLASSES])
 def test_p_is_drawn_per_sample_or_pair(mode: str, make: type) -> None:
     torch.manual_seed(0)
     transform = make(mode=mode, p=0.3, num_classes=20)
