@@ -3,8 +3,9 @@
 Eight 112×112 tiles are cut from the two photos that ship with scikit-learn
 (``load_sample_images()``: a Chinese temple and a flower), each tile its own class, and batched as a
 uint8 tensor, as ``v2.PILToTensor()`` and ``default_collate`` would give. The batch then goes through
-``MixUp``, ``CutMix``, ``ZetaMixup`` and ``ZetaCutMix``; under every tile, its soft label shows which
-tiles it is made of. Run ``python examples/gallery.py`` (``--quick``: a smaller figure).
+``MixUp``, ``CutMix``, ``FMix``, ``ResizeMix``, ``ZetaMixup`` and ``ZetaCutMix``; under every tile,
+its soft label shows which tiles it is made of. Run ``python examples/gallery.py`` (``--quick``: a
+smaller figure).
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "original": None,
         "MixUp (α=1)": Z.MixUp(1.0, num_classes=n),
         "CutMix (α=1)": Z.CutMix(1.0, num_classes=n),
+        "FMix (α=1)": Z.FMix(1.0, num_classes=n),
+        "ResizeMix": Z.ResizeMix(num_classes=n),
         "ζ-mixup (γ=2.8)": Z.ZetaMixup(2.8, num_classes=n),
         "ζ-mixup + CutMix": Z.ZetaCutMix(2.8, 1.0, num_classes=n),
     }
