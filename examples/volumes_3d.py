@@ -36,6 +36,8 @@ METHODS = {
     "none": None,
     "mixup": lambda: Z.MixUp(num_classes=CLASSES + 1, spatial_dims=3),
     "CutMix": lambda: Z.CutMix(num_classes=CLASSES + 1, spatial_dims=3),
+    "FMix": lambda: Z.FMix(num_classes=CLASSES + 1, spatial_dims=3),
+    "ResizeMix": lambda: Z.ResizeMix(num_classes=CLASSES + 1, spatial_dims=3),
     "ζ-mixup": lambda: Z.ZetaMixup(num_classes=CLASSES + 1, spatial_dims=3),
 }
 
