@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import statistics
 import subprocess
@@ -787,7 +788,13 @@ CUDA_PLACEHOLDER = (
 
 
 def _commit() -> str:
-    """The checkout's commit (with ``+changes`` when the tree differs from it), or ``unknown``."""
+    """The checkout's commit (with ``+changes`` when the tree differs from it), or ``unknown``.
+
+    ``ZMIX_BENCH_COMMIT``, when set, names it instead: for a copy of the tree without its git
+    history, as ``dev/gpu_check.sh`` runs on a GPU machine.
+    """
+    if os.environ.get("ZMIX_BENCH_COMMIT"):
+        return os.environ["ZMIX_BENCH_COMMIT"]
 
     def git(*args: str) -> str:
         root = Path(__file__).resolve().parent.parent

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -83,6 +85,12 @@ def test_a_cuda_section_names_the_commit_it_measured() -> None:
     assert section.startswith("## CUDA (a GPU, measured ")
     if head.returncode == 0:  # a checkout: its commit, marked when the tree has changes
         assert f"at commit {head.stdout.strip()}" in section
+
+
+def test_a_copy_without_git_names_its_commit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZMIX_BENCH_COMMIT", "abc1234")
+    section = _load().cuda_section([], "a GPU")
+    assert section.splitlines()[0].endswith("at commit abc1234)")
 
 
 def test_the_distributed_benchmark_measures_both_routes(tmp_path: Path) -> None:
