@@ -8,6 +8,7 @@ batch, masks and labels in whatever structure it was given and checks them once,
 draws the random parameters once, then ``mix_images`` applies them to every image batch and mask
 and ``mix_labels`` to the labels, with the kernels of `zmix_transforms.functional`. The options
 every method shares are declared once, in [`MixOptions`][MixOptions], and handled by the base.
+``docs/adding-a-method.md`` walks through a whole method written on it.
 """
 
 from __future__ import annotations
