@@ -311,6 +311,18 @@ COLLATE_CLASSES = [
 ]
 
 
+#: The eager transforms that read nothing back from the batch's device (on a GPU: no sync); on a
+#: GPU tests/test_cuda.py checks it, on the meta device (any read raises) tests/test_api.py.
+NO_SYNC = [
+    Z.ZetaMixup,
+    Z.MixUp,
+    Z.CutMix,
+    Z.FMix,
+    Z.ResizeMix,
+    partial(Z.MixUp, mode="elem"),
+    partial(Z.MixUp, mode="pair"),
+]
+
 #: The methods that blend pixels (masks become soft masks) and those that draw per "elem" or "pair".
 BLENDING_CLASSES = [cls for cls in TRANSFORM_CLASSES if cls.blends]
 MODE_CLASSES = [cls for cls in TRANSFORM_CLASSES if "mode" in inspect.signature(cls).parameters]

@@ -9,7 +9,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 import zmix_transforms as Z
-from tests.methods import TRANSFORM_CLASSES
+from tests.methods import NO_SYNC, TRANSFORM_CLASSES
 from zmix_transforms import functional as F
 
 TRANSFORMS = TRANSFORM_CLASSES
@@ -163,3 +163,12 @@ def test_loss_trains_on_mixed_labels() -> None:
     loss = Z.SoftTargetCrossEntropy()(model(images / 255), labels)
     loss.backward()
     assert torch.isfinite(loss) and model[1].weight.grad is not None and model[1].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("make", NO_SYNC, ids=lambda make: repr(make(num_classes=10)))
+def test_an_eager_call_reads_nothing_back_from_the_batch_device(make: type) -> None:
+    """Drawn for and mixed on meta tensors, where reading a value raises: on a GPU, no sync."""
+    transform = make(num_classes=10)
+    images, labels = torch.empty(16, 3, 32, 32, device="meta"), torch.empty(16, 10, device="meta")
+    params = transform.draw_params([images], None)
+    assert transform.mix_images(images, params).is_meta and transform.mix_labels(labels, params).is_meta

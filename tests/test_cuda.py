@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import zmix_transforms as Z
-from tests.methods import TRANSFORM_CLASSES
+from tests.methods import NO_SYNC, TRANSFORM_CLASSES
 from zmix_transforms import functional as F
 
 pytestmark = [
@@ -19,15 +19,7 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
 
-# the transforms checked here for eager calls without a device sync (FMix and ResizeMix are not
-# among them; every method, compiled, is checked by the CUDA graph test below)
-TRANSFORMS = [
-    Z.ZetaMixup,
-    Z.MixUp,
-    Z.CutMix,
-    functools.partial(Z.MixUp, mode="elem"),
-    functools.partial(Z.MixUp, mode="pair"),
-]
+TRANSFORMS = NO_SYNC  # the eager calls that read nothing back from the device
 
 
 @pytest.mark.parametrize("cls", TRANSFORMS)

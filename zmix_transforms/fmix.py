@@ -143,26 +143,26 @@ class FMix(_PairMix):
         spatial = check_spatial_sizes("images", flat_inputs[0], self.spatial_dims)
         on = draw_device(generator, device)
         compiling = torch.compiler.is_compiling()  # λ then stays a tensor: traced, never read
+        pixels, drawn = math.prod(spatial), None
         if self.mode == "batch":
             if compiling:
                 lam = traceable_lambda(self.alpha, generator, on).reshape(1)
             else:
-                lam = torch.tensor([sample_lambda_unchecked(self.alpha, generator)], device=on)
+                drawn = sample_lambda_unchecked(self.alpha, generator)
+                lam = torch.full((1,), drawn, dtype=torch.float64, device=on)  # a fill, not a copy
             partners, pick = cycle_partners_unchecked(batch_size, generator, device), None
         else:
             lam = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=on)
             partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
             lam, pick = torch.where(mixed.to(on), lam[leaders.to(on)], 1.0), leaders.to(on)
         masks = fmix_masks(lam, spatial, self.decay, generator)
-        pixels = math.prod(spatial)
         kept = (lam.to(torch.float64) * pixels).round() / pixels  # the share fmix_masks sets, exactly
+        share: float | torch.Tensor = kept[0]  # compiling: a tensor, traced, never read
         if pick is not None:  # a pair shares its leader's mask
-            masks, kept = masks[pick], kept[pick]
-        return {
-            "mask": masks.to(device),
-            "lam": kept.to(device) if pick is not None else (kept[0] if compiling else float(kept)),
-            "partners": partners,
-        }
+            masks, share = masks[pick], kept[pick].to(device)
+        elif drawn is not None:  # the same share from the host's λ: nothing read back (no GPU sync)
+            share = round(drawn * pixels) / pixels
+        return {"mask": masks.to(device), "lam": share, "partners": partners}
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
