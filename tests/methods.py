@@ -317,6 +317,7 @@ NO_SYNC = [
     Z.ZetaMixup,
     Z.MixUp,
     Z.CutMix,
+    Z.ZetaCutMix,
     Z.FMix,
     Z.ResizeMix,
     partial(Z.MixUp, mode="elem"),
