@@ -20,11 +20,11 @@ NUMERICS_TESTS := $(foreach t,properties fast_paths inplace draws modes volumes 
 LATER_LEG      := ZMIX_TESTS_LEG=1
 
 # $(call beside,NAME,A,B): run A (called NAME) in the background while B runs, then print A's
-# output; fails if either does. make test pairs a one-thread job with a suite that is largely one
-# Python thread (mypy beside the main leg, the numerics leg beside the routes-off leg), so that two
-# cores finish both sooner.
+# output; fails if either does. make test runs the main leg, a suite that is largely one Python
+# thread, beside mypy and the two later legs, one after the other (about as long together), so that
+# two cores finish them sooner.
 define beside
-	log=$$(mktemp) && { $(2) > $$log 2>&1 & pid=$$!; } && { $(3); second=$$?; } \
+	log=$$(mktemp) && { ( $(2) ) > $$log 2>&1 & pid=$$!; } && { $(3); second=$$?; } \
 	&& { wait $$pid; first=$$?; } && echo "--- $(1), run beside the above:" && cat $$log \
 	&& rm -f $$log && test $$first -eq 0 && test $$second -eq 0
 endef
@@ -52,9 +52,10 @@ $(VENV)/.docs: $(VENV)/bin/activate pyproject.toml
 ## more on other kernels (the numerics leg)
 test: $(VENV)/.test
 	$(PY) -m ruff check .
-	$(call beside,mypy,$(PY) -m mypy zmix_transforms,$(PY) -m pytest)
-	$(call beside,the numerics leg,$(LATER_LEG) $(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider $(NUMERICS_TESTS),\
-		$(LATER_LEG) ZMIX_TRANSFORMS_DISABLE=all $(PY) -m pytest -q -p no:cacheprovider tests $(ROUTES_OFF_SKIP))
+	$(call beside,mypy and the two later legs,$(PY) -m mypy zmix_transforms \
+		&& $(LATER_LEG) $(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider $(NUMERICS_TESTS) \
+		&& $(LATER_LEG) ZMIX_TRANSFORMS_DISABLE=all $(PY) -m pytest -q -p no:cacheprovider tests $(ROUTES_OFF_SKIP),\
+		$(PY) -m pytest)
 
 ## make demo: train a small CNN on scikit-learn's digits with each method (about a minute on 2 cores)
 demo: $(VENV)/.examples
