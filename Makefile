@@ -5,11 +5,12 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # what the second run of `make test` (every fast path off) leaves out: pages, examples, benchmarks,
 # the tests of other libraries' entry points and of compiled graphs (what they call, the tests of
-# the methods cover with the fast paths off), and of ranks that fail (the protocol takes no route)
+# the methods cover with the fast paths off), of the package's layout and of other kernels, of ranks
+# that fail (the protocol takes no route) and of per-rank seeds (test_draws covers the draws)
 ROUTES_OFF_SKIP := $(foreach t,docs docs_tables docs_code readme_and_examples benchmark_script migration \
-	frameworks keras timm compile,--ignore=tests/test_$(t).py) \
-	$(foreach t,a_rank_fault_ends_every_rank_at_once_naming_its_cause a_rank_that_dies_is_named_by_the_others,\
-	--deselect=tests/test_distributed.py::test_$(t))
+	frameworks keras timm compile layout across_kernels,--ignore=tests/test_$(t).py) \
+	$(foreach t,a_rank_fault_ends_every_rank_at_once_naming_its_cause a_rank_that_dies_is_named_by_the_others \
+	every_rank_draws_its_own_mixes_reproducibly,--deselect=tests/test_distributed.py::test_$(t))
 # the numerics leg: the exactness and property tests of the methods on other kernels, which every x86
 # CPU has (ATen's portable kernels, MKL's reproducible mode, one thread): a promise that rests on one
 # CPU's rounding fails here
@@ -20,9 +21,9 @@ NUMERICS_TESTS := $(foreach t,properties fast_paths inplace draws modes volumes 
 LATER_LEG      := ZMIX_TESTS_LEG=1
 
 # $(call beside,NAME,A,B): run A (called NAME) in the background while B runs, then print A's
-# output; fails if either does. make test runs the main leg, a suite that is largely one Python
-# thread, beside mypy and the two later legs, one after the other (about as long together), so that
-# two cores finish them sooner.
+# output; fails if either does. make test pairs a one-thread job with a suite that is largely one
+# Python thread (mypy beside the main leg, the numerics leg beside the routes-off leg), so that two
+# cores finish both sooner (the main leg beside all three took as long: the CPU is the bound).
 define beside
 	log=$$(mktemp) && { ( $(2) ) > $$log 2>&1 & pid=$$!; } && { $(3); second=$$?; } \
 	&& { wait $$pid; first=$$?; } && echo "--- $(1), run beside the above:" && cat $$log \
@@ -52,10 +53,9 @@ $(VENV)/.docs: $(VENV)/bin/activate pyproject.toml
 ## more on other kernels (the numerics leg)
 test: $(VENV)/.test
 	$(PY) -m ruff check .
-	$(call beside,mypy and the two later legs,$(PY) -m mypy zmix_transforms \
-		&& $(LATER_LEG) $(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider $(NUMERICS_TESTS) \
-		&& $(LATER_LEG) ZMIX_TRANSFORMS_DISABLE=all $(PY) -m pytest -q -p no:cacheprovider tests $(ROUTES_OFF_SKIP),\
-		$(PY) -m pytest)
+	$(call beside,mypy,$(PY) -m mypy zmix_transforms,$(PY) -m pytest)
+	$(call beside,the numerics leg,$(LATER_LEG) $(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider $(NUMERICS_TESTS),\
+		$(LATER_LEG) ZMIX_TRANSFORMS_DISABLE=all $(PY) -m pytest -q -p no:cacheprovider tests $(ROUTES_OFF_SKIP))
 
 ## make demo: train a small CNN on scikit-learn's digits with each method (about a minute on 2 cores)
 demo: $(VENV)/.examples
