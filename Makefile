@@ -25,7 +25,7 @@ LATER_LEG      := ZMIX_TESTS_LEG=1
 # Python thread (mypy beside the main leg, the numerics leg beside the routes-off leg), so that two
 # cores finish both sooner (the main leg beside all three took as long: the CPU is the bound).
 define beside
-	log=$$(mktemp) && { ( $(2) ) > $$log 2>&1 & pid=$$!; } && { $(3); second=$$?; } \
+	log=$$(mktemp) && { $(2) > $$log 2>&1 & pid=$$!; } && { $(3); second=$$?; } \
 	&& { wait $$pid; first=$$?; } && echo "--- $(1), run beside the above:" && cat $$log \
 	&& rm -f $$log && test $$first -eq 0 && test $$second -eq 0
 endef

@@ -156,12 +156,13 @@ class FMix(_PairMix):
             partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
             lam, pick = torch.where(mixed.to(on), lam[leaders.to(on)], 1.0), leaders.to(on)
         masks = fmix_masks(lam, spatial, self.decay, generator)
-        kept = (lam.to(torch.float64) * pixels).round() / pixels  # the share fmix_masks sets, exactly
-        share: float | torch.Tensor = kept[0]  # compiling: a tensor, traced, never read
-        if pick is not None:  # a pair shares its leader's mask
-            masks, share = masks[pick], kept[pick].to(device)
-        elif drawn is not None:  # the same share from the host's λ: nothing read back (no GPU sync)
+        share: float | torch.Tensor
+        if drawn is not None:  # the share fmix_masks sets, from the host's λ: nothing read back (no sync)
             share = round(drawn * pixels) / pixels
+        else:  # the same on the device: per sample, or one traced under torch.compile
+            kept = (lam.to(torch.float64) * pixels).round() / pixels
+            share = kept[0] if pick is None else kept[pick].to(device)
+        masks = masks if pick is None else masks[pick]  # a pair shares its leader's mask
         return {"mask": masks.to(device), "lam": share, "partners": partners}
 
     def mix_images(
