@@ -481,7 +481,8 @@ def test_unsigned_class_indices_are_read_and_checked_exactly(dtype: torch.dtype)
     masks = torch.tensor([0, 1, 2, top], dtype=dtype).reshape(1, 2, 2).expand(3, 2, 2)
     with pytest.raises(
         ValueError,
-        match=rf"^masks must be class indices in \[0, num_classes\) = \[0, 3\), got values from 0 to {top}$",
+        match=rf"^masks must be class indices in \[0, num_classes\) = \[0, 3\), got values from 0 to {top}; "
+        r"if a value marks unlabeled positions \(VOC's 255\), pass it as ignore_index$",
     ):
         Z.MixUp(num_classes=3)({"image": images, "mask": tv_tensors.Mask(masks), "label": torch.arange(3)})
 

@@ -17,6 +17,7 @@ from torchvision import tv_tensors
 
 import zmix_transforms as Z
 from tests.memory import peak_bytes
+from tests.methods import BLENDING_CLASSES, COLLATE_CLASSES, TRANSFORM_CLASSES
 from tests.strategies import lams, seeds
 from zmix_transforms import functional as F
 from zmix_transforms.functional import _inplace
@@ -131,16 +132,21 @@ def test_the_2d_region_is_the_box_of_cutmix_box() -> None:
 # -- the Dice loss ------------------------------------------------------------------------------------
 
 
-def _hard_dice_loss(logits: torch.Tensor, indices: torch.Tensor, smooth: float) -> torch.Tensor:
-    """The Dice loss of one-hot targets, computed class by class from the indices."""
+def _hard_dice_loss(
+    logits: torch.Tensor, indices: torch.Tensor, smooth: float, ignore: int | None = None
+) -> torch.Tensor:
+    """The Dice loss of one-hot targets, computed class by class from the indices (over the labeled
+    positions alone: those whose index is not ``ignore``)."""
     probabilities = logits.softmax(1)
     per_sample = []
     for n in range(logits.shape[0]):
         scores = []
+        labeled = indices[n] != ignore
         for k in range(logits.shape[1]):
-            target = (indices[n] == k).to(logits.dtype)
-            overlap = (probabilities[n, k] * target).sum()
-            scores.append((2 * overlap + smooth) / (probabilities[n, k].sum() + target.sum() + smooth))
+            target = (indices[n] == k)[labeled].to(logits.dtype)
+            predicted = probabilities[n, k][labeled]
+            overlap = (predicted * target).sum()
+            scores.append((2 * overlap + smooth) / (predicted.sum() + target.sum() + smooth))
         per_sample.append(1 - torch.stack(scores).mean())
     return torch.stack(per_sample)
 
@@ -175,6 +181,132 @@ def test_soft_dice_takes_mixed_masks_and_has_gradients() -> None:
         Z.SoftDiceLoss()(logits.detach(), torch.full((4, 8, 8), 3))
     with pytest.raises(ValueError, match=r"^soft-mask targets must have the shape of logits"):
         Z.SoftDiceLoss()(logits.detach(), soft[:, :2])
+
+
+# -- ignore_index: unlabeled positions in class-index masks ---------------------------------------------
+
+IGNORED = 255
+
+
+def _masks_with_unlabeled(n: int, spatial: tuple[int, ...], classes: int, seed: int) -> torch.Tensor:
+    """Class-index masks with about a third of the positions unlabeled (``IGNORED``), per sample."""
+    g = torch.Generator().manual_seed(seed)
+    masks = torch.randint(0, classes, (n, *spatial), generator=g)
+    return masks.masked_fill(torch.rand(n, *spatial, generator=g) < 1 / 3, IGNORED)
+
+
+def test_one_hot_masks_give_unlabeled_positions_no_class() -> None:
+    masks = _masks_with_unlabeled(3, (4, 5), 4, seed=0)
+    soft = F.one_hot_masks(masks, 4, ignore_index=IGNORED, dtype=torch.float64)
+    labeled = masks != IGNORED
+    assert torch.equal(soft.sum(1), labeled.double())
+    assert torch.equal(soft.argmax(1)[labeled], masks[labeled])
+    # an ignore_index inside [0, K) leaves that class out, as torch's CrossEntropyLoss does
+    assert torch.equal(
+        F.one_hot_masks(torch.tensor([[[0, 1]]]), 2, ignore_index=1)[0], torch.tensor([[[1.0, 0]], [[0, 0]]])
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^masks \(besides ignore_index = 255\) must be class indices in \[0, num_classes\) = \[0, 4\), "
+        r"got values from 0 to 300$",
+    ):
+        F.one_hot_masks(masks.masked_fill(masks == 3, 300), 4, ignore_index=IGNORED)
+    with pytest.raises(
+        ValueError,
+        match=r"got values from 0 to 255; if a value marks unlabeled positions \(VOC's 255\), pass it",
+    ):
+        F.one_hot_masks(masks, 4)
+    for bad in ("255", True, 2.0):
+        with pytest.raises(TypeError, match=r"^ignore_index must be an int \(the mask value of unlabeled"):
+            F.one_hot_masks(masks, 4, ignore_index=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES)
+@pytest.mark.parametrize("spatial", [(6, 5), (3, 4, 5)], ids=["2-D", "3-D"])
+@given(seed=seeds())
+def test_an_unlabeled_position_counts_with_the_labeled_share_of_its_sources(
+    cls: type, spatial: tuple[int, ...], seed: int
+) -> None:
+    """A blending method's soft mask at a position sums to the share of its sources that were labeled
+    there (the same mix of a 0/1 "labeled" mask, in the same call); a copying method copies the mask."""
+    n, classes, dims = 6, 3, len(spatial)
+    masks = _masks_with_unlabeled(n, spatial, classes, seed)
+    labeled = (masks != IGNORED).unsqueeze(1).double()  # (N, 1, *spatial)
+    images = torch.rand(n, 2, *spatial, dtype=torch.float64)
+    transform = cls(num_classes=classes, spatial_dims=dims, ignore_index=IGNORED)
+    torch.manual_seed(seed)
+    out = transform({"image": images, "mask": tv_tensors.Mask(masks), "known": tv_tensors.Mask(labeled)})
+    if not cls.blends:  # copied whole: the unlabeled value moves with its pixel, as any class does
+        assert out["mask"].dtype == masks.dtype
+        torch.testing.assert_close(out["known"][:, 0], (out["mask"] != IGNORED).double(), rtol=0, atol=0)
+        return
+    soft = out["mask"]
+    assert soft.shape == (n, classes, *spatial)
+    torch.testing.assert_close(soft.sum(1).double(), out["known"][:, 0], rtol=0, atol=1e-6)
+    torch.manual_seed(seed)  # the same draw on the soft masks the option makes: the same result
+    expected = cls(spatial_dims=dims)(
+        {
+            "image": images,
+            "mask": tv_tensors.Mask(F.one_hot_masks(masks, classes, spatial_dims=dims, ignore_index=IGNORED)),
+            "known": tv_tensors.Mask(labeled),
+        }
+    )
+    torch.testing.assert_close(soft, expected["mask"])
+
+
+@pytest.mark.parametrize("cls", BLENDING_CLASSES)
+def test_an_unmixed_batch_gives_unlabeled_positions_no_class_too(cls: type) -> None:
+    masks = _masks_with_unlabeled(4, (5, 5), 3, seed=1)
+    _, soft = cls(num_classes=3, p=0.0, ignore_index=IGNORED)(torch.rand(4, 3, 5, 5), tv_tensors.Mask(masks))
+    assert torch.equal(soft, F.one_hot_masks(masks, 3, ignore_index=IGNORED))
+
+
+@pytest.mark.parametrize("cls", COLLATE_CLASSES)
+def test_collates_take_ignore_index(cls: type) -> None:
+    masks = _masks_with_unlabeled(4, (6, 6), 3, seed=2)
+    samples = [{"image": torch.rand(3, 6, 6), "mask": tv_tensors.Mask(masks[i])} for i in range(4)]
+    collate = cls(num_classes=3, ignore_index=IGNORED)
+    assert "ignore_index=255" in repr(collate)
+    out = collate(samples)["mask"]
+    if out.is_floating_point():
+        assert (out.sum(1) <= 1 + 1e-6).all() and (out.sum(1) < 1 - 1e-6).any()
+    else:
+        assert (out == IGNORED).any()
+
+
+@pytest.mark.parametrize("spatial", [(6, 5), (3, 4, 5)])
+@given(seed=seeds())
+def test_soft_dice_leaves_unlabeled_positions_out(spatial: tuple[int, ...], seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(3, 4, *spatial, generator=g, dtype=torch.float64)
+    masks = _masks_with_unlabeled(3, spatial, 4, seed)
+    loss = Z.SoftDiceLoss(reduction="none", ignore_index=IGNORED)
+    expected = _hard_dice_loss(logits, masks, 1e-5, ignore=IGNORED)
+    torch.testing.assert_close(loss(logits, masks), expected)
+    soft = F.one_hot_masks(masks, 4, spatial_dims=len(spatial), dtype=torch.float64, ignore_index=IGNORED)
+    torch.testing.assert_close(Z.SoftDiceLoss(reduction="none")(logits, soft), expected)
+    unlabeled = (masks == IGNORED).unsqueeze(1)
+    other = (
+        logits.masked_fill(unlabeled, 0.0)
+        + torch.randn(logits.shape, generator=g, dtype=torch.float64) * unlabeled
+    )
+    torch.testing.assert_close(loss(other, masks), expected, msg="a prediction where nothing is known counts")
+    with pytest.raises(
+        ValueError,
+        match=r"^class-index targets must lie in \[0, K\) = \[0, 4\) or be ignore_index = 255, got values from 0 to 256",
+    ):
+        loss(logits, masks.masked_fill(masks == IGNORED, 256))
+    with pytest.raises(TypeError, match=r"^ignore_index must be an int"):
+        Z.SoftDiceLoss(ignore_index="255")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES + COLLATE_CLASSES)
+def test_bad_ignore_index(cls: type) -> None:
+    with pytest.raises(
+        TypeError, match=r"^ignore_index must be an int \(the mask value of unlabeled positions"
+    ):
+        cls(ignore_index="255")
+    assert "ignore_index=-100" in repr(cls(ignore_index=-100))
 
 
 # -- spatial_dims, memory, MONAI -------------------------------------------------------------------------

@@ -28,6 +28,7 @@ __all__ = [
     "check_finite",
     "check_finite_positive",
     "check_generator",
+    "check_ignore_index",
     "check_image_batches",
     "check_indices",
     "check_lam",
@@ -404,6 +405,18 @@ class allocation:
         return ValueError(f"{what} could not be allocated: {str(error).splitlines()[0]}")
 
 
+def check_ignore_index(ignore_index: Any) -> int | None:
+    """Return ``ignore_index`` (an int that marks positions without a class in class-index masks, or None)."""
+    if ignore_index is None:
+        return None
+    if not isinstance(ignore_index, int) or isinstance(ignore_index, bool):
+        raise TypeError(
+            f"ignore_index must be an int (the mask value of unlabeled positions, e.g. 255) or None, "
+            f"got {ignore_index!r} of type {type(ignore_index).__name__}"
+        )
+    return ignore_index
+
+
 def check_spatial_dims(spatial_dims: Any) -> int:
     """Return ``spatial_dims`` (2 for images, 3 for volumes), or raise."""
     if not isinstance(spatial_dims, int) or isinstance(spatial_dims, bool):
@@ -607,8 +620,11 @@ def _first_tensor(sample: Any) -> torch.Tensor | None:
     return next((item for item in items if isinstance(item, torch.Tensor)), None)
 
 
-def check_dense_logits_and_targets(logits: Any, targets: Any) -> None:
-    """Float logits (N, K, *spatial) with soft masks of that shape or class indices (N, *spatial)."""
+def check_dense_logits_and_targets(logits: Any, targets: Any, ignore_index: int | None = None) -> None:
+    """Float logits (N, K, *spatial) with soft masks of that shape or class indices (N, *spatial).
+
+    Class indices lie in [0, K), or equal ``ignore_index``.
+    """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.ndim < 3:
         raise TypeError(
             f"logits must be a float torch.Tensor of shape (N, K, *spatial), got {describe(logits)}"
@@ -630,7 +646,12 @@ def check_dense_logits_and_targets(logits: Any, targets: Any) -> None:
         raise ValueError(
             f"class-index targets must have shape (N, *spatial) = {expected}, got {tuple(targets.shape)}"
         )
-    check_class_indices("class-index targets", targets, logits.shape[1])
+    if ignore_index is None:
+        check_class_indices("class-index targets", targets, logits.shape[1])
+    else:
+        labeled = targets.masked_fill(targets == ignore_index, 0)
+        context = f" or be ignore_index = {ignore_index}"
+        check_class_indices("class-index targets", labeled, logits.shape[1], context)
 
 
 def check_class_indices(name: str, indices: torch.Tensor, num_classes: int, context: str = "") -> None:

@@ -85,9 +85,7 @@ class CutMix(_PairMix):
         mode: ``"batch"`` (one box per call), ``"elem"`` (one box per sample) or ``"pair"`` (one box
             per pair of a random pairing), as timm's ``Mixup(mode=...)``; in "elem" and "pair" modes
             ``p`` is drawn per sample or pair, as timm does.
-        **options: The options every method shares, by keyword (see [`MixOptions`][MixOptions]):
-            ``num_classes``, ``labels_getter``, ``label_smoothing``, ``multi_label``, ``p``,
-            ``per_rank``, ``across_ranks``, ``process_group``, ``rank_timeout``, ``spatial_dims``.
+        **options: The options every method shares, by keyword (see [`MixOptions`][MixOptions]).
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when

@@ -10,6 +10,7 @@ from ._checks import (
     check_dense_logits_and_targets,
     check_finite,
     check_finite_positive,
+    check_ignore_index,
     check_logits_and_targets,
     check_same_classes,
 )
@@ -179,16 +180,20 @@ def _one_hot_targets(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
 class SoftDiceLoss(nn.Module):
     """Dice loss of segmentation logits against soft masks, as mixed masks are.
 
-    Per sample ``n`` and class ``k``, with ``p = softmax(logits)`` over classes and ``t`` the target
-    probabilities, summed over the spatial positions:
-    ``dice[n, k] = (2 Σ p·t + ε) / (Σ p + Σ t + ε)``; the loss is ``1 − mean_k dice[n, k]``. For
-    one-hot targets this is the usual (hard-label) soft Dice loss; for mixed masks every position
-    counts each class with its mixed weight.
+    Per sample ``n`` and class ``k``, with ``p = softmax(logits)`` over classes, ``t`` the target
+    probabilities and ``m = Σ_k t`` each position's target mass, summed over the spatial positions:
+    ``dice[n, k] = (2 Σ p·t + ε) / (Σ m·p + Σ t + ε)``; the loss is ``1 − mean_k dice[n, k]``. For
+    one-hot targets (``m = 1``) this is the usual (hard-label) soft Dice loss; for mixed masks every
+    position counts each class with its mixed weight. A position whose target is all zeros (an
+    ignored one, from ``ignore_index``) counts for nothing, predictions included, and a mixed
+    position counts with the share of it that was labeled.
 
     Args:
         smooth: ``ε`` > 0, which keeps a class absent from both prediction and target at Dice 1
             (default 1e-5).
         reduction: ``"mean"`` (over samples, default), ``"sum"`` or ``"none"``.
+        ignore_index: For class-index targets, the value of positions to leave out (as
+            ``torch.nn.CrossEntropyLoss(ignore_index=...)``); ``None`` (default): every value is a class.
 
     Raises:
         ValueError: If an argument is out of range, at construction; if the shapes do not match,
@@ -202,33 +207,44 @@ class SoftDiceLoss(nn.Module):
         0.0
     """
 
-    def __init__(self, smooth: float = 1e-5, reduction: str = "mean") -> None:
+    def __init__(
+        self, smooth: float = 1e-5, reduction: str = "mean", ignore_index: int | None = None
+    ) -> None:
         super().__init__()
         self.smooth = check_finite_positive("smooth", smooth)
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
+        self.ignore_index = check_ignore_index(ignore_index)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Compute the loss.
 
         Args:
             logits: Unnormalized scores of shape (N, K, *spatial).
-            targets: Soft masks (N, K, *spatial) (probabilities over classes at each position) or
-                class-index masks (N, *spatial).
+            targets: Soft masks (N, K, *spatial) (probabilities over classes at each position, or
+                all zeros where nothing is known) or class-index masks (N, *spatial).
 
         Returns:
             The loss: a scalar, or shape (N,) for ``reduction="none"``.
         """
-        check_dense_logits_and_targets(logits, targets)
+        check_dense_logits_and_targets(logits, targets, self.ignore_index)
         probabilities = logits.softmax(dim=1)
         if targets.is_floating_point():
             soft = targets.to(probabilities.dtype)
         else:
-            soft = F.one_hot(targets.long(), logits.shape[1]).movedim(-1, 1).to(probabilities.dtype)
+            indices = targets.long()
+            ignored = None if self.ignore_index is None else indices == self.ignore_index
+            if ignored is not None:
+                indices = indices.masked_fill(ignored, 0)
+            soft = F.one_hot(indices, logits.shape[1]).movedim(-1, 1).to(probabilities.dtype)
+            if ignored is not None:
+                soft.masked_fill_(ignored.unsqueeze(1), 0)
         dims = tuple(range(2, logits.ndim))
         overlap = (probabilities * soft).sum(dims)
-        total = probabilities.sum(dims) + soft.sum(dims)
+        # each position's prediction counts with its target's mass: 1, 0 where ignored, or the share
+        mass = soft.sum(1, keepdim=True)
+        total = (probabilities * mass).sum(dims) + soft.sum(dims)
         loss = 1.0 - ((2.0 * overlap + self.smooth) / (total + self.smooth)).mean(dim=1)
         if self.reduction == "mean":
             return loss.mean()
@@ -236,4 +252,5 @@ class SoftDiceLoss(nn.Module):
 
     def extra_repr(self) -> str:
         """The constructor arguments, as shown by ``repr``."""
-        return f"smooth={self.smooth}, reduction={self.reduction!r}"
+        extra = "" if self.ignore_index is None else f", ignore_index={self.ignore_index}"
+        return f"smooth={self.smooth}, reduction={self.reduction!r}{extra}"

@@ -34,6 +34,7 @@ from ._checks import (
     InputTypeError,
     check_bool,
     check_finite_positive,
+    check_ignore_index,
     check_image_batches,
     check_mask_batch,
     check_meta_alike,
@@ -100,6 +101,12 @@ class MixOptions(TypedDict, total=False):
         spatial_dims: 2 for image batches (N, C, H, W) (and ``tv_tensors.Video`` batches), 3 for
             volume batches (N, C, D, H, W): CT, MRI. A 5-D plain tensor is refused unless this says
             it is a volume batch (default 2).
+        ignore_index: The value that marks unlabeled positions in class-index ``tv_tensors.Mask``
+            batches (VOC's and Cityscapes' 255), as ``torch.nn.CrossEntropyLoss(ignore_index=...)``.
+            The blending methods give those positions all-zero rows in their soft masks, so a
+            position weighs in a soft-target loss with the share of its sources that were labeled
+            (nothing where none was); the copying methods copy it as it is (default None: every mask
+            value is a class).
 
     Examples:
         >>> from zmix_transforms import MixUp
@@ -118,6 +125,7 @@ class MixOptions(TypedDict, total=False):
     process_group: Any
     rank_timeout: float | None
     spatial_dims: int
+    ignore_index: int | None
 
 
 def check_call(
@@ -254,9 +262,11 @@ class _BatchMix(_PerRankDraws):
         process_group: Any = None,
         rank_timeout: float | None = 30.0,
         spatial_dims: int = 2,
+        ignore_index: int | None = None,
     ) -> None:
         super().__init__()
         self.spatial_dims = check_spatial_dims(spatial_dims)
+        self.ignore_index = check_ignore_index(ignore_index)
         self.num_classes = check_num_classes(num_classes)
         self.labels_getter = labels_getter
         self._labels_getter = _parse_labels_getter(labels_getter)
@@ -333,7 +343,7 @@ class _BatchMix(_PerRankDraws):
         """
         if not self.blends:
             return self.mix_images(mask, params, inplace=inplace)
-        soft = _soft_masks(mask, self.num_classes, self.spatial_dims)
+        soft = _soft_masks(mask, self.num_classes, self.spatial_dims, self.ignore_index)
         return self.mix_images(soft, params, inplace=inplace and soft is mask)
 
     def unmixed_masks(self, mask: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
@@ -343,7 +353,9 @@ class _BatchMix(_PerRankDraws):
         become one-hot soft masks here too (checked against ``num_classes`` alike); a new tensor
         unless ``inplace``.
         """
-        soft = _soft_masks(mask, self.num_classes, self.spatial_dims) if self.blends else mask
+        if not self.blends:
+            return _kept(mask, inplace=inplace)
+        soft = _soft_masks(mask, self.num_classes, self.spatial_dims, self.ignore_index)
         return soft if soft is not mask else _kept(mask, inplace=inplace)
 
     # -- input handling ------------------------------------------------------------------------
@@ -523,6 +535,8 @@ class _BatchMix(_PerRankDraws):
             items.append(("per_rank", False))
         if self.across_ranks:
             items.append(("across_ranks", True))
+        if self.ignore_index is not None:
+            items.append(("ignore_index", self.ignore_index))
         return items
 
 
@@ -646,7 +660,9 @@ def _soft_labels(
     return F.smooth_labels(soft, label_smoothing)
 
 
-def _soft_masks(mask: torch.Tensor, num_classes: int | None, spatial_dims: int) -> torch.Tensor:
+def _soft_masks(
+    mask: torch.Tensor, num_classes: int | None, spatial_dims: int, ignore_index: int | None
+) -> torch.Tensor:
     """A mask batch as float soft masks (N, K, *spatial): class indices one-hot, floats as they are."""
     if mask.is_floating_point():
         if mask.ndim != spatial_dims + 2:
@@ -660,7 +676,7 @@ def _soft_masks(mask: torch.Tensor, num_classes: int | None, spatial_dims: int) 
             "num_classes must be given to mix class-index masks (they become soft masks of num_classes "
             "channels), got None"
         )
-    return F.one_hot_masks(mask, num_classes, spatial_dims=spatial_dims)
+    return F.one_hot_masks(mask, num_classes, spatial_dims=spatial_dims, ignore_index=ignore_index)
 
 
 def _batch_device_and_size(flat_inputs: list[Any]) -> tuple[torch.device, int]:

@@ -33,9 +33,7 @@ class ZetaCutMix(_BatchMix):
     Args:
         gamma: The ζ-mixup exponent γ, a finite number > 0 (default 2.8).
         alpha: CutMix's Beta concentration, a finite number > 0 (default 1.0).
-        **options: The options every method shares, by keyword (see [`MixOptions`][MixOptions]):
-            ``num_classes``, ``labels_getter``, ``label_smoothing``, ``multi_label``, ``p``,
-            ``per_rank``, ``across_ranks``, ``process_group``, ``rank_timeout``, ``spatial_dims``.
+        **options: The options every method shares, by keyword (see [`MixOptions`][MixOptions]).
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when

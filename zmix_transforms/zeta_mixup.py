@@ -40,9 +40,7 @@ class ZetaMixup(_BatchMix):
             The dropped weight is at most
             [`F.zeta_dropped_mass`][zmix_transforms.functional.zeta_dropped_mass] (0.3 % for k = 16,
             γ = 2.8). ``None`` (default) is exact.
-        **options: The options every method shares, by keyword (see [`MixOptions`][MixOptions]):
-            ``num_classes``, ``labels_getter``, ``label_smoothing``, ``multi_label``, ``p``,
-            ``per_rank``, ``across_ranks``, ``process_group``, ``rank_timeout``, ``spatial_dims``.
+        **options: The options every method shares, by keyword (see [`MixOptions`][MixOptions]).
 
     Raises:
         ValueError: If a parameter is out of range, at construction; if the input is malformed, when

@@ -7,7 +7,14 @@ from typing import Any
 
 import torch
 
-from .._checks import allocation, check_num_classes, check_probability, describe, integer_range
+from .._checks import (
+    allocation,
+    check_ignore_index,
+    check_num_classes,
+    check_probability,
+    describe,
+    integer_range,
+)
 
 __all__ = ["one_hot", "one_hot_masks", "smooth_labels"]
 
@@ -65,13 +72,13 @@ def _one_hot_options(num_classes: Any, dtype: torch.dtype | None) -> tuple[int, 
 
 
 def one_hot_rows(
-    labels: torch.Tensor, classes: int, dtype: torch.dtype, name: str = "labels"
+    labels: torch.Tensor, classes: int, dtype: torch.dtype, name: str = "labels", hint: str = ""
 ) -> torch.Tensor:
     """[`one_hot`][zmix_transforms.functional.one_hot] of 1-D integer ``labels``, unsmoothed.
 
-    The values are checked against ``classes`` here (on the CPU), their errors naming ``name``;
-    their type and shape, by the caller (``one_hot``, or the transforms, which check their labels
-    once).
+    The values are checked against ``classes`` here (on the CPU), their errors naming ``name`` and
+    ending with ``hint``; their type and shape, by the caller (``one_hot``, or the transforms, which
+    check their labels once).
     """
     n = labels.shape[0]
     indices = labels if labels.dtype == torch.int64 else labels.long()
@@ -92,6 +99,7 @@ def one_hot_rows(
     low, high = integer_range(labels)
     raise ValueError(
         f"{name} must be class indices in [0, num_classes) = [0, {classes}), got values from {low} to {high}"
+        f"{hint}"
     )
 
 
@@ -139,28 +147,41 @@ def smooth_labels(labels: torch.Tensor, label_smoothing: float) -> torch.Tensor:
 
 
 def one_hot_masks(
-    masks: torch.Tensor, num_classes: int, *, spatial_dims: int = 2, dtype: torch.dtype | None = None
+    masks: torch.Tensor,
+    num_classes: int,
+    *,
+    spatial_dims: int = 2,
+    dtype: torch.dtype | None = None,
+    ignore_index: int | None = None,
 ) -> torch.Tensor:
     """Turn class-index segmentation masks into one-hot soft masks, classes on dimension 1.
 
     Args:
         masks: Integer class indices of shape (N, *spatial) or (N, 1, *spatial), each in
-            ``[0, num_classes)``; ``spatial`` is (H, W) or (D, H, W).
+            ``[0, num_classes)`` or equal to ``ignore_index``; ``spatial`` is (H, W) or (D, H, W).
         num_classes: The number of classes ``K`` >= 1.
         spatial_dims: 2 for images, 3 for volumes.
         dtype: Float dtype of the result (default float32).
+        ignore_index: The value that marks positions without a class (VOC's and Cityscapes' 255), as
+            ``torch.nn.CrossEntropyLoss(ignore_index=...)`` takes it: those positions get all-zero
+            rows, so they weigh nothing in a soft-target loss. ``None`` (default): every value is a
+            class.
 
     Returns:
-        A float tensor of shape (N, K, *spatial) whose values at each position sum to 1, as
-        ``torch.nn.functional.cross_entropy`` takes for probabilities over classes.
+        A float tensor of shape (N, K, *spatial) whose values at each position sum to 1 (0 at an
+        ignored position), as ``torch.nn.functional.cross_entropy`` takes for probabilities over
+        classes.
 
     Raises:
-        TypeError: If ``masks`` is not an integer tensor.
-        ValueError: If the shape does not fit or a value is outside ``[0, num_classes)``.
+        TypeError: If ``masks`` is not an integer tensor, or ``ignore_index`` is not an int or None.
+        ValueError: If the shape does not fit or a value is outside ``[0, num_classes)`` and is not
+            ``ignore_index``.
 
     Examples:
         >>> one_hot_masks(torch.tensor([[[0, 2]]]), 3).shape
         torch.Size([1, 3, 1, 2])
+        >>> one_hot_masks(torch.tensor([[[1, 255]]]), 2, ignore_index=255).sum(1)  # per position
+        tensor([[[1., 0.]]])
     """
     if (
         not isinstance(masks, torch.Tensor)
@@ -177,5 +198,13 @@ def one_hot_masks(
             f"spatial dimensions, got shape {tuple(masks.shape)}"
         )
     classes, dtype = _one_hot_options(num_classes, dtype)
-    flat = one_hot_rows(masks.reshape(-1), classes, dtype, name="masks")  # (N·positions, K)
+    ignore_index = check_ignore_index(ignore_index)
+    if ignore_index is None:
+        hint = "; if a value marks unlabeled positions (VOC's 255), pass it as ignore_index"
+        flat = one_hot_rows(masks.reshape(-1), classes, dtype, name="masks", hint=hint)  # (N·positions, K)
+        return flat.reshape(*masks.shape, classes).movedim(-1, 1).contiguous()
+    ignored = masks == ignore_index
+    name = f"masks (besides ignore_index = {ignore_index})"
+    flat = one_hot_rows(masks.masked_fill(ignored, 0).reshape(-1), classes, dtype, name=name)
+    flat.masked_fill_(ignored.reshape(-1, 1), 0)  # an ignored position's row: no class at all
     return flat.reshape(*masks.shape, classes).movedim(-1, 1).contiguous()
