@@ -216,6 +216,12 @@ def test_one_hot_masks_give_unlabeled_positions_no_class() -> None:
         match=r"got values from 0 to 255; if a value marks unlabeled positions \(VOC's 255\), pass it",
     ):
         F.one_hot_masks(masks, 4)
+    # a value the masks' dtype cannot hold marks nothing (uint8 would read -100 as 156, 511 as 255)
+    small = torch.tensor([[[0, 156, 255]]], dtype=torch.uint8)
+    for value, expected in [(-100, [1.0, 1, 1]), (511, [1.0, 1, 1]), (255, [1.0, 1, 0])]:
+        assert F.one_hot_masks(small, 256, ignore_index=value).sum(1).flatten().tolist() == expected
+    int8 = torch.tensor([[[0, 1, 2]]], dtype=torch.int8)
+    assert F.one_hot_masks(int8, 3, ignore_index=200).sum(1).flatten().tolist() == [1.0, 1, 1]
     for bad in ("255", True, 2.0):
         with pytest.raises(TypeError, match=r"^ignore_index must be an int \(the mask value of unlabeled"):
             F.one_hot_masks(masks, 4, ignore_index=bad)  # type: ignore[arg-type]
@@ -298,6 +304,9 @@ def test_soft_dice_leaves_unlabeled_positions_out(spatial: tuple[int, ...], seed
         loss(logits, masks.masked_fill(masks == IGNORED, 256))
     with pytest.raises(TypeError, match=r"^ignore_index must be an int"):
         Z.SoftDiceLoss(ignore_index="255")  # type: ignore[arg-type]
+    small = masks.masked_fill(masks == IGNORED, 0).to(torch.uint8)  # -100 is no uint8 value: none ignored
+    unmasked = Z.SoftDiceLoss(reduction="none")(logits, small)
+    torch.testing.assert_close(Z.SoftDiceLoss(reduction="none", ignore_index=-100)(logits, small), unmasked)
 
 
 @pytest.mark.parametrize("cls", TRANSFORM_CLASSES + COLLATE_CLASSES)

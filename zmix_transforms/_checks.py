@@ -51,6 +51,7 @@ __all__ = [
     "check_spatial_sizes",
     "describe",
     "describe_sample",
+    "positions_of",
     "sample_shapes",
 ]
 
@@ -417,6 +418,17 @@ def check_ignore_index(ignore_index: Any) -> int | None:
     return ignore_index
 
 
+def positions_of(indices: torch.Tensor, value: int) -> torch.Tensor:
+    """Where integer ``indices`` equal ``value``: none where the dtype cannot hold it.
+
+    ``indices == value`` would convert ``value`` to the dtype first: for uint8, -100 would become 156.
+    """
+    info = torch.iinfo(indices.dtype)
+    if info.min <= value <= info.max:
+        return indices == value
+    return torch.zeros(indices.shape, dtype=torch.bool, device=indices.device)
+
+
 def check_spatial_dims(spatial_dims: Any) -> int:
     """Return ``spatial_dims`` (2 for images, 3 for volumes), or raise."""
     if not isinstance(spatial_dims, int) or isinstance(spatial_dims, bool):
@@ -649,7 +661,7 @@ def check_dense_logits_and_targets(logits: Any, targets: Any, ignore_index: int 
     if ignore_index is None:
         check_class_indices("class-index targets", targets, logits.shape[1])
     else:
-        labeled = targets.masked_fill(targets == ignore_index, 0)
+        labeled = targets.masked_fill(positions_of(targets, ignore_index), 0)
         context = f" or be ignore_index = {ignore_index}"
         check_class_indices("class-index targets", labeled, logits.shape[1], context)
 

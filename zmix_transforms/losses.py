@@ -13,6 +13,7 @@ from ._checks import (
     check_ignore_index,
     check_logits_and_targets,
     check_same_classes,
+    positions_of,
 )
 
 __all__ = ["MixupELoss", "SoftDiceLoss", "SoftTargetCrossEntropy"]
@@ -234,7 +235,7 @@ class SoftDiceLoss(nn.Module):
             soft = targets.to(probabilities.dtype)
         else:
             indices = targets.long()
-            ignored = None if self.ignore_index is None else indices == self.ignore_index
+            ignored = None if self.ignore_index is None else positions_of(targets, self.ignore_index)
             if ignored is not None:
                 indices = indices.masked_fill(ignored, 0)
             soft = F.one_hot(indices, logits.shape[1]).movedim(-1, 1).to(probabilities.dtype)

@@ -14,6 +14,7 @@ from .._checks import (
     check_probability,
     describe,
     integer_range,
+    positions_of,
 )
 
 __all__ = ["one_hot", "one_hot_masks", "smooth_labels"]
@@ -203,7 +204,7 @@ def one_hot_masks(
         hint = "; if a value marks unlabeled positions (VOC's 255), pass it as ignore_index"
         flat = one_hot_rows(masks.reshape(-1), classes, dtype, name="masks", hint=hint)  # (N·positions, K)
         return flat.reshape(*masks.shape, classes).movedim(-1, 1).contiguous()
-    ignored = masks == ignore_index
+    ignored = positions_of(masks, ignore_index)
     name = f"masks (besides ignore_index = {ignore_index})"
     flat = one_hot_rows(masks.masked_fill(ignored, 0).reshape(-1), classes, dtype, name=name)
     flat.masked_fill_(ignored.reshape(-1, 1), 0)  # an ignored position's row: no class at all
