@@ -309,6 +309,36 @@ def test_soft_dice_leaves_unlabeled_positions_out(spatial: tuple[int, ...], seed
     torch.testing.assert_close(Z.SoftDiceLoss(reduction="none", ignore_index=-100)(logits, small), unmasked)
 
 
+@pytest.mark.parametrize("copying", [cls for cls in TRANSFORM_CLASSES if not cls.blends])
+def test_random_mix_of_blending_and_copying_methods_gives_soft_masks_whichever_it_picks(
+    copying: type,
+) -> None:
+    """One form for a loss to take: a copy's class-index masks become the soft masks it amounts to."""
+    n, classes = 6, 3
+    masks = _masks_with_unlabeled(n, (6, 6), classes, seed=3)
+    labeled = (masks != IGNORED).unsqueeze(1).double()
+    images = torch.rand(n, 2, 6, 6, dtype=torch.float64)
+    options = {"num_classes": classes, "ignore_index": IGNORED}
+    mix = Z.RandomMix([Z.MixUp(**options), copying(**options)])
+    copies = 0
+    for seed in range(12):
+        torch.manual_seed(seed)
+        out = mix({"image": images, "mask": tv_tensors.Mask(masks), "known": tv_tensors.Mask(labeled)})
+        soft = out["mask"]
+        assert type(soft) is tv_tensors.Mask and soft.shape == (n, classes, 6, 6) and soft.is_floating_point()
+        torch.testing.assert_close(soft.sum(1).double(), out["known"][:, 0], rtol=0, atol=1e-6)
+        copies += bool(((soft == 0) | (soft == 1)).all())  # a copy's soft masks are one-hot
+    assert 0 < copies < 12, "both transforms were picked"
+    copying_only = Z.RandomMix([Z.CutMix(), copying()])  # no soft masks to match: indices stay indices
+    assert copying_only(images, tv_tensors.Mask(masks))[1].dtype == masks.dtype
+    with pytest.raises(
+        ValueError, match=r"^RandomMix gives the class-index masks of a transform that copies"
+    ):
+        for seed in range(30):
+            torch.manual_seed(seed)
+            Z.RandomMix([Z.MixUp(**options), copying()])(images, tv_tensors.Mask(masks))
+
+
 @pytest.mark.parametrize("cls", TRANSFORM_CLASSES + COLLATE_CLASSES)
 def test_bad_ignore_index(cls: type) -> None:
     with pytest.raises(

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils._pytree import tree_flatten, tree_unflatten
+from torchvision import tv_tensors
 
 from ._checks import (
     check_bool,
@@ -21,6 +23,7 @@ from .cutmix import CutMix
 from .mixup import MixUp
 from .transforms import (
     _PerRankDraws,
+    _soft_masks,
 )
 
 __all__ = ["RandomMix"]
@@ -43,6 +46,12 @@ class RandomMix(_PerRankDraws):
         TypeError: If an entry of ``transforms`` is not callable.
 
     Note:
+        Segmentation masks come in one form whichever transform is picked: where some transforms
+        blend (soft masks) and others copy pixels (class indices stay indices), the copies'
+        class-index masks become one-hot soft masks too (with that transform's ``num_classes`` and
+        ``ignore_index``), which is what the copy is as a soft mask. torchvision's
+        ``v2.RandomChoice`` passes on each transform's form.
+
         The pick uses the global torch RNG, so ``torch.manual_seed`` and ``DataLoader`` worker seeding
         make it reproducible. It is picklable when its transforms are, so
         ``MixCollate(RandomMix([...]))`` works with ``num_workers > 0``.
@@ -119,7 +128,11 @@ class RandomMix(_PerRankDraws):
         )
         transform = self.transforms[int(pick)]
         mix = getattr(transform, "mix", None)
-        return mix(*inputs, inplace=inplace) if callable(mix) else transform(*inputs)
+        out = mix(*inputs, inplace=inplace) if callable(mix) else transform(*inputs)
+        blends = [getattr(t, "blends", None) for t in self.transforms]
+        if getattr(transform, "blends", None) is False and True in blends:
+            return _soft_mask_outputs(out, transform)  # the form the blending transforms give
+        return out
 
     @classmethod
     def from_timm(
@@ -234,3 +247,30 @@ class RandomMix(_PerRankDraws):
     def extra_repr(self) -> str:
         """The transforms and their probabilities, as shown by ``repr``."""
         return f"transforms={self.transforms!r}, p={[round(v, 6) for v in self.p]}"
+
+
+def _soft_mask_outputs(out: Any, transform: Any) -> Any:
+    """``out`` with its class-index ``tv_tensors.Mask`` batches one-hot, as ``transform``'s soft masks."""
+    flat, spec = tree_flatten(out)
+    if not any(isinstance(item, tv_tensors.Mask) and not item.is_floating_point() for item in flat):
+        return out
+    if transform.num_classes is None:
+        raise ValueError(
+            f"RandomMix gives the class-index masks of a transform that copies pixels ({transform!r}) as "
+            f"soft masks, the form its blending transforms give: that transform needs num_classes, got None"
+        )
+    flat = [
+        tv_tensors.wrap(
+            _soft_masks(
+                item.as_subclass(torch.Tensor),
+                transform.num_classes,
+                transform.spatial_dims,
+                transform.ignore_index,
+            ),
+            like=item,
+        )
+        if isinstance(item, tv_tensors.Mask) and not item.is_floating_point()
+        else item
+        for item in flat
+    ]
+    return tree_unflatten(flat, spec)
