@@ -658,12 +658,10 @@ def check_dense_logits_and_targets(logits: Any, targets: Any, ignore_index: int 
         raise ValueError(
             f"class-index targets must have shape (N, *spatial) = {expected}, got {tuple(targets.shape)}"
         )
-    if ignore_index is None:
-        check_class_indices("class-index targets", targets, logits.shape[1])
-    else:
-        labeled = targets.masked_fill(positions_of(targets, ignore_index), 0)
-        context = f" or be ignore_index = {ignore_index}"
-        check_class_indices("class-index targets", labeled, logits.shape[1], context)
+    if ignore_index is not None:  # the ignored positions hold no class to check
+        targets = targets.masked_fill(positions_of(targets, ignore_index), 0)
+    context = "" if ignore_index is None else f" or be ignore_index = {ignore_index}"
+    check_class_indices("class-index targets", targets, logits.shape[1], context)
 
 
 def check_class_indices(name: str, indices: torch.Tensor, num_classes: int, context: str = "") -> None:

@@ -13,8 +13,8 @@ from ._checks import (
     check_ignore_index,
     check_logits_and_targets,
     check_same_classes,
-    positions_of,
 )
+from .functional._labels import one_hot_masks
 
 __all__ = ["MixupELoss", "SoftDiceLoss", "SoftTargetCrossEntropy"]
 
@@ -234,13 +234,13 @@ class SoftDiceLoss(nn.Module):
         if targets.is_floating_point():
             soft = targets.to(probabilities.dtype)
         else:
-            indices = targets.long()
-            ignored = None if self.ignore_index is None else positions_of(targets, self.ignore_index)
-            if ignored is not None:
-                indices = indices.masked_fill(ignored, 0)
-            soft = F.one_hot(indices, logits.shape[1]).movedim(-1, 1).to(probabilities.dtype)
-            if ignored is not None:
-                soft.masked_fill_(ignored.unsqueeze(1), 0)
+            soft = one_hot_masks(
+                targets,
+                logits.shape[1],
+                spatial_dims=logits.ndim - 2,
+                dtype=probabilities.dtype,
+                ignore_index=self.ignore_index,
+            )
         dims = tuple(range(2, logits.ndim))
         overlap = (probabilities * soft).sum(dims)
         # each position's prediction counts with its target's mass: 1, 0 where ignored, or the share

@@ -129,8 +129,9 @@ class RandomMix(_PerRankDraws):
         transform = self.transforms[int(pick)]
         mix = getattr(transform, "mix", None)
         out = mix(*inputs, inplace=inplace) if callable(mix) else transform(*inputs)
-        blends = [getattr(t, "blends", None) for t in self.transforms]
-        if getattr(transform, "blends", None) is False and True in blends:
+        if getattr(transform, "blends", None) is False and any(
+            getattr(t, "blends", None) for t in self.transforms
+        ):
             return _soft_mask_outputs(out, transform)  # the form the blending transforms give
         return out
 

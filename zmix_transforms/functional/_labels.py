@@ -200,12 +200,13 @@ def one_hot_masks(
         )
     classes, dtype = _one_hot_options(num_classes, dtype)
     ignore_index = check_ignore_index(ignore_index)
-    if ignore_index is None:
-        hint = "; if a value marks unlabeled positions (VOC's 255), pass it as ignore_index"
-        flat = one_hot_rows(masks.reshape(-1), classes, dtype, name="masks", hint=hint)  # (N·positions, K)
-        return flat.reshape(*masks.shape, classes).movedim(-1, 1).contiguous()
-    ignored = positions_of(masks, ignore_index)
-    name = f"masks (besides ignore_index = {ignore_index})"
-    flat = one_hot_rows(masks.masked_fill(ignored, 0).reshape(-1), classes, dtype, name=name)
-    flat.masked_fill_(ignored.reshape(-1, 1), 0)  # an ignored position's row: no class at all
+    labeled, ignored, name = masks, None, "masks"
+    hint = "; if a value marks unlabeled positions (VOC's 255), pass it as ignore_index"
+    if ignore_index is not None:
+        ignored = positions_of(masks, ignore_index)
+        labeled = masks.masked_fill(ignored, 0)
+        name, hint = f"masks (besides ignore_index = {ignore_index})", ""
+    flat = one_hot_rows(labeled.reshape(-1), classes, dtype, name=name, hint=hint)  # (N·positions, K)
+    if ignored is not None:
+        flat.masked_fill_(ignored.reshape(-1, 1), 0)  # an ignored position's row: no class at all
     return flat.reshape(*masks.shape, classes).movedim(-1, 1).contiguous()
