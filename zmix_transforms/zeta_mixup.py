@@ -50,7 +50,8 @@ class ZetaMixup(_BatchMix):
     Note:
         Images of shape (N, C, H, W) (plain tensors or ``tv_tensors.Image``), (N, T, C, H, W)
         (``tv_tensors.Video``) or, with ``spatial_dims=3``, (N, C, D, H, W), of any float or integer
-        dtype; integer images are mixed in float (exactly, for every integer dtype) and rounded.
+        dtype; integer images are mixed in float (every integer value enters the mix exactly) and
+        rounded to nearest.
         Labels are class indices of shape (N,) (any int dtype, with ``num_classes``) or float labels
         (N, K); the result's labels are float (N, K). ``tv_tensors.Mask`` batches are mixed with the
         images' weights as soft masks (N, K, *spatial). A batch of one sample is returned unmixed, and
