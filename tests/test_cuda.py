@@ -12,6 +12,7 @@ import torch
 
 import zmix_transforms as Z
 from tests.methods import NO_SYNC, TRANSFORM_CLASSES
+from tests.numerics import assert_same_mix
 from zmix_transforms import functional as F
 
 pytestmark = [
@@ -124,3 +125,26 @@ def test_a_compiled_training_step_is_captured_in_a_cuda_graph(cls: type) -> None
         assert torch.isfinite(loss) and loss.device.type == "cuda"
         torch.testing.assert_close(soft.sum(1), torch.ones(8, device="cuda"))
     assert counters["inductor"]["cudagraph_skips"] == 0, dict(counters["inductor"])
+
+
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_deterministic_algorithms_run_every_method(
+    cls: type, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under ``torch.use_deterministic_algorithms(True)`` every method runs on the GPU (it calls no op
+    that mode refuses) and mixes as outside it: ζ-mixup's products within the product bound."""
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what torch asks of any cuBLAS product
+    images = torch.randint(0, 256, (12, 3, 16, 16), device="cuda").to(dtype)
+    labels = torch.arange(12, device="cuda") % 4
+    torch.manual_seed(0)
+    expected = cls(num_classes=4)(images, labels)
+    torch.use_deterministic_algorithms(True)
+    try:
+        torch.manual_seed(0)
+        mixed = cls(num_classes=4)(images, labels)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    terms = 12 if cls in (Z.ZetaMixup, Z.ZetaCutMix) else None
+    assert_same_mix(mixed[0], expected[0], terms, "images")
+    assert_same_mix(mixed[1], expected[1], terms, "labels")

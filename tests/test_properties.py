@@ -262,3 +262,31 @@ def test_autocast_leaves_the_mix_as_it_is(method: Method, dtype: torch.dtype) ->
         mixed = method.run(images, labels, 4, param, 0)
         assert torch.is_autocast_enabled("cpu")  # the caller's region is left as it was
     assert torch.equal(mixed[0], expected[0]) and torch.equal(mixed[1], expected[1])
+
+
+@pytest.mark.parametrize(
+    ("method", "dtype"),
+    [
+        pytest.param(method, dtype, id=f"{name}-{str(dtype)[6:]}")
+        for method, name in zip(METHODS, METHOD_IDS, strict=True)
+        for dtype in (torch.float32, torch.uint8, torch.int32)
+    ],
+)
+def test_deterministic_algorithms_leave_the_mix_as_it_is(method: Method, dtype: torch.dtype) -> None:
+    """Under ``torch.use_deterministic_algorithms(True)`` (reproducible training) every method runs
+    and mixes as it does outside. That mode also fills new tensors (``torch.empty``) with NaN or the
+    dtype's largest value, so a kernel that left part of its output unwritten would show here.
+    (ζ-mixup's products agree within the product bound: a BLAS need not sum alike twice.)"""
+    shape = (10, 2, 4, 6, 5) if method.volumes else (10, 3, 7, 6)
+    images = make_images(shape, dtype, seed=6)
+    labels, param = torch.arange(10) % 4, _typical_param(method)
+    expected = method.run(images, labels, 4, param, 1)
+    assert torch.utils.deterministic.fill_uninitialized_memory
+    torch.use_deterministic_algorithms(True)
+    try:
+        mixed = method.run(images, labels, 4, param, 1)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    terms = 10 if method.through_product else None
+    assert_same_mix(mixed[0], expected[0], terms, "images")
+    assert_same_mix(mixed[1], expected[1], terms, "labels")
