@@ -64,13 +64,18 @@ def test_masks_are_mixed_with_the_images_weights(make, spatial: tuple[int, ...],
 
 @pytest.mark.parametrize("make", [*BLENDING, lambda **kw: Z.ZetaCutMix(**kw)])
 @pytest.mark.parametrize("dims", [2, 3])
-def test_class_index_masks_become_soft_masks(make, dims: int) -> None:
+@pytest.mark.parametrize("channel", [False, True], ids=["(N, *spatial)", "(N, 1, *spatial)"])
+def test_class_index_masks_become_soft_masks(make, dims: int, channel: bool) -> None:
+    """Class-index masks, with or without their channel of one (a dataset's (1, H, W) masks
+    collated), become the one-hot soft masks (N, K, *spatial) the images' weights mix."""
     spatial = (4, 5) if dims == 2 else (3, 4, 5)
     images, masks = _batch(5, spatial, 4, seed=1)
+    given_masks = masks.unsqueeze(1) if channel else masks
     torch.manual_seed(0)
-    _, out_masks = make(num_classes=4, spatial_dims=dims)(images.float(), tv_tensors.Mask(masks))
+    _, out_masks = make(num_classes=4, spatial_dims=dims)(images.float(), tv_tensors.Mask(given_masks))
     torch.manual_seed(0)
     soft = F.one_hot_masks(masks, 4, spatial_dims=dims)
+    assert torch.equal(F.one_hot_masks(given_masks, 4, spatial_dims=dims), soft)
     _, expected = make(spatial_dims=dims)(images.float(), tv_tensors.Mask(soft))
     assert out_masks.shape == (5, 4, *spatial) and out_masks.dtype == torch.float32
     torch.testing.assert_close(out_masks, expected)
