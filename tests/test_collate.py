@@ -134,3 +134,73 @@ def test_a_worker_sends_the_mixed_batch_from_the_shared_memory_it_was_collated_i
     assert collate.collate.mixes_in_place
     loader = DataLoader(dataset, batch_size=8, num_workers=1, collate_fn=collate)
     assert list(loader) == [(True, True)]
+
+
+def _set_each(collate: Z.MixCollate, value: bool) -> None:
+    for t in collate.transform.transforms:  # type: ignore[attr-defined]
+        t.mixup_enabled = value
+
+
+# a collate and where its switch is set: the collate itself (timm's FastCollateMixup spelling), its
+# transform, or each transform a v2.RandomChoice holds
+SWITCHED = {
+    "MixUpCollate": (lambda: Z.MixUpCollate(num_classes=NUM_CLASSES), setattr),
+    "CutMixCollate.transform": (
+        lambda: Z.CutMixCollate(num_classes=NUM_CLASSES),
+        lambda collate, name, value: setattr(collate.transform, name, value),
+    ),
+    "RandomMix.from_timm": (
+        lambda: Z.MixCollate(
+            Z.RandomMix.from_timm(
+                mixup_alpha=1.0, cutmix_alpha=1.0, label_smoothing=0.0, num_classes=NUM_CLASSES
+            )
+        ),
+        setattr,
+    ),
+    "RandomChoice": (
+        lambda: Z.MixCollate(
+            v2.RandomChoice([Z.ZetaMixup(num_classes=NUM_CLASSES), Z.MixUp(num_classes=NUM_CLASSES)])
+        ),
+        setattr,
+    ),
+    "RandomChoice.transforms": (
+        lambda: Z.MixCollate(
+            v2.RandomChoice([Z.ZetaMixup(num_classes=NUM_CLASSES), Z.MixUp(num_classes=NUM_CLASSES)])
+        ),
+        lambda collate, name, value: _set_each(collate, value),
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "context"), [*((name, "fork") for name in SWITCHED), ("MixUpCollate", "spawn")]
+)
+def test_switching_mixing_off_reaches_persistent_workers(name: str, context: str) -> None:
+    """timm's ``--mixup-off-epoch`` with workers that outlive an epoch: ``mixup_enabled = False`` set in
+    the training process stops the workers' mixing (labels come one-hot), and ``True`` starts it again.
+    A plain attribute would stay as each worker copied it when it started."""
+    make, switch = SWITCHED[name]
+    collate = make()
+    loader = DataLoader(
+        PilImages(32), batch_size=8, num_workers=2, collate_fn=collate,
+        persistent_workers=True, multiprocessing_context=context,
+    )  # fmt: skip
+
+    def mixed_batches() -> list[bool]:
+        return [bool((labels.max(1).values < 1).any()) for _, labels in loader]
+
+    torch.manual_seed(0)
+    assert any(mixed_batches())
+    switch(collate, "mixup_enabled", False)
+    assert not any(mixed_batches()) and not collate.mixup_enabled
+    switch(collate, "mixup_enabled", True)
+    assert any(mixed_batches()) and collate.mixup_enabled
+
+
+def test_a_collate_switch_needs_a_transform_that_has_one() -> None:
+    with pytest.raises(TypeError, match=r"^mixup_enabled needs a transform of this package .*got Lambda"):
+        Z.MixCollate(v2.Lambda(lambda batch: batch)).mixup_enabled = False
+    with pytest.raises(TypeError, match=r"^mixup_enabled must be a bool, got 0 of type int"):
+        Z.MixUpCollate(num_classes=3).mixup_enabled = 0  # type: ignore[assignment]
+    with pytest.raises(TypeError, match=r"^mixup_enabled must be a bool, got 'no' of type str"):
+        Z.MixUp(num_classes=3).mixup_enabled = "no"  # type: ignore[assignment]

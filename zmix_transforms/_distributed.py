@@ -415,6 +415,7 @@ def rank_config(transform: Any) -> dict[str, Any]:
     plain = (bool, int, float, str, tuple, type(None))
     return {
         "transform": type(transform).__name__,
+        "mixup_enabled": transform.mixup_enabled,  # a property (a shared flag in a collate)
         **{
             key: value
             for key, value in vars(transform).items()

@@ -17,7 +17,7 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from torch.utils.data import default_collate, get_worker_info
 from torchvision import tv_tensors
 
-from ._checks import check_sample_list, sample_shapes
+from ._checks import check_bool, check_sample_list, sample_shapes
 from .functional._inplace import fresh_batch
 from .transforms import _BatchMix, check_call
 
@@ -58,7 +58,12 @@ class MixCollate:
         The object is picklable when its transform and collate function are, so it works with
         ``num_workers > 0``. Each worker draws from its own torch RNG, which the ``DataLoader`` seeds
         from its base seed: ``torch.manual_seed`` (or ``DataLoader(generator=...)``) before iterating
-        makes a whole epoch reproducible.
+        makes a whole epoch reproducible. Each worker mixes with its own copy of the transform, made
+        when the worker starts; only the ``mixup_enabled`` switch (of this collate, of its transform
+        and of the transforms a ``RandomMix`` or ``v2.RandomChoice`` holds) lies in shared memory, so
+        that ``collate.mixup_enabled = False`` (timm's ``--mixup-off-epoch``) reaches the workers,
+        persistent ones included. Other attributes changed later reach only workers started later
+        (``persistent_workers=False`` starts them every epoch).
 
     Examples:
         >>> from torchvision.transforms import v2
@@ -99,6 +104,30 @@ class MixCollate:
         self.collate_fn: Collate = default_collate if collate_fn is None else collate_fn
         self.return_originals = return_originals
         self.inplace = inplace
+        for switched in _switched(transform):  # set in this process, read in the workers
+            switched._share_switch()
+
+    @property
+    def mixup_enabled(self) -> bool:
+        """Whether batches are mixed: timm's switch, as on its ``FastCollateMixup`` (default True).
+
+        The ``mixup_enabled`` of the transform, or of every transform it holds (a ``RandomMix``'s,
+        a ``v2.RandomChoice``'s), in shared memory: set here in the training process, it reaches
+        the ``DataLoader``'s workers, persistent ones included.
+        """
+        return all(t.mixup_enabled for t in _switched(self.transform))
+
+    @mixup_enabled.setter
+    def mixup_enabled(self, value: bool) -> None:
+        value = check_bool("mixup_enabled", value)
+        switched = _switched(self.transform)
+        if not switched:
+            raise TypeError(
+                f"mixup_enabled needs a transform of this package (or a RandomMix or v2.RandomChoice "
+                f"of them), which has that switch, got {type(self.transform).__name__}"
+            )
+        for t in switched:
+            t.mixup_enabled = value
 
     @property
     def mixes_in_place(self) -> bool:
@@ -147,6 +176,19 @@ class MixCollate:
         collate_name = getattr(self.collate_fn, "__name__", repr(self.collate_fn))
         extra = ", return_originals=True" if self.return_originals else ""
         return f"{type(self).__name__}(transform={self.transform!r}, collate_fn={collate_name}{extra})"
+
+
+def _switched(transform: Any) -> list[Any]:
+    """The transforms with a ``mixup_enabled`` switch: ``transform``, or those it holds.
+
+    ``RandomMix``, ``v2.RandomChoice`` and ``v2.Compose`` hold theirs in ``transforms``.
+    """
+    if callable(getattr(transform, "_share_switch", None)):
+        return [transform]
+    inner = getattr(transform, "transforms", None)
+    if not isinstance(inner, (list, tuple, torch.nn.ModuleList)):
+        return []
+    return [t for held in inner for t in _switched(held)]
 
 
 _PLAIN = (torch.Tensor, int, float, str)

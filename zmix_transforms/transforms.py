@@ -272,7 +272,7 @@ class _BatchMix(_PerRankDraws):
         self._labels_getter = _parse_labels_getter(labels_getter)
         self.label_smoothing = check_probability("label_smoothing", label_smoothing)
         self.multi_label = check_bool("multi_label", multi_label)
-        self.mixup_enabled = True  # timm's switch (its train script's --mixup-off-epoch sets it False)
+        self._enabled: bool | torch.Tensor = True  # mixup_enabled: a bool, or a shared flag (below)
         self.p = check_probability("p", p)
         self.per_rank = check_bool("per_rank", per_rank)
         self.across_ranks = check_bool("across_ranks", across_ranks)
@@ -280,6 +280,37 @@ class _BatchMix(_PerRankDraws):
         self.rank_timeout = (
             None if rank_timeout is None else check_finite_positive("rank_timeout", rank_timeout)
         )
+
+    @property
+    def mixup_enabled(self) -> bool:
+        """Whether batches are mixed: timm's switch (default True).
+
+        ``False`` mixes no batch, whatever ``p``, as timm's train script sets it at
+        ``--mixup-off-epoch``.
+
+        In a collate function the switch lies in shared memory (see [`MixCollate`][MixCollate]), so
+        that setting it in the training process reaches the ``DataLoader``'s workers, persistent
+        ones included.
+        """
+        enabled = self._enabled
+        return enabled if type(enabled) is bool else bool(enabled)
+
+    @mixup_enabled.setter
+    def mixup_enabled(self, value: bool) -> None:
+        value = check_bool("mixup_enabled", value)
+        if type(self._enabled) is bool:
+            self._enabled = value
+        else:
+            self._enabled.fill_(value)
+
+    def _share_switch(self) -> None:
+        """Keep ``mixup_enabled`` in shared memory.
+
+        Every process this transform is copied into (forked or pickled) then reads the value the
+        training process last set.
+        """
+        if type(self._enabled) is bool:
+            self._enabled = torch.tensor(self._enabled).share_memory_()
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle as ``_PerRankDraws`` does, without the process group (it does not cross processes)."""
