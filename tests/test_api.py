@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+import re
+
 import pytest
 import torch
 from torch.utils.data import default_collate
@@ -132,6 +136,103 @@ def test_repr_names_the_parameters() -> None:
     )
 
 
+# each method's own parameters, every one away from its default (a new method needs its entry)
+OWN_PARAMETERS: dict[type, dict[str, object]] = {
+    Z.ZetaMixup: {"gamma": 3.0, "max_terms": 4},
+    Z.MixUp: {"alpha": 0.4, "mode": "elem"},
+    Z.CutMix: {"alpha": 0.4, "minmax": (0.2, 0.7), "mode": "pair"},
+    Z.ZetaCutMix: {"gamma": 3.0, "alpha": 0.4},
+    Z.FMix: {"alpha": 0.4, "decay": 2.0, "mode": "elem"},
+    Z.ResizeMix: {"scale": (0.2, 0.5), "mode": "pair"},
+}
+# the shared options of plain values, every one away from its default
+OPTIONS: dict[str, object] = {
+    "num_classes": 7,
+    "label_smoothing": 0.1,
+    "multi_label": True,
+    "p": 0.5,
+    "per_rank": False,
+    "across_ranks": True,
+    "rank_timeout": 5.0,
+    "spatial_dims": 3,
+    "ignore_index": 255,
+}
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS, ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("changed", [False, True], ids=["defaults", "every parameter changed"])
+def test_repr_builds_the_same_transform(cls: type, changed: bool) -> None:
+    """``eval(repr(t))`` is ``t`` again: every parameter and option away from its default is named."""
+    names = {**OWN_PARAMETERS[cls], **OPTIONS}
+    transform = cls(**names) if changed else cls()
+    again = eval(repr(transform), vars(Z))
+    assert type(again) is cls and repr(again) == repr(transform)
+    for name, value in names.items():
+        assert getattr(again, name) == getattr(transform, name), name
+        if changed:
+            assert getattr(transform, name) == value, name
+
+
+def _documented_default(entry: str) -> tuple[bool, object]:
+    """The default an Args entry states (``default 1.0``, ``(default (0.1, 0.8), ...)``, ``` ``None``
+    (default)```), as a Python value: ``(False, None)`` where it states none as a literal."""
+    if match := re.search(r"``([^`]+)`` \((?:[^()]*, )?default\)", entry):
+        text = match.group(1)
+    elif match := re.search(r"default ", entry):
+        text, depth = "", 0
+        for char in entry[match.end() :]:
+            if depth == 0 and char in ",;)":
+                break
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            text += char
+    else:
+        return False, None
+    try:
+        return True, ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        return False, None
+
+
+def _args_entries(obj: object) -> dict[str, str]:
+    """Each ``Args:`` entry of a class's or function's docstring, by parameter name, lines joined."""
+    section = re.search(r"\n    Args:\n(.*?)(?:\n\n|\Z)", obj.__doc__ or "", re.DOTALL)
+    entries: dict[str, str] = {}
+    name = None
+    for line in section.group(1).splitlines() if section else []:
+        if match := re.match(r"^        (\w+): (.*)", line):
+            name = match.group(1)
+            entries[name] = match.group(2)
+        elif name is not None:
+            entries[name] += " " + line.strip()
+    return entries
+
+
+def test_a_documented_default_is_the_signatures() -> None:
+    """Where a parameter's docstring entry states its default, the signature has that default."""
+    stated, wrong = [], []
+    public = [(name, getattr(Z, name)) for name in Z.__all__] + [(f"F.{n}", getattr(F, n)) for n in F.__all__]
+    for name, obj in public:
+        if inspect.isclass(obj) and obj.__init__ is not object.__init__:
+            signature = inspect.signature(obj.__init__)
+        elif inspect.isfunction(obj):
+            signature = inspect.signature(obj)
+        else:
+            continue
+        entries = _args_entries(obj)
+        for parameter in signature.parameters.values():
+            if parameter.default is inspect.Parameter.empty or parameter.name not in entries:
+                continue
+            states, default = _documented_default(entries[parameter.name])
+            if states:
+                stated.append(f"{name}.{parameter.name}")
+                if default != parameter.default:
+                    wrong.append(
+                        f"{name}({parameter.name}=...): the docs say {default!r}, it is {parameter.default!r}"
+                    )
+    assert not wrong
+    assert len(stated) >= 20, stated  # the entries read as they are written (no silent parse failure)
+
+
 def test_one_hot_matches_torch() -> None:
     labels = torch.tensor([3, 0, 2], dtype=torch.int16)
     expected = torch.nn.functional.one_hot(labels.long(), 5).to(torch.float64)
@@ -172,3 +273,13 @@ def test_an_eager_call_reads_nothing_back_from_the_batch_device(make: type) -> N
     images, labels = torch.empty(16, 3, 32, 32, device="meta"), torch.empty(16, 10, device="meta")
     params = transform.draw_params([images], None)
     assert transform.mix_images(images, params).is_meta and transform.mix_labels(labels, params).is_meta
+
+
+def test_paste_box_takes_an_empty_box_and_the_whole_image() -> None:
+    """A box may be empty (``x1 == x2`` or ``y1 == y2``: λ = 1 draws one) or cover the whole image."""
+    x = torch.arange(4.0).reshape(4, 1, 1, 1).expand(4, 2, 5, 6).contiguous()
+    partners = torch.tensor([1, 2, 3, 0])
+    for empty in (F.Box(2, 1, 2, 4), F.Box(0, 3, 6, 3), F.Box(6, 5, 6, 5)):
+        out = F.paste_box(x, empty, partners)
+        assert torch.equal(out, x) and out.data_ptr() != x.data_ptr()
+    assert torch.equal(F.paste_box(x, F.Box(0, 0, 6, 5), partners), x[partners])

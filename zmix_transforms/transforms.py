@@ -566,6 +566,10 @@ class _BatchMix(_PerRankDraws):
             items.append(("per_rank", False))
         if self.across_ranks:
             items.append(("across_ranks", True))
+        if self.rank_timeout != 30.0:
+            items.append(("rank_timeout", self.rank_timeout))
+        if self.spatial_dims != 2:
+            items.append(("spatial_dims", self.spatial_dims))
         if self.ignore_index is not None:
             items.append(("ignore_index", self.ignore_index))
         return items
