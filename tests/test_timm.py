@@ -116,10 +116,11 @@ def test_minmax_boxes_have_sides_in_range_and_stay_inside(shape: tuple[int, ...]
             assert int(size * low) <= stop - start < max(int(size * high), int(size * low) + 1)
         sides.append(region.stops[0] - region.starts[0])
     assert len(set(sides)) > 3  # drawn, not fixed
-    with pytest.raises(
-        ValueError, match=r"^minmax must be a pair \(lo, hi\) of fractions with 0 <= lo < hi <= 1"
-    ):
-        Z.CutMix(minmax=(0.8, 0.2))
+    for reversed_or_empty in ((0.8, 0.2), (0.5, 0.5)):  # timm's randint(lo, hi) draws from neither
+        with pytest.raises(
+            ValueError, match=r"^minmax must be a pair \(lo, hi\) of fractions with 0 <= lo < hi <= 1"
+        ):
+            Z.CutMix(minmax=reversed_or_empty)
 
 
 def test_from_timm_takes_every_keyword_of_timms_mixup() -> None:
