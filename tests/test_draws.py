@@ -338,3 +338,16 @@ def test_max_terms_errors() -> None:
         F.apply_terms(x, torch.zeros(3, 2, dtype=torch.int64), torch.full((3, 2), 0.5), inplace=True)
     with pytest.raises(TypeError, match=r"^indices must be an int64 torch.Tensor of shape \(N, k\)"):
         F.apply_terms(x, torch.zeros(4, 2, dtype=torch.int32), torch.full((4, 2), 0.5))
+
+
+def test_a_resizemix_patch_lands_anywhere_it_fits_uniformly() -> None:
+    """Along each axis a patch's start is uniform over every place it fits, the far edge included."""
+    from zmix_transforms.resizemix import resizemix_regions
+
+    g = torch.Generator().manual_seed(0)
+    regions = resizemix_regions(1200, (6, 9), (0.5, 0.5), generator=g)  # sides 3 and 4 (round(4.5))
+    for axis, (side, places) in enumerate([(3, 4), (4, 6)]):
+        assert {r.stops[axis] - r.starts[axis] for r in regions} == {side}
+        counts = collections.Counter(r.starts[axis] for r in regions)
+        assert sorted(counts) == list(range(places))
+        assert all(abs(c - 1200 / places) < 0.3 * 1200 / places for c in counts.values()), counts
