@@ -136,6 +136,12 @@ def test_a_worker_sends_the_mixed_batch_from_the_shared_memory_it_was_collated_i
     assert list(loader) == [(True, True)]
 
 
+def _choice_collate() -> Z.MixCollate:
+    return Z.MixCollate(
+        v2.RandomChoice([Z.ZetaMixup(num_classes=NUM_CLASSES), Z.MixUp(num_classes=NUM_CLASSES)])
+    )
+
+
 def _set_each(collate: Z.MixCollate, value: bool) -> None:
     for t in collate.transform.transforms:  # type: ignore[attr-defined]
         t.mixup_enabled = value
@@ -157,18 +163,8 @@ SWITCHED = {
         ),
         setattr,
     ),
-    "RandomChoice": (
-        lambda: Z.MixCollate(
-            v2.RandomChoice([Z.ZetaMixup(num_classes=NUM_CLASSES), Z.MixUp(num_classes=NUM_CLASSES)])
-        ),
-        setattr,
-    ),
-    "RandomChoice.transforms": (
-        lambda: Z.MixCollate(
-            v2.RandomChoice([Z.ZetaMixup(num_classes=NUM_CLASSES), Z.MixUp(num_classes=NUM_CLASSES)])
-        ),
-        lambda collate, name, value: _set_each(collate, value),
-    ),
+    "RandomChoice": (_choice_collate, setattr),
+    "RandomChoice.transforms": (_choice_collate, lambda collate, name, value: _set_each(collate, value)),
 }
 
 

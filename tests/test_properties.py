@@ -238,15 +238,20 @@ def test_different_seeds_give_different_mixes(method: Method) -> None:
     assert len(distinct) == 5
 
 
-@pytest.mark.parametrize(
-    ("method", "dtype"),
-    [
+def _methods_and_dtypes(*dtypes: torch.dtype, skip_collates_of: torch.dtype | None = None) -> list[object]:
+    """Every method with each of ``dtypes`` (but ``skip_collates_of`` for the collates), for parametrize."""
+    return [
         pytest.param(method, dtype, id=f"{name}-{str(dtype)[6:]}")
         for method, name in zip(METHODS, METHOD_IDS, strict=True)
-        for dtype in (torch.float32, torch.float16, torch.uint8)
-        # default_collate's torch.stack itself refuses float16 samples under CPU bfloat16 autocast
-        if not ("Collate" in name and dtype == torch.float16)
-    ],
+        for dtype in dtypes
+        if not ("Collate" in name and dtype == skip_collates_of)
+    ]
+
+
+# default_collate's torch.stack itself refuses float16 samples under CPU bfloat16 autocast
+@pytest.mark.parametrize(
+    ("method", "dtype"),
+    _methods_and_dtypes(torch.float32, torch.float16, torch.uint8, skip_collates_of=torch.float16),
 )
 def test_autocast_leaves_the_mix_as_it_is(method: Method, dtype: torch.dtype) -> None:
     """Inside an autocast region (a training step's), every method mixes as it does outside.
@@ -264,14 +269,7 @@ def test_autocast_leaves_the_mix_as_it_is(method: Method, dtype: torch.dtype) ->
     assert torch.equal(mixed[0], expected[0]) and torch.equal(mixed[1], expected[1])
 
 
-@pytest.mark.parametrize(
-    ("method", "dtype"),
-    [
-        pytest.param(method, dtype, id=f"{name}-{str(dtype)[6:]}")
-        for method, name in zip(METHODS, METHOD_IDS, strict=True)
-        for dtype in (torch.float32, torch.uint8, torch.int32)
-    ],
-)
+@pytest.mark.parametrize(("method", "dtype"), _methods_and_dtypes(torch.float32, torch.uint8, torch.int32))
 def test_deterministic_algorithms_leave_the_mix_as_it_is(method: Method, dtype: torch.dtype) -> None:
     """Under ``torch.use_deterministic_algorithms(True)`` (reproducible training) every method runs
     and mixes as it does outside. That mode also fills new tensors (``torch.empty``) with NaN or the
