@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 from torchvision import tv_tensors
+from torchvision.transforms import v2
 
 import zmix_transforms as Z
 from tests.methods import COLLATE_CLASSES, TRANSFORM_CLASSES
@@ -180,6 +181,23 @@ def test_random_mix_is_picklable_and_composes() -> None:
     b = copy(samples)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert "p=[0.5, 0.5]" in repr(mix)
+
+
+def test_random_mix_takes_any_batch_transform() -> None:
+    """Other libraries' transforms and plain functions are picked and called as they are."""
+    images, labels = _batch()
+    calls = []
+
+    def unmixed(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        calls.append(batch)  # a plain function: no mix, across_ranks or blends of its own
+        return batch[0], F.one_hot(batch[1], 4)
+
+    out, soft = Z.RandomMix([v2.MixUp(num_classes=4), unmixed], p=[0.0, 1.0])((images, labels))
+    assert len(calls) == 1 and out is images and torch.equal(soft, F.one_hot(labels, 4))
+    out, soft = Z.RandomMix([v2.MixUp(num_classes=4)])(images, labels)  # torchvision's, picked alone
+    assert soft.shape == (8, 4) and not torch.equal(out, images)
+    collated, soft = Z.MixCollate(Z.RandomMix([unmixed]))([(images[i], int(labels[i])) for i in range(8)])
+    assert torch.equal(collated, images) and torch.equal(soft, F.one_hot(labels, 4))
 
 
 def test_random_mix_errors() -> None:
