@@ -73,6 +73,16 @@ def test_small_and_float64_products(shape: tuple[int, ...], dtype: torch.dtype) 
     _assert_mixed(F.apply_weights(x, weights), x, weights)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_batches_with_half_weights_are_mixed_in_float32(dtype: torch.dtype) -> None:
+    """Weights of the batch's own half type too: one float32 product, rounded once to the half type."""
+    g = torch.Generator().manual_seed(5)
+    x = (torch.rand(64, 3, 16, 16, generator=g) * 100).to(dtype)
+    weights = F.zeta_weights(64, generator=g, dtype=dtype)
+    # the same float32 product (shape, layout and kernel) in this process: equal bit for bit
+    assert torch.equal(F.apply_weights(x, weights), F.apply_weights(x.float(), weights.float()).to(dtype))
+
+
 def test_products_under_autograd_have_the_formulas_gradients() -> None:
     x = torch.rand(64, 3, 32, 32, requires_grad=True)
     weights = F.zeta_weights(64, generator=torch.Generator().manual_seed(1))
