@@ -595,12 +595,14 @@ def report(
     chart: Path,
     quick: bool,
     per_call: list[tuple[str, int, float, float]],
+    commit: str | None = None,
 ) -> str:
+    """The page's text; ``commit`` names what was measured (default: the checkout's, now)."""
     main_shape = measurements[-1]
     lines = [
         "# Benchmarks",
         "",
-        f"Measured on {datetime.date.today().isoformat()} at commit {_commit()}: {machine()}.",
+        f"Measured on {datetime.date.today().isoformat()} at commit {commit or _commit()}: {machine()}.",
         "Regenerate with `python benchmarks/bench_mixing.py` (needs the `bench` extra for timm).",
         "Every number of a batch shape comes from one process, the cases alternating round by round;",
         "a time is the median over rounds, a ratio the median of per-round ratios. Every transform and",
@@ -732,6 +734,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--out", type=Path, default=ROOT / "docs", help="folder for benchmarks.md and the chart"
     )
     args = parser.parse_args(argv)
+    commit = _commit()  # the tree measured, before the chart and the page are written into it
     torch.set_num_threads(args.threads)
     shapes = [(16, 3, 16, 16), (8, 3, 32, 32)] if args.quick else [(128, 3, 32, 32), (64, 3, 224, 224)]
     rounds = {True: (3, 1), False: None}[args.quick]
@@ -747,7 +750,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     page = args.out / "benchmarks.md"
     previous = page.read_text() if page.exists() else ""
     if args.device != "cpu":  # the GPU's tables replace the CUDA section of the page
-        section = cuda_section(measurements, torch.cuda.get_device_name(args.device))
+        section = cuda_section(measurements, torch.cuda.get_device_name(args.device), commit)
         text = merge_cuda_section(previous or "# Benchmarks\n", section)
         page.write_text(text)
         print(section)
@@ -762,7 +765,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     chart = args.out / "assets" / "benchmarks.png"
     chart.parent.mkdir(parents=True, exist_ok=True)
     plot(measurements[-1], chart)
-    text = report(measurements, large, breaks, fast_paths, chart, args.quick, per_call).replace(
+    text = report(measurements, large, breaks, fast_paths, chart, args.quick, per_call, commit).replace(
         f"]({chart.name})", f"](assets/{chart.name})"
     )
     text = merge_cuda_section(text, existing_cuda_section(previous) or CUDA_PLACEHOLDER)
@@ -813,10 +816,10 @@ def _commit() -> str:
     return head + ("+changes" if dirty else "")
 
 
-def cuda_section(measurements: list[Measurement], device_name: str) -> str:
+def cuda_section(measurements: list[Measurement], device_name: str, commit: str | None = None) -> str:
     """The CUDA tables: the transforms and anchors on the GPU, synchronized timing."""
     when = datetime.date.today().isoformat()
-    lines = [f"## CUDA ({device_name}, measured {when} at commit {_commit()})", ""]
+    lines = [f"## CUDA ({device_name}, measured {when} at commit {commit or _commit()})", ""]
     for m in measurements:
         for tag, name in (("f32", "float32"), ("u8", "uint8")):
             lines += [f"### {'×'.join(map(str, m.shape))}, {name}", "", *case_table(m, tag), ""]

@@ -21,10 +21,14 @@ def _load():
     return module
 
 
-def test_quick_benchmark_writes_its_page(tmp_path: Path) -> None:
+def test_quick_benchmark_writes_its_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     module = _load()
+    chart = tmp_path / "assets" / "benchmarks.png"
+    # the tree as git sees it: changed once the chart is written (docs/assets is tracked)
+    monkeypatch.setattr(module, "_commit", lambda: "abc1234" + ("+changes" if chart.exists() else ""))
     result = module.main(["--quick", "--out", str(tmp_path)])
     page = (tmp_path / "benchmarks.md").read_text()
+    assert " at commit abc1234: " in page  # the tree measured, not the one the run left
     for heading in (
         "## Targets",
         "## Large batches",
