@@ -190,6 +190,8 @@ def test_no_labels_found(cls: type) -> None:
         ValueError, match=r"found no labels in the input: .* got a dict with keys \['image'\]"
     ):
         cls(num_classes=3)({"image": _images()})
+    with pytest.raises(ValueError, match=r"found no labels in the input: .* got a list of 1 item\(s\)$"):
+        cls(num_classes=3)([_images()])
     with pytest.raises(ValueError, match=r"labels_getter must return a tensor that is part of the input"):
         cls(num_classes=3, labels_getter=lambda sample: torch.zeros(4, dtype=torch.int64))(
             _images(), torch.zeros(4)
