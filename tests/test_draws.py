@@ -228,6 +228,21 @@ def test_cutmix_box_centre_is_uniform() -> None:
     assert all(abs(c - draws / 4) < 4 * math.sqrt(draws * 3 / 16) for c in columns.values())
 
 
+@pytest.mark.parametrize("sizes", [(13, 17), (5, 9, 11)], ids=["2-D", "3-D"])
+def test_cutmix_masks_are_the_regions_cutmix_region_draws(sizes: tuple[int, ...]) -> None:
+    """The masks of the per-sample modes and of compiled calls: from the same draws, the same region."""
+    for seed in range(100):
+        lam = float(torch.rand((), generator=torch.Generator().manual_seed(1000 + seed)))
+        region = F.cutmix_region(sizes, lam, generator=torch.Generator().manual_seed(seed))
+        expected = torch.zeros(sizes, dtype=torch.bool)
+        expected[tuple(slice(a, b) for a, b in zip(region.starts, region.stops, strict=True))] = True
+        for drawn in (lam, torch.tensor([lam], dtype=torch.float64)):  # one λ, or one per sample
+            mask, count = _draws.cutmix_mask_traceable(
+                sizes, drawn, torch.Generator().manual_seed(seed), "cpu"
+            )
+            assert torch.equal(mask.reshape(sizes), expected) and int(count.sum()) == region.size
+
+
 def test_exact_kept_fraction_for_a_clipped_box() -> None:
     """The kept fraction is measured from the clipped box, not taken from λ."""
     x = torch.arange(2.0).reshape(2, 1, 1, 1).expand(2, 1, 6, 6).contiguous()
