@@ -162,9 +162,14 @@ def test_cycle_partners_of_one_sample_is_itself() -> None:
 
 
 @pytest.mark.parametrize("alpha", [0.2, 1.0, 4.0])
-def test_sample_lambda_follows_beta(alpha: float) -> None:
+@pytest.mark.parametrize("traced", [False, True], ids=["sample_lambda", "traceable_lambda"])
+def test_sample_lambda_follows_beta(alpha: float, traced: bool) -> None:
+    """λ ~ Beta(α, α), read to the host or kept a tensor (as compiled calls draw it)."""
     g = torch.Generator().manual_seed(1)
-    draws = torch.tensor([F.sample_lambda(alpha, generator=g) for _ in range(4000)], dtype=torch.float64)
+    if traced:
+        draws = torch.stack([_draws.traceable_lambda(alpha, g, None) for _ in range(4000)])
+    else:
+        draws = torch.tensor([F.sample_lambda(alpha, generator=g) for _ in range(4000)], dtype=torch.float64)
     assert ((draws >= 0) & (draws <= 1)).all()
     variance = 1 / (4 * (2 * alpha + 1))
     assert abs(float(draws.mean()) - 0.5) < 4 * math.sqrt(variance / 4000)
