@@ -13,6 +13,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -219,6 +220,39 @@ def test_region_views_of_any_strides_paste_as_slicing_does() -> None:
         assert torch.equal(F.paste_region(x, region, partners), expected)
         inplace = x.clone()
         assert torch.equal(F.paste_region(inplace, region, partners, inplace=True), expected)
+
+
+def test_draws_from_several_threads_at_once_are_each_threads_own() -> None:
+    """Threads drawing at once (a threaded loader, a prefetcher) each get their generator's draws.
+
+    The NumPy routes keep scratch buffers per thread (σ for mixup's cycle, ζ-mixup's keys): a buffer
+    shared between threads would hand one thread's draw to another.
+    """
+
+    def draws(seed: int) -> list[torch.Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        out = []
+        for i in range(60):
+            n = 8 + i % 5
+            out += [F.cycle_partners(n, generator=g), F.zeta_weights(n, generator=g)]
+            out += F.zeta_terms(40 + n, max_terms=3, generator=g)
+        return out
+
+    expected = {seed: draws(seed) for seed in range(4)}  # one thread at a time
+    got: dict[int, list[torch.Tensor]] = {}
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns between any two steps of a draw, not every 5 ms
+    try:
+        threads = [threading.Thread(target=lambda s=seed: got.__setitem__(s, draws(s))) for seed in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        sys.setswitchinterval(interval)
+    assert sorted(got) == list(range(4))
+    for seed, mine in got.items():
+        assert all(torch.equal(a, b) for a, b in zip(mine, expected[seed], strict=True)), f"thread {seed}"
 
 
 def test_worker_processes_run_the_product_after_the_parent_did() -> None:
