@@ -200,3 +200,12 @@ def test_a_collate_switch_needs_a_transform_that_has_one() -> None:
         Z.MixUpCollate(num_classes=3).mixup_enabled = 0  # type: ignore[assignment]
     with pytest.raises(TypeError, match=r"^mixup_enabled must be a bool, got 'no' of type str"):
         Z.MixUp(num_classes=3).mixup_enabled = "no"  # type: ignore[assignment]
+
+
+def test_a_shared_switch_reads_as_a_bool() -> None:
+    """In shared memory the switch is a 0-dim tensor; read, it is the bool ``mixup_enabled`` says."""
+    collate = Z.MixUpCollate(num_classes=3)
+    collate.mixup_enabled = False
+    assert collate.transform.mixup_enabled is False and collate.mixup_enabled is False
+    collate.transform.mixup_enabled = True
+    assert collate.transform.mixup_enabled is True and collate.mixup_enabled is True
