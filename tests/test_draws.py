@@ -240,7 +240,7 @@ def test_cutmix_masks_are_the_regions_cutmix_region_draws(sizes: tuple[int, ...]
         lam = float(torch.rand((), generator=torch.Generator().manual_seed(1000 + seed)))
         region = F.cutmix_region(sizes, lam, generator=torch.Generator().manual_seed(seed))
         expected = torch.zeros(sizes, dtype=torch.bool)
-        expected[tuple(slice(a, b) for a, b in zip(region.starts, region.stops, strict=True))] = True
+        expected[region.slices()] = True
         for drawn in (lam, torch.tensor([lam], dtype=torch.float64)):  # one λ, or one per sample
             mask, count = _draws.cutmix_mask_traceable(
                 sizes, drawn, torch.Generator().manual_seed(seed), "cpu"
