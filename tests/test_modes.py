@@ -122,3 +122,39 @@ def test_minmax_per_sample_boxes_have_sides_in_range(mode: str) -> None:
         assert all(8 <= stop - start < 16 for start, stop in zip(*region, strict=True))
         assert kept == 1.0 - region.size / (32 * 32)
     assert math.isclose(float(params["lam"].sum()), sum(1.0 - r.size / 1024 for r in params["region"]))
+
+
+@pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
+@pytest.mark.parametrize("spatial", [(13, 17), (5, 9, 11)], ids=["2-D", "3-D"])
+def test_resizemix_pastes_its_partner_shrunk_by_nearest_neighbour(
+    mode: str, spatial: tuple[int, ...]
+) -> None:
+    """Place k of a patch's side s reads the partner's place ``k·size // s`` along each axis.
+
+    The inputs are coded by their flat index, so each output value names where it was copied from.
+    """
+    n, channels = 6, 2
+    x = torch.arange(n * channels * math.prod(spatial), dtype=torch.float64).reshape(n, channels, *spatial)
+    transform = Z.ResizeMix(num_classes=n, mode=mode, spatial_dims=len(spatial))
+    pasted = 0
+    for seed in range(4):
+        torch.manual_seed(seed)
+        out, _ = transform(x, torch.arange(n))
+        for p in range(n):
+            sources = out[p].long() // x[0].numel()
+            from_partner = (sources != p).any(0)
+            if not from_partner.any():
+                continue
+            (partner,) = sources[:, from_partner].unique().tolist()
+            corners = from_partner.nonzero()
+            region = Region(
+                tuple(corners.min(0).values.tolist()), tuple((corners.max(0).values + 1).tolist())
+            )
+            patch = x[partner]
+            for axis, (size, side) in enumerate(zip(spatial, region.sides, strict=True), start=1):
+                patch = patch.index_select(axis, torch.arange(side) * size // side)
+            expected = x[p].clone()
+            expected[(..., *region.slices())] = patch
+            assert torch.equal(out[p], expected), (seed, p)
+            pasted += 1
+    assert pasted >= 12

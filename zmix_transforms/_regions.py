@@ -19,9 +19,14 @@ class Region(NamedTuple):
     stops: tuple[int, ...]
 
     @property
+    def sides(self) -> tuple[int, ...]:
+        """The region's length along each axis."""
+        return tuple(stop - start for start, stop in zip(self.starts, self.stops, strict=True))
+
+    @property
     def size(self) -> int:
         """The number of pixels (voxels) in the region."""
-        return math.prod(stop - start for start, stop in zip(self.starts, self.stops, strict=True))
+        return math.prod(self.sides)
 
     def slices(self) -> tuple[slice, ...]:
         """Index the region of a batch ``x`` (N, ..., *spatial) as ``x[(..., *region.slices())]``."""

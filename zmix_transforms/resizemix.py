@@ -169,14 +169,12 @@ class ResizeMix(_PairMix):
             return inpt.copy_(mixed) if inplace else mixed
         out = inpt if inplace else inpt.clone()
         if isinstance(regions, Region):  # one region for the batch: the batch shrunk, its partners gathered
-            sides = tuple(b - a for a, b in zip(regions.starts, regions.stops, strict=True))
             whole: tuple[Any, ...] = (..., *regions.slices())
-            out[whole] = _shrunk(inpt, sides).index_select(0, partners)  # no full-size gather
+            out[whole] = _shrunk(inpt, regions.sides).index_select(0, partners)  # no full-size gather
             return out
         patches = []  # every patch read before any is written (in place, a partner may be overwritten)
         for p, region in enumerate(regions):
-            sides = tuple(b - a for a, b in zip(region.starts, region.stops, strict=True))
-            patches.append(_shrunk(inpt[partners[p]].unsqueeze(0), sides)[0] if region.size else None)
+            patches.append(_shrunk(inpt[partners[p]].unsqueeze(0), region.sides)[0] if region.size else None)
         for p, (region, patch) in enumerate(zip(regions, patches, strict=True)):
             if patch is not None:
                 index: tuple[Any, ...] = (p, ..., *region.slices())

@@ -633,8 +633,7 @@ def _region_view(x: torch.Tensor, region: Region) -> torch.Tensor:
     offset = x.storage_offset()
     for start, stride in zip(region.starts, strides[x.ndim - d :], strict=True):
         offset += start * stride
-    sides = [stop - start for start, stop in zip(region.starts, region.stops, strict=True)]
-    return x.as_strided((*x.shape[: x.ndim - d], *sides), strides, offset)
+    return x.as_strided((*x.shape[: x.ndim - d], *region.sides), strides, offset)
 
 
 def _paste_regions(
