@@ -60,8 +60,9 @@ def resizemix_regions(
 def _shrunk(x: torch.Tensor, sides: tuple[int, ...]) -> torch.Tensor:
     """``x`` (N, ..., *spatial) resized to ``sides`` by nearest-neighbour sampling (exact, any dtype)."""
     for axis, side in enumerate(sides, start=x.ndim - len(sides)):
-        size = x.shape[axis]
-        x = x.index_select(axis, torch.arange(side, device=x.device) * size // side)
+        index = torch.arange(side, device=x.device) * x.shape[axis] // side
+        last = axis == x.ndim - 1  # by gather: index_select along the last axis took 1.3–4× as long
+        x = x.gather(axis, index.expand(*x.shape[:-1], side)) if last else x.index_select(axis, index)
     return x
 
 
