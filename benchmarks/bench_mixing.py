@@ -249,6 +249,10 @@ FAST_PATH_CASES = [
     ("selection_masks", "FMix", (64, 3, 224, 224), torch.float32),
     ("selection_masks", "FMix mode=elem", (128, 3, 64, 64), torch.float32),
     ("selection_masks", "FMix mode=elem", (64, 3, 224, 224), torch.float32),
+    ("bitwise_where", "FMix", (128, 3, 32, 32), torch.float32),
+    ("bitwise_where", "FMix", (64, 3, 224, 224), torch.float32),
+    ("bitwise_where", "FMix", (64, 3, 224, 224), torch.uint8),
+    ("bitwise_where", "FMixCollate", (64, 3, 224, 224), torch.uint8),
 ]
 
 

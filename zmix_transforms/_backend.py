@@ -47,6 +47,11 @@ what its kernel's formula computes:
   where oneDNN's AVX-512 kernels were about 2× faster; on an Intel Xeon with AVX-512 MKL was as
   fast or faster. Both sum the same terms in their own order: the values agree within the product
   bound (README, Guarantees), and a process keeps its choice for each shape class (off: ``torch.mm``).
+* ``bitwise_where``: a mix that keeps each value from the sample or its partner by a bool mask
+  selects on the CPU with three vectorized bitwise ops over the values' integer view, not ATen's
+  ``where``, which takes one value at a time: 8- and 16-bit values, and wider ones in batches of at
+  most 2 MiB (larger ones are bound by memory, where one pass wins); the same bits (off:
+  ``torch.where``).
 * ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows
   are mixed from (mixup, CutMix, ζ-mixup with ``max_terms``), when that moves fewer rows than
   gathering every batch (off: all-gather every batch). Set it alike on every rank.
@@ -85,6 +90,7 @@ ROUTES: dict[str, bool] = {
     "int16_casts": True,
     "onednn_products": True,
     "fetch_rows": True,
+    "bitwise_where": True,
 }
 
 

@@ -24,6 +24,7 @@ from .functional._draws import (
     sample_lambda_unchecked,
     traceable_lambda,
 )
+from .functional._kernels import where_into
 from .transforms import MixOptions, _batch_device_and_size, _PairMix
 
 __all__ = ["FMix", "FMixCollate", "fmix_masks"]
@@ -180,7 +181,7 @@ class FMix(_PairMix):
             out = partners
         else:
             out = torch.empty_like(inpt)  # in the input's dense layout
-        return torch.where(view, inpt, partners, out=out)
+        return where_into(view, inpt, partners, out=out)
 
     def _repr_items(self) -> list[tuple[str, Any]]:
         items = super()._repr_items()

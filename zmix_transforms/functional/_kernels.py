@@ -655,3 +655,34 @@ def _paste_regions(
         if regions[p].size:
             out[p][indices[p]] = source[q][indices[p]]
     return out
+
+
+#: The integer dtype of each element size: the view in which ``where_into`` selects bits.
+_BITS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+#: ``where_into`` selects bits for 8- and 16-bit values, and for wider ones in batches up to this
+#: size: larger float32 batches are bound by memory, where ``where``'s one pass beat three (0.9×).
+_BITWISE_WIDE_MAX_BYTES = 1 << 21
+
+
+def where_into(
+    mask: torch.Tensor, x: torch.Tensor, other: torch.Tensor, *, out: torch.Tensor
+) -> torch.Tensor:
+    """``torch.where(mask, x, other, out=out)``: ``x`` where ``mask`` is set, else ``other``.
+
+    ``mask`` (bool) broadcasts against ``x``; ``out`` may be ``x`` or ``other`` itself. Fast path
+    (route ``bitwise_where``): on the CPU, three in-place bitwise ops over the values' integer view,
+    ``out = other ^ ((x ^ other) & m)`` (``m`` all ones where ``mask`` is set), or, when ``out`` is
+    ``other``, ``out = x ^ ((x ^ other) & ~m)``: the same bits, NaN payloads and −0.0 included.
+    ATen's CPU ``where`` takes one value at a time; its bitwise ops are vectorized.
+    """
+    size = x.element_size()
+    narrow = size <= 2 or x.numel() * size <= _BITWISE_WIDE_MAX_BYTES
+    routed = narrow and _backend.ROUTES["bitwise_where"] and not torch.compiler.is_compiling()
+    if not routed or size not in _BITS or x.device.type != "cpu" or x.requires_grad:
+        return torch.where(mask, x, other, out=out)
+    bits = _BITS[size]
+    last = x if out is other else other  # the operand out does not hold until the end
+    ones = mask.to(bits) - 1 if out is other else mask.to(bits).neg_()  # ~m or m, all ones or none
+    view = out.view(bits)
+    torch.bitwise_xor(x.view(bits), other.view(bits), out=view)
+    return view.bitwise_and_(ones).bitwise_xor_(last.view(bits)).view(out.dtype)
