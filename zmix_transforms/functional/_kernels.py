@@ -669,11 +669,12 @@ def where_into(
 ) -> torch.Tensor:
     """``torch.where(mask, x, other, out=out)``: ``x`` where ``mask`` is set, else ``other``.
 
-    ``mask`` (bool) broadcasts against ``x``; ``out`` may be ``x`` or ``other`` itself. Fast path
-    (route ``bitwise_where``): on the CPU, three in-place bitwise ops over the values' integer view,
-    ``out = other ^ ((x ^ other) & m)`` (``m`` all ones where ``mask`` is set), or, when ``out`` is
-    ``other``, ``out = x ^ ((x ^ other) & ~m)``: the same bits, NaN payloads and −0.0 included.
-    ATen's CPU ``where`` takes one value at a time; its bitwise ops are vectorized.
+    ``mask`` (bool) broadcasts against ``x``; ``out`` may be ``x`` or ``other`` itself (two distinct
+    tensors). Fast path (route ``bitwise_where``): on the CPU, three in-place bitwise ops over the
+    values' integer view, ``out = other ^ ((x ^ other) & m)`` (``m`` all ones where ``mask`` is
+    set), or, when ``out`` is ``other``, ``out = x ^ ((x ^ other) & ~m)``: the same bits, NaN
+    payloads and −0.0 included. ATen's CPU ``where`` takes one value at a time; its bitwise ops
+    are vectorized.
     """
     size = x.element_size()
     narrow = size <= 2 or x.numel() * size <= _BITWISE_WIDE_MAX_BYTES
