@@ -58,7 +58,7 @@ def fmix_masks(
     device = lams.device
     # made once per size, decay and device (nine ATen calls a draw saved), but not while traced
     scale = (_scale if torch.compiler.is_compiling() else _cached_scale)(spatial, decay, device)
-    parts = torch.randn((2, len(lams), *scale.shape), generator=generator, device=device)
+    parts = torch.randn((2, len(lams), *scale.shape), generator=generator, dtype=torch.float32, device=device)
     spectrum = torch.complex(parts[0], parts[1]) * scale
     noise = torch.fft.irfftn(spectrum, s=spatial, dim=tuple(range(1, len(spatial) + 1)))
     kept = (lams.to(torch.float64) * math.prod(spatial)).round().long()
