@@ -7,6 +7,7 @@ expected outcome: an exact result, or a ``ValueError``/``TypeError`` whose messa
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import PIL.Image
 import pytest
@@ -14,7 +15,7 @@ import torch
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
-from tests.methods import COLLATE_CLASSES, METHOD_IDS, METHODS, MODE_CLASSES, TRANSFORM_CLASSES
+from tests.methods import COLLATE_CLASSES, METHOD_IDS, METHODS, MODE_CLASSES, TRANSFORM_CLASSES, VARIANTS
 from zmix_transforms import functional as F
 
 META = torch.device("meta")  # stands in for another device: no data, every op shape-checks only
@@ -521,3 +522,30 @@ def test_copying_methods_take_bool_masks_in_every_mode_and_copy_them_as_the_imag
     assert out["mask"].dtype == torch.bool
     source = out["image"][:, 0].long()  # the sample each pixel was copied from
     assert torch.equal(out["mask"].as_subclass(torch.Tensor), source % 2 == 1)
+
+
+# -- a batch that looks channels-last -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES, ids=lambda c: c.__name__)
+def test_a_batch_that_looks_channels_last_warns_where_a_region_is_cut(cls: type) -> None:
+    """(N, H, W, 3) from NumPy or OpenCV: a method that cuts a region (CutMix, ZetaCutMix, FMix,
+    ResizeMix) would cut it across W and C. ζ-mixup and mixup mix whole samples, right in any
+    layout, and say nothing; nor does any method on (N, C, H, W), on a channels_last memory format
+    or on small feature maps (N, 512, 4, 4)."""
+    labels = torch.arange(4) % 3
+    if {variant.family for variant in VARIANTS if variant.cls is cls} <= {"zeta", "pair"}:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            cls(num_classes=3)(torch.rand(4, 16, 16, 3), labels)
+    else:
+        with pytest.warns(UserWarning, match=r"^images of shape \(4, 16, 16, 3\) look channels-last, \(N"):
+            cls(num_classes=3)(torch.rand(4, 16, 16, 3), labels)
+    for images in (
+        torch.rand(4, 3, 16, 16),
+        torch.rand(4, 3, 16, 16).to(memory_format=torch.channels_last),
+        torch.rand(4, 512, 4, 4),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            cls(num_classes=3)(images, labels)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -442,10 +443,22 @@ def check_spatial_dims(spatial_dims: Any) -> int:
 
 
 def check_spatial_sizes(name: str, x: torch.Tensor, spatial_dims: int) -> tuple[int, ...]:
-    """Return the last ``spatial_dims`` sizes of ``x``, or raise unless each is >= 1 (a box needs room)."""
+    """Return the last ``spatial_dims`` sizes of ``x``, or raise unless each is >= 1 (a box needs room).
+
+    Warns when a 2-D batch looks channels-last, (N, H, W, C) with C of 1, 3 or 4 and H, W above 4:
+    the box, mask or patch would be cut across its last two dims, W and C.
+    """
     spatial = tuple(int(size) for size in x.shape[-spatial_dims:])
     if min(spatial) < 1:
         raise ValueError(f"{name} must have spatial sizes >= 1 to cut a box from, got shape {tuple(x.shape)}")
+    if spatial_dims == 2 and x.ndim == 4 and x.shape[3] in (1, 3, 4) and min(x.shape[1], x.shape[2]) > 4:
+        warnings.warn(
+            f"{name} of shape {tuple(x.shape)} look channels-last, (N, H, W, C): the region is cut from "
+            f"the last two dims, {spatial} here; permute them to (N, C, H, W) first, e.g. "
+            f"x.permute(0, 3, 1, 2) (a channels_last memory format is fine as it is)",
+            UserWarning,
+            stacklevel=2,
+        )
     return spatial
 
 
