@@ -49,9 +49,9 @@ what its kernel's formula computes:
   bound (README, Guarantees), and a process keeps its choice for each shape class (off: ``torch.mm``).
 * ``bitwise_where``: a mix that keeps each value from the sample or its partner by a bool mask
   selects on the CPU with three vectorized bitwise ops over the values' integer view, not ATen's
-  ``where``, which takes one value at a time: 8- and 16-bit values, and wider ones in batches of at
-  most 2 MiB (larger ones are bound by memory, where one pass wins); the same bits (off:
-  ``torch.where``).
+  ``where``, which takes one value at a time: from 16,384 values (below, the calls cost more than
+  they save), 8- and 16-bit values, and wider ones in batches of at most 2 MiB (larger ones are
+  bound by memory, where one pass wins); the same bits (off: ``torch.where``).
 * ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows
   are mixed from (mixup, CutMix, ζ-mixup with ``max_terms``), when that moves fewer rows than
   gathering every batch (off: all-gather every batch). Set it alike on every rank.
