@@ -534,17 +534,22 @@ def test_a_batch_that_looks_channels_last_warns_where_a_region_is_cut(cls: type)
     layout, and say nothing; nor does any method on (N, C, H, W), on a channels_last memory format
     or on small feature maps (N, 512, 4, 4)."""
     labels = torch.arange(4) % 3
-    if {variant.family for variant in VARIANTS if variant.cls is cls} <= {"zeta", "pair"}:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            cls(num_classes=3)(torch.rand(4, 16, 16, 3), labels)
-    else:
-        with pytest.warns(UserWarning, match=r"^images of shape \(4, 16, 16, 3\) look channels-last, \(N"):
-            cls(num_classes=3)(torch.rand(4, 16, 16, 3), labels)
+    for channels in (1, 3, 4):  # gray, RGB, RGBA
+        images = torch.rand(4, 16, 16, channels)
+        if {variant.family for variant in VARIANTS if variant.cls is cls} <= {"zeta", "pair"}:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                cls(num_classes=3)(images, labels)
+        else:
+            with pytest.warns(
+                UserWarning, match=rf"^images of shape \(4, 16, 16, {channels}\) look channels-last"
+            ):
+                cls(num_classes=3)(images, labels)
     for images in (
         torch.rand(4, 3, 16, 16),
         torch.rand(4, 3, 16, 16).to(memory_format=torch.channels_last),
         torch.rand(4, 512, 4, 4),
+        torch.rand(4, 4, 16, 3),  # four channels of 16×3
     ):
         with warnings.catch_warnings():
             warnings.simplefilter("error")

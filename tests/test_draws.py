@@ -390,3 +390,19 @@ def test_fmix_noise_is_stationary_every_pixel_kept_alike(spatial: tuple[int, ...
     per_pixel = masks.double().mean(0)
     standard_error = math.sqrt(lam * (1 - lam) / count)
     assert (per_pixel - lam).abs().max() < 5 * standard_error, per_pixel
+
+
+def test_fmix_masks_are_blobs_smoother_as_the_decay_grows() -> None:
+    """Neighbouring pixels disagree half the time in white noise (a decay near 0); the low
+    frequencies that a larger decay favours leave fewer and fewer boundaries (a scale that lost its
+    frequencies, all 1, gave white noise at every decay)."""
+    from zmix_transforms.fmix import fmix_masks
+
+    def boundaries(decay: float, spatial: tuple[int, ...]) -> float:
+        masks = fmix_masks(torch.full((100,), 0.5), spatial, decay, torch.Generator().manual_seed(0))
+        return float((masks[:, 1:] != masks[:, :-1]).double().mean())  # along the first axis
+
+    for spatial in ((32, 32), (12, 12, 12)):
+        shares = [boundaries(decay, spatial) for decay in (0.01, 1.0, 3.0)]
+        assert abs(shares[0] - 0.5) < 0.03 and shares[0] > shares[1] > shares[2], shares
+        assert shares[2] < 0.2, shares
