@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -26,9 +28,12 @@ def test_quick_benchmark_writes_its_page(tmp_path: Path, monkeypatch: pytest.Mon
     chart = tmp_path / "assets" / "benchmarks.png"
     # the tree as git sees it: changed once the chart is written (docs/assets is tracked)
     monkeypatch.setattr(module, "_commit", lambda: "abc1234" + ("+changes" if chart.exists() else ""))
+    modes = []  # the test process keeps its own malloc settings; the page names the benchmark's
+    monkeypatch.setattr(module, "set_malloc", lambda mode: modes.append(mode) or f"malloc set {mode}")
     result = module.main(["--quick", "--out", str(tmp_path)])
     page = (tmp_path / "benchmarks.md").read_text()
     assert " at commit abc1234: " in page  # the tree measured, not the one the run left
+    assert modes == ["fresh"] and "; malloc set fresh; " in page
     for heading in (
         "## Targets",
         "## Large batches",
@@ -46,6 +51,10 @@ def test_quick_benchmark_writes_its_page(tmp_path: Path, monkeypatch: pytest.Mon
         assert per_call["timm Mixup (mixup)"][2] == 1.0
     assert "torch CPU capability" in page and "fast paths on: " in page
     targets = page[page.index("## Targets") : page.index("*Floor*")]
+    held = page[page.index("With freed memory held") : page.index("## ", page.index("*Floor*"))]
+    # the second process's table: the same targets, but drawing W's (its batch shape is not measured)
+    held_rows = [line.split("|")[1] for line in held.splitlines() if line.startswith("| ") and "×" in line]
+    assert held_rows == [line.split("|")[1] for line in targets.splitlines() if "×" in line][:-1]
     rows = [line.split("|")[1:-1] for line in targets.splitlines() if line.startswith("| ") and "×" in line]
     floors = {what.strip(): floor.strip() for what, _, _, floor in rows}
     present = [target for target in module.TARGETS if target.what in floors]
@@ -104,3 +113,41 @@ def test_the_distributed_benchmark_measures_both_routes(tmp_path: Path) -> None:
     for method in ("MixUp", "CutMix", "ZetaMixup(max_terms=4)"):
         for route in ("fetch the rows needed", "gather every batch"):
             assert f"| {method}, across ranks: {route} | " in page
+
+
+FAULTS_OF_FREED_BLOCKS = """
+import ctypes, json, resource, sys
+sys.path.insert(0, sys.argv[1])
+import bench_mixing
+print(bench_mixing.set_malloc(sys.argv[2]), file=sys.stderr)
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes, libc.memset.argtypes = [ctypes.c_void_p], [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+faults, size = [], int(sys.argv[3])
+for _ in range(8):  # two blocks written and freed, as a batch and its mix are
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    blocks = [libc.malloc(size) for _ in range(2)]
+    for block in blocks:
+        libc.memset(block, 1, size)
+    for block in blocks:
+        libc.free(block)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps(faults))
+"""
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc's malloc settings"
+)
+@pytest.mark.parametrize("size", [256 << 10, 3 << 20, 40 << 20], ids=["256 KiB", "3 MiB", "40 MiB"])
+def test_the_benchmarks_malloc_modes_fault_in_every_new_block_or_none(size: int) -> None:
+    def faults(mode: str) -> list[int]:
+        args = [sys.executable, "-c", FAULTS_OF_FREED_BLOCKS, str(ROOT / "benchmarks"), mode, str(size)]
+        run = subprocess.run(args, capture_output=True, text=True, check=True, timeout=120)
+        return json.loads(run.stdout)
+
+    pages = 2 * size // 4096
+    # fresh: every round maps the blocks anew and faults in all their pages
+    assert min(faults("fresh")) >= pages
+    # held: after the first rounds, the blocks reuse the heap's pages (a fault or two from Python)
+    assert sum(faults("held")[2:]) < 64
