@@ -244,6 +244,8 @@ FAST_PATH_CASES = [
     ("int16_casts", "ZetaMixup", (128, 3, 32, 32), torch.uint8),
     ("int16_casts", "ZetaMixup", (64, 3, 224, 224), torch.uint8),
     ("int16_casts", "ZetaMixupCollate", (64, 3, 224, 224), torch.uint8),
+    ("spare_batches", "MixUpCollate", (128, 3, 32, 32), torch.float32),
+    ("spare_batches", "ZetaMixupCollate", (128, 3, 32, 32), torch.float32),
     ("onednn_products", "ZetaMixup", (128, 3, 32, 32), torch.float32),
     ("onednn_products", "ZetaMixup", (512, 3, 32, 32), torch.float32),
     ("onednn_products", "ZetaMixupCollate", (128, 3, 32, 32), torch.float32),

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import pickle
 
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from torch.utils.data import default_collate
 
 import zmix_transforms as Z
 from tests.memory import peak_bytes
 from tests.numerics import assert_products_agree, assert_same_mix
 from tests.strategies import image_dtypes, make_images, permutations, seeds
+from zmix_transforms import _backend
 from zmix_transforms import functional as F
 from zmix_transforms.functional import _inplace
 
@@ -297,3 +300,45 @@ def test_a_fresh_batch_that_fits_the_buffers_is_returned_not_copied_back(
     assert not _inplace.is_fresh(), "the context ends with its block"
     assert torch.equal(outputs[True], outputs[False]), "the same mix, returned or copied back"
     assert_same_mix(outputs[True], expected, 6 if isinstance(make(), Z.ZetaMixup) else None)
+
+
+@pytest.mark.parametrize("method", ["MixUpCollate", "ZetaMixupCollate"])
+@pytest.mark.parametrize("p", [1.0, 0.5])
+@pytest.mark.parametrize("route", [True, False], ids=["spare_batches on", "off"])
+def test_a_collate_writes_a_small_mix_into_the_batch_it_collated_the_call_before(
+    method: str, p: float, route: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spare: a collated batch no call returned takes the next call's mix, never a returned one."""
+    monkeypatch.setitem(_backend.ROUTES, "onednn_products", False)  # oneDNN has no out=: torch.mm's route
+    monkeypatch.setitem(_backend.ROUTES, "spare_batches", route)
+    collated: list[int] = []
+
+    def recording_collate(batch: list[tuple[torch.Tensor, int]]) -> list[torch.Tensor]:
+        images, labels = default_collate(batch)
+        collated.append(images.data_ptr())
+        return [images, labels]
+
+    make = getattr(Z, method)
+    collate = make(num_classes=10, p=p, collate_fn=recording_collate, inplace=True)
+    samples = _samples(8, torch.float32, size=8)  # a small batch: its mix is a new batch, not written back
+    outputs, copies = [], []
+    for call in range(8):
+        torch.manual_seed(call)
+        images, labels = collate(samples)
+        torch.manual_seed(call)
+        expected, expected_labels = make(num_classes=10, p=p)(samples)  # a new collate: no spare
+        assert_same_mix(images, expected, 8 if method == "ZetaMixupCollate" else None)
+        assert torch.equal(labels, expected_labels)
+        if p == 1.0 and call:  # every call mixes out of place: into the batch collated the call before
+            assert (images.data_ptr() == collated[-2]) == route  # (held as the spare: no new batch there)
+        outputs.append(images)
+        copies.append(images.clone())
+    assert len({o.data_ptr() for o in outputs}) == len(outputs), "no batch is returned twice"
+    for output, copy in zip(outputs, copies, strict=True):
+        assert torch.equal(output, copy), "a later call wrote into a batch an earlier call returned"
+    assert len(collate._spares) == 1
+    plain = make(num_classes=10)
+    plain(samples)
+    assert (
+        len(plain._spares) == 1 and pickle.loads(pickle.dumps(plain))._spares == []
+    )  # workers collate their own

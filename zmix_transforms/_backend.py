@@ -52,6 +52,10 @@ what its kernel's formula computes:
   ``where``, which takes one value at a time: from 16,384 values (below, the calls cost more than
   they save), 8- and 16-bit values, and wider ones in batches of at most 2 MiB (larger ones are
   bound by memory, where one pass wins); the same bits (off: ``torch.where``).
+* ``spare_batches``: a collate class keeps the collated batch a small out-of-place mix leaves
+  behind (one, never a batch a call returned) and writes the next call's mix into it, mixup's and
+  ζ-mixup's where its product takes ``torch.mm``: its pages are mapped already, where a new batch's
+  must be faulted in (off: a new batch).
 * ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows
   are mixed from (mixup, CutMix, ζ-mixup with ``max_terms``), when that moves fewer rows than
   gathering every batch (off: all-gather every batch). Set it alike on every rank.
@@ -91,6 +95,7 @@ ROUTES: dict[str, bool] = {
     "onednn_products": True,
     "fetch_rows": True,
     "bitwise_where": True,
+    "spare_batches": True,
 }
 
 
@@ -232,13 +237,18 @@ def product(weights: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
     Through oneDNN (``onednn_products``) for float32 on the CPU where it was measured faster for
     this shape class, else ``torch.mm``. Both compute the same sums, each in its own order.
     """
+    return _onednn_product(weights, flat) if takes_onednn(weights, flat) else torch.mm(weights, flat)
+
+
+def takes_onednn(weights: torch.Tensor, flat: torch.Tensor) -> bool:
+    """Whether ``product(weights, flat)`` runs through oneDNN (measured on the shape class's first call)."""
     if not _onednn_candidate(weights, flat):
-        return torch.mm(weights, flat)
+        return False
     key = (weights.shape[0], weights.shape[1], flat.shape[1].bit_length(), torch.get_num_threads())
     faster = ONEDNN_FASTER.get(key)
     if faster is None:
         faster = ONEDNN_FASTER[key] = _onednn_is_faster(weights, flat)
-    return _onednn_product(weights, flat) if faster else torch.mm(weights, flat)
+    return faster
 
 
 def _onednn_candidate(weights: torch.Tensor, flat: torch.Tensor) -> bool:

@@ -18,7 +18,7 @@ from torch.utils.data import default_collate, get_worker_info
 from torchvision import tv_tensors
 
 from ._checks import check_bool, check_sample_list, sample_shapes
-from .functional._inplace import fresh_batch
+from .functional._inplace import Spare, fresh_batch, lend_spare
 from .transforms import _BatchMix, check_call
 
 __all__ = ["MethodCollate", "MixCollate"]
@@ -44,9 +44,13 @@ class MixCollate:
             returns a fresh batch, and not with ``return_originals``. Pass ``True`` only with a
             ``collate_fn`` that returns a batch nobody else holds. A small batch, whose new mix is
             no larger than the in-place kernels' buffers, is mixed out of place and the new batch
-            returned: the copy back would be a pass over the batch for nothing. In a ``DataLoader``
-            worker it is copied back all the same: ``default_collate`` collates into shared
-            memory there, and a new batch would be copied into it on its way to the main process.
+            returned: the copy back would be a pass over the batch for nothing. The collated batch
+            it leaves is kept (one, never a batch a call returned) and takes the next call's mix
+            where it fits, mixup's and, where the product runs through ``torch.mm``, ζ-mixup's: its
+            pages are mapped already, where a new batch's must be faulted in. In a ``DataLoader``
+            worker a small batch is copied back all the same: ``default_collate`` collates into
+            shared memory there, and a new batch would be copied into it on its way to the main
+            process.
 
     Raises:
         TypeError: If ``transform`` or ``collate_fn`` is not callable, at construction; if the batch
@@ -104,8 +108,13 @@ class MixCollate:
         self.collate_fn: Collate = default_collate if collate_fn is None else collate_fn
         self.return_originals = return_originals
         self.inplace = inplace
+        self._spares: list[torch.Tensor] = []  # at most one: a collated batch no call returned
         for switched in _switched(transform):  # set in this process, read in the workers
             switched._share_switch()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state, without the spare batch (a ``DataLoader`` worker collates its own)."""
+        return {**self.__dict__, "_spares": []}
 
     @property
     def mixup_enabled(self) -> bool:
@@ -163,8 +172,16 @@ class MixCollate:
             # (or, where the mix fits the buffers anyway, return the new one; not in a DataLoader
             # worker, whose collated batch lies in shared memory: a new one would be copied there)
             in_worker = get_worker_info() is not None
-            with contextlib.nullcontext() if in_worker else fresh_batch():
-                return self.transform.mix(collated, inplace=True)  # type: ignore[attr-defined]
+            images = _images_of(collated)
+            spare = Spare(self._spares.pop() if self._spares else None)  # pop: one call, one spare
+            with contextlib.nullcontext() if in_worker else fresh_batch(), lend_spare(spare):
+                mixed = self.transform.mix(collated, inplace=True)  # type: ignore[attr-defined]
+            out = _images_of(mixed)
+            if images is not None and out is not None and out.data_ptr() != images.data_ptr():
+                self._spares.append(images)  # the mix went elsewhere: the collated batch is free
+            elif spare.batch is not None and not spare.taken:
+                self._spares.append(spare.batch)
+            return mixed
         mixed = self.transform(collated)  # out of place: ``collated`` is left as it was
         if not self.return_originals:
             return mixed
@@ -176,6 +193,13 @@ class MixCollate:
         collate_name = getattr(self.collate_fn, "__name__", repr(self.collate_fn))
         extra = ", return_originals=True" if self.return_originals else ""
         return f"{type(self).__name__}(transform={self.transform!r}, collate_fn={collate_name}{extra})"
+
+
+def _images_of(batch: Any) -> torch.Tensor | None:
+    """The image batch of an ``[images, labels, ...]`` batch (a plain tensor, 2-D or more), or None."""
+    if isinstance(batch, (list, tuple)) and batch and type(batch[0]) is torch.Tensor and batch[0].ndim > 1:
+        return batch[0]
+    return None
 
 
 def _switched(transform: Any) -> list[Any]:

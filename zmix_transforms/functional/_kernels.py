@@ -252,6 +252,14 @@ def _apply_weights_routes(x: torch.Tensor, weights: torch.Tensor, *, inplace: bo
     dtype = compute_dtype(x.dtype)
     if inplace:
         _inplace.check_writable(x)
+        n, rows = x.shape[0], weights.to(dtype)
+        # a batch lent by the collate: one torch.mm into it, where the product would take torch.mm
+        # (oneDNN, where faster, has no out=; on the AMD EPYC a new batch through it beat the lent
+        # batch through torch.mm when the new batch's pages were mapped already)
+        plain = x.dtype == dtype and weights.shape[0] == n and _inplace.spare_fits(x)
+        out = _inplace.take_spare(x) if plain and not _backend.takes_onednn(rows, x.view(n, -1)) else None
+        if out is not None:
+            return torch.mm(rows, x.view(n, -1), out=out.view(n, -1)).view_as(x)
         if _inplace.product_in_blocks(x, dtype):
             _inplace.apply_weights_(x, weights.to(dtype), dtype)
             return x
@@ -443,6 +451,10 @@ def _mix_pairs_routes(
         steps = in_steps(x.dtype, lam.reshape(-1).tolist() if isinstance(lam, torch.Tensor) else [lam])
     if inplace:
         _inplace.check_writable(x)
+        plain = x.dtype == dtype and not getattr(weight, "requires_grad", False)
+        out = _inplace.take_spare(x) if plain else None
+        if out is not None:  # a batch lent by the collate: the formula written into it
+            return torch.index_select(x, 0, partners, out=out).lerp_(x, weight)
         converted = 3 * dtype.itemsize if x.dtype != dtype else 0
         walk = x.dtype not in WIDE_INTEGERS and _inplace.walk_cycles(
             x, x.numel() * (x.element_size() + converted)
