@@ -11,6 +11,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from torch.utils.data import default_collate
+from torchvision import tv_tensors
 
 import zmix_transforms as Z
 from tests.memory import peak_bytes
@@ -321,18 +322,23 @@ def test_a_collate_writes_a_small_mix_into_the_batch_it_collated_the_call_before
     make = getattr(Z, method)
     collate = make(num_classes=10, p=p, collate_fn=recording_collate, inplace=True)
     samples = _samples(8, torch.float32, size=8)  # a small batch: its mix is a new batch, not written back
-    outputs, copies = [], []
-    for call in range(8):
+    outputs, copies, spare, mixed_calls = [], [], None, 0
+    for call in range(12):
         torch.manual_seed(call)
         images, labels = collate(samples)
         torch.manual_seed(call)
         expected, expected_labels = make(num_classes=10, p=p)(samples)  # a new collate: no spare
         assert_same_mix(images, expected, 8 if method == "ZetaMixupCollate" else None)
         assert torch.equal(labels, expected_labels)
-        if p == 1.0 and call:  # every call mixes out of place: into the batch collated the call before
-            assert (images.data_ptr() == collated[-2]) == route  # (held as the spare: no new batch there)
+        if images.data_ptr() != collated[-1]:  # mixed out of place: into the spare, if one is kept
+            if spare is not None:  # the batch collated by the last call that mixed (an unmixed one
+                # returns its own batch and keeps the spare); held, so no new batch lands there
+                assert (images.data_ptr() == spare) == route
+                mixed_calls += 1
+            spare = collated[-1]
         outputs.append(images)
         copies.append(images.clone())
+    assert mixed_calls >= 3
     assert len({o.data_ptr() for o in outputs}) == len(outputs), "no batch is returned twice"
     for output, copy in zip(outputs, copies, strict=True):
         assert torch.equal(output, copy), "a later call wrote into a batch an earlier call returned"
@@ -342,3 +348,57 @@ def test_a_collate_writes_a_small_mix_into_the_batch_it_collated_the_call_before
     assert (
         len(plain._spares) == 1 and pickle.loads(pickle.dumps(plain))._spares == []
     )  # workers collate their own
+
+
+def test_one_spare_takes_one_mix_a_call_of_images_and_soft_masks_alike() -> None:
+    """Images and float masks of one shape both fit the spare: the first mix takes it, the other not."""
+    images = make_images((8, 3, 8, 8), torch.float32, seed=1)
+    masks = torch.softmax(make_images((8, 3, 8, 8), torch.float32, seed=2), dim=1)
+    samples = [(images[i], tv_tensors.Mask(masks[i]), i % 3) for i in range(8)]
+    collate = Z.MixUpCollate(num_classes=3)
+    returned = []
+    for call in range(4):
+        torch.manual_seed(call)
+        mixed_images, mixed_masks, _ = collate(samples)
+        torch.manual_seed(call)
+        expected_images, expected_masks, _ = Z.MixUpCollate(num_classes=3)(samples)  # no spare
+        assert torch.equal(mixed_images, expected_images) and torch.equal(mixed_masks, expected_masks)
+        returned += [mixed_images, mixed_masks]
+    assert len({t.data_ptr() for t in returned}) == len(returned), "each batch in memory of its own"
+
+
+def test_dict_batches_mix_in_place_and_keep_no_spare() -> None:
+    samples = [{"image": torch.rand(3, 4, 4), "label": i % 3} for i in range(6)]
+    collate = Z.MixUpCollate(num_classes=3)
+    assert collate.mixes_in_place
+    for _ in range(3):
+        out = collate(samples)
+        assert out["image"].shape == (6, 3, 4, 4) and out["label"].shape == (6, 3)
+    assert collate._spares == []  # only an [images, labels, ...] batch's images are kept
+
+
+def test_a_spare_fits_a_mix_of_its_own_shape_dtype_device_and_layout_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spare = torch.zeros(4, 3, 5, 5)
+    like = torch.ones(4, 3, 5, 5)
+    misfits = {
+        "shape": torch.ones(4, 3, 5, 6),
+        "dtype": torch.ones(4, 3, 5, 5, dtype=torch.float64),
+        "layout": like.contiguous(memory_format=torch.channels_last),
+        "itself": spare,
+    }
+    if torch.cuda.is_available():
+        misfits["device"] = like.cuda()
+    for why, other in misfits.items():
+        with _inplace.lend_spare(_inplace.Spare(spare)):
+            assert not _inplace.spare_fits(other) and _inplace.take_spare(other) is None, why
+    with _inplace.lend_spare(_inplace.Spare(spare.contiguous(memory_format=torch.channels_last))):
+        assert _inplace.take_spare(like) is None, "a spare of another layout"
+    assert _inplace.take_spare(like) is None, "no spare lent outside the block"
+    with _inplace.lend_spare(_inplace.Spare(spare)):
+        assert _inplace.spare_fits(like) and _inplace.take_spare(like) is spare
+        assert not _inplace.spare_fits(like) and _inplace.take_spare(like) is None, "taken once"
+    monkeypatch.setitem(_backend.ROUTES, "spare_batches", False)
+    with _inplace.lend_spare(_inplace.Spare(spare)):
+        assert _inplace.take_spare(like) is None, "the route off"

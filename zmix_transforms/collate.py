@@ -169,25 +169,36 @@ class MixCollate:
             ) from error
         collated = _keep_tv_tensor_types(collated, batch[0])
         if self.mixes_in_place:  # the batch is ours alone: overwrite it rather than allocate another
-            # (or, where the mix fits the buffers anyway, return the new one; not in a DataLoader
-            # worker, whose collated batch lies in shared memory: a new one would be copied there)
-            in_worker = get_worker_info() is not None
-            images = _images_of(collated)
-            spare = Spare(self._spares.pop() if self._spares else None)  # pop: one call, one spare
-            with contextlib.nullcontext() if in_worker else fresh_batch(), lend_spare(spare):
-                mixed = self.transform.mix(collated, inplace=True)  # type: ignore[attr-defined]
-            out = _images_of(mixed)
-            if images is not None and out is not None and out.data_ptr() != images.data_ptr():
-                self._spares.append(images)  # the mix went elsewhere: the collated batch is free
-            elif spare.batch is not None and not spare.taken:
-                self._spares.append(spare.batch)
-            return mixed
+            return self._mix_in_place(collated)
         mixed = self.transform(collated)  # out of place: ``collated`` is left as it was
         if not self.return_originals:
             return mixed
         if isinstance(collated, (tuple, list)) and isinstance(mixed, (tuple, list)):
             return (*mixed, *collated)
         return mixed, collated
+
+    def _mix_in_place(self, collated: Any) -> Any:
+        """Mix ``collated`` over itself; a small batch's new mix goes into the spare batch, if one fits.
+
+        A batch whose new mix fits the in-place kernels' buffers is mixed out of place and the new
+        one returned, not in a ``DataLoader`` worker: its collated batch lies in shared memory, and a
+        new one would be copied there. The collated batch such a mix leaves is kept as the spare:
+        the next call's mix is written into it (pages mapped already), never into a returned batch.
+        """
+        in_worker = get_worker_info() is not None
+        images = _images_of(collated)
+        try:  # pop: a call (a thread's, too) takes the spare for itself
+            spare = Spare(self._spares.pop())
+        except IndexError:
+            spare = Spare(None)
+        with contextlib.nullcontext() if in_worker else fresh_batch(), lend_spare(spare):
+            mixed = self.transform.mix(collated, inplace=True)  # type: ignore[attr-defined]
+        out = _images_of(mixed)
+        if images is not None and out is not None and out.data_ptr() != images.data_ptr():
+            self._spares.append(images)  # the mix went elsewhere: the collated batch is free
+        elif spare.batch is not None and not spare.taken:
+            self._spares.append(spare.batch)
+        return mixed
 
     def __repr__(self) -> str:
         collate_name = getattr(self.collate_fn, "__name__", repr(self.collate_fn))
@@ -196,8 +207,8 @@ class MixCollate:
 
 
 def _images_of(batch: Any) -> torch.Tensor | None:
-    """The image batch of an ``[images, labels, ...]`` batch (a plain tensor, 2-D or more), or None."""
-    if isinstance(batch, (list, tuple)) and batch and type(batch[0]) is torch.Tensor and batch[0].ndim > 1:
+    """The image batch of an ``[images, labels, ...]`` batch (a plain tensor), or None."""
+    if isinstance(batch, (list, tuple)) and batch and type(batch[0]) is torch.Tensor:
         return batch[0]
     return None
 
