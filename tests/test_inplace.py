@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import pickle
+import threading
 
 import pytest
 import torch
@@ -402,3 +403,24 @@ def test_a_spare_fits_a_mix_of_its_own_shape_dtype_device_and_layout_once(
     monkeypatch.setitem(_backend.ROUTES, "spare_batches", False)
     with _inplace.lend_spare(_inplace.Spare(spare)):
         assert _inplace.take_spare(like) is None, "the route off"
+
+
+def test_threads_sharing_a_collate_never_get_a_batch_another_call_returned() -> None:
+    collate = Z.MixUpCollate(num_classes=10)
+    samples = _samples(8, torch.float32, size=8)
+    returned: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def calls() -> None:
+        for _ in range(25):
+            images, _ = collate(samples)
+            returned.append((images, images.clone()))  # list.append: safe across threads
+
+    threads = [threading.Thread(target=calls) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(returned) == 100
+    assert len({images.data_ptr() for images, _ in returned}) == 100, "a batch was returned twice"
+    assert all(torch.equal(images, copy) for images, copy in returned), "a returned batch was written"
+    assert len(collate._spares) <= 4

@@ -53,9 +53,9 @@ what its kernel's formula computes:
   they save), 8- and 16-bit values, and wider ones in batches of at most 2 MiB (larger ones are
   bound by memory, where one pass wins); the same bits (off: ``torch.where``).
 * ``spare_batches``: a collate class keeps the collated batch a small out-of-place mix leaves
-  behind (one, never a batch a call returned) and writes the next call's mix into it, mixup's and
-  ζ-mixup's where its product takes ``torch.mm``: its pages are mapped already, where a new batch's
-  must be faulted in (off: a new batch).
+  behind (one per thread calling at once, never a batch a call returned) and writes the next
+  call's mix into it, mixup's and ζ-mixup's where its product takes ``torch.mm``: its pages are
+  mapped already, where a new batch's must be faulted in (off: a new batch).
 * ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows
   are mixed from (mixup, CutMix, ζ-mixup with ``max_terms``), when that moves fewer rows than
   gathering every batch (off: all-gather every batch). Set it alike on every rank.

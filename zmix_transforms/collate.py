@@ -45,9 +45,10 @@ class MixCollate:
             ``collate_fn`` that returns a batch nobody else holds. A small batch, whose new mix is
             no larger than the in-place kernels' buffers, is mixed out of place and the new batch
             returned: the copy back would be a pass over the batch for nothing. The collated batch
-            it leaves is kept (one, never a batch a call returned) and takes the next call's mix
-            where it fits, mixup's and, where the product runs through ``torch.mm``, ζ-mixup's: its
-            pages are mapped already, where a new batch's must be faulted in. In a ``DataLoader``
+            it leaves is kept (one, or one per thread calling at once; never a batch a call
+            returned) and takes the next call's mix where it fits, mixup's and, where the product
+            runs through ``torch.mm``, ζ-mixup's: its pages are mapped already, where a new
+            batch's must be faulted in. In a ``DataLoader``
             worker a small batch is copied back all the same: ``default_collate`` collates into
             shared memory there, and a new batch would be copied into it on its way to the main
             process.

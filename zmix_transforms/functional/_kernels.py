@@ -451,9 +451,8 @@ def _mix_pairs_routes(
         steps = in_steps(x.dtype, lam.reshape(-1).tolist() if isinstance(lam, torch.Tensor) else [lam])
     if inplace:
         _inplace.check_writable(x)
-        plain = x.dtype == dtype and not getattr(weight, "requires_grad", False)
-        out = _inplace.take_spare(x) if plain else None
-        if out is not None:  # a batch lent by the collate: the formula written into it
+        out = _inplace.take_spare(x) if x.dtype == dtype else None
+        if out is not None:  # a batch lent by the collate (its λ drawn, no grad): the formula into it
             return torch.index_select(x, 0, partners, out=out).lerp_(x, weight)
         converted = 3 * dtype.itemsize if x.dtype != dtype else 0
         walk = x.dtype not in WIDE_INTEGERS and _inplace.walk_cycles(
