@@ -48,10 +48,9 @@ class MixCollate:
             it leaves is kept (one, or one per thread calling at once; never a batch a call
             returned) and takes the next call's mix where it fits, mixup's and, where the product
             runs through ``torch.mm``, ζ-mixup's: its pages are mapped already, where a new
-            batch's must be faulted in. In a ``DataLoader``
-            worker a small batch is copied back all the same: ``default_collate`` collates into
-            shared memory there, and a new batch would be copied into it on its way to the main
-            process.
+            batch's must be faulted in. In a ``DataLoader`` worker a small batch is copied back all
+            the same: ``default_collate`` collates into shared memory there, and a new batch would
+            be copied into it on its way to the main process.
 
     Raises:
         TypeError: If ``transform`` or ``collate_fn`` is not callable, at construction; if the batch
@@ -109,7 +108,7 @@ class MixCollate:
         self.collate_fn: Collate = default_collate if collate_fn is None else collate_fn
         self.return_originals = return_originals
         self.inplace = inplace
-        self._spares: list[torch.Tensor] = []  # at most one: a collated batch no call returned
+        self._spares: list[torch.Tensor] = []  # collated batches no call returned (one a thread)
         for switched in _switched(transform):  # set in this process, read in the workers
             switched._share_switch()
 

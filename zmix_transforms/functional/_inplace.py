@@ -89,15 +89,16 @@ class Spare:
     def fits(self, like: torch.Tensor) -> bool:
         """Whether the spare batch can hold ``like``'s mix: same shape, dtype and device, contiguous."""
         spare = self.batch
-        return not (
-            not _backend.ROUTES["spare_batches"]
-            or self.taken
-            or spare is None
-            or spare.shape != like.shape
-            or spare.dtype != like.dtype
-            or spare.device != like.device
-            or not (spare.is_contiguous() and like.is_contiguous())
-            or spare.data_ptr() == like.data_ptr()
+        return (
+            _backend.ROUTES["spare_batches"]
+            and not self.taken
+            and spare is not None
+            and spare.shape == like.shape
+            and spare.dtype == like.dtype
+            and spare.device == like.device
+            and spare.is_contiguous()
+            and like.is_contiguous()
+            and spare.data_ptr() != like.data_ptr()
         )
 
 

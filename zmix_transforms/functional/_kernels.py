@@ -261,7 +261,7 @@ def _apply_weights_routes(x: torch.Tensor, weights: torch.Tensor, *, inplace: bo
         if out is not None:
             return torch.mm(rows, x.view(n, -1), out=out.view(n, -1)).view_as(x)
         if _inplace.product_in_blocks(x, dtype):
-            _inplace.apply_weights_(x, weights.to(dtype), dtype)
+            _inplace.apply_weights_(x, rows, dtype)
             return x
         return _inplace.copy_back(x, _apply_weights(x, weights))
     n = x.shape[0]
