@@ -381,6 +381,7 @@ def test_dict_batches_mix_in_place_and_keep_no_spare() -> None:
 def test_a_spare_fits_a_mix_of_its_own_shape_dtype_device_and_layout_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setitem(_backend.ROUTES, "spare_batches", True)  # on in every leg, off at the end
     spare = torch.zeros(4, 3, 5, 5)
     like = torch.ones(4, 3, 5, 5)
     misfits = {
