@@ -340,6 +340,15 @@ def test_dropped_mass_bound_uses_the_zeta_function() -> None:
     assert F.zeta_dropped_mass(2, 2.0) == pytest.approx(1 - 1.25 * 6 / math.pi**2, abs=1e-10)
 
 
+def test_one_term_a_row_keeps_each_sample_alone() -> None:
+    """``max_terms=1``, the smallest allowed: each row's one term is its own sample, weight 1."""
+    x, y = torch.rand(6, 3, 4, 4), torch.arange(6) % 3
+    images, labels = Z.ZetaMixup(num_classes=3, max_terms=1)(x, y)
+    assert torch.equal(images, x) and torch.equal(labels, F.one_hot(y, 3))
+    images, labels = Z.ZetaMixupCollate(num_classes=3, max_terms=1)([(x[i], int(y[i])) for i in range(6)])
+    assert torch.equal(images, x) and torch.equal(labels, F.one_hot(y, 3))
+
+
 def test_max_terms_errors() -> None:
     with pytest.raises(ValueError, match=r"^max_terms must be an int >= 1 or None, got 0"):
         Z.ZetaMixup(max_terms=0)

@@ -27,7 +27,7 @@ from tests.strategies import make_images
 from zmix_transforms import _backend
 from zmix_transforms import functional as F
 from zmix_transforms.fmix import _top_shares, fmix_masks
-from zmix_transforms.functional import _draws, _inplace
+from zmix_transforms.functional import _draws, _inplace, _kernels
 from zmix_transforms.functional._dtypes import truncating_copy_
 
 
@@ -461,6 +461,22 @@ def test_eight_bit_pair_mixes_in_steps_give_float32s_values_for_every_input(
         with _backend.routes(integer_steps=False):
             plain = F.mix_pairs(x, a / 256, partners)
         assert torch.equal(fast, expected) and torch.equal(plain, expected), f"a = {a}"
+
+
+@pytest.mark.usefixtures("routes_on")
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8])
+@pytest.mark.parametrize("route", [True, False], ids=["integer_steps on", "off"])
+def test_eight_bit_pair_mixes_go_through_float32_only_with_integer_steps_off(
+    dtype: torch.dtype, route: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values alike either way (above): the switch decides the route, the int16 steps or float32."""
+    x = make_images((16, 1, 16, 16), dtype, seed=3)  # small samples: neither blocks nor per-sample lerps
+    partners = F.cycle_partners(16, generator=torch.Generator().manual_seed(1))
+    formula, in_float32 = _kernels._mix_pairs, []
+    monkeypatch.setattr(_kernels, "_mix_pairs", lambda *args: in_float32.append(1) or formula(*args))
+    with _backend.routes(integer_steps=route):
+        mixed = F.mix_pairs(x, 77 / 256, partners)
+    assert mixed.dtype == dtype and bool(in_float32) != route
 
 
 @pytest.mark.usefixtures("routes_on")
