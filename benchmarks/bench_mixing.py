@@ -576,8 +576,10 @@ def set_malloc(mode: str) -> str:
     Returns:
         How ``malloc`` is set, for the page.
     """
-    if mode == "defaults" or platform.libc_ver()[0] != "glibc":
-        return "glibc malloc, defaults" if platform.libc_ver()[0] == "glibc" else "the platform's malloc"
+    if platform.libc_ver()[0] != "glibc":
+        return "the platform's malloc"
+    if mode == "defaults":
+        return "glibc malloc, defaults"
     settings, words = MALLOC_MODES[mode]
     libc = ctypes.CDLL(None)
     if not all(libc.mallopt(option, value) == 1 for option, value in settings.items()):

@@ -256,10 +256,11 @@ def _apply_weights_routes(x: torch.Tensor, weights: torch.Tensor, *, inplace: bo
         # a batch lent by the collate: one torch.mm into it, where the product would take torch.mm
         # (oneDNN, where faster, has no out=; on the AMD EPYC a new batch through it beat the lent
         # batch through torch.mm when the new batch's pages were mapped already)
-        plain = x.dtype == dtype and weights.shape[0] == n and _inplace.spare_fits(x)
-        out = _inplace.take_spare(x) if plain and not _backend.takes_onednn(rows, x.view(n, -1)) else None
-        if out is not None:
-            return torch.mm(rows, x.view(n, -1), out=out.view(n, -1)).view_as(x)
+        if x.dtype == dtype and weights.shape[0] == n and _inplace.spare_fits(x):
+            flat = x.view(n, -1)  # contiguous, as a spare fits only a contiguous batch
+            out = None if _backend.takes_onednn(rows, flat) else _inplace.take_spare(x)
+            if out is not None:
+                return torch.mm(rows, flat, out=out.view(n, -1)).view_as(x)
         if _inplace.product_in_blocks(x, dtype):
             _inplace.apply_weights_(x, rows, dtype)
             return x
