@@ -128,8 +128,7 @@ def _autocast_on(x: torch.Tensor) -> bool:
     if not compiling and not _any_autocast():  # no region open on any device (most calls): one call
         return False
     device_type = x.device.type
-    # under compile, not the cache: Dynamo would trace through it, and warn that it does
-    available = torch.amp.is_autocast_available if compiling else _autocast_available
+    available = _autocast_available_traced if compiling else _autocast_available
     return available(device_type) and torch.is_autocast_enabled(device_type)
 
 
@@ -141,6 +140,17 @@ _any_autocast: Callable[[], bool] = getattr(torch._C, "_is_any_autocast_enabled"
 @functools.lru_cache(maxsize=8)
 def _autocast_available(device_type: str) -> bool:
     """Whether ``device_type`` has autocast at all (fixed for the process; asked once per type)."""
+    return torch.amp.is_autocast_available(device_type)
+
+
+@torch.compiler.assume_constant_result
+def _autocast_available_traced(device_type: str) -> bool:
+    """``_autocast_available`` as Dynamo sees it: called while tracing, its answer a constant.
+
+    Dynamo would trace through the cache (and warn that it does), and torch 2.11's Dynamo cannot
+    trace ``torch.amp.is_autocast_available`` at all: under ``fullgraph=True`` that failed the
+    compile (seen on a GPU machine).
+    """
     return torch.amp.is_autocast_available(device_type)
 
 
