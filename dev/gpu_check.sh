@@ -15,7 +15,7 @@
 #   bench.log      the benchmark's output
 #   profile.txt    dev/gpu_profile.py: host and synced ms a call, CUDA kernels a call, top ops
 #
-# Each step is bounded (5 + 3 + 1 minutes), so the run ends inside the device's 10-minute limit.
+# Each step is bounded (5 + 3 + 1.5 minutes), so the run ends inside the device's 10-minute limit.
 set -u
 commit=${1:?usage: bash dev/gpu_check.sh COMMIT}
 python=${PYTHON:-python3}
@@ -37,7 +37,7 @@ cp docs/benchmarks.md "$out/benchmarks.md"
 timeout 180 "$python" benchmarks/bench_mixing.py --device cuda --out "$out" >"$out/bench.log" 2>&1
 echo "benchmark rc=$?" >>"$out/env.txt"
 
-timeout 60 "$python" dev/gpu_profile.py >"$out/profile.txt" 2>&1
+timeout 90 "$python" dev/gpu_profile.py >"$out/profile.txt" 2>&1
 echo "profile rc=$?" >>"$out/env.txt"
 
 cat "$out/env.txt"

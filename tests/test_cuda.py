@@ -6,6 +6,7 @@ Skipped where no CUDA device is present (CI has none).
 from __future__ import annotations
 
 import functools
+import time
 
 import pytest
 import torch
@@ -39,6 +40,41 @@ def test_transforms_stay_on_the_device_without_a_sync(cls: type, dtype: torch.dt
     assert out_images.device.type == "cuda" and out_images.dtype == dtype
     assert out_labels.device.type == "cuda"
     torch.testing.assert_close(out_labels.sum(1), torch.ones(16, device="cuda"))
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_a_call_returns_while_the_gpu_is_busy(cls: type) -> None:
+    """A call queues its work behind the GPU's and returns: its host draws (pairings, λs) reach the
+    device by non-blocking copies. ``set_sync_debug_mode`` (above) sees torch's syncs; this also
+    sees one the driver would make, for a copy that waits for the stream. The margin is 2× at least:
+    the GPU sleeps 10⁹ cycles (0.5 s at the H200's top clock), the call gets 0.25 s."""
+    images = torch.rand(16, 3, 32, 32, device="cuda")
+    labels = torch.arange(16, device="cuda") % 10
+    transform = cls(num_classes=10)
+    transform(images, labels)
+    torch.cuda.synchronize()
+    torch.cuda._sleep(1_000_000_000)
+    start = time.perf_counter()
+    transform(images, labels)
+    queued = time.perf_counter() - start
+    torch.cuda.synchronize()
+    assert queued < 0.25, f"the call took {queued:.3f} s on the host: it waited for the GPU"
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [Z.MixUp, Z.CutMix, functools.partial(Z.MixUp, mode="elem"), functools.partial(Z.MixUp, mode="pair")],
+)
+def test_a_seed_gives_the_same_mix_on_the_cpu_and_the_gpu(cls: type) -> None:
+    """The pairing and λ are drawn on the host for either batch: one seed, one mix (the blend's
+    rounding aside: a fused multiply-add on the GPU may round one ulp apart)."""
+    images, labels = torch.rand(16, 3, 8, 8), torch.arange(16) % 10
+    torch.manual_seed(3)
+    on_cpu = cls(num_classes=10)(images, labels)
+    torch.manual_seed(3)
+    on_gpu = cls(num_classes=10)(images.cuda(), labels.cuda())
+    torch.testing.assert_close(on_gpu[0].cpu(), on_cpu[0])
+    torch.testing.assert_close(on_gpu[1].cpu(), on_cpu[1])
 
 
 @pytest.mark.parametrize("cls", TRANSFORMS)

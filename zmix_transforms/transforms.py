@@ -48,6 +48,7 @@ from ._checks import (
 from .functional._draws import (
     cycle_partners_unchecked,
     draw_device,
+    host_draw_device,
 )
 from .functional._kernels import (
     mix_pairs_unchecked,
@@ -756,7 +757,7 @@ class _PairMix(_BatchMix):
             leaders = torch.minimum(torch.minimum(samples, partners), partners[partners])
         mixed = torch.ones(batch_size, dtype=torch.bool, device=device)
         if self.p < 1.0:
-            draws = torch.rand(batch_size, generator=generator, device=draw_device(generator, device))
+            draws = torch.rand(batch_size, generator=generator, device=host_draw_device(generator, device))
             mixed = (draws < self.p).to(device)[leaders]
         return partners, leaders, mixed
 

@@ -42,6 +42,7 @@ __all__ = [
     "cutmix_region_minmax",
     "cycle_partners",
     "draw_device",
+    "host_draw_device",
     "pair_partners",
     "sample_lambda",
     "sample_lambdas",
@@ -62,6 +63,20 @@ def draw_device(generator: torch.Generator | None, device: torch.device | str | 
     if device is None:
         return _CPU
     return device if isinstance(device, torch.device) else torch.device(device)
+
+
+def host_draw_device(generator: torch.Generator | None, device: torch.device | str | None) -> torch.device:
+    """Where a draw of a few numbers a sample (a pairing, λs, coins) is made: on the host.
+
+    The generator's device when one is given; else the CPU, also for a batch on an accelerator,
+    which then gets the draw in one non-blocking copy. On a GPU a permutation drawn there is a sort
+    and a scatter, five or more kernel launches of host time each; on the CPU it takes microseconds.
+    Under ``torch.compile`` the target device, as ``draw_device``: a CUDA graph holds no CPU tensor,
+    and a CPU draw would be baked into it as a constant.
+    """
+    if generator is not None or device is None or torch.compiler.is_compiling():
+        return draw_device(generator, device)
+    return _CPU
 
 
 def _on_device(drawn: torch.Tensor, device: torch.device | str | None) -> torch.Tensor:
@@ -174,7 +189,7 @@ def sample_lambdas(
     alpha = check_finite_positive("alpha", alpha)
     n = check_batch_size(batch_size)
     check_generator(generator)
-    concentration = torch.full((n, 2), alpha, dtype=torch.float64, device=draw_device(generator, device))
+    concentration = torch.full((n, 2), alpha, dtype=torch.float64, device=host_draw_device(generator, device))
     draws = torch._standard_gamma(concentration, generator=generator)  # λ = G₁ / (G₁ + G₂), as above
     lams = (draws[:, 1] / draws[:, 0]).add_(1.0).reciprocal_()
     return _on_device(lams, device)
@@ -745,7 +760,7 @@ def cycle_partners_unchecked(
     n: int, generator: torch.Generator | None, device: torch.device | str | None
 ) -> torch.Tensor:
     """[`cycle_partners`][zmix_transforms.functional.cycle_partners] on arguments already checked."""
-    draw_on = draw_device(generator, device)
+    draw_on = host_draw_device(generator, device)
     if draw_on.type == "cpu" and _backend.ROUTES["numpy_draws"] and not torch.compiler.is_compiling():
         # fast path: torch draws σ into a NumPy buffer and NumPy builds the cycle (see numpy_draws)
         order, drawn = _order_buffer(n)
@@ -825,7 +840,7 @@ def pair_partners(
     """
     n = check_batch_size(batch_size)
     check_generator(generator)
-    sigma = torch.randperm(n, generator=generator, device=draw_device(generator, device))
+    sigma = torch.randperm(n, generator=generator, device=host_draw_device(generator, device))
     paired = n if n % 2 == 0 else max(n - 3, 0)
     swapped = sigma[:paired].reshape(-1, 2).flip(1).reshape(-1)  # σ_{2i} ↔ σ_{2i+1}
     successors = torch.cat([swapped, sigma[paired:].roll(-1)])  # odd N: the last three in a cycle
