@@ -43,13 +43,14 @@ def test_transforms_stay_on_the_device_without_a_sync(cls: type, dtype: torch.dt
 
 
 @pytest.mark.parametrize("cls", TRANSFORMS)
-def test_a_call_returns_while_the_gpu_is_busy(cls: type) -> None:
+@pytest.mark.parametrize("n", [16, 128])  # ζ-mixup's host-drawn weights: 2 KiB and 128 KiB copies
+def test_a_call_returns_while_the_gpu_is_busy(cls: type, n: int) -> None:
     """A call queues its work behind the GPU's and returns: its host draws (pairings, λs) reach the
     device by non-blocking copies. ``set_sync_debug_mode`` (above) sees torch's syncs; this also
     sees one the driver would make, for a copy that waits for the stream. The margin is 2× at least:
     the GPU sleeps 10⁹ cycles (0.5 s at the H200's top clock), the call gets 0.25 s."""
-    images = torch.rand(16, 3, 32, 32, device="cuda")
-    labels = torch.arange(16, device="cuda") % 10
+    images = torch.rand(n, 3, 32, 32, device="cuda")
+    labels = torch.arange(n, device="cuda") % 10
     transform = cls(num_classes=10)
     transform(images, labels)
     torch.cuda.synchronize()
@@ -63,11 +64,17 @@ def test_a_call_returns_while_the_gpu_is_busy(cls: type) -> None:
 
 @pytest.mark.parametrize(
     "cls",
-    [Z.MixUp, Z.CutMix, functools.partial(Z.MixUp, mode="elem"), functools.partial(Z.MixUp, mode="pair")],
+    [
+        Z.MixUp,
+        Z.CutMix,
+        Z.ZetaMixup,
+        functools.partial(Z.MixUp, mode="elem"),
+        functools.partial(Z.MixUp, mode="pair"),
+    ],
 )
 def test_a_seed_gives_the_same_mix_on_the_cpu_and_the_gpu(cls: type) -> None:
-    """The pairing and λ are drawn on the host for either batch: one seed, one mix (the blend's
-    rounding aside: a fused multiply-add on the GPU may round one ulp apart)."""
+    """The pairing, λ and ζ-mixup's weights are drawn on the host for either batch: one seed, one mix
+    (the arithmetic's rounding aside: a fused multiply-add or a product may round apart)."""
     images, labels = torch.rand(16, 3, 8, 8), torch.arange(16) % 10
     torch.manual_seed(3)
     on_cpu = cls(num_classes=10)(images, labels)

@@ -419,14 +419,16 @@ def test_fmix_masks_are_blobs_smoother_as_the_decay_grows() -> None:
 
 
 def test_a_few_numbers_a_sample_are_drawn_on_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pairings and λs for a batch on another device come from the CPU (and one copy), unless a
-    generator names its device or ``torch.compile`` traces the draw onto the batch's device."""
+    """Pairings, λs and (up to N = 128) ζ-mixup's weights for a batch on another device come from
+    the CPU (and one copy), unless a generator names its device or ``torch.compile`` traces the
+    draw onto the batch's device."""
     from zmix_transforms.functional._draws import host_draw_device
 
     cpu, meta = torch.device("cpu"), torch.device("meta")
     assert host_draw_device(None, meta) == cpu and host_draw_device(None, None) == cpu
     assert host_draw_device(torch.Generator(), meta) == cpu  # the generator's device
-    for draw in (F.pair_partners, F.cycle_partners, functools.partial(F.sample_lambdas, 0.4)):
+    draws = (F.pair_partners, F.cycle_partners, functools.partial(F.sample_lambdas, 0.4), F.zeta_weights)
+    for draw in draws:
         torch.manual_seed(5)
         assert draw(9, device=meta).device == meta
         after_meta = torch.rand(4)  # the CPU's RNG moved on exactly as by the same draw for the CPU

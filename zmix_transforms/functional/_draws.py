@@ -515,7 +515,7 @@ def zeta_weights_each(
     Each is the float64 weights rounded once to its dtype (the series is computed in float64), so
     batches mixed in different dtypes share one draw: ``ZetaMixup`` draws float64 and float32.
     """
-    draw_on = draw_device(generator, device)
+    draw_on = (host_draw_device if n <= _HOST_WEIGHTS_MAX else draw_device)(generator, device)
     if n <= _TABLE_MAX and draw_on.type == "cpu" and not torch.compiler.is_compiling():
         # a small batch: each row's ranking picked from the table of them all, and its weights
         # gathered from the table's rows of weights: one index_select a dtype (_table_rows)
@@ -544,6 +544,13 @@ def zeta_weights_each(
         weights = _scatter_weights(order, series.expand(n, n))
     return (weights, *(weights.to(other) for other in dtypes[1:]))
 
+
+#: Up to this batch size ζ-mixup's weights for a batch on an accelerator are drawn on the CPU (see
+#: ``host_draw_device``) and copied over: drawn on a GPU they are about a dozen kernel launches
+#: (random keys, a sort, the scatter of the series), a fixed 0.2–0.3 ms of host time (NVIDIA H200's
+#: host), where the CPU's sort of N² keys grows as N² log N: 55 µs at N = 128 and 200 µs at 256 on
+#: an AMD EPYC core. Larger batches keep the device's draw.
+_HOST_WEIGHTS_MAX = 128
 
 #: Up to this batch size a CPU draw picks each row's ranking from a table of every ranking, with one
 #: random word a row, instead of sorting a row of random keys, and gathers the row's weights from a
