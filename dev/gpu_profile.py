@@ -78,7 +78,8 @@ def host_against_device_draws(images: torch.Tensor, labels: torch.Tensor) -> Non
         "MixUp": Z.MixUp,
         "MixUp elem": lambda **kw: Z.MixUp(mode="elem", **kw),
         "CutMix": Z.CutMix,
-        "FMix": Z.FMix,
+        "ZetaMixup": Z.ZetaMixup,
+        "ZetaCutMix": Z.ZetaCutMix,
         "ResizeMix": Z.ResizeMix,
     }
     host = _draws.host_draw_device
