@@ -43,7 +43,7 @@ def test_transforms_stay_on_the_device_without_a_sync(cls: type, dtype: torch.dt
 
 
 @pytest.mark.parametrize("cls", TRANSFORMS)
-@pytest.mark.parametrize("n", [16, 128])  # ζ-mixup's host-drawn weights: 2 KiB and 128 KiB copies
+@pytest.mark.parametrize("n", [16, 128])  # ζ-mixup's weights drawn on the host and on the device
 def test_a_call_returns_while_the_gpu_is_busy(cls: type, n: int) -> None:
     """A call queues its work behind the GPU's and returns: its host draws (pairings, λs) reach the
     device by non-blocking copies. ``set_sync_debug_mode`` (above) sees torch's syncs; this also
@@ -73,7 +73,7 @@ def test_a_call_returns_while_the_gpu_is_busy(cls: type, n: int) -> None:
     ],
 )
 def test_a_seed_gives_the_same_mix_on_the_cpu_and_the_gpu(cls: type) -> None:
-    """The pairing, λ and ζ-mixup's weights are drawn on the host for either batch: one seed, one mix
+    """The pairing, λ and (N ≤ 64) ζ-mixup's weights are drawn on the host for either batch: one seed, one mix
     (the arithmetic's rounding aside: a fused multiply-add or a product may round apart)."""
     images, labels = torch.rand(16, 3, 8, 8), torch.arange(16) % 10
     torch.manual_seed(3)

@@ -419,7 +419,7 @@ def test_fmix_masks_are_blobs_smoother_as_the_decay_grows() -> None:
 
 
 def test_a_few_numbers_a_sample_are_drawn_on_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pairings, λs and (up to N = 128) ζ-mixup's weights for a batch on another device come from
+    """Pairings, λs and (up to N = 64) ζ-mixup's weights for a batch on another device come from
     the CPU (and one copy), unless a generator names its device or ``torch.compile`` traces the
     draw onto the batch's device."""
     from zmix_transforms.functional._draws import host_draw_device
@@ -435,5 +435,10 @@ def test_a_few_numbers_a_sample_are_drawn_on_the_host(monkeypatch: pytest.Monkey
         torch.manual_seed(5)
         draw(9)
         assert torch.equal(torch.rand(4), after_meta)
+    torch.manual_seed(5)
+    F.zeta_weights(65, device=meta)  # from N = 65 drawn on the batch's device: the CPU's RNG untouched
+    after_meta = torch.rand(4)
+    torch.manual_seed(5)
+    assert torch.equal(torch.rand(4), after_meta)
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
     assert host_draw_device(None, meta) == meta

@@ -7,7 +7,9 @@
 ([`cycle_partners`][zmix_transforms.functional.cycle_partners], or pairs:
 [`pair_partners`][zmix_transforms.functional.pair_partners]) and CutMix's box
 ([`cutmix_box`][zmix_transforms.functional.cutmix_box]). With ``generator=None`` they draw from the
-global torch RNG of the device they draw on.
+global torch RNG of the device they draw on: the CPU for a pairing, λs and ζ-mixup's weights of up to
+64 samples, copied to an accelerator without waiting (on a GPU they would be several kernel
+launches each); the target device for larger ζ-mixup draws and under ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -171,7 +173,8 @@ def sample_lambdas(
     Args:
         alpha: The Beta distribution's concentration, a finite number > 0.
         batch_size: ``N``, an int >= 1.
-        generator: Source of randomness; the global torch RNG of ``device`` when ``None``.
+        generator: Source of randomness; the CPU's global torch RNG when ``None`` (under
+            ``torch.compile``, ``device``'s); the draw is then copied to ``device`` without waiting.
         device: Device of the result (default CPU).
 
     Returns:
@@ -462,7 +465,9 @@ def zeta_weights(
         gamma: The exponent γ, a finite number > 0 (default 2.8, the paper's). Larger γ keeps each
             output closer to its own input; for γ >= 1.73 the own weight exceeds 0.5 for every N.
         max_terms: Terms kept per row; ``None`` (default) keeps all: exact ζ-mixup.
-        generator: Source of randomness; the global torch RNG of ``device`` when ``None``. Keys are
+        generator: Source of randomness; the global torch RNG when ``None``: the CPU's for up to 64
+            samples, then copied to ``device`` without waiting, else (and under ``torch.compile``)
+            ``device``'s. Keys are
             drawn on the generator's device, then moved to ``device``.
         device: Device of the result (default CPU).
         dtype: Float dtype of the result (default: ``torch.get_default_dtype()``).
@@ -547,10 +552,11 @@ def zeta_weights_each(
 
 #: Up to this batch size ζ-mixup's weights for a batch on an accelerator are drawn on the CPU (see
 #: ``host_draw_device``) and copied over: drawn on a GPU they are about a dozen kernel launches
-#: (random keys, a sort, the scatter of the series), a fixed 0.2–0.3 ms of host time (NVIDIA H200's
-#: host), where the CPU's sort of N² keys grows as N² log N: 55 µs at N = 128 and 200 µs at 256 on
-#: an AMD EPYC core. Larger batches keep the device's draw.
-_HOST_WEIGHTS_MAX = 128
+#: (random keys, a sort, the scatter of the series), a fixed cost of host time. The CPU's sort of N²
+#: keys grows as N² log N, and so does the host memory the draw needs (32 KiB in float64 at N = 64).
+#: On an NVIDIA H200's host, side by side in one process: 1.87–2.05× faster with host draws at
+#: N = 16, but 0.57–0.93× (slower) at N = 128. Larger batches keep the device's draw.
+_HOST_WEIGHTS_MAX = 64
 
 #: Up to this batch size a CPU draw picks each row's ranking from a table of every ranking, with one
 #: random word a row, instead of sorting a row of random keys, and gathers the row's weights from a
@@ -742,7 +748,8 @@ def cycle_partners(
 
     Args:
         batch_size: ``N``, an int >= 1.
-        generator: Source of randomness; the global torch RNG of ``device`` when ``None``.
+        generator: Source of randomness; the CPU's global torch RNG when ``None`` (under
+            ``torch.compile``, ``device``'s); the draw is then copied to ``device`` without waiting.
         device: Device of the result (default CPU).
 
     Returns:
@@ -829,7 +836,8 @@ def pair_partners(
 
     Args:
         batch_size: ``N``, an int >= 1.
-        generator: Source of randomness; the global torch RNG of ``device`` when ``None``.
+        generator: Source of randomness; the CPU's global torch RNG when ``None`` (under
+            ``torch.compile``, ``device``'s); the draw is then copied to ``device`` without waiting.
         device: Device of the result (default CPU).
 
     Returns:
