@@ -322,6 +322,9 @@ NO_SYNC = [
     Z.ResizeMix,
     partial(Z.MixUp, mode="elem"),
     partial(Z.MixUp, mode="pair"),
+    *(partial(cls, mode=mode) for cls in (Z.CutMix, Z.FMix, Z.ResizeMix) for mode in ("elem", "pair")),
+    partial(Z.MixUp, mode="elem", p=0.5),
+    partial(Z.CutMix, mode="pair", p=0.5),
 ]
 
 #: The methods that blend pixels (masks become soft masks) and those that draw per "elem" or "pair".

@@ -8,6 +8,7 @@ import re
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.data import default_collate
 from torchvision import tv_tensors
 from torchvision.transforms import v2
@@ -266,13 +267,42 @@ def test_loss_trains_on_mixed_labels() -> None:
     assert torch.isfinite(loss) and model[1].weight.grad is not None and model[1].weight.grad.abs().sum() > 0
 
 
+class _BlockingCopies(TorchDispatchMode):
+    """Records every copy from the CPU to the meta device that waits (``non_blocking=False``): on a
+    GPU such a copy waits for the stream, a sync."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
+        waits = not (
+            args[2] if func is torch.ops.aten.copy_.default and len(args) > 2 else kwargs.get("non_blocking")
+        )
+        to_meta = kwargs.get("device") == torch.device("meta")
+        if func is torch.ops.aten._to_copy.default and args[0].device.type == "cpu" and to_meta and waits:
+            self.seen.append(f"_to_copy of {tuple(args[0].shape)}")
+        if (
+            func is torch.ops.aten.copy_.default
+            and args[0].is_meta
+            and args[1].device.type == "cpu"
+            and waits
+        ):
+            self.seen.append(f"copy_ of {tuple(args[1].shape)}")
+        return func(*args, **kwargs)
+
+
 @pytest.mark.parametrize("make", NO_SYNC, ids=lambda make: repr(make(num_classes=10)))
 def test_an_eager_call_reads_nothing_back_from_the_batch_device(make: type) -> None:
-    """Drawn for and mixed on meta tensors, where reading a value raises: on a GPU, no sync."""
+    """Drawn for and mixed on meta tensors, where reading a value raises, and every draw made on the
+    host reaches them without waiting: on a GPU, no sync."""
     transform = make(num_classes=10)
     images, labels = torch.empty(16, 3, 32, 32, device="meta"), torch.empty(16, 10, device="meta")
-    params = transform.draw_params([images], None)
-    assert transform.mix_images(images, params).is_meta and transform.mix_labels(labels, params).is_meta
+    with _BlockingCopies() as copies:
+        params = transform.draw_params([images], None)
+        assert transform.mix_images(images, params).is_meta and transform.mix_labels(labels, params).is_meta
+    assert copies.seen == []
 
 
 def test_paste_box_takes_an_empty_box_and_the_whole_image() -> None:

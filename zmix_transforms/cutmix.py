@@ -20,6 +20,7 @@ from .functional._draws import (
     cutmix_mask_traceable,
     cutmix_region_unchecked,
     cycle_partners_unchecked,
+    to_device,
     traceable_lambda,
 )
 from .functional._kernels import (
@@ -94,9 +95,9 @@ class CutMix(_PairMix):
 
     Note:
         Accepts the same inputs as [`ZetaMixup`][ZetaMixup], and masks; pixels are copied, never
-        blended, so integer images and masks stay exact. In "elem" and "pair" modes the boxes are
-        drawn on the CPU and pasted one sample at a time; on an accelerator, reading the pairing
-        back to place them is one device sync per call. Under ``torch.compile`` every box is a mask
+        blended, so integer images and masks stay exact. In "elem" and "pair" modes the boxes and
+        the pairing are drawn on the CPU and the boxes pasted one sample at a time: on an
+        accelerator nothing is read back (no sync). Under ``torch.compile`` every box is a mask
         drawn on the batch's device and pasted with ``torch.where``: no sync, no graph break.
 
     Examples:
@@ -157,9 +158,10 @@ class CutMix(_PairMix):
             )
         regions = [drawn.get(p, empty) for p in leaders.tolist()]
         kept = [1.0 - region.size / math.prod(spatial) for region in regions]
+        # the partners stay on the host, where the pasting reads them (moved for the labels alone)
         return {
             "region": regions,
-            "lam": torch.tensor(kept, dtype=torch.float64, device=device),
+            "lam": to_device(torch.tensor(kept, dtype=torch.float64), device),
             "partners": partners,
         }
 
@@ -188,8 +190,8 @@ def _paste_drawn_region(x: torch.Tensor, params: dict[str, Any], *, inplace: boo
     for i, each in enumerate([region] if isinstance(region, F.Region) else region):
         # only where it lies: x was checked with the input (a bool mask is pasted like any other)
         check_region_inside(f"region[{i}]", each, tuple(x.shape[-len(each.starts) :]))
-    if partners.device != x.device:
-        partners = partners.to(x.device)
+    if isinstance(region, F.Region):  # one region, pasted by a gather on x's device
+        partners = to_device(partners, x.device)
     return paste_region_unchecked(x, region, partners, inplace=inplace)
 
 

@@ -22,6 +22,7 @@ from .functional._draws import (
     cycle_partners_unchecked,
     draw_device,
     sample_lambda_unchecked,
+    to_device,
     traceable_lambda,
 )
 from .functional._kernels import where_into
@@ -143,10 +144,9 @@ class FMix(_PairMix):
         device, batch_size = _batch_device_and_size(flat_inputs)
         spatial = check_spatial_sizes("images", flat_inputs[0], self.spatial_dims)
         on = draw_device(generator, device)
-        compiling = torch.compiler.is_compiling()  # λ then stays a tensor: traced, never read
         pixels, drawn = math.prod(spatial), None
         if self.mode == "batch":
-            if compiling:
+            if torch.compiler.is_compiling():  # λ then stays a tensor: traced, never read
                 lam = traceable_lambda(self.alpha, generator, on).reshape(1)
             else:
                 drawn = sample_lambda_unchecked(self.alpha, generator)
@@ -155,24 +155,24 @@ class FMix(_PairMix):
         else:
             lam = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=on)
             partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
-            lam, pick = torch.where(mixed.to(on), lam[leaders.to(on)], 1.0), leaders.to(on)
+            lam = torch.where(to_device(mixed, on), lam[pick := to_device(leaders, on)], 1.0)  # from the host
         masks = fmix_masks(lam, spatial, self.decay, generator)
         share: float | torch.Tensor
         if drawn is not None:  # the share fmix_masks sets, from the host's λ: nothing read back (no sync)
             share = round(drawn * pixels) / pixels
         else:  # the same on the device: per sample, or one traced under torch.compile
             kept = (lam.to(torch.float64) * pixels).round() / pixels
-            share = kept[0] if pick is None else kept[pick].to(device)
+            share = kept[0] if pick is None else to_device(kept[pick], device)
         masks = masks if pick is None else masks[pick]  # a pair shares its leader's mask
-        return {"mask": masks.to(device), "lam": share, "partners": partners}
+        return {"mask": to_device(masks, device), "lam": share, "partners": to_device(partners, device)}
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
     ) -> torch.Tensor:
         """Keep ``inpt`` where the mask is set, the partner's pixels elsewhere (masks alike)."""
-        mask = params["mask"].to(inpt.device)
+        mask = to_device(params["mask"], inpt.device)
         view = mask.reshape(mask.shape[0], *[1] * (inpt.ndim - mask.ndim), *mask.shape[1:])
-        partners = inpt.index_select(0, params["partners"].to(inpt.device))  # read before any write
+        partners = inpt.index_select(0, to_device(params["partners"], inpt.device))  # read before any write
         if torch.is_grad_enabled() and inpt.requires_grad and not inplace:  # features: differentiable
             return torch.where(view, inpt, partners)
         if inplace:

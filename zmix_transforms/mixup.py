@@ -10,7 +10,9 @@ from . import functional as F
 from .collate import MethodCollate
 from .functional._draws import (
     cycle_partners_unchecked,
+    host_draw_device,
     sample_lambda_unchecked,
+    to_device,
     traceable_lambda,
 )
 from .functional._dtypes import EIGHT_BITS, round_to_steps
@@ -75,10 +77,12 @@ class MixUp(_PairMix):
                 "lam": round_to_steps(lam) if eight_bit else lam,
                 "partners": cycle_partners_unchecked(batch_size, generator, device),
             }
-        lams = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=device)
+        on = host_draw_device(generator, device)  # drawn and picked on the host, then moved in two copies
+        lams = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=on)
         partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
         kept = torch.where(mixed, lams[leaders], 1.0)
-        return {"lam": round_to_steps(kept) if eight_bit else kept, "partners": partners}
+        kept = round_to_steps(kept) if eight_bit else kept
+        return {"lam": to_device(kept, device), "partners": to_device(partners, device)}
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False

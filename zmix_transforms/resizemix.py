@@ -16,7 +16,7 @@ from typing_extensions import Unpack
 from ._checks import check_minmax, check_spatial_sizes
 from ._regions import Region
 from .collate import MethodCollate
-from .functional._draws import cycle_partners_unchecked, draw_device
+from .functional._draws import cycle_partners_unchecked, draw_device, to_device
 from .transforms import MixOptions, _batch_device_and_size, _PairMix
 
 __all__ = ["ResizeMix", "ResizeMixCollate", "resizemix_regions"]
@@ -154,17 +154,16 @@ class ResizeMix(_PairMix):
         none = Region((0,) * len(spatial), (0,) * len(spatial))  # an unmixed sample pastes nothing
         picks = zip(leaders.tolist(), mixed.tolist(), strict=True)
         regions = [drawn[lead] if keep else none for lead, keep in picks]
-        lam = torch.tensor([1.0 - r.size / pixels for r in regions], dtype=torch.float64, device=device)
-        return {"region": regions, "lam": lam, "partners": partners}
+        lam = to_device(torch.tensor([1.0 - r.size / pixels for r in regions], dtype=torch.float64), device)
+        return {"region": regions, "lam": lam, "partners": partners}  # partners on the host: read there
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
     ) -> torch.Tensor:
         """Paste each sample's shrunk partner into its region (masks alike)."""
-        partners = params["partners"].to(inpt.device)
-        regions = params["region"]
+        partners, regions = params["partners"], params["region"]  # per sample: read on the host
         if isinstance(regions, torch.Tensor):  # under torch.compile: every pixel's source, as tensors
-            shrunk = inpt.index_select(0, partners)
+            shrunk = inpt.index_select(0, to_device(partners, inpt.device))
             for axis, sources in enumerate(params["sources"], start=inpt.ndim - regions.ndim):
                 shrunk = shrunk.index_select(axis, sources)
             mixed = torch.where(regions, shrunk, inpt)
@@ -172,11 +171,11 @@ class ResizeMix(_PairMix):
         out = inpt if inplace else inpt.clone()
         if isinstance(regions, Region):  # one region for the batch: the batch shrunk, its partners gathered
             whole: tuple[Any, ...] = (..., *regions.slices())
-            out[whole] = _shrunk(inpt, regions.sides).index_select(0, partners)  # no full-size gather
+            out[whole] = _shrunk(inpt, regions.sides).index_select(0, to_device(partners, inpt.device))
             return out
         patches = []  # every patch read before any is written (in place, a partner may be overwritten)
-        for p, region in enumerate(regions):
-            patches.append(_shrunk(inpt[partners[p]].unsqueeze(0), region.sides)[0] if region.size else None)
+        for region, q in zip(regions, partners.tolist(), strict=True):
+            patches.append(_shrunk(inpt[q].unsqueeze(0), region.sides)[0] if region.size else None)
         for p, (region, patch) in enumerate(zip(regions, patches, strict=True)):
             if patch is not None:
                 index: tuple[Any, ...] = (p, ..., *region.slices())

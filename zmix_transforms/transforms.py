@@ -49,6 +49,7 @@ from .functional._draws import (
     cycle_partners_unchecked,
     draw_device,
     host_draw_device,
+    to_device,
 )
 from .functional._kernels import (
     mix_pairs_unchecked,
@@ -745,30 +746,30 @@ class _PairMix(_BatchMix):
 
         Returns ``(partners, leaders, mixed)``: sample ``p`` takes the draws (λ, box) of sample
         ``leaders[p]`` (itself in "elem" mode, the first of its pair in "pair" mode), and is mixed
-        when ``mixed[p]`` (drawn with probability ``p`` per sample or pair).
+        when ``mixed[p]`` (drawn with probability ``p`` per sample or pair). All three are on the
+        host (see ``host_draw_device``; the batch's device under ``torch.compile``, the generator's
+        when one is given), where a method reads them for free; ``to_device`` moves what it mixes with.
         """
+        on = host_draw_device(generator, device)
         if self.mode == "elem":
-            partners = cycle_partners_unchecked(batch_size, generator, device)
-            leaders = torch.arange(batch_size, device=device)
+            partners = cycle_partners_unchecked(batch_size, generator, on)
+            leaders = torch.arange(batch_size, device=on)
         else:
-            partners = F.pair_partners(batch_size, generator=generator, device=device)
+            partners = F.pair_partners(batch_size, generator=generator, device=on)
             # a pair's first member (a 3-cycle's, for an odd batch): the least of p, π(p), π(π(p))
-            samples = torch.arange(batch_size, device=device)
+            samples = torch.arange(batch_size, device=on)
             leaders = torch.minimum(torch.minimum(samples, partners), partners[partners])
-        mixed = torch.ones(batch_size, dtype=torch.bool, device=device)
+        mixed = torch.ones(batch_size, dtype=torch.bool, device=on)
         if self.p < 1.0:
-            draws = torch.rand(batch_size, generator=generator, device=host_draw_device(generator, device))
-            mixed = (draws < self.p).to(device)[leaders]
+            mixed = (torch.rand(batch_size, generator=generator, device=on) < self.p)[leaders]
         return partners, leaders, mixed
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """Mix the labels: weight ``params["lam"]`` on the own label, the rest on the partner's."""
-        lam, partners = params["lam"], params["partners"]
-        if isinstance(lam, torch.Tensor) and lam.device != labels.device:
-            lam = lam.to(labels.device)
-        if partners.device != labels.device:
-            partners = partners.to(labels.device)
-        return mix_pairs_unchecked(labels, lam, partners)
+        lam = params["lam"]
+        if isinstance(lam, torch.Tensor):
+            lam = to_device(lam, labels.device)
+        return mix_pairs_unchecked(labels, lam, to_device(params["partners"], labels.device))
 
     def rows_params(
         self, params: dict[str, Any], rows: torch.Tensor

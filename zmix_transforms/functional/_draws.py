@@ -48,6 +48,7 @@ __all__ = [
     "pair_partners",
     "sample_lambda",
     "sample_lambdas",
+    "to_device",
     "zeta_dropped_mass",
     "zeta_series",
     "zeta_terms",
@@ -81,8 +82,11 @@ def host_draw_device(generator: torch.Generator | None, device: torch.device | s
     return _CPU
 
 
-def _on_device(drawn: torch.Tensor, device: torch.device | str | None) -> torch.Tensor:
-    """A draw moved to ``device`` (where it was drawn when None); no move when it is there already."""
+def to_device(drawn: torch.Tensor, device: torch.device | str | None) -> torch.Tensor:
+    """A draw moved to ``device`` (where it was drawn when None); no move when it is there already.
+
+    Without waiting (``non_blocking``): a blocking copy to a GPU waits for its stream, a sync.
+    """
     if device is None or drawn.device == draw_device(None, device):
         return drawn
     return drawn.to(device, non_blocking=True)
@@ -195,7 +199,7 @@ def sample_lambdas(
     concentration = torch.full((n, 2), alpha, dtype=torch.float64, device=host_draw_device(generator, device))
     draws = torch._standard_gamma(concentration, generator=generator)  # λ = G₁ / (G₁ + G₂), as above
     lams = (draws[:, 1] / draws[:, 0]).add_(1.0).reciprocal_()
-    return _on_device(lams, device)
+    return to_device(lams, device)
 
 
 def zeta_series(
@@ -526,7 +530,7 @@ def zeta_weights_each(
         # gathered from the table's rows of weights: one index_select a dtype (_table_rows)
         rows = torch.tensor(_table_rows(n, generator))
         drawn = [_weight_table(n, gamma, dtype).index_select(0, rows) for dtype in dtypes]
-        return tuple(_on_device(weights, device) for weights in drawn)
+        return tuple(to_device(weights, device) for weights in drawn)
     dtype = dtypes[0]
     if draw_on.type == "cpu" and _backend.ROUTES["numpy_argsort"] and not torch.compiler.is_compiling():
         # fast path: the rows ranked in NumPy from one torch draw of random words (see the
@@ -542,7 +546,7 @@ def zeta_weights_each(
         else:
             series = _series_tensor(n, gamma, dtype).expand(n, n)
             weights = _scatter_weights(torch.from_numpy(columns), series, every_entry=True)
-        weights = _on_device(weights, device)
+        weights = to_device(weights, device)
     else:
         series = zeta_series(n, gamma, device=device, dtype=dtype)
         order = _ranked_rows(n, n, generator, draw_on).to(series.device, non_blocking=True)
@@ -782,10 +786,10 @@ def cycle_partners_unchecked(
         cycle = np.empty_like(order)
         cycle[order[:-1]] = order[1:]
         cycle[order[-1]] = order[0]
-        return _on_device(torch.from_numpy(cycle), device)
+        return to_device(torch.from_numpy(cycle), device)
     sigma = torch.randperm(n, generator=generator, device=draw_on)
     partners = sigma.scatter(0, sigma, sigma.roll(-1))  # partners[σ_i] = σ_{i+1}: every entry written
-    return _on_device(partners, device)
+    return to_device(partners, device)
 
 
 def _order_buffer(n: int) -> tuple[np.ndarray, torch.Tensor]:
@@ -860,7 +864,7 @@ def pair_partners(
     swapped = sigma[:paired].reshape(-1, 2).flip(1).reshape(-1)  # σ_{2i} ↔ σ_{2i+1}
     successors = torch.cat([swapped, sigma[paired:].roll(-1)])  # odd N: the last three in a cycle
     partners = torch.empty_like(sigma).scatter_(0, sigma, successors)
-    return _on_device(partners, device)
+    return to_device(partners, device)
 
 
 class Box(NamedTuple):

@@ -14,6 +14,7 @@ is exact for such weights, and it needs no float32 copy of the batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
 
 import torch
 
@@ -87,6 +88,10 @@ STEPS = 256
 EIGHT_BITS = (torch.uint8, torch.int8)
 
 
+@overload
+def round_to_steps(lam: float) -> float: ...
+@overload
+def round_to_steps(lam: torch.Tensor) -> torch.Tensor: ...
 def round_to_steps(lam: float | torch.Tensor) -> float | torch.Tensor:
     """λ rounded to the nearest multiple of 1/256 (ties to even): a weight 8-bit batches mix exactly."""
     if isinstance(lam, torch.Tensor):
