@@ -313,3 +313,18 @@ def test_paste_box_takes_an_empty_box_and_the_whole_image() -> None:
         out = F.paste_box(x, empty, partners)
         assert torch.equal(out, x) and out.data_ptr() != x.data_ptr()
     assert torch.equal(F.paste_box(x, F.Box(0, 0, 6, 5), partners), x[partners])
+
+
+@pytest.mark.parametrize("make", NO_SYNC, ids=lambda make: repr(make(num_classes=10)))
+def test_mix_images_leaves_its_input_alone_unless_told(make: type) -> None:
+    """``mix_images(inpt, params)`` returns a new batch (``inplace=False`` by default); only with
+    ``inplace=True`` does it write into ``inpt``, and then it returns ``inpt`` mixed alike."""
+    transform = make(num_classes=10)
+    images = torch.rand(6, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    torch.manual_seed(0)
+    params = transform.draw_params([images], None)
+    before = images.clone()
+    mixed = transform.mix_images(images, params)
+    assert torch.equal(images, before) and mixed.data_ptr() != images.data_ptr()
+    in_place = transform.mix_images(images, params, inplace=True)
+    assert in_place is images and torch.equal(in_place, mixed)
