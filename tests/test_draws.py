@@ -442,3 +442,27 @@ def test_a_few_numbers_a_sample_are_drawn_on_the_host(monkeypatch: pytest.Monkey
     assert torch.equal(torch.rand(4), after_meta)
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
     assert host_draw_device(None, meta) == meta
+
+
+def test_a_zeta_draw_on_another_device_makes_only_the_keys_their_sort_and_the_scatter() -> None:
+    """Above 64 samples ζ-mixup's weights are drawn on the batch's device: its series is made there
+    once (on a GPU each op is a kernel launch of host time), and the scatter fills every entry (no
+    zeroing first). Counted on the meta device, where each op would be a launch."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Ops(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.names: list[str] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            self.names.append(func.__name__.split(".")[0])
+            return func(*args, **(kwargs or {}))
+
+    F.zeta_weights(80, device="meta")  # the first draw makes the series on that device
+    with Ops() as ops:
+        weights = F.zeta_weights(80, device="meta")
+    assert weights.is_meta and weights.shape == (80, 80)
+    assert not {"arange", "pow_", "pow", "sum", "div_", "zeros", "zero_"} & set(ops.names), ops.names
+    writes = [name for name in ops.names if name not in ("diagonal", "expand", "empty", "view")]
+    assert len(writes) <= 4, ops.names  # the keys, the diagonal's key, their sort, the scatter

@@ -548,9 +548,12 @@ def zeta_weights_each(
             weights = _scatter_weights(torch.from_numpy(columns), series, every_entry=True)
         weights = to_device(weights, device)
     else:
-        series = zeta_series(n, gamma, device=device, dtype=dtype)
+        if torch.compiler.is_compiling():
+            series = zeta_series(n, gamma, device=device, dtype=dtype)
+        else:  # made once per device: on a GPU five kernel launches a call fewer
+            series = _series_on(n, gamma, dtype, _CPU if device is None else torch.device(device))
         order = _ranked_rows(n, n, generator, draw_on).to(series.device, non_blocking=True)
-        weights = _scatter_weights(order, series.expand(n, n))
+        weights = _scatter_weights(order, series.expand(n, n), every_entry=True)  # rows: permutations
     return (weights, *(weights.to(other) for other in dtypes[1:]))
 
 
@@ -651,6 +654,12 @@ _ARRAY_DTYPES = {torch.float16: np.float16, torch.float32: np.float32, torch.flo
 def _series_tensor(n: int, gamma: float, dtype: torch.dtype) -> torch.Tensor:
     """``zeta_series(n, gamma)`` in ``dtype`` on the CPU, made once per N, γ and dtype (never written)."""
     return zeta_series(n, gamma, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=16)
+def _series_on(n: int, gamma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``_series_tensor(n, gamma, dtype)`` copied to ``device`` once (never written)."""
+    return _series_tensor(n, gamma, dtype).to(device, non_blocking=True)  # kept: the source lives on
 
 
 @functools.lru_cache(maxsize=16)
