@@ -73,7 +73,7 @@ def host_draw_device(generator: torch.Generator | None, device: torch.device | s
 
     The generator's device when one is given; else the CPU, also for a batch on an accelerator,
     which then gets the draw in one non-blocking copy. On a GPU a permutation drawn there is a sort
-    and a scatter, five or more kernel launches of host time each; on the CPU it takes microseconds.
+    and a scatter, five or more kernel launches, each costing host time; on the CPU, microseconds.
     Under ``torch.compile`` the target device, as ``draw_device``: a CUDA graph holds no CPU tensor,
     and a CPU draw would be baked into it as a constant.
     """
@@ -470,9 +470,8 @@ def zeta_weights(
             output closer to its own input; for γ >= 1.73 the own weight exceeds 0.5 for every N.
         max_terms: Terms kept per row; ``None`` (default) keeps all: exact ζ-mixup.
         generator: Source of randomness; the global torch RNG when ``None``: the CPU's for up to 64
-            samples, then copied to ``device`` without waiting, else (and under ``torch.compile``)
-            ``device``'s. Keys are
-            drawn on the generator's device, then moved to ``device``.
+            samples, else (and under ``torch.compile``) ``device``'s. Keys are drawn on the
+            generator's device (or that RNG's), then moved to ``device`` without waiting.
         device: Device of the result (default CPU).
         dtype: Float dtype of the result (default: ``torch.get_default_dtype()``).
 
@@ -659,7 +658,7 @@ def _series_tensor(n: int, gamma: float, dtype: torch.dtype) -> torch.Tensor:
 @functools.lru_cache(maxsize=16)
 def _series_on(n: int, gamma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """``_series_tensor(n, gamma, dtype)`` copied to ``device`` once (never written)."""
-    return _series_tensor(n, gamma, dtype).to(device, non_blocking=True)  # kept: the source lives on
+    return _series_tensor(n, gamma, dtype).to(device, non_blocking=True)  # its source is cached too
 
 
 @functools.lru_cache(maxsize=16)
