@@ -554,3 +554,23 @@ def test_a_batch_that_looks_channels_last_warns_where_a_region_is_cut(cls: type)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             cls(num_classes=3)(images, labels)
+
+
+def test_the_size_limit_is_the_last_size_allowed() -> None:
+    """``MAX_SQUARE_BATCH`` itself passes the check (its keys then fail to allocate, with their own
+    message); one more is refused as a size no tensor could have."""
+    from zmix_transforms._checks import MAX_SQUARE_BATCH, check_batch_size
+
+    assert check_batch_size(MAX_SQUARE_BATCH, square=True) == MAX_SQUARE_BATCH
+    with pytest.raises(ValueError, match=r"^batch_size must be an int in \[1, 536870912\] .* got 536870913$"):
+        check_batch_size(MAX_SQUARE_BATCH + 1, square=True)
+
+
+def test_cutmix_region_takes_any_number_of_spatial_sizes_but_none() -> None:
+    """A line (W,), an image (H, W) or a volume (D, H, W) gets a region of as many sides; an empty
+    shape is refused by name."""
+    for shape in ((10,), (10, 12), (6, 10, 12)):
+        region = F.cutmix_region(shape, 0.5, generator=torch.Generator().manual_seed(1))
+        assert len(region.starts) == len(region.stops) == len(shape)
+    with pytest.raises(TypeError, match=r"^shape must be a tuple of spatial sizes .* got \(\)"):
+        F.cutmix_region((), 0.5)
