@@ -119,6 +119,17 @@ def test_int64_at_both_ends_of_its_range_saturates_instead_of_wrapping() -> None
         assert low == -(2**63) and high == 2**63 - 1 and abs(middle - 5) <= 2**11
 
 
+@pytest.mark.parametrize("dtype", [torch.int32, torch.uint32])
+def test_a_weighted_sum_beyond_the_dtype_saturates_at_its_ends(dtype: torch.dtype) -> None:
+    """Rows (2, −1) and (−1, 2) sum to 1 but reach beyond the inputs: for 32-bit integers (mixed
+    in int64) a sum past the dtype's range stops at its end instead of wrapping. (Narrower integers
+    do not yet: see ``apply_weights``' note.)"""
+    low, high = torch.iinfo(dtype).min, torch.iinfo(dtype).max
+    x = torch.tensor([high, low], dtype=dtype).reshape(2, 1, 1, 1)
+    out = F.apply_weights(x, torch.tensor([[2.0, -1.0], [-1.0, 2.0]]))
+    assert out.dtype == dtype and out.flatten().tolist() == [high, low]
+
+
 @pytest.mark.parametrize("collate", COLLATE_CLASSES)
 def test_labels_of_shape_n_by_1_are_class_indices(collate: type) -> None:
     samples = [(torch.rand(3, 4, 4), torch.tensor([c])) for c in [3, 1, 4, 2]]

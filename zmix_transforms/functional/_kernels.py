@@ -192,7 +192,8 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
         x: A batch of shape (N, ...) of any float or integer dtype. Half types and integers of up to
             16 bits are computed in float32, int32 and int64 in float64; integers are rounded to
             nearest; the result has ``x``'s dtype.
-        weights: A float (M, N) matrix, on ``x``'s device; row-stochastic for a convex mix.
+        weights: A float (M, N) matrix, on ``x``'s device; row-stochastic for a convex mix. For an
+            integer ``x`` the rows must sum to 1 (see the note).
         inplace: Overwrite ``x`` with the result (``weights`` must then be square). The product runs
             over blocks of columns through a cache-sized buffer, so no second batch is allocated.
 
@@ -211,6 +212,12 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
         batch is made (the ``narrow_blocks`` fast path; see the Performance page). Inside a
         ``torch.autocast`` region the product still runs in the compute dtype, not autocast's
         half precision, so a mix is the same inside a training step's region as outside.
+        Integer batches are mixed for weights whose rows sum to 1, as every method's do: 32- and
+        64-bit ones relative to their first sample (``x[0] + W·(x − x[0])``, which equals ``W·x``
+        only then), and a sum beyond the dtype's range saturates for them. For 8- and 16-bit
+        batches, weights that reach beyond the inputs' range (a negative weight) give values past
+        the dtype's range that are not yet saturated: they are cast as ATen casts them. Not checked,
+        since the check would read the weights (a sync on a GPU).
 
     Examples:
         >>> apply_weights(torch.tensor([[0.0], [10.0]]), torch.tensor([[0.75, 0.25], [0.0, 1.0]]))
