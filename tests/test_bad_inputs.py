@@ -119,15 +119,39 @@ def test_int64_at_both_ends_of_its_range_saturates_instead_of_wrapping() -> None
         assert low == -(2**63) and high == 2**63 - 1 and abs(middle - 5) <= 2**11
 
 
-@pytest.mark.parametrize("dtype", [torch.int32, torch.uint32])
-def test_a_weighted_sum_beyond_the_dtype_saturates_at_its_ends(dtype: torch.dtype) -> None:
-    """Rows (2, −1) and (−1, 2) sum to 1 but reach beyond the inputs: for 32-bit integers (mixed
-    in int64) a sum past the dtype's range stops at its end instead of wrapping. (Narrower integers
-    do not yet: see ``apply_weights``' note.)"""
+@pytest.mark.parametrize("dtype", [torch.int32, torch.uint32, torch.int16, torch.uint8, torch.int8])
+@pytest.mark.parametrize("inplace", [False, True])
+def test_a_weighted_sum_beyond_the_dtype_saturates_at_its_ends(dtype: torch.dtype, inplace: bool) -> None:
+    """Rows (2, −1) and (−1, 2) sum to 1 but reach beyond the inputs, and a row (1, 1) sums to 2: a
+    sum past the dtype's range stops at its end instead of wrapping (32-bit integers are mixed in
+    int64, narrower ones in float32), for ``apply_weights`` and ``apply_terms`` alike."""
     low, high = torch.iinfo(dtype).min, torch.iinfo(dtype).max
-    x = torch.tensor([high, low], dtype=dtype).reshape(2, 1, 1, 1)
-    out = F.apply_weights(x, torch.tensor([[2.0, -1.0], [-1.0, 2.0]]))
-    assert out.dtype == dtype and out.flatten().tolist() == [high, low]
+    x = torch.tensor([high, low, high], dtype=dtype).reshape(3, 1, 1, 1)
+    weights = torch.tensor([[2.0, -1.0, 0.0], [-1.0, 2.0, 0.0], [1.0, 0.0, 1.0]])
+    expected = [high, low, high]
+    out = F.apply_weights(x.clone(), weights, inplace=inplace)
+    assert out.dtype == dtype and out.flatten().tolist() == expected
+    indices, values = (
+        torch.tensor([[0, 1], [1, 0], [2, 0]]),
+        torch.tensor([[2.0, -1.0], [2.0, -1.0], [1.0, 1.0]]),
+    )
+    out = F.apply_terms(x.clone(), indices, values, inplace=inplace)
+    assert out.dtype == dtype and out.flatten().tolist() == expected
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16])
+def test_convex_weights_take_the_kernels_own_path_and_values(dtype: torch.dtype) -> None:
+    """Non-negative rows summing to 1 (every method's) keep the kernels' own path: no float copy,
+    and the values the saturating path gives them, within one step (a float product's value at a
+    half may round to either neighbour, by the kernel that computed it)."""
+    x = torch.randint(0, 100, (6, 3, 5, 4), generator=torch.Generator().manual_seed(0)).to(dtype)
+    weights = F.zeta_weights(6, generator=torch.Generator().manual_seed(1))
+    from zmix_transforms.functional._kernels import _may_leave_the_range, _saturated, apply_weights_unchecked
+
+    assert not _may_leave_the_range(x, weights)
+    assert _may_leave_the_range(x, weights.to("meta"))  # on another device the weights are not read
+    saturated = _saturated(x, lambda values: apply_weights_unchecked(values, weights), inplace=False)
+    assert (F.apply_weights(x, weights).int() - saturated.int()).abs().max() <= 1
 
 
 @pytest.mark.parametrize("collate", COLLATE_CLASSES)

@@ -193,7 +193,7 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
             16 bits are computed in float32, int32 and int64 in float64; integers are rounded to
             nearest; the result has ``x``'s dtype.
         weights: A float (M, N) matrix, on ``x``'s device; row-stochastic for a convex mix. For an
-            integer ``x`` the rows must sum to 1 (see the note).
+            integer ``x`` of 32 or 64 bits the rows must sum to 1 (see the note).
         inplace: Overwrite ``x`` with the result (``weights`` must then be square). The product runs
             over blocks of columns through a cache-sized buffer, so no second batch is allocated.
 
@@ -214,10 +214,11 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
         half precision, so a mix is the same inside a training step's region as outside.
         Integer batches are mixed for weights whose rows sum to 1, as every method's do: 32- and
         64-bit ones relative to their first sample (``x[0] + W·(x − x[0])``, which equals ``W·x``
-        only then), and a sum beyond the dtype's range saturates for them. For 8- and 16-bit
-        batches, weights that reach beyond the inputs' range (a negative weight) give values past
-        the dtype's range that are not yet saturated: they are cast as ATen casts them. Not checked,
-        since the check would read the weights (a sync on a GPU).
+        only then). A sum beyond the dtype's range saturates at its end. For 8- and 16-bit batches
+        with weights that may reach beyond the inputs' range (a negative weight, or a row summing
+        to more than 1), that takes a float copy of the batch: on a GPU and under
+        ``torch.compile`` every such batch does, since reading the weights to tell would be a sync
+        or a graph break.
 
     Examples:
         >>> apply_weights(torch.tensor([[0.0], [10.0]]), torch.tensor([[0.75, 0.25], [0.0, 1.0]]))
@@ -237,7 +238,38 @@ def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = Fal
         raise ValueError(
             f"inplace needs square weights (N, N) with N = {n}, got shape {tuple(weights.shape)}"
         )
+    if _may_leave_the_range(x, weights):
+        return _saturated(x, lambda values: apply_weights_unchecked(values, weights), inplace=inplace)
     return apply_weights_unchecked(x, weights, inplace=inplace)
+
+
+def _may_leave_the_range(x: torch.Tensor, weights: torch.Tensor) -> bool:
+    """Whether a narrow integer batch's mix by ``weights`` may leave its dtype's range.
+
+    A row of non-negative weights summing to at most 1 keeps every value within the inputs' range,
+    as every method's does; any other row may not. On a GPU, and under ``torch.compile``, the
+    weights are not read (a sync; a data-dependent branch): any 8- or 16-bit batch takes the
+    saturating path there.
+    """
+    if x.dtype.is_floating_point or x.dtype in WIDE_INTEGERS or x.dtype == torch.bool:
+        return False
+    if weights.device.type != "cpu" or torch.compiler.is_compiling():
+        return True
+    # the slack keeps a float32 row's rounding (N·2⁻²⁴) from counting: beyond 1 + 1e-5, a 16-bit
+    # value's overshoot could reach half a step
+    return bool((weights < 0).any() or (weights.sum(1) > 1 + 1e-5).any())
+
+
+def _saturated(
+    x: torch.Tensor, mix: Callable[[torch.Tensor], torch.Tensor], *, inplace: bool
+) -> torch.Tensor:
+    """``mix`` of a narrow integer batch in its compute dtype, clamped to the dtype's range, cast back."""
+    info = torch.iinfo(x.dtype)
+    mixed = restore_dtype(mix(x.to(compute_dtype(x.dtype))).clamp_(info.min, info.max), x.dtype)
+    if inplace:
+        _inplace.check_writable(x)
+        return x.copy_(mixed)
+    return mixed
 
 
 def apply_weights_unchecked(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
@@ -355,6 +387,8 @@ def apply_terms(
     check_same_device("indices", indices, x.device, "x")
     check_same_device("values", values, x.device, "x")
     check_indices("indices", indices, n)
+    if _may_leave_the_range(x, values):
+        return _saturated(x, lambda batch: apply_terms_unchecked(batch, indices, values), inplace=inplace)
     return apply_terms_unchecked(x, indices, values, inplace=inplace)
 
 

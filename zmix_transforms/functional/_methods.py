@@ -16,7 +16,7 @@ from .._checks import (
 )
 from ._draws import cutmix_mask_traceable, cutmix_region, cycle_partners, zeta_weights
 from ._dtypes import compute_dtype, restore_dtype
-from ._kernels import apply_weights, mix_pairs, paste_region
+from ._kernels import apply_weights_unchecked, mix_pairs, paste_region
 
 __all__ = ["cutmix", "mixup", "zeta_mixup"]
 
@@ -61,7 +61,7 @@ def zeta_mixup(
     check_same_device("labels", labels, images.device, "images")
     # float64 weights: each use casts them to its own compute dtype, so label sums stay exact.
     weights = zeta_weights(n, gamma, generator=generator, device=images.device, dtype=torch.float64)
-    return apply_weights(images, weights), apply_weights(labels, weights)
+    return apply_weights_unchecked(images, weights), apply_weights_unchecked(labels, weights)  # checked above
 
 
 def mixup(
