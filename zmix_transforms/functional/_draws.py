@@ -658,7 +658,7 @@ def _series_tensor(n: int, gamma: float, dtype: torch.dtype) -> torch.Tensor:
 @functools.lru_cache(maxsize=16)
 def _series_on(n: int, gamma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """``_series_tensor(n, gamma, dtype)`` copied to ``device`` once (never written)."""
-    return _series_tensor(n, gamma, dtype).to(device, non_blocking=True)  # its source is cached too
+    return to_device(_series_tensor(n, gamma, dtype), device)  # not waiting: its source is cached too
 
 
 @functools.lru_cache(maxsize=16)

@@ -251,7 +251,7 @@ def _may_leave_the_range(x: torch.Tensor, weights: torch.Tensor) -> bool:
     weights are not read (a sync; a data-dependent branch): any 8- or 16-bit batch takes the
     saturating path there.
     """
-    if x.dtype.is_floating_point or x.dtype in WIDE_INTEGERS or x.dtype == torch.bool:
+    if x.dtype.is_floating_point or x.dtype in WIDE_INTEGERS:  # (bool batches are refused by the checks)
         return False
     if weights.device.type != "cpu" or torch.compiler.is_compiling():
         return True
@@ -264,12 +264,11 @@ def _saturated(
     x: torch.Tensor, mix: Callable[[torch.Tensor], torch.Tensor], *, inplace: bool
 ) -> torch.Tensor:
     """``mix`` of a narrow integer batch in its compute dtype, clamped to the dtype's range, cast back."""
+    if inplace:
+        _inplace.check_writable(x)  # before the work, as the kernels' own in-place paths check it
     info = torch.iinfo(x.dtype)
     mixed = restore_dtype(mix(x.to(compute_dtype(x.dtype))).clamp_(info.min, info.max), x.dtype)
-    if inplace:
-        _inplace.check_writable(x)
-        return x.copy_(mixed)
-    return mixed
+    return x.copy_(mixed) if inplace else mixed
 
 
 def apply_weights_unchecked(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
