@@ -444,6 +444,20 @@ def test_the_products_of_some_rows_agree_with_those_rows_of_the_whole_product(dt
 
 
 @pytest.mark.usefixtures("routes_on")
+def test_some_rows_of_a_large_narrow_batch_are_mixed_as_the_whole_products_rows() -> None:
+    """The narrow route (a uint8 batch whose float32 copy exceeds the buffers) takes whole products
+    only: a product of some rows (a rank's, mixing across ranks) is the formula's, of those rows."""
+    x = make_images((10, 3, 160, 160), torch.uint8, seed=8)
+    assert not _inplace.fits_budget(x, x.numel() * 4)  # the route's condition, for the whole product
+    weights = F.zeta_weights(10, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    dense = F.apply_weights(x, weights)
+    for rows in (slice(0, 1), slice(3, 9)):
+        part = F.apply_weights(x, weights[rows])
+        assert part.shape == (rows.stop - rows.start, 3, 160, 160)
+        assert_products_agree(part, dense[rows], 10, f"rows {rows}")
+
+
+@pytest.mark.usefixtures("routes_on")
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int8])
 @pytest.mark.parametrize("per_sample", [False, True], ids=["batch", "per-sample"])
 def test_eight_bit_pair_mixes_in_steps_give_float32s_values_for_every_input(
