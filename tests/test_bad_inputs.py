@@ -514,6 +514,11 @@ def test_unsigned_class_indices_are_read_and_checked_exactly(dtype: torch.dtype)
         match=rf"^labels must be class indices in \[0, num_classes\) = \[0, 3\), got values from 0 to {top}$",
     ):
         Z.MixUp(num_classes=3)(images, torch.tensor([0, top, 1], dtype=dtype))
+    with pytest.raises(  # every value at the top (uint64: each of them read as a negative int64)
+        ValueError,
+        match=rf"^labels must be class indices in \[0, num_classes\) = \[0, 3\), got values from {top - 1} to {top}$",
+    ):
+        Z.MixUp(num_classes=3)(images, torch.tensor([top, top - 1, top], dtype=dtype))
     masks = torch.tensor([0, 1, 2, top], dtype=dtype).reshape(1, 2, 2).expand(3, 2, 2)
     with pytest.raises(
         ValueError,
@@ -569,15 +574,17 @@ def test_a_batch_that_looks_channels_last_warns_where_a_region_is_cut(cls: type)
     layout, and say nothing; nor does any method on (N, C, H, W), on a channels_last memory format
     or on small feature maps (N, 512, 4, 4)."""
     labels = torch.arange(4) % 3
-    for channels in (1, 3, 4):  # gray, RGB, RGBA
-        images = torch.rand(4, 16, 16, channels)
+    # gray, RGB, RGBA; and the least height and width that warn: both above 4
+    for height, channels in ((16, 1), (16, 3), (16, 4), (5, 3)):
+        images = torch.rand(4, height, height, channels)
         if {variant.family for variant in VARIANTS if variant.cls is cls} <= {"zeta", "pair"}:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
                 cls(num_classes=3)(images, labels)
         else:
             with pytest.warns(
-                UserWarning, match=rf"^images of shape \(4, 16, 16, {channels}\) look channels-last"
+                UserWarning,
+                match=rf"^images of shape \(4, {height}, {height}, {channels}\) look channels-last",
             ):
                 cls(num_classes=3)(images, labels)
     for images in (
