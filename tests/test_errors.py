@@ -162,6 +162,11 @@ def test_unbatched_image(cls: type) -> None:
         ValueError, match=r"needs a batch of images of shape \(N, C, H, W\), got an unbatched Tensor"
     ):
         cls(num_classes=3)(torch.rand(3, 8, 8), torch.tensor([0, 1, 2]))
+    with pytest.raises(  # a single row of values (one flat image, or features): the same advice
+        ValueError,
+        match=r"needs a batch of images of shape \(N, C, H, W\), got an unbatched Tensor of shape \(3,\)",
+    ):
+        cls(num_classes=3)(torch.rand(3), torch.tensor([0, 1, 2]))
     with pytest.raises(
         ValueError, match=r"shape \(N, T, C, H, W\), got an unbatched Video of shape \(2, 3, 8, 8\)"
     ):
