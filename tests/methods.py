@@ -327,8 +327,11 @@ NO_SYNC = [
     partial(Z.CutMix, mode="pair", p=0.5),
 ]
 
-#: The methods that blend pixels (masks become soft masks) and those that draw per "elem" or "pair".
-BLENDING_CLASSES = [cls for cls in TRANSFORM_CLASSES if cls.blends]
+#: The methods that blend pixels (masks become soft masks), by family, not by the classes' own
+#: ``blends``, which these tests check; the methods that copy pixels (masks stay class indices);
+#: and those that draw per "elem" or "pair".
+BLENDING_CLASSES = list(dict.fromkeys(v.cls for v in VARIANTS if v.family in ("zeta", "pair", "zetacut")))
+COPYING_CLASSES = [cls for cls in TRANSFORM_CLASSES if cls not in BLENDING_CLASSES]
 MODE_CLASSES = [cls for cls in TRANSFORM_CLASSES if "mode" in inspect.signature(cls).parameters]
 
 

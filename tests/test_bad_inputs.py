@@ -15,7 +15,15 @@ import torch
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
-from tests.methods import COLLATE_CLASSES, METHOD_IDS, METHODS, MODE_CLASSES, TRANSFORM_CLASSES, VARIANTS
+from tests.methods import (
+    COLLATE_CLASSES,
+    COPYING_CLASSES,
+    METHOD_IDS,
+    METHODS,
+    MODE_CLASSES,
+    TRANSFORM_CLASSES,
+    VARIANTS,
+)
 from zmix_transforms import functional as F
 
 META = torch.device("meta")  # stands in for another device: no data, every op shape-checks only
@@ -551,7 +559,7 @@ def test_class_indices_are_one_hot_rows_and_checked_for_any_number_of_classes(cl
 
 
 @pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
-@pytest.mark.parametrize("cls", [cls for cls in TRANSFORM_CLASSES if not cls.blends])
+@pytest.mark.parametrize("cls", COPYING_CLASSES)
 def test_copying_methods_take_bool_masks_in_every_mode_and_copy_them_as_the_images(cls, mode: str) -> None:
     """A copy keeps a bool mask bool, pixel for pixel where the images' pixels came from."""
     n = 6

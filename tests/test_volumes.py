@@ -17,7 +17,7 @@ from torchvision import tv_tensors
 
 import zmix_transforms as Z
 from tests.memory import peak_bytes
-from tests.methods import BLENDING_CLASSES, COLLATE_CLASSES, TRANSFORM_CLASSES
+from tests.methods import BLENDING_CLASSES, COLLATE_CLASSES, COPYING_CLASSES, TRANSFORM_CLASSES
 from tests.strategies import lams, seeds
 from zmix_transforms import functional as F
 from zmix_transforms.functional import _inplace
@@ -252,7 +252,7 @@ def test_an_unlabeled_position_counts_with_the_labeled_share_of_its_sources(
     transform = cls(num_classes=classes, spatial_dims=dims, ignore_index=IGNORED)
     torch.manual_seed(seed)
     out = transform({"image": images, "mask": tv_tensors.Mask(masks), "known": tv_tensors.Mask(labeled)})
-    if not cls.blends:  # copied whole: the unlabeled value moves with its pixel, as any class does
+    if cls in COPYING_CLASSES:  # copied whole: the unlabeled value moves with its pixel, as any class does
         assert out["mask"].dtype == masks.dtype
         torch.testing.assert_close(out["known"][:, 0], (out["mask"] != IGNORED).double(), rtol=0, atol=0)
         return
@@ -319,7 +319,7 @@ def test_soft_dice_leaves_unlabeled_positions_out(spatial: tuple[int, ...], seed
     torch.testing.assert_close(Z.SoftDiceLoss(reduction="none", ignore_index=-100)(logits, small), unmasked)
 
 
-@pytest.mark.parametrize("copying", [cls for cls in TRANSFORM_CLASSES if not cls.blends])
+@pytest.mark.parametrize("copying", COPYING_CLASSES)
 def test_random_mix_of_blending_and_copying_methods_gives_soft_masks_whichever_it_picks(
     copying: type,
 ) -> None:
