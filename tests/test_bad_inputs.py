@@ -342,6 +342,12 @@ def test_collates_say_what_they_expect(collate: type) -> None:
         ValueError, match=r"^batch must be a list of samples, as DataLoader\(batch_size=...\)"
     ):
         collate(num_classes=2)(pre_batched)
+    with pytest.raises(  # one (image, class) sample, not a list of them: dataset[0] for [dataset[0]]
+        ValueError,
+        match=r"^batch must be a list of samples, .* got one sample \(a tuple of 2 item\(s\), the first a "
+        r"tensor of dtype torch.float32 and shape \(3, 8, 8\)\)",
+    ):
+        collate(num_classes=2)((torch.rand(3, 8, 8), 1))
 
 
 def test_class_indices_out_of_range_in_the_losses() -> None:
