@@ -234,6 +234,22 @@ def test_a_documented_default_is_the_signatures() -> None:
     assert len(stated) >= 20, stated  # the entries read as they are written (no silent parse failure)
 
 
+def test_every_gamma_defaults_to_the_papers() -> None:
+    """ζ-mixup's exponent defaults to the paper's γ = 2.8 wherever a public name takes one."""
+    defaults = {}
+    for module in (Z, F):
+        for name in module.__all__:
+            try:
+                parameters = inspect.signature(getattr(module, name)).parameters
+            except (TypeError, ValueError):  # a constant, or a class with no signature of its own
+                continue
+            if "gamma" in parameters:
+                defaults[f"{module.__name__}.{name}"] = parameters["gamma"].default
+    assert {"zmix_transforms.ZetaMixup", "zmix_transforms.functional.zeta_dropped_mass"} <= defaults.keys()
+    assert len(defaults) >= 7, defaults
+    assert set(defaults.values()) == {2.8}, defaults
+
+
 def test_one_hot_matches_torch() -> None:
     labels = torch.tensor([3, 0, 2], dtype=torch.int16)
     expected = torch.nn.functional.one_hot(labels.long(), 5).to(torch.float64)
