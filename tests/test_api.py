@@ -331,6 +331,20 @@ def test_paste_box_takes_an_empty_box_and_the_whole_image() -> None:
     assert torch.equal(F.paste_box(x, F.Box(0, 0, 6, 5), partners), x[partners])
 
 
+def test_paste_region_takes_a_batch_of_samples_with_no_channel_axis() -> None:
+    """``x`` is (N, ..., *spatial): a batch of single-channel (N, H, W) images, the least, is pasted
+    like any other; one dimension fewer is refused."""
+    x = torch.arange(24.0).reshape(2, 3, 4)
+    expected = x.clone()
+    expected[:, 0:2, 1:3] = x[[1, 0], 0:2, 1:3]
+    assert torch.equal(F.paste_region(x, F.Region((0, 1), (2, 3)), torch.tensor([1, 0])), expected)
+    with pytest.raises(
+        ValueError,
+        match=r"^x must be a batch of shape \(N, \.\.\., \*spatial\) with at least 3 dimensions, got shape \(3, 4\)$",
+    ):
+        F.paste_region(torch.rand(3, 4), F.Region((0, 1), (2, 3)), torch.tensor([1, 0, 2]))
+
+
 @pytest.mark.parametrize("make", NO_SYNC, ids=lambda make: repr(make(num_classes=10)))
 def test_mix_images_leaves_its_input_alone_unless_told(make: type) -> None:
     """``mix_images(inpt, params)`` returns a new batch (``inplace=False`` by default); only with
