@@ -45,6 +45,22 @@ def test_a_call_in_another_librarys_argument_order_names_the_class_and_its_keywo
         cls(num_clases=10)
 
 
+def test_the_shared_options_are_keywords_only_of_a_class_that_takes_them() -> None:
+    """``check_call`` lists the shared options (``MixOptions``) among a class's keywords only where
+    its signature takes ``**options``: a class without refuses them by name."""
+    from zmix_transforms.transforms import check_call
+
+    class Fixed:
+        def __init__(self, gamma: float = 1.0) -> None:
+            self.gamma = gamma
+
+    with pytest.raises(
+        TypeError, match=r"^Fixed\(\) got an unexpected keyword argument 'p'; its keywords are gamma$"
+    ):
+        check_call(Fixed, (), {"p": 0.5})
+    check_call(Z.ZetaMixup, (), {"p": 0.5})  # a method takes them
+
+
 @pytest.mark.parametrize("cls", NUMBER_FIRST)
 @pytest.mark.parametrize("value", [0, -1.0, math.nan, math.inf, -math.inf])
 def test_bad_parameter_value(cls: type, value: float) -> None:
