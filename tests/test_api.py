@@ -310,14 +310,21 @@ class _BlockingCopies(TorchDispatchMode):
 
 
 @pytest.mark.parametrize("make", NO_SYNC, ids=lambda make: repr(make(num_classes=10)))
-def test_an_eager_call_reads_nothing_back_from_the_batch_device(make: type) -> None:
+@pytest.mark.parametrize("shape", [(16, 3, 32, 32), (64, 3, 224, 224)], ids=["small", "large"])
+@pytest.mark.parametrize("inplace", [False, True], ids=["new", "inplace"])
+def test_an_eager_call_reads_nothing_back_from_the_batch_device(
+    make: type, shape: tuple[int, ...], inplace: bool
+) -> None:
     """Drawn for and mixed on meta tensors, where reading a value raises, and every draw made on the
-    host reaches them without waiting: on a GPU, no sync."""
+    host reaches them without waiting: on a GPU, no sync. Large samples too, in place or not: on
+    the CPU they are mixed one by one along the pairing, which would read it back."""
     transform = make(num_classes=10)
-    images, labels = torch.empty(16, 3, 32, 32, device="meta"), torch.empty(16, 10, device="meta")
+    images, labels = torch.empty(shape, device="meta"), torch.empty(shape[0], 10, device="meta")
+    torch.manual_seed(0)  # ζ-CutMix's region, large enough to be walked on the CPU
     with _BlockingCopies() as copies:
         params = transform.draw_params([images], None)
-        assert transform.mix_images(images, params).is_meta and transform.mix_labels(labels, params).is_meta
+        mixed = transform.mix_images(images, params, inplace=inplace)
+        assert mixed.is_meta and transform.mix_labels(labels, params).is_meta
     assert copies.seen == []
 
 

@@ -26,20 +26,27 @@ TRANSFORMS = NO_SYNC  # the eager calls that read nothing back from the device
 
 @pytest.mark.parametrize("cls", TRANSFORMS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.uint8])
-def test_transforms_stay_on_the_device_without_a_sync(cls: type, dtype: torch.dtype) -> None:
-    images = torch.randint(0, 256, (16, 3, 32, 32), device="cuda").to(dtype)
-    soft = torch.softmax(torch.randn(16, 10, device="cuda"), dim=1)
+@pytest.mark.parametrize("shape", [(16, 3, 32, 32), (64, 3, 224, 224)], ids=["small", "large"])
+def test_transforms_stay_on_the_device_without_a_sync(
+    cls: type, dtype: torch.dtype, shape: tuple[int, ...]
+) -> None:
+    """No sync, small samples or large ones (mixed one by one along the pairing on the CPU), in
+    place (``mix_images(..., inplace=True)``, as a collate calls it) or not."""
+    images = torch.randint(0, 256, shape, device="cuda").to(dtype)
+    soft = torch.softmax(torch.randn(shape[0], 10, device="cuda"), dim=1)
     transform = cls(num_classes=10)
     transform(images, soft)  # warm up lazy CUDA initialization
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         out_images, out_labels = transform(images, soft)
+        params = transform.draw_params([images], None)
+        in_place = transform.mix_images(images, params, inplace=True)
     finally:
         torch.cuda.set_sync_debug_mode("default")
-    assert out_images.device.type == "cuda" and out_images.dtype == dtype
+    assert out_images.device.type == "cuda" and out_images.dtype == dtype and in_place is images
     assert out_labels.device.type == "cuda"
-    torch.testing.assert_close(out_labels.sum(1), torch.ones(16, device="cuda"))
+    torch.testing.assert_close(out_labels.sum(1), torch.ones(shape[0], device="cuda"))
 
 
 @pytest.mark.parametrize("cls", TRANSFORMS)

@@ -5,9 +5,10 @@ batch is ever allocated. Each twin here computes exactly what its kernel in ``_k
 
 * ``apply_weights_`` / ``apply_terms_``: the product over blocks of columns of the (N, D) view; each
   block is copied to a buffer (cast to the compute dtype) before its columns are overwritten.
-* ``mix_pairs_`` / ``paste_region_``: along the cycles of the pairing, one large sample at a time;
-  a cycle's first sample is saved before it is overwritten, every other partner comes later in the
-  cycle and is still unwritten. Batches of small samples are mixed out of place and copied back.
+* ``mix_pairs_`` / ``paste_region_``: along the cycles of the pairing, one large sample at a time
+  (on the CPU); a cycle's first sample is saved before it is overwritten, every other partner comes
+  later in the cycle and is still unwritten. Batches of small samples, and batches on other devices,
+  are mixed out of place and copied back.
 
 Buffers take at most ``_BUFFER_BYTES`` and at most a quarter of the batch, but never less than
 ``_MIN_BUFFER_BYTES``: below that the per-block overhead of many tiny blocks costs more than the
@@ -153,11 +154,13 @@ def product_in_blocks(x: torch.Tensor, dtype: torch.dtype) -> bool:
 def walk_cycles(x: torch.Tensor, temporary_bytes: int) -> bool:
     """Whether an in-place pair mix on ``x`` walks the pairing's cycles (else: out of place, copy back).
 
-    Batches of large samples (``PER_SAMPLE_MIN_ELEMENTS`` or more) walk, one sample at a time, unless
-    the out-of-place mix's temporaries, ``temporary_bytes``, fit the buffer budget. Batches of small
-    samples are mixed out of place and copied back: walking them in chunks of samples was slower.
+    Batches of large samples (``PER_SAMPLE_MIN_ELEMENTS`` or more) on the CPU walk, one sample at a
+    time, unless the out-of-place mix's temporaries, ``temporary_bytes``, fit the buffer budget.
+    Batches of small samples are mixed out of place and copied back: walking them in chunks of
+    samples was slower. A batch on another device never walks: the walk reads the pairing on the
+    host (on a GPU, a wait for the stream) and launches a kernel or two per sample.
     """
-    if not _backend.ROUTES["inplace_kernels"] or fits_budget(x, temporary_bytes):
+    if x.device.type != "cpu" or not _backend.ROUTES["inplace_kernels"] or fits_budget(x, temporary_bytes):
         return False
     return x.numel() >= x.shape[0] * PER_SAMPLE_MIN_ELEMENTS
 
