@@ -624,8 +624,11 @@ def paste_region(
         region: The region, as from [`cutmix_region`][zmix_transforms.functional.cutmix_region], or
             a sequence of N regions, one per sample (timm's "elem" and "pair" modes); each must lie
             inside the last ``d`` dimensions of ``x``.
-        partners: Int64 indices of shape (N,), each in [0, N), on ``x``'s device.
-        inplace: Write into ``x`` (only the regions are copied, one large sample at a time).
+        partners: Int64 indices of shape (N,), each in [0, N), on ``x``'s device. With one region
+            per sample they are read on the host (on a GPU, a wait for the stream); the transforms
+            draw them there and paste without one.
+        inplace: Write into ``x`` (only the regions are copied; on the CPU, one large sample at a
+            time).
 
     Returns:
         ``x`` with the region of ``out[p]`` taken from ``x[partners[p]]`` (with one region per sample,
