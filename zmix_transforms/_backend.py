@@ -169,8 +169,9 @@ def ranked_columns(
     """
     n = keys.shape[1]
     low, least = (1 << index_bits) - 1, torch.iinfo(keys.dtype).min
-    keys.bitwise_left_shift_(index_bits).bitwise_or_(torch.arange(n, dtype=keys.dtype))
-    keys[torch.arange(rows.numel()), rows] = rows.to(keys.dtype).bitwise_or(least)  # rows kept
+    keys.bitwise_left_shift_(index_bits).bitwise_or_(torch.arange(n, dtype=keys.dtype, device=keys.device))
+    every_row = torch.arange(rows.numel(), device=rows.device)
+    keys[every_row, rows] = rows.to(keys.dtype).bitwise_or(least)  # rows kept
     ranked = keys.sort(dim=1).values
     drawn = ranked.view(-1).bitwise_right_shift(index_bits)
     ties = (drawn[1:] == drawn[:-1]).nonzero().squeeze(1)

@@ -100,7 +100,7 @@ def rank_generator(here: World | None) -> torch.Generator | None:
     """
     if here is None:
         return None
-    drawn = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+    drawn = int(torch.randint(0, 2**62, (), dtype=torch.int64, device="cpu"))
     return torch.Generator().manual_seed(_mix64(drawn * 0x9E3779B97F4A7C15 + here.rank))
 
 
@@ -165,7 +165,7 @@ def exchange_layout(
         RankTimeoutError: If some rank did not post within ``timeout`` (it raised before the call,
             called without ``across_ranks``, lags by more than ``timeout``, or died), naming it.
     """
-    seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+    seed = int(torch.randint(0, 2**62, (), dtype=torch.int64, device="cpu"))
     group = process_group if process_group is not None else dist.group.WORLD
     assert group is not None  # the default group exists: the caller checked
     size, me = dist.get_world_size(group), dist.get_rank(group)

@@ -161,7 +161,7 @@ class CutMix(_PairMix):
         # the partners stay on the host, where the pasting reads them (moved for the labels alone)
         return {
             "region": regions,
-            "lam": to_device(torch.tensor(kept, dtype=torch.float64), device),
+            "lam": to_device(torch.tensor(kept, dtype=torch.float64, device="cpu"), device),
             "partners": partners,
         }
 

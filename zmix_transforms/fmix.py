@@ -89,7 +89,7 @@ def _top_shares(noise: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
     selection = _backend.ROUTES["selection_masks"] and not torch.compiler.is_compiling()
     if noise.device.type == "cpu" and pixels >= _SELECTION_MIN_PIXELS and selection:
         # fast path: each row's threshold by selection (kthvalue), not a sort and a scatter of the row
-        masks = torch.zeros(noise.shape, dtype=torch.bool)
+        masks = torch.zeros(noise.shape, dtype=torch.bool, device=noise.device)
         for row, count in enumerate(kept.tolist()):
             if count:
                 torch.ge(noise[row], noise[row].kthvalue(pixels - count + 1).values, out=masks[row])

@@ -20,6 +20,7 @@ from ._checks import (
     check_probability,
 )
 from .cutmix import CutMix
+from .functional._draws import draw_device
 from .mixup import MixUp
 from .transforms import (
     _PerRankDraws,
@@ -123,9 +124,9 @@ class RandomMix(_PerRankDraws):
         Returns:
             The picked transform's output.
         """
-        pick = torch.multinomial(
-            torch.tensor(self.p, dtype=torch.float64), 1, generator=self._rank_generator()
-        )
+        generator = self._rank_generator()
+        shares = torch.tensor(self.p, dtype=torch.float64, device=draw_device(generator, None))
+        pick = torch.multinomial(shares, 1, generator=generator)
         transform = self.transforms[int(pick)]
         mix = getattr(transform, "mix", None)
         out = mix(*inputs, inplace=inplace) if callable(mix) else transform(*inputs)

@@ -61,7 +61,7 @@ def _shrunk(x: torch.Tensor, sides: tuple[int, ...]) -> torch.Tensor:
     """``x`` (N, ..., *spatial) resized to ``sides`` by nearest-neighbour sampling (exact, any dtype)."""
     for axis, side in enumerate(sides, start=x.ndim - len(sides)):
         # made on the host and copied: on a GPU, three kernel launches fewer an axis
-        index = to_device(torch.arange(side) * x.shape[axis] // side, x.device)
+        index = to_device(torch.arange(side, device="cpu") * x.shape[axis] // side, x.device)
         last = axis == x.ndim - 1  # by gather: index_select along the last axis took 1.3–4× as long
         x = x.gather(axis, index.expand(*x.shape[:-1], side)) if last else x.index_select(axis, index)
     return x
@@ -154,7 +154,8 @@ class ResizeMix(_PairMix):
         none = Region((0,) * len(spatial), (0,) * len(spatial))  # an unmixed sample pastes nothing
         picks = zip(leaders.tolist(), mixed.tolist(), strict=True)
         regions = [drawn[lead] if keep else none for lead, keep in picks]
-        lam = to_device(torch.tensor([1.0 - r.size / pixels for r in regions], dtype=torch.float64), device)
+        kept = [1.0 - r.size / pixels for r in regions]
+        lam = to_device(torch.tensor(kept, dtype=torch.float64, device="cpu"), device)
         return {"region": regions, "lam": lam, "partners": partners}  # partners on the host: read there
 
     def mix_images(

@@ -312,7 +312,8 @@ class _BatchMix(_PerRankDraws):
         training process last set.
         """
         if type(self._enabled) is bool:
-            self._enabled = torch.tensor(self._enabled).share_memory_()
+            with torch.inference_mode(False):  # set outside inference mode too
+                self._enabled = torch.tensor(self._enabled, device="cpu").share_memory_()
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle as ``_PerRankDraws`` does, without the process group (it does not cross processes)."""
@@ -512,7 +513,7 @@ class _BatchMix(_PerRankDraws):
 
     def _batch_coin(self, generator: torch.Generator | None) -> bool:
         """The coin of ``p`` for the whole batch: mix it with probability ``p``."""
-        return bool(torch.rand((), generator=generator) < self.p)
+        return bool(torch.rand((), generator=generator, device=draw_device(generator, None)) < self.p)
 
     def _parse(self, sample: Any, flat_inputs: list[Any]) -> _Batch:
         """Check the input and find its image batches, masks and labels."""
@@ -787,7 +788,7 @@ def _pair_rows_params(params: dict[str, Any], rows: torch.Tensor) -> tuple[dict[
     n = rows.shape[0]
     partners = params["partners"].to(rows.device)
     select = torch.cat([rows, partners[rows]])
-    local = {**params, "partners": torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(rows.device)}
+    local = {**params, "partners": torch.arange(n, 3 * n, device=rows.device) % (2 * n)}
     total = partners.shape[0]
     for key, value in params.items():  # a draw per sample (a tensor or list of one per sample): theirs
         if key == "partners":

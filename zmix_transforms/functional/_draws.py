@@ -230,7 +230,7 @@ def zeta_series(
     """
     n = check_batch_size(batch_size)
     gamma = check_finite_positive("gamma", gamma)
-    ranks = torch.arange(1, n + 1, dtype=torch.float64, device=device)
+    ranks = torch.arange(1, n + 1, dtype=torch.float64, device=_CPU if device is None else device)
     series = ranks.pow_(-gamma)
     series /= series.sum()
     return series.to(dtype or torch.get_default_dtype())
@@ -327,7 +327,8 @@ def _ranked_rows(
     else:
         index_bits = max(n - 1, 1).bit_length()
         dtype = torch.int64 if 32 - index_bits < _MIN_RANDOM_BITS else torch.int32
-        order, pending = _ranked_columns(torch.arange(n), n, index_bits, dtype, generator, random_bits)
+        every_row = torch.arange(n, device=_CPU)
+        order, pending = _ranked_columns(every_row, n, index_bits, dtype, generator, random_bits)
         while pending.numel():  # the rows whose keys tied, drawn again until none does
             order[pending], tied = _ranked_columns(pending, n, index_bits, dtype, generator, random_bits)
             pending = pending[tied]
@@ -354,7 +355,8 @@ def _ranked_columns(
     """
     count = rows.numel() * n
     with allocation(lambda: f"ζ-mixup's random keys for batch_size={n} ({rows.numel()}×{n} {dtype} values)"):
-        words = torch.empty((count + 1) // 2 if dtype == torch.int32 else count, dtype=torch.int64)
+        size = (count + 1) // 2 if dtype == torch.int32 else count
+        words = torch.empty(size, dtype=torch.int64, device=_CPU)
     words.random_(generator=generator)  # 63 random bits: two int32 words of 32 and 31
     keys = words.view(dtype)[:count].view(rows.numel(), n)
     if random_bits is not None:
@@ -527,7 +529,7 @@ def zeta_weights_each(
     if n <= _TABLE_MAX and draw_on.type == "cpu" and not torch.compiler.is_compiling():
         # a small batch: each row's ranking picked from the table of them all, and its weights
         # gathered from the table's rows of weights: one index_select a dtype (_table_rows)
-        rows = torch.tensor(_table_rows(n, generator))
+        rows = torch.tensor(_table_rows(n, generator), device=_CPU)
         drawn = [_weight_table(n, gamma, dtype).index_select(0, rows) for dtype in dtypes]
         return tuple(to_device(weights, device) for weights in drawn)
     dtype = dtypes[0]
@@ -616,14 +618,14 @@ def _table_words(n: int, generator: torch.Generator | None, limit: int | None = 
     words = _thread_buffer(("table words", n), _new_words, n).random_(generator=generator).tolist()
     while limit < 1 << 63 and max(words) >= limit:  # (N − 1)! of 1 or 2 divides 2^63: no check
         again = [i for i, word in enumerate(words) if word >= limit]
-        fresh = torch.empty(len(again), dtype=torch.int64).random_(generator=generator).tolist()
+        fresh = torch.empty(len(again), dtype=torch.int64, device=_CPU).random_(generator=generator).tolist()
         for i, word in zip(again, fresh, strict=True):
             words[i] = word
     return words
 
 
 def _new_words(n: int) -> torch.Tensor:
-    return torch.empty(n, dtype=torch.int64)
+    return torch.empty(n, dtype=torch.int64, device=_CPU)
 
 
 def _table_rows(n: int, generator: torch.Generator | None, limit: int | None = None) -> list[int]:
@@ -737,7 +739,7 @@ def _pseries_sum(n: int | None, gamma: float) -> float:
     O(γ·M^-γ-1): below 10^-10 relative for every γ > 0 and n.
     """
     m = _EXACT_TERMS if n is None else min(n, _EXACT_TERMS)
-    head = float((torch.arange(1, m + 1, dtype=torch.float64) ** -gamma).sum())
+    head = float((torch.arange(1, m + 1, dtype=torch.float64, device=_CPU) ** -gamma).sum())
     if n is not None and n <= m:
         return head
     if n is None:
@@ -790,7 +792,7 @@ def cycle_partners_unchecked(
     if draw_on.type == "cpu" and _backend.ROUTES["numpy_draws"] and not torch.compiler.is_compiling():
         # fast path: torch draws σ into a NumPy buffer and NumPy builds the cycle (see numpy_draws)
         order, drawn = _order_buffer(n)
-        torch.randperm(n, generator=generator, out=drawn)
+        torch.randperm(n, generator=generator, out=drawn, device=_CPU)
         cycle = np.empty_like(order)
         cycle[order[:-1]] = order[1:]
         cycle[order[-1]] = order[0]
@@ -828,7 +830,8 @@ def _thread_buffer(key: tuple[Any, ...], make: Callable[..., _T], *args: Any) ->
     if found is None:
         if len(buffers) >= 8:
             buffers.clear()
-        found = buffers[key] = make(*args)
+        with torch.inference_mode(False):  # a normal tensor: written again outside inference mode too
+            found = buffers[key] = make(*args)
     return cast(_T, found)
 
 

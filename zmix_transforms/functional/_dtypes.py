@@ -66,7 +66,7 @@ def truncating_copy_(out: torch.Tensor, x: torch.Tensor, scratch: torch.Tensor |
     if direct:
         return out.copy_(x)
     if scratch is None:
-        wide = torch.empty(x.shape, dtype=torch.int16)
+        wide = torch.empty(x.shape, dtype=torch.int16, device=x.device)
     else:
         wide = scratch.view(-1).view(torch.int16)[: x.numel()].view(x.shape)
     return out.copy_(wide.copy_(x.detach()))  # a cast to integers carries no gradient

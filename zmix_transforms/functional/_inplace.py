@@ -100,6 +100,8 @@ class Spare:
             and spare.is_contiguous()
             and like.is_contiguous()
             and spare.data_ptr() != like.data_ptr()
+            # a batch collated in inference mode cannot be written outside it
+            and (not spare.is_inference() or torch.is_inference_mode_enabled())
         )
 
 
