@@ -1,14 +1,15 @@
 """A call mixes alike under the global settings a training script may have made.
 
 ``torch.set_default_device`` (some scripts set ``"cuda"``; the meta device stands in for it here:
-a tensor made there by mistake has no values, and reading it raises) and ``torch.inference_mode``
-(a validation loop, a preview of the augmented batches) must not change what a call returns, nor
-break the calls made after them.
+a tensor made there by mistake has no values, and reading it raises), ``torch.set_default_dtype``
+and ``torch.inference_mode`` (a validation loop, a preview of the augmented batches) must not
+change what a call returns, nor break the calls made after them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -43,6 +44,34 @@ def _assert_same(got: tuple[torch.Tensor, ...], expected: tuple[torch.Tensor, ..
             assert torch.equal(a, b)
 
 
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
+@pytest.mark.parametrize(("shape", "dtype"), BATCHES, ids=["5", "24", "16-uint8-64x64"])
+@pytest.mark.parametrize("default", [torch.float64, torch.bfloat16], ids=str)
+def test_another_default_dtype_changes_nothing(
+    method: Method, shape: tuple[int, ...], dtype: torch.dtype, default: torch.dtype
+) -> None:
+    """``torch.set_default_dtype`` changes neither the draws (coins of ``p`` included) nor the mix."""
+    if method.volumes:
+        shape = (*shape[:2], 4, *shape[2:])
+    batch = _batch(shape, dtype)
+    expected = _run(method, batch)
+    with default_dtype(default):
+        got = _run(method, batch)
+    for a, b in zip(got, expected, strict=True):
+        assert a.dtype == b.dtype
+    _assert_same(got, expected, method)
+
+
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
 @pytest.mark.parametrize(("shape", "dtype"), BATCHES, ids=["5", "24", "16-uint8-64x64"])
 def test_another_default_device_changes_nothing(
@@ -58,15 +87,13 @@ def test_another_default_device_changes_nothing(
     _assert_same(got, expected, method)
 
 
-def _calls(
-    variant: Variant, collate: bool
-) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:
+def _calls(variant: Variant, collate: bool) -> Callable[..., tuple[torch.Tensor, ...]]:
     """One transform or collate object of ``variant``, called with a seed, as a training loop calls it."""
     cls = getattr(Z, variant.cls.__name__ + "Collate") if collate else variant.cls
     made = cls(**variant.options, num_classes=4)
 
-    def call(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        torch.manual_seed(3)
+    def call(images: torch.Tensor, labels: torch.Tensor, seed: int = 3) -> tuple[torch.Tensor, ...]:
+        torch.manual_seed(seed)
         if collate:
             return tuple(made(list(zip(images.unbind(0), labels.unbind(0), strict=True))))
         return tuple(made(images, labels))
@@ -150,17 +177,24 @@ def test_a_collate_made_in_inference_mode_is_switched_off_outside_it() -> None:
     assert torch.equal(mixed, images) and torch.equal(soft, F.one_hot(labels, 4))
 
 
+SETTINGS = {"device": lambda: torch.device("meta"), "dtype": lambda: default_dtype(torch.float64)}
+
+
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.id)
 @pytest.mark.parametrize("collate", [False, True], ids=["transform", "collate"])
-def test_another_default_device_changes_no_variant(variant: Variant, collate: bool) -> None:
-    """Every variant (``p`` < 1 among them: a coin for the batch) and its collate, as above."""
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_another_default_changes_no_variant(variant: Variant, collate: bool, setting: str) -> None:
+    """Every variant (``p`` < 1 among them: a coin for the batch) and its collate, as above, over
+    seeds enough for a coin drawn in another dtype to land elsewhere."""
     batch = _batch((6, 3, 8, 8), torch.float32)
-    expected = _calls(variant, collate)(*batch)
+    made = _calls(variant, collate)
+    expected = [made(*batch, seed) for seed in range(6)]
     call = _calls(variant, collate)
-    with torch.device("meta"):
-        got = call(*batch)
-    for a, b in zip(got, expected, strict=True):
-        assert a.device.type == "cpu" and torch.equal(a, b)
+    with SETTINGS[setting]():
+        got = [call(*batch, seed) for seed in range(6)]
+    for mixes, want in zip(got, expected, strict=True):
+        for a, b in zip(mixes, want, strict=True):
+            assert a.device.type == "cpu" and a.dtype == b.dtype and torch.equal(a, b)
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v.family != "zeta"], ids=lambda v: v.id)

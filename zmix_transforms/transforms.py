@@ -487,9 +487,8 @@ class _BatchMix(_PerRankDraws):
         compiling = not meta and not inplace and torch.compiler.is_compiling()
         if compiling and 0.0 < self.p < 1.0 and self._may_mix(batch_size):
             # the draw of p kept a tensor and both outcomes computed: traced, never read to the host
-            chosen = (
-                torch.rand((), generator=generator, device=draw_device(generator, images.device)) < self.p
-            )
+            on = draw_device(generator, images.device)
+            chosen = torch.rand((), generator=generator, dtype=torch.float32, device=on) < self.p
             params = self.draw_params([images], generator)
             mixed, mixed_labels = self.mix_images(images, params), self.mix_labels(soft, params)
             return torch.where(chosen, mixed, images), torch.where(chosen, mixed_labels, soft)
@@ -513,7 +512,9 @@ class _BatchMix(_PerRankDraws):
 
     def _batch_coin(self, generator: torch.Generator | None) -> bool:
         """The coin of ``p`` for the whole batch: mix it with probability ``p``."""
-        return bool(torch.rand((), generator=generator, device=draw_device(generator, None)) < self.p)
+        # float32 whatever the default dtype: the same coins from the same seed
+        coin = torch.rand((), generator=generator, dtype=torch.float32, device=draw_device(generator, None))
+        return bool(coin < self.p)
 
     def _parse(self, sample: Any, flat_inputs: list[Any]) -> _Batch:
         """Check the input and find its image batches, masks and labels."""
@@ -762,7 +763,8 @@ class _PairMix(_BatchMix):
             leaders = torch.minimum(torch.minimum(samples, partners), partners[partners])
         mixed = torch.ones(batch_size, dtype=torch.bool, device=on)
         if self.p < 1.0:
-            mixed = (torch.rand(batch_size, generator=generator, device=on) < self.p)[leaders]
+            coins = torch.rand(batch_size, generator=generator, dtype=torch.float32, device=on)
+            mixed = (coins < self.p)[leaders]
         return partners, leaders, mixed
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
