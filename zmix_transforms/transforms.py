@@ -644,7 +644,7 @@ def _soft_labels(
     num_classes: int | None,
     batch_size: int,
     label_smoothing: float,
-    multi_label: bool = False,
+    multi_label: bool,
 ) -> torch.Tensor:
     """Check the labels against the batch and return them as float (N, K), smoothed.
 
