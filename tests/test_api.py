@@ -365,3 +365,19 @@ def test_mix_images_leaves_its_input_alone_unless_told(make: type) -> None:
     assert torch.equal(images, before) and mixed.data_ptr() != images.data_ptr()
     in_place = transform.mix_images(images, params, inplace=True)
     assert in_place is images and torch.equal(in_place, mixed)
+
+
+def test_random_mix_switches_the_transforms_that_have_a_switch() -> None:
+    """``RandomMix.mixup_enabled`` reads and sets the switch of the transforms that have one; a
+    plain callable among them has none, counts as on and is left alone."""
+
+    def plain(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return images, F.one_hot(labels, 4)
+
+    mixup = Z.MixUp(num_classes=4)
+    mix = Z.RandomMix([plain, mixup])
+    assert mix.mixup_enabled is True
+    mix.mixup_enabled = False
+    assert mix.mixup_enabled is False and mixup.mixup_enabled is False and not hasattr(plain, "mixup_enabled")
+    mix.mixup_enabled = True
+    assert mix.mixup_enabled is True and mixup.mixup_enabled is True

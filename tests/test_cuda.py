@@ -199,3 +199,11 @@ def test_deterministic_algorithms_run_every_method(
     terms = 12 if cls in products else None  # a matrix product: within the bound, else bit for bit
     assert_same_mix(mixed[0], expected[0], terms, "images")
     assert_same_mix(mixed[1], expected[1], terms, "labels")
+
+
+@pytest.mark.parametrize("classes", [10, 2000])  # a cached identity's rows, and a scatter above 1024
+def test_one_hot_on_the_device_matches_the_cpu(classes: int) -> None:
+    labels = torch.randint(0, classes, (64,))
+    expected = F.one_hot(labels, classes, label_smoothing=0.1)
+    got = F.one_hot(labels.cuda(), classes, label_smoothing=0.1)
+    assert got.device.type == "cuda" and torch.equal(got.cpu(), expected)

@@ -99,15 +99,20 @@ def _draws(per_rank: bool = True) -> dict[str, torch.Tensor]:
     """What each transform draws on an identity-labelled batch (labels reveal the weights)."""
     torch.manual_seed(SEED)
     images, eye = torch.rand(8, 3, 4, 4), torch.eye(8)
-    return {
-        name: make(per_rank)(images, eye)[1]
+    kw: dict[str, Any] = {} if per_rank else {"per_rank": False}  # per_rank=True: the default
+    draws = {
+        name: make()(images, eye)[1]
         for name, make in {
-            "ZetaMixup": lambda r: Z.ZetaMixup(per_rank=r),
-            "MixUp": lambda r: Z.MixUp(per_rank=r),
-            "CutMix": lambda r: Z.CutMix(per_rank=r),
-            "RandomMix": lambda r: Z.RandomMix([Z.MixUp(per_rank=r), Z.ZetaMixup(per_rank=r)], per_rank=r),
+            "ZetaMixup": lambda: Z.ZetaMixup(**kw),
+            "MixUp": lambda: Z.MixUp(**kw),
+            "CutMix": lambda: Z.CutMix(**kw),
+            "RandomMix": lambda: Z.RandomMix([Z.MixUp(**kw), Z.ZetaMixup(**kw)], **kw),
         }.items()
     }
+    # RandomMix's own picks, 16 of them, between two transforms that draw nothing
+    pick = Z.RandomMix([lambda x, y: (x, y * 0), lambda x, y: (x, y * 0 + 1)], **kw)
+    draws["RandomMix's picks"] = torch.stack([pick(images, eye)[1][0, 0] for _ in range(16)])
+    return draws
 
 
 def _loader_batches(context: str) -> list[torch.Tensor]:
