@@ -135,6 +135,10 @@ def test_repr_names_the_parameters() -> None:
     assert repr(Z.CutMixCollate(num_classes=5)) == (
         "CutMixCollate(transform=CutMix(alpha=1.0, num_classes=5), collate_fn=default_collate)"
     )
+    # a parameter at its default is left out, as torchvision's reprs do (alpha and gamma are shown)
+    assert repr(Z.ResizeMix()) == "ResizeMix(num_classes=None)"
+    assert repr(Z.ResizeMix(scale=(0.1, 0.5))) == "ResizeMix(scale=(0.1, 0.5), num_classes=None)"
+    assert repr(Z.FMix()) == "FMix(alpha=1.0, num_classes=None)"
 
 
 # each method's own parameters, every one away from its default (a new method needs its entry)
