@@ -14,6 +14,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 import zmix_transforms as Z
+from tests.dispatch import Ops
 from tests.methods import NO_SYNC, TRANSFORM_CLASSES
 from zmix_transforms import functional as F
 
@@ -330,6 +331,22 @@ def test_an_eager_call_reads_nothing_back_from_the_batch_device(
         mixed = transform.mix_images(images, params, inplace=inplace)
         assert mixed.is_meta and transform.mix_labels(labels, params).is_meta
     assert copies.seen == []
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+@pytest.mark.parametrize("max_terms", [None, 3])
+def test_an_in_place_zeta_mix_on_another_device_is_one_product(
+    dtype: torch.dtype, max_terms: int | None
+) -> None:
+    """On the CPU a large batch is mixed in place over blocks of columns (no second batch); on
+    another device (meta stands in: each op would be a kernel launch) in one product, written back."""
+    transform = Z.ZetaMixup(num_classes=4, max_terms=max_terms)
+    images = torch.empty(64, 3, 224, 224, dtype=dtype, device="meta")
+    params = transform.draw_params([images], None)
+    with Ops() as ops:
+        assert transform.mix_images(images, params, inplace=True) is images
+    # a dozen ops at most, where blocks of columns would take several a block (182 or more here)
+    assert len(ops.names) <= 12 and ops.names.count("mm") == (0 if max_terms else 1), ops.names
 
 
 def test_paste_box_takes_an_empty_box_and_the_whole_image() -> None:

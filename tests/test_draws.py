@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zmix_transforms as Z
+from tests.dispatch import Ops
 from tests.memory import peak_bytes
 from tests.strategies import batch_sizes, gammas, seeds
 from zmix_transforms import _backend
@@ -448,17 +449,6 @@ def test_a_zeta_draw_on_another_device_makes_only_the_keys_their_sort_and_the_sc
     """Above 64 samples ζ-mixup's weights are drawn on the batch's device: its series is made there
     once (on a GPU each op is a kernel launch of host time), and the scatter fills every entry (no
     zeroing first). Counted on the meta device, where each op would be a launch."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    class Ops(TorchDispatchMode):
-        def __init__(self) -> None:
-            super().__init__()
-            self.names: list[str] = []
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-            self.names.append(func.__name__.split(".")[0])
-            return func(*args, **(kwargs or {}))
-
     F.zeta_weights(80, device="meta")  # the first draw makes the series on that device
     with Ops() as ops:
         weights = F.zeta_weights(80, device="meta")

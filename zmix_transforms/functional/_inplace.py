@@ -3,8 +3,9 @@
 The collate classes mix the batch they have just collated in place, so that no second full-size
 batch is ever allocated. Each twin here computes exactly what its kernel in ``_kernels`` computes:
 
-* ``apply_weights_`` / ``apply_terms_``: the product over blocks of columns of the (N, D) view; each
-  block is copied to a buffer (cast to the compute dtype) before its columns are overwritten.
+* ``apply_weights_`` / ``apply_terms_``: the product over blocks of columns of the (N, D) view (on
+  the CPU); each block is copied to a buffer (cast to the compute dtype) before its columns are
+  overwritten.
 * ``mix_pairs_`` / ``paste_region_``: along the cycles of the pairing, one large sample at a time
   (on the CPU); a cycle's first sample is saved before it is overwritten, every other partner comes
   later in the cycle and is still unwritten. Batches of small samples, and batches on other devices,
@@ -145,10 +146,13 @@ def product_in_blocks(x: torch.Tensor, dtype: torch.dtype) -> bool:
     """Whether an in-place product on ``x`` runs over blocks of columns (computed in ``dtype``).
 
     Otherwise it is computed out of place and copied back: when ``x`` has no flat (N, D) view to
-    write through, is int32 or int64 (mixed relative to its first sample, out of place), or is a float batch
-    of its own compute dtype small enough for the buffer budget.
+    write through, is int32 or int64 (mixed relative to its first sample, out of place), is a float batch
+    of its own compute dtype small enough for the buffer budget, or lies on another device than the
+    CPU (on a GPU each block would be a few more kernel launches).
     """
-    if not _backend.ROUTES["inplace_kernels"] or not x.is_contiguous() or x.dtype in WIDE_INTEGERS:
+    if x.device.type != "cpu" or not _backend.ROUTES["inplace_kernels"]:
+        return False
+    if not x.is_contiguous() or x.dtype in WIDE_INTEGERS:
         return False
     return x.dtype != dtype or not fits_budget(x, x.numel() * x.element_size())
 
