@@ -4,16 +4,51 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+
+#: Ops that only make a new view of a tensor's memory: no kernel on any device.
+VIEWS = frozenset(
+    [
+        "view",
+        "_unsafe_view",
+        "expand",
+        "as_strided",
+        "slice",
+        "select",
+        "unsqueeze",
+        "squeeze",
+        "permute",
+        "t",
+        "transpose",
+        "alias",
+        "detach",
+        "reshape",
+        "unbind",
+        "split",
+        "split_with_sizes",
+        "narrow",
+        "diagonal",
+        "lift_fresh",
+    ]
+)
 
 
 class Ops(TorchDispatchMode):
-    """Within: ``names`` collects every dispatched op's name (``mm``, ``index_select``, ...)."""
+    """Within: ``names`` collects every dispatched op's name (``mm``, ``index_select``, ...), and
+    ``launches`` those that touch a tensor off the CPU and are no view (on a GPU, kernel launches)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.names: list[str] = []
+        self.launches: list[str] = []
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        self.names.append(func.__name__.split(".")[0])
-        return func(*args, **(kwargs or {}))
+        out = func(*args, **(kwargs or {}))
+        name = func.__name__.split(".")[0]
+        self.names.append(name)
+        tensors = [t for t in tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor)]
+        if name not in VIEWS and any(t.device.type != "cpu" for t in tensors):
+            self.launches.append(name)
+        return out

@@ -349,6 +349,31 @@ def test_an_in_place_zeta_mix_on_another_device_is_one_product(
     assert len(ops.names) <= 12 and ops.names.count("mm") == (0 if max_terms else 1), ops.names
 
 
+@pytest.mark.parametrize("make", NO_SYNC, ids=lambda make: repr(make(num_classes=10)))
+def test_a_call_on_another_device_launches_as_many_kernels_for_any_batch(make: type) -> None:
+    """The kernels a call launches on an accelerator do not grow with the batch (meta stands in),
+    but for ResizeMix's per-sample patches (each its own size: a gather and a copy a sample). ζ-mixup
+    draws its weights on the host up to 64 samples and on the device above: other kernels, as few."""
+    transform = make(num_classes=10)
+
+    def call(images: torch.Tensor, labels: torch.Tensor) -> None:
+        torch.manual_seed(0)
+        params = transform.draw_params([images], None)
+        transform.mix_labels(labels, params), transform.mix_images(images, params)
+
+    launches = []
+    for n in (16, 128):
+        images, labels = torch.empty(n, 3, 32, 32, device="meta"), torch.empty(n, 10, device="meta")
+        call(images, labels)  # the first call makes what is cached
+        with Ops() as ops:
+            call(images, labels)
+        launches.append(len(ops.launches))
+    per_sample = isinstance(transform, Z.ResizeMix) and transform.mode != "batch"
+    zeta = hasattr(transform, "gamma")
+    assert per_sample or zeta or launches[0] == launches[1], launches
+    assert launches[1] <= (5 * 128 + 10 if per_sample else 30), launches
+
+
 def test_paste_box_takes_an_empty_box_and_the_whole_image() -> None:
     """A box may be empty (``x1 == x2`` or ``y1 == y2``: λ = 1 draws one) or cover the whole image."""
     x = torch.arange(4.0).reshape(4, 1, 1, 1).expand(4, 2, 5, 6).contiguous()

@@ -15,7 +15,7 @@ import zmix_transforms as Z
 from tests.methods import MODE_CLASSES
 from tests.strategies import seeds
 from zmix_transforms import functional as F
-from zmix_transforms.functional import Region
+from zmix_transforms.functional import Region, _kernels
 
 
 @given(n=st.integers(1, 40), seed=seeds())
@@ -95,6 +95,46 @@ def test_paste_region_with_a_region_per_sample_is_the_formula(inplace: bool) -> 
             expected[(p, ..., *regions[p].slices())] = x[(q, ..., *regions[p].slices())]
         out = F.paste_region(x.clone() if inplace else x, regions, partners, inplace=inplace)
         assert torch.equal(out, expected)
+
+
+@given(
+    seed=seeds(),
+    dims=st.sampled_from([2, 3]),
+    dtype=st.sampled_from([torch.float32, torch.uint8, torch.float16]),
+)
+def test_regions_pasted_as_one_mask_are_the_regions_pasted_one_by_one(
+    seed: int, dims: int, dtype: torch.dtype
+) -> None:
+    """The route a batch on an accelerator takes (one masked copy, a constant number of kernels)
+    gives the values of the per-sample paste, bit for bit (both copy pixels): new batches in the
+    input's layout, in place, and partners that are not a permutation."""
+    g = torch.Generator().manual_seed(seed)
+    n = int(torch.randint(1, 9, (), generator=g))
+    sizes = tuple(int(s) for s in torch.randint(1, 8, (dims,), generator=g))
+    x = (torch.rand(n, 2, *sizes, generator=g) * 200).to(dtype)
+    if dims == 2 and bool(torch.rand((), generator=g) < 0.5):
+        x = x.contiguous(memory_format=torch.channels_last)
+    regions = [F.cutmix_region(sizes, float(torch.rand((), generator=g)), generator=g) for _ in range(n)]
+    partners = torch.randint(0, n, (n,), generator=g) if seed % 2 else F.cycle_partners(n, generator=g)
+    expected = _kernels._paste_regions(x, regions, partners, inplace=False)
+    out = _kernels._paste_regions_masked(x, regions, partners, inplace=False)
+    assert torch.equal(out, expected) and out.stride() == x.stride() and out.data_ptr() != x.data_ptr()
+    again = x.clone(memory_format=torch.preserve_format)
+    assert _kernels._paste_regions_masked(again, regions, partners, inplace=True) is again
+    assert torch.equal(again, expected)
+
+
+def test_regions_pasted_as_one_mask_carry_gradients() -> None:
+    features = torch.rand(4, 3, 5, 6, requires_grad=True)
+    regions = [Region((0, 0), (2, 3)), Region((1, 1), (5, 6)), Region((0, 0), (0, 0)), Region((4, 5), (5, 6))]
+    partners = torch.tensor([1, 2, 3, 0])
+    weights = torch.rand(4, 3, 5, 6)  # a loss that tells the outputs apart
+    grads = []
+    for paste in (_kernels._paste_regions_masked, _kernels._paste_regions):
+        out = paste(features, regions, partners, inplace=False)
+        (grad,) = torch.autograd.grad((out * weights).sum(), features)
+        grads.append((out.detach(), grad))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
 
 
 def test_paste_region_per_sample_errors() -> None:
