@@ -214,6 +214,41 @@ def test_cutmix_draws_lambda_from_beta_and_uniform_centres(alpha: float) -> None
         assert sum((c - draws / side) ** 2 / (draws / side) for c in counter.values()) < bound
 
 
+@pytest.mark.parametrize("sizes", [(6, 7), (3, 5, 4)], ids=["2-D", "3-D"])
+def test_per_sample_cutmix_regions_have_uniform_centres_and_their_lambdas(sizes: tuple[int, ...]) -> None:
+    """The per-sample draw (one op for every region): region ``k`` is ``lams[k]``'s, its centre
+    uniform along each side (chi-square at the 99.9 % quantile), the regions independent of each other."""
+    g = torch.Generator().manual_seed(3)
+    lams = [0.0, 0.3, 0.75, 1.0, 0.5] * 1200
+    regions = _draws.cutmix_regions_unchecked(sizes, lams, g)
+    assert len(regions) == len(lams) and _draws.cutmix_regions_unchecked(sizes, [], g) == []
+    d = len(sizes)
+    ratio = [math.sqrt(1.0 - lam) if d == 2 else (1.0 - lam) ** (1 / d) for lam in lams]
+    counters = [collections.Counter() for _ in sizes]
+    pairs = collections.Counter()
+    for k, region in enumerate(regions):
+        cuts = [round(side * ratio[k]) for side in sizes]
+        # the region is the one around its centre, cut as its λ says and clipped
+        centres = []
+        for axis, side in enumerate(sizes):
+            start, stop, cut = region.starts[axis], region.stops[axis], cuts[axis]
+            assert 0 <= start <= stop <= side and stop - start <= cut
+            if lams[k] == 1.0:  # nothing cut
+                assert start == stop
+            if 0 < cut < side:  # the centre can be read back from an unclipped edge
+                centre = start + cut // 2 if start > 0 else stop - cut + cut // 2
+                counters[axis][centre] += 1
+                centres.append(centre)
+        if lams[k] == 0.5 and len(centres) == d:
+            pairs[centres[0], centres[1]] += 1
+    for counter, side in zip(counters, sizes, strict=True):
+        total = sum(counter.values())
+        bound = {2: 13.8, 3: 16.3, 4: 18.5, 5: 20.5, 6: 22.5, 7: 24.3}[side - 1]
+        assert sorted(counter) == list(range(side))
+        assert sum((c - total / side) ** 2 / (total / side) for c in counter.values()) < bound
+    assert len(pairs) == sizes[0] * sizes[1]  # every pair of centres happens: drawn independently
+
+
 @pytest.mark.parametrize(("height", "width", "lam"), [(32, 32, 0.5), (7, 13, 0.3), (1, 1, 0.0), (5, 9, 1.0)])
 def test_cutmix_box_area_and_clipping(height: int, width: int, lam: float) -> None:
     g = torch.Generator().manual_seed(0)

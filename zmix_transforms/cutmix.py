@@ -18,7 +18,7 @@ from .collate import MethodCollate
 from .functional._draws import (
     cutmix_draw_unchecked,
     cutmix_mask_traceable,
-    cutmix_region_unchecked,
+    cutmix_regions_unchecked,
     cycle_partners_unchecked,
     to_device,
     traceable_lambda,
@@ -149,13 +149,12 @@ class CutMix(_PairMix):
         lams = None if minmax else F.sample_lambdas(self.alpha, batch_size, generator=generator).tolist()
         partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
         empty = F.Region((0,) * len(spatial), (0,) * len(spatial))
-        drawn = {}
-        for p in sorted(set(leaders[mixed].tolist())):  # one region for each mixed sample or pair
-            drawn[p] = (
-                cutmix_region_unchecked(spatial, lams[p], generator)
-                if lams is not None
-                else F.cutmix_region_minmax(spatial, minmax, generator=generator)  # type: ignore[arg-type]
-            )
+        drawing = sorted(set(leaders[mixed].tolist()))  # one region for each mixed sample or pair
+        if lams is not None:
+            boxes = cutmix_regions_unchecked(spatial, [lams[p] for p in drawing], generator)
+        else:
+            boxes = [F.cutmix_region_minmax(spatial, minmax, generator=generator) for _ in drawing]  # type: ignore[arg-type]
+        drawn = dict(zip(drawing, boxes, strict=True))
         regions = [drawn.get(p, empty) for p in leaders.tolist()]
         kept = [1.0 - region.size / math.prod(spatial) for region in regions]
         # the partners stay on the host, where the pasting reads them (moved for the labels alone)
