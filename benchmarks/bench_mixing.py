@@ -259,6 +259,8 @@ FAST_PATH_CASES = [
     ("bitwise_where", "FMix", (64, 3, 224, 224), torch.float32),
     ("bitwise_where", "FMix", (64, 3, 224, 224), torch.uint8),
     ("bitwise_where", "FMixCollate", (64, 3, 224, 224), torch.uint8),
+    ("masked_regions", "CutMix mode=elem", (128, 3, 32, 32), torch.float32),
+    ("masked_regions", "CutMixCollate mode=elem", (128, 3, 32, 32), torch.uint8),
 ]
 
 
@@ -280,7 +282,7 @@ def fast_path_rows(quick: bool) -> list[tuple[str, str, float, float, float]]:
         else:  # a transform or collate, "mode=elem" for one draw per sample
             method, _, mode = name.partition(" mode=")
             target = getattr(Z, method)(num_classes=NUM_CLASSES, **({"mode": mode} if mode else {}))
-            run = partial(target, samples) if name.endswith("Collate") else partial(target, images, labels)
+            run = partial(target, samples) if method.endswith("Collate") else partial(target, images, labels)
 
         def off(run: Callable[[], Any] = run, route: str = route) -> Any:
             with _backend.routes(**{route: False}):

@@ -21,6 +21,7 @@ import pytest
 import torch
 
 import zmix_transforms as Z
+from tests.dispatch import Ops
 from tests.memory import peak_bytes
 from tests.numerics import assert_products_agree, assert_same_mix
 from tests.strategies import make_images
@@ -123,6 +124,37 @@ def test_fmix_masks_by_selection_equal_those_by_sort(count: int, spatial: tuple[
     assert torch.equal(masks, expected)
     pixels = math.prod(spatial)
     assert masks.flatten(1).sum(1).tolist() == (lams * pixels).round().long().tolist()
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "inplace", "masked"),
+    [
+        ((8, 3, 32, 32), torch.float32, False, True),
+        ((8, 3, 64, 64), torch.float32, False, True),  # 12,288 values a sample
+        ((8, 1, 128, 128), torch.uint8, False, False),  # 16,384
+        ((8, 3, 32, 32), torch.float32, True, True),  # 12 KiB a sample
+        ((8, 1, 64, 64), torch.float32, True, False),  # 16 KiB
+        ((8, 3, 64, 64), torch.uint8, True, True),  # 12 KiB
+    ],
+)
+def test_per_sample_regions_are_pasted_by_one_masked_copy_where_samples_are_small(
+    shape: tuple[int, ...], dtype: torch.dtype, inplace: bool, masked: bool
+) -> None:
+    """The ``masked_regions`` route: below 16,384 values a sample (16 KiB in place) one masked copy
+    (no copy per sample), the same pixels as the copies per sample it replaces (route off)."""
+    x = make_images(shape, dtype, seed=5)
+    g = torch.Generator().manual_seed(5)
+    regions = [F.cutmix_region(shape[2:], float(torch.rand((), generator=g)), generator=g) for _ in range(8)]
+    partners = F.cycle_partners(8, generator=g)
+    outs = {}
+    for on in (True, False):
+        batch = x.clone()
+        with _backend.routes(masked_regions=on), Ops() as ops:
+            outs[on] = F.paste_region(batch, regions, partners, inplace=inplace)
+        if on:
+            assert ("where" in ops.names or "bitwise_xor" in ops.names) == masked, ops.names
+            assert ops.names.count("copy_") <= (1 if masked else 8), ops.names
+    assert torch.equal(outs[True], outs[False])
 
 
 def test_fmix_masks_with_values_tied_at_the_threshold_keep_their_exact_share() -> None:
