@@ -737,7 +737,7 @@ _MASKED_REGIONS_MAX = 1 << 14
 def _paste_regions_masked(
     x: torch.Tensor, regions: list[Region], partners: torch.Tensor, *, inplace: bool
 ) -> torch.Tensor:
-    """``_paste_regions`` as one masked copy, for a batch on an accelerator: a constant number of ops.
+    """``_paste_regions`` as one masked copy: a constant number of ops (a GPU's batch, small samples).
 
     Each region's extent along each axis is made on the host, (N, size) bools for every axis in one
     tensor, moved in one non-blocking copy; on the device their product is the (N, *spatial) mask.
