@@ -115,6 +115,19 @@ def test_batch_of_one_is_returned_unmixed_with_one_hot_labels(cls: type) -> None
 
 
 @pytest.mark.parametrize("cls", TRANSFORMS)
+def test_an_unmixed_batch_in_a_dict_hands_back_copies_of_its_soft_labels(cls: type) -> None:
+    """Switched off (``mixup_enabled=False``), a batch passed in a dict still comes back as new
+    tensors: soft labels that need no conversion are copied, never handed back themselves."""
+    images, _ = _batch(4)
+    soft = torch.softmax(torch.rand(4, 4), dim=1)
+    transform = cls(num_classes=4)
+    transform.mixup_enabled = False
+    out = transform({"image": images, "label": soft})
+    assert torch.equal(out["label"], soft) and out["label"].data_ptr() != soft.data_ptr()
+    assert torch.equal(out["image"], images) and out["image"].data_ptr() != images.data_ptr()
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
 def test_soft_and_integer_multi_hot_labels(cls: type) -> None:
     images, _ = _batch(4)
     multi_hot = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 1, 1], [0, 0, 1]])
@@ -396,6 +409,11 @@ def test_paste_region_takes_a_batch_of_samples_with_no_channel_axis() -> None:
         match=r"^x must be a batch of shape \(N, \.\.\., \*spatial\) with at least 3 dimensions, got shape \(3, 4\)$",
     ):
         F.paste_region(torch.rand(3, 4), F.Region((0, 1), (2, 3)), torch.tensor([1, 0, 2]))
+    with pytest.raises(  # one region per sample alike
+        ValueError,
+        match=r"^x must be a batch of shape \(N, \.\.\., \*spatial\) with at least 3 dimensions, got shape \(3, 4\)$",
+    ):
+        F.paste_region(torch.rand(3, 4), [F.Region((0, 1), (2, 3))] * 3, torch.tensor([1, 0, 2]))
 
 
 @pytest.mark.parametrize("make", NO_SYNC, ids=lambda make: repr(make(num_classes=10)))
