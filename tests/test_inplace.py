@@ -68,6 +68,20 @@ def test_collate_allocates_no_second_batch(name: str, dtype: torch.dtype, size: 
     assert peak >= 2.0 * batch_bytes
 
 
+@pytest.mark.usefixtures("routes_on")
+@pytest.mark.parametrize("name", ["CutMixCollate(elem)", "CutMixCollate(pair)"])
+def test_a_collate_of_many_small_samples_allocates_no_second_batch(name: str) -> None:
+    """512 samples of 3×32² float32 (6 MiB): small enough a sample for one masked copy, too large a
+    batch for its gather to fit the buffers, so pasted sample by sample, in place."""
+    samples = _samples(512, torch.float32)
+    batch_bytes = 512 * samples[0][0].numel() * 4
+    collate = COLLATES[name]()
+    for seed in range(2):
+        torch.manual_seed(seed)
+        peak, _ = peak_bytes(collate, samples)
+        assert peak <= 1.6 * batch_bytes, f"peak {peak / batch_bytes:.2f}× the batch"
+
+
 @pytest.mark.parametrize("name", list(COLLATES))
 @given(n=st.integers(1, 24), dtype=image_dtypes(), seed=seeds(), side=st.integers(1, 9))
 def test_in_place_mixes_like_out_of_place(

@@ -58,7 +58,8 @@ what its kernel's formula computes:
   mapped already, where a new batch's must be faulted in (off: a new batch).
 * ``masked_regions``: one region per sample (CutMix's ``"elem"`` and ``"pair"`` modes) is pasted
   on the CPU by one masked copy over the batch when its samples hold fewer than 16,384 values
-  (in place, as the collates paste: fewer than 16 KiB), instead of a copy per sample, whose Python
+  (in place, as the collates paste: fewer than 16 KiB, and a batch whose gather fits the buffer
+  budget, so that no second batch is made), instead of a copy per sample, whose Python
   calls (about 7 ATen ops a sample) cost more than two passes over small samples: 1.2–2.2× for
   ``CutMix`` at 128×3×32² to 32×3×64², 1.2–1.8× for ``CutMixCollate`` (AMD EPYC, 2 threads). On
   other devices it is always taken (a copy per sample would be a kernel launch each). The same

@@ -669,9 +669,11 @@ def paste_region_unchecked(
     checked for ``inplace``, which overwrites it.
     """
     if not isinstance(region, Region):
-        # in place, a copy per sample writes only the regions: the mask pays for smaller samples
+        # in place, a copy per sample writes only the regions: the mask pays for smaller samples,
+        # and its gather of the partners must fit the buffers (no second batch)
         sample = x.numel() // max(x.shape[0], 1) * (x.element_size() if inplace else 1)
-        small = sample < _MASKED_REGIONS_MAX and _backend.ROUTES["masked_regions"]
+        fits = not inplace or _inplace.fits_budget(x, x.numel() * x.element_size())
+        small = sample < _MASKED_REGIONS_MAX and fits and _backend.ROUTES["masked_regions"]
         if small or x.device.type != "cpu":  # one masked copy: no Python, no launch, per sample
             return _paste_regions_masked(x, region, partners, inplace=inplace)
         return _paste_regions(x, region, partners, inplace=inplace)
