@@ -69,6 +69,19 @@ def test_collate_allocates_no_second_batch(name: str, dtype: torch.dtype, size: 
 
 
 @pytest.mark.usefixtures("routes_on")
+@pytest.mark.parametrize("channels", [2, 1])  # 32,768 values a sample, the least walked, and half
+def test_samples_from_the_walks_least_size_are_mixed_along_the_pairing(channels: int) -> None:
+    """From ``PER_SAMPLE_MIN_ELEMENTS`` values a sample, a batch beyond the buffers is mixed in place
+    one sample at a time (no second batch); below it, out of place and copied back."""
+    assert _inplace.PER_SAMPLE_MIN_ELEMENTS == 2 * 128 * 128
+    batch = make_images((64, channels, 128, 128), torch.float32, seed=1)  # 8 or 4 MiB
+    partners = F.cycle_partners(64, generator=torch.Generator().manual_seed(1))
+    peak, _ = peak_bytes(functools.partial(F.mix_pairs, inplace=True), batch, 0.3, partners)
+    walked = peak <= _inplace._BUFFER_BYTES
+    assert walked == (channels == 2), f"peak {peak} bytes"
+
+
+@pytest.mark.usefixtures("routes_on")
 @pytest.mark.parametrize("name", ["CutMixCollate(elem)", "CutMixCollate(pair)"])
 def test_a_collate_of_many_small_samples_allocates_no_second_batch(name: str) -> None:
     """512 samples of 3×32² float32 (6 MiB): small enough a sample for one masked copy, too large a
