@@ -210,3 +210,5 @@ def test_the_parameters_of_some_rows_under_another_default_device(variant: Varia
         local, select = transform.rows_params(params, rows)
     assert select is None or select.device.type == "cpu"
     assert torch.equal(local["partners"], expected["partners"]) and local["partners"].device.type == "cpu"
+    if select is not None:  # the rows, then their partners: row i is paired with n + i, and back
+        assert local["partners"].tolist() == [2, 3, 0, 1]
