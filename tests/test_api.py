@@ -153,6 +153,8 @@ def test_repr_names_the_parameters() -> None:
     assert repr(Z.ResizeMix()) == "ResizeMix(num_classes=None)"
     assert repr(Z.ResizeMix(scale=(0.1, 0.5))) == "ResizeMix(scale=(0.1, 0.5), num_classes=None)"
     assert repr(Z.FMix()) == "FMix(alpha=1.0, num_classes=None)"
+    mix = Z.RandomMix([Z.MixUp(num_classes=2), Z.CutMix(num_classes=2)], p=[1, 2])  # p normalized, 6 digits
+    assert repr(mix).endswith("p=[0.333333, 0.666667])")
 
 
 # each method's own parameters, every one away from its default (a new method needs its entry)
@@ -325,6 +327,26 @@ class _BlockingCopies(TorchDispatchMode):
         ):
             self.seen.append(f"copy_ of {tuple(args[1].shape)}")
         return func(*args, **kwargs)
+
+
+def test_zeta_terms_drawn_on_the_host_for_another_device_reach_it_without_waiting() -> None:
+    """A CPU generator draws ζ-mixup's few terms a row on the host; they reach the device by a
+    non-blocking copy (meta stands in: on a GPU a blocking one would wait for the stream)."""
+    with _BlockingCopies() as copies:
+        indices, values = F.zeta_terms(
+            64, max_terms=4, generator=torch.Generator().manual_seed(0), device="meta"
+        )
+    assert indices.is_meta and values.is_meta and copies.seen == []
+
+
+def test_functional_mixup_takes_a_lambda_per_sample() -> None:
+    """``F.mixup``'s λ may be a float tensor (N,), one per sample: equal λs mix as the one float."""
+    images, labels = torch.rand(6, 3, 4, 4), torch.eye(6)
+    expected = F.mixup(images, labels, 0.3, generator=torch.Generator().manual_seed(1))
+    each = torch.full((6,), 0.3, dtype=torch.float64)
+    got = F.mixup(images, labels, each, generator=torch.Generator().manual_seed(1))
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("make", NO_SYNC, ids=lambda make: repr(make(num_classes=10)))

@@ -362,6 +362,15 @@ def test_class_indices_out_of_range_in_the_losses() -> None:
         Z.MixupELoss()(logits, torch.full((3, 4), 0.25), logits, torch.tensor([-1, 2, 1]))
 
 
+@pytest.mark.parametrize("dtype", [torch.bool, torch.complex64])
+def test_the_losses_refuse_targets_that_are_neither_float_nor_class_indices(dtype: torch.dtype) -> None:
+    logits = torch.randn(3, 4)
+    with pytest.raises(
+        TypeError, match=rf"^targets must be float targets or integer class indices, got dtype {dtype}$"
+    ):
+        Z.SoftTargetCrossEntropy()(logits, torch.ones(3, 4).to(dtype))
+
+
 @pytest.mark.parametrize("kernel", ["apply_weights", "apply_terms", "mix_pairs", "paste_box"])
 def test_in_place_kernels_refuse_overlapping_memory(kernel: str) -> None:
     x = torch.rand(1, 3, 8, 8).expand(4, 3, 8, 8)  # stride 0 over the batch: one sample seen 4 times
