@@ -61,7 +61,7 @@ what its kernel's formula computes:
   (in place, as the collates paste: fewer than 16 KiB, and a batch whose gather fits the buffer
   budget, so that no second batch is made), instead of a copy per sample, whose Python
   calls (about 7 ATen ops a sample) cost more than two passes over small samples: 1.2–2.2× for
-  ``CutMix`` at 128×3×32² to 32×3×64², 1.2–1.8× for ``CutMixCollate`` (AMD EPYC, 2 threads). On
+  ``CutMix`` at 128×3×32² to 32×3×64², 1.1–1.9× for ``CutMixCollate`` (AMD EPYC, 2 threads). On
   other devices it is always taken (a copy per sample would be a kernel launch each). The same
   pixels (off: a copy per sample).
 * ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows

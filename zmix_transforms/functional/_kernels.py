@@ -731,7 +731,7 @@ def _paste_regions(
 
 #: Below this many values a sample (bytes, in place), per-sample regions are pasted on the CPU as
 #: one masked copy (``masked_regions``). ``CutMix(mode="elem")``, route off over on: 1.2–2.2× at
-#: 3,072 to 12,288 values a sample; ``CutMixCollate``, in place: 1.2–1.8× up to 12 KiB a sample,
+#: 3,072 to 12,288 values a sample; ``CutMixCollate``, in place: 1.1–1.9× up to 12 KiB a sample,
 #: 0.76–0.91× for float32 samples of 16–48 KiB (AMD EPYC, 2 threads).
 _MASKED_REGIONS_MAX = 1 << 14
 
