@@ -603,7 +603,7 @@ def test_products_take_the_kernel_measured_faster_and_keep_it(faster: bool) -> N
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_backend, "ONEDNN_FASTER", {})
         calls: list[str] = []
-        patch.setattr(_backend, "_onednn_is_faster", lambda w, f: calls.append("measured") or faster)
+        patch.setattr(_backend, "_onednn_is_faster", lambda w, f, into: calls.append("measured") or faster)
         taken: list[str] = []
         onednn = _backend._onednn_product
         patch.setattr(_backend, "_onednn_product", lambda w, f: taken.append("oneDNN") or onednn(w, f))

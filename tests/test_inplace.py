@@ -378,6 +378,39 @@ def test_a_collate_writes_a_small_mix_into_the_batch_it_collated_the_call_before
     )  # workers collate their own
 
 
+@pytest.mark.usefixtures("routes_on")
+@pytest.mark.parametrize("faster", [True, False], ids=["oneDNN's new batch", "torch.mm into the spare"])
+def test_a_zeta_collate_times_onednn_against_torch_mm_into_its_spare(
+    faster: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lent batch is a shape class of its own: oneDNN's new batch is timed against torch.mm into it."""
+    monkeypatch.setattr(_backend, "ONEDNN_FASTER", {})
+    monkeypatch.setattr(_backend, "_onednn_candidate", lambda w, f: f.shape[1] == 3 * 8 * 8)  # the images
+    timed: list[torch.Tensor | None] = []
+    monkeypatch.setattr(_backend, "_onednn_is_faster", lambda w, f, into: timed.append(into) or faster)
+    taken: list[str] = []
+    monkeypatch.setattr(_backend, "_onednn_product", lambda w, f: taken.append("oneDNN") or torch.mm(w, f))
+    collate = Z.ZetaMixupCollate(num_classes=10)
+    samples = _samples(8, torch.float32, size=8)
+    collate(samples)  # no spare yet: the plain product's class is timed, and the collated batch kept
+    (spare,) = collate._spares
+    assert timed == [None]
+    through = []
+    for call in range(3):  # the lent class timed once, on the first call that has a spare
+        torch.manual_seed(call)
+        before = len(taken)
+        images, _ = collate(samples)
+        through.append(len(taken) - before)
+        torch.manual_seed(call)
+        assert_same_mix(images, Z.ZetaMixup(num_classes=10)(default_collate(samples))[0], 8)
+        if call == 0:
+            assert (images.data_ptr() == spare.data_ptr()) != faster
+    assert len(timed) == 2 and timed[1] is not None and timed[1].data_ptr() == spare.data_ptr()
+    assert timed[1].shape == (8, 3 * 8 * 8)
+    assert through == [int(faster)] * 3
+    assert sorted(_backend.ONEDNN_FASTER.values()) == [faster, faster]
+
+
 def test_one_spare_takes_one_mix_a_call_of_images_and_soft_masks_alike() -> None:
     """Images and float masks of one shape both fit the spare: the first mix takes it, the other not."""
     images = make_images((8, 3, 8, 8), torch.float32, seed=1)
@@ -421,13 +454,13 @@ def test_a_spare_fits_a_mix_of_its_own_shape_dtype_device_and_layout_once(
         misfits["device"] = like.cuda()
     for why, other in misfits.items():
         with _inplace.lend_spare(_inplace.Spare(spare)):
-            assert not _inplace.spare_fits(other) and _inplace.take_spare(other) is None, why
+            assert _inplace.lent_spare(other) is None and _inplace.take_spare(other) is None, why
     with _inplace.lend_spare(_inplace.Spare(spare.contiguous(memory_format=torch.channels_last))):
         assert _inplace.take_spare(like) is None, "a spare of another layout"
     assert _inplace.take_spare(like) is None, "no spare lent outside the block"
     with _inplace.lend_spare(_inplace.Spare(spare)):
-        assert _inplace.spare_fits(like) and _inplace.take_spare(like) is spare
-        assert not _inplace.spare_fits(like) and _inplace.take_spare(like) is None, "taken once"
+        assert _inplace.lent_spare(like) is spare and _inplace.take_spare(like) is spare
+        assert _inplace.lent_spare(like) is None and _inplace.take_spare(like) is None, "taken once"
     monkeypatch.setitem(_backend.ROUTES, "spare_batches", False)
     with _inplace.lend_spare(_inplace.Spare(spare)):
         assert _inplace.take_spare(like) is None, "the route off"

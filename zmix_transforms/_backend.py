@@ -47,6 +47,9 @@ what its kernel's formula computes:
   where oneDNN's AVX-512 kernels were about 2× faster; on an Intel Xeon with AVX-512 MKL was as
   fast or faster. Both sum the same terms in their own order: the values agree within the product
   bound (README, Guarantees), and a process keeps its choice for each shape class (off: ``torch.mm``).
+  A collate's spare batch (``spare_batches``) makes a class of its own: oneDNN has no ``out=``, so
+  its new batch, whose pages may have to be faulted in, is timed against ``torch.mm`` into the
+  spare, whose pages are mapped.
 * ``bitwise_where``: a mix that keeps each value from the sample or its partner by a bool mask
   selects on the CPU with three vectorized bitwise ops over the values' integer view, not ATen's
   ``where``, which takes one value at a time: from 16,384 values (below, the calls cost more than
@@ -54,8 +57,9 @@ what its kernel's formula computes:
   bound by memory, where one pass wins); the same bits (off: ``torch.where``).
 * ``spare_batches``: a collate class keeps the collated batch a small out-of-place mix leaves
   behind (one per thread calling at once, never a batch a call returned) and writes the next
-  call's mix into it, mixup's and ζ-mixup's where its product takes ``torch.mm``: its pages are
-  mapped already, where a new batch's must be faulted in (off: a new batch).
+  call's mix into it, mixup's, and ζ-mixup's unless oneDNN's new batch was measured faster
+  (``onednn_products``): its pages are mapped already, where a new batch's must be faulted in
+  (off: a new batch).
 * ``masked_regions``: one region per sample (CutMix's ``"elem"`` and ``"pair"`` modes) is pasted
   on the CPU by one masked copy over the batch when its samples hold fewer than 16,384 values
   (in place, as the collates paste: fewer than 16 KiB, and a batch whose gather fits the buffer
@@ -250,14 +254,21 @@ def product(weights: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
     return _onednn_product(weights, flat) if takes_onednn(weights, flat) else torch.mm(weights, flat)
 
 
-def takes_onednn(weights: torch.Tensor, flat: torch.Tensor) -> bool:
-    """Whether ``product(weights, flat)`` runs through oneDNN (measured on the shape class's first call)."""
+def takes_onednn(weights: torch.Tensor, flat: torch.Tensor, into: torch.Tensor | None = None) -> bool:
+    """Whether ``product(weights, flat)`` runs through oneDNN (measured on the shape class's first call).
+
+    ``into``: a contiguous (M, D) batch whose pages are mapped already (a collate's spare), which
+    ``torch.mm`` can write into and oneDNN cannot (it makes a new batch, whose pages may have to be
+    faulted in): then oneDNN's new batch is timed against ``torch.mm`` into ``into``, a shape
+    class of its own.
+    """
     if not _onednn_candidate(weights, flat):
         return False
-    key = (weights.shape[0], weights.shape[1], flat.shape[1].bit_length(), torch.get_num_threads())
+    threads, lent = torch.get_num_threads(), into is not None
+    key = (weights.shape[0], weights.shape[1], flat.shape[1].bit_length(), threads, lent)
     faster = ONEDNN_FASTER.get(key)
     if faster is None:
-        faster = ONEDNN_FASTER[key] = _onednn_is_faster(weights, flat)
+        faster = ONEDNN_FASTER[key] = _onednn_is_faster(weights, flat, into)
     return faster
 
 
@@ -280,16 +291,23 @@ def _onednn_product(weights: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
     return torch.ops.mkldnn._linear_pointwise(weights, flat.t(), None, "none", [], "")
 
 
-def _onednn_is_faster(weights: torch.Tensor, flat: torch.Tensor, rounds: int = 3) -> bool:
-    """Time oneDNN against ``torch.mm`` on this product, alternating; True if oneDNN is 1.2× faster."""
+def _onednn_is_faster(
+    weights: torch.Tensor, flat: torch.Tensor, into: torch.Tensor | None = None, rounds: int = 3
+) -> bool:
+    """Time oneDNN against ``torch.mm`` (into ``into``, if given) on this product, alternating.
+
+    Returns:
+        True if oneDNN, its result a new batch, is at least 1.2× faster.
+    """
     try:
         _onednn_product(weights, flat)  # warm-up, and the test that this build has the operator
     except (RuntimeError, AttributeError, NotImplementedError):
         return False
-    weights @ flat
+    mm = torch.mm if into is None else functools.partial(torch.mm, out=into)
+    mm(weights, flat)
     best = {"onednn": float("inf"), "mm": float("inf")}
     for _ in range(rounds):
-        for name, run in (("onednn", _onednn_product), ("mm", torch.mm)):
+        for name, run in (("onednn", _onednn_product), ("mm", mm)):
             start = time.perf_counter()
             run(weights, flat)
             best[name] = min(best[name], time.perf_counter() - start)

@@ -46,11 +46,12 @@ class MixCollate:
             no larger than the in-place kernels' buffers, is mixed out of place and the new batch
             returned: the copy back would be a pass over the batch for nothing. The collated batch
             it leaves is kept (one, or one per thread calling at once; never a batch a call
-            returned) and takes the next call's mix where it fits, mixup's and, where the product
-            runs through ``torch.mm``, ζ-mixup's: its pages are mapped already, where a new
-            batch's must be faulted in. In a ``DataLoader`` worker a small batch is copied back all
-            the same: ``default_collate`` collates into shared memory there, and a new batch would
-            be copied into it on its way to the main process.
+            returned) and takes the next call's mix where it fits, mixup's, and ζ-mixup's unless
+            oneDNN's new batch was measured faster than ``torch.mm`` into it (on first use): its
+            pages are mapped already, where a new batch's must be faulted in. In a ``DataLoader``
+            worker a small batch is copied back all the same: ``default_collate`` collates into
+            shared memory there, and a new batch would be copied into it on its way to the main
+            process.
 
     Raises:
         TypeError: If ``transform`` or ``collate_fn`` is not callable, at construction; if the batch

@@ -119,10 +119,10 @@ def lend_spare(spare: Spare) -> Iterator[None]:
         _SPARE.reset(token)
 
 
-def spare_fits(like: torch.Tensor) -> bool:
-    """Whether ``lend_spare`` lent a batch that can take ``like``'s mix, not taken yet this call."""
+def lent_spare(like: torch.Tensor) -> torch.Tensor | None:
+    """The batch ``lend_spare`` lent, if it can take ``like``'s mix this call, without taking it."""
     spare = _SPARE.get()
-    return spare is not None and spare.fits(like)
+    return spare.batch if spare is not None and spare.fits(like) else None
 
 
 def take_spare(like: torch.Tensor) -> torch.Tensor | None:

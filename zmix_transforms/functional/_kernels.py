@@ -301,14 +301,15 @@ def _apply_weights_routes(x: torch.Tensor, weights: torch.Tensor, *, inplace: bo
     if inplace:
         _inplace.check_writable(x)
         n, rows = x.shape[0], weights.to(dtype)
-        # a batch lent by the collate: one torch.mm into it, where the product would take torch.mm
-        # (oneDNN, where faster, has no out=; on the AMD EPYC a new batch through it beat the lent
-        # batch through torch.mm when the new batch's pages were mapped already)
-        if x.dtype == dtype and weights.shape[0] == n and _inplace.spare_fits(x):
-            flat = x.view(n, -1)  # contiguous, as a spare fits only a contiguous batch
-            out = None if _backend.takes_onednn(rows, flat) else _inplace.take_spare(x)
-            if out is not None:
-                return torch.mm(rows, flat, out=out.view(n, -1)).view_as(x)
+        # a batch lent by the collate: one torch.mm into it, unless oneDNN's new batch was measured
+        # faster (oneDNN has no out=; its new batch's pages may have to be faulted in, the lent
+        # batch's are mapped: which wins depends on the CPU and on how malloc reuses memory)
+        lent = _inplace.lent_spare(x) if x.dtype == dtype and weights.shape[0] == n else None
+        if lent is not None:  # contiguous, as a spare fits only a contiguous batch
+            flat, out = x.view(n, -1), lent.view(n, -1)
+            if not _backend.takes_onednn(rows, flat, into=out):
+                _inplace.take_spare(x)
+                return torch.mm(rows, flat, out=out).view_as(x)
         if _inplace.product_in_blocks(x, dtype):
             _inplace.apply_weights_(x, rows, dtype)
             return x
