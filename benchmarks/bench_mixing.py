@@ -261,6 +261,7 @@ FAST_PATH_CASES = [
     ("bitwise_where", "FMixCollate", (64, 3, 224, 224), torch.uint8),
     ("masked_regions", "CutMix mode=elem", (128, 3, 32, 32), torch.float32),
     ("masked_regions", "CutMixCollate mode=elem", (128, 3, 32, 32), torch.uint8),
+    ("masked_regions", "ResizeMix mode=elem", (128, 3, 32, 32), torch.float32),
 ]
 
 

@@ -31,6 +31,7 @@ COLLATES = {
     "CutMixCollate": lambda **kw: Z.CutMixCollate(0.05, num_classes=10, **kw),  # boxes near the whole image
     "CutMixCollate(elem)": lambda **kw: Z.CutMixCollate(0.05, num_classes=10, mode="elem", **kw),
     "CutMixCollate(pair)": lambda **kw: Z.CutMixCollate(0.05, num_classes=10, mode="pair", **kw),
+    "ResizeMixCollate(elem)": lambda **kw: Z.ResizeMixCollate(num_classes=10, mode="elem", **kw),
     "MixCollate(ZetaCutMix)": lambda **kw: Z.MixCollate(Z.ZetaCutMix(num_classes=10), **kw),
     "MixCollate(RandomMix)": lambda **kw: Z.MixCollate(
         Z.RandomMix([Z.ZetaMixup(num_classes=10), Z.MixUp(num_classes=10), Z.CutMix(num_classes=10)]), **kw
@@ -82,12 +83,21 @@ def test_samples_from_the_walks_least_size_are_mixed_along_the_pairing(channels:
 
 
 @pytest.mark.usefixtures("routes_on")
-@pytest.mark.parametrize("name", ["CutMixCollate(elem)", "CutMixCollate(pair)"])
-def test_a_collate_of_many_small_samples_allocates_no_second_batch(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "n"),
+    [
+        ("CutMixCollate(elem)", 512),
+        ("CutMixCollate(pair)", 512),
+        ("ResizeMixCollate(elem)", 512),
+        ("ResizeMixCollate(elem)", 128),
+    ],
+)
+def test_a_collate_of_many_small_samples_allocates_no_second_batch(name: str, n: int) -> None:
     """512 samples of 3×32² float32 (6 MiB): small enough a sample for one masked copy, too large a
-    batch for its gather to fit the buffers, so pasted sample by sample, in place."""
-    samples = _samples(512, torch.float32)
-    batch_bytes = 512 * samples[0][0].numel() * 4
+    batch for its gather to fit the buffers, so pasted sample by sample, in place. ResizeMix's masked
+    copy gathers the partners and resamples them (two batches): 128 samples (1.5 MiB) are too many."""
+    samples = _samples(n, torch.float32)
+    batch_bytes = n * samples[0][0].numel() * 4
     collate = COLLATES[name]()
     for seed in range(2):
         torch.manual_seed(seed)

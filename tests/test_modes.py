@@ -14,6 +14,7 @@ from torchvision import tv_tensors
 import zmix_transforms as Z
 from tests.methods import MODE_CLASSES
 from tests.strategies import seeds
+from zmix_transforms import _backend
 from zmix_transforms import functional as F
 from zmix_transforms.functional import Region, _kernels
 
@@ -135,6 +136,44 @@ def test_regions_pasted_as_one_mask_carry_gradients() -> None:
         (grad,) = torch.autograd.grad((out * weights).sum(), features)
         grads.append((out.detach(), grad))
     assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+
+
+@given(
+    seed=seeds(),
+    dims=st.sampled_from([2, 3]),
+    dtype=st.sampled_from([torch.float32, torch.uint8, torch.float16]),
+    mode=st.sampled_from(["elem", "pair"]),
+)
+def test_resizemix_patches_pasted_as_one_mask_are_the_patches_pasted_one_by_one(
+    seed: int, dims: int, dtype: torch.dtype, mode: str
+) -> None:
+    """ResizeMix's per-sample patches by one masked copy (small samples on the CPU, any batch on an
+    accelerator: a constant number of kernels) are the patches resized and pasted one by one, bit for
+    bit: new batches in the input's layout, in place, and samples left unmixed (``p < 1``)."""
+    g = torch.Generator().manual_seed(seed)
+    n = int(torch.randint(1, 9, (), generator=g))
+    sizes = tuple(int(s) for s in torch.randint(1, 9, (dims,), generator=g))
+    x = (torch.rand(n, 2, *sizes, generator=g) * 200).to(dtype)
+    if dims == 2 and seed % 3 == 0:
+        x = x.contiguous(memory_format=torch.channels_last)
+    transform = Z.ResizeMix(num_classes=3, mode=mode, p=0.7, spatial_dims=dims)
+    params = transform.draw_params([x], g)
+    outs = {}
+    for on in (True, False):
+        with _backend.routes(masked_regions=on):
+            outs[on] = transform.mix_images(x, params)
+            again = x.clone(memory_format=torch.preserve_format)
+            assert transform.mix_images(again, params, inplace=True) is again
+            assert torch.equal(again, outs[on])
+    assert torch.equal(outs[True], outs[False]) and outs[True].stride() == x.stride()
+    features = x.float().requires_grad_()
+    weights = torch.rand(x.shape, generator=g)  # a loss that tells the outputs apart
+    grads = []
+    for on in (True, False):
+        with _backend.routes(masked_regions=on):
+            (grad,) = torch.autograd.grad((transform.mix_images(features, params) * weights).sum(), features)
+        grads.append(grad)
+    assert torch.equal(grads[0], grads[1])
 
 
 def test_paste_region_per_sample_errors() -> None:

@@ -60,13 +60,14 @@ what its kernel's formula computes:
   call's mix into it, mixup's, and ζ-mixup's unless oneDNN's new batch was measured faster
   (``onednn_products``): its pages are mapped already, where a new batch's must be faulted in
   (off: a new batch).
-* ``masked_regions``: one region per sample (CutMix's ``"elem"`` and ``"pair"`` modes) is pasted
-  on the CPU by one masked copy over the batch when its samples hold fewer than 16,384 values
-  (in place, as the collates paste: fewer than 16 KiB, and a batch whose gather fits the buffer
-  budget, so that no second batch is made), instead of a copy per sample, whose Python
-  calls (about 7 ATen ops a sample) cost more than two passes over small samples: 1.2–2.2× for
-  ``CutMix`` at 128×3×32² to 32×3×64², 1.1–1.9× for ``CutMixCollate`` (AMD EPYC, 2 threads). On
-  other devices it is always taken (a copy per sample would be a kernel launch each). The same
+* ``masked_regions``: one region per sample (CutMix's ``"elem"`` and ``"pair"`` modes), or one
+  resized copy of the partner per sample (``paste_resampled``), is pasted on the CPU by one masked
+  copy over the batch when its samples hold fewer than 16,384 values (in place, as the collates
+  paste: fewer than 16 KiB, and a batch whose temporaries, the gather and what is made from it,
+  fit the buffer budget, so that no second batch is made), instead of a copy per sample, whose
+  Python calls (about 7 ATen ops a sample) cost more than two passes over small samples: 1.2–2.2×
+  for ``CutMix`` at 128×3×32² to 32×3×64², 1.1–1.9× for ``CutMixCollate`` (AMD EPYC, 2 threads).
+  On other devices it is always taken (a copy per sample would be a kernel launch each). The same
   pixels (off: a copy per sample).
 * ``fetch_rows``: with ``across_ranks=True``, ranks send each other only the rows each rank's rows
   are mixed from (mixup, CutMix, ζ-mixup with ``max_terms``), when that moves fewer rows than

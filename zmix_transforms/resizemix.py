@@ -17,6 +17,7 @@ from ._checks import check_minmax, check_spatial_sizes
 from ._regions import Region
 from .collate import MethodCollate
 from .functional._draws import cycle_partners_unchecked, draw_device, to_device
+from .functional._kernels import paste_resampled, resized_sources, takes_masked_paste
 from .transforms import MixOptions, _batch_device_and_size, _PairMix
 
 __all__ = ["ResizeMix", "ResizeMixCollate", "resizemix_regions"]
@@ -73,23 +74,15 @@ def _traced_patch(
     generator: torch.Generator | None,
     device: torch.device,
 ) -> dict[str, Any]:
-    """One patch drawn as ``resizemix_regions`` draws it, as tensors for torch.compile (no shape set by it).
-
-    Its mask over the image, the source of every pixel along each axis (``_shrunk``'s ``k·size // side``).
-    """
+    """One patch drawn as ``resizemix_regions`` draws it, as tensors for torch.compile (no shape set)."""
     on = draw_device(generator, device)
     tau = torch.empty((), dtype=torch.float64, device=on).uniform_(*scale, generator=generator).to(device)
     corner = torch.rand(len(spatial), dtype=torch.float64, generator=generator, device=on).to(device)
-    inside, sources = torch.ones((), dtype=torch.bool, device=device), []
-    area = torch.ones((), dtype=torch.float64, device=device)
-    for axis, size in enumerate(spatial):
-        side = (tau * size).round().clamp_min(1).long()
-        k = torch.arange(size, device=device) - (corner[axis] * (size - side + 1)).floor().long()
-        along = (k >= 0) & (k < side)
-        inside = inside & along.reshape([size if a == axis else 1 for a in range(len(spatial))])
-        sources.append(torch.minimum(k.clamp_min(0), side - 1) * size // side)
-        area = area * side
-    return {"region": inside, "sources": sources, "lam": 1.0 - area / math.prod(spatial)}
+    sizes = torch.tensor(spatial, device=device)
+    sides = (tau * sizes).round().clamp_min(1).long()
+    starts = (corner * (sizes - sides + 1)).floor().long()
+    lam = 1.0 - sides.prod().double() / math.prod(spatial)
+    return {"sources": resized_sources(starts[None], sides[None], spatial), "lam": lam}
 
 
 class ResizeMix(_PairMix):
@@ -162,13 +155,17 @@ class ResizeMix(_PairMix):
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
     ) -> torch.Tensor:
         """Paste each sample's shrunk partner into its region (masks alike)."""
-        partners, regions = params["partners"], params["region"]  # per sample: read on the host
-        if isinstance(regions, torch.Tensor):  # under torch.compile: every pixel's source, as tensors
-            shrunk = inpt.index_select(0, to_device(partners, inpt.device))
-            for axis, sources in enumerate(params["sources"], start=inpt.ndim - regions.ndim):
-                shrunk = shrunk.index_select(axis, sources)
-            mixed = torch.where(regions, shrunk, inpt)
-            return inpt.copy_(mixed) if inplace else mixed
+        partners, regions = params["partners"], params.get("region", ())  # per sample: read on the host
+        if isinstance(regions, list) and takes_masked_paste(inpt, inplace=inplace, batches=2):
+            # a patch a sample, where one masked copy pays: made on the host, moved in one copy
+            bounds = torch.tensor([(r.starts, r.sides) for r in regions], device="cpu")
+            spatial = inpt.shape[inpt.ndim - bounds.shape[2] :]
+            sources = to_device(
+                torch.cat(resized_sources(bounds[:, 0], bounds[:, 1], spatial), 1), inpt.device
+            )
+            params = {"sources": sources.split(list(spatial), dim=1)}
+        if "sources" in params:  # traced, or the patches above: a constant number of ops
+            return paste_resampled(inpt, to_device(partners, inpt.device), params["sources"], inplace=inplace)
         out = inpt if inplace else inpt.clone()
         if isinstance(regions, Region):  # one region for the batch: the batch shrunk, its partners gathered
             whole: tuple[Any, ...] = (..., *regions.slices())

@@ -670,12 +670,7 @@ def paste_region_unchecked(
     checked for ``inplace``, which overwrites it.
     """
     if not isinstance(region, Region):
-        # in place, a copy per sample writes only the regions: the mask pays for smaller samples,
-        # and its gather of the partners must fit the buffers (no second batch)
-        sample = x.numel() // max(x.shape[0], 1) * (x.element_size() if inplace else 1)
-        fits = not inplace or _inplace.fits_budget(x, x.numel() * x.element_size())
-        small = sample < _MASKED_REGIONS_MAX and fits and _backend.ROUTES["masked_regions"]
-        if small or x.device.type != "cpu":  # one masked copy: no Python, no launch, per sample
+        if takes_masked_paste(x, inplace=inplace):
             return _paste_regions_masked(x, region, partners, inplace=inplace)
         return _paste_regions(x, region, partners, inplace=inplace)
     if inplace:
@@ -697,6 +692,21 @@ def paste_region_unchecked(
     # the same gather, written straight into the copy's region: no region-sized temporary
     torch.index_select(block, 0, partners, out=_region_view(out, region))
     return out
+
+
+def takes_masked_paste(x: torch.Tensor, *, inplace: bool, batches: int = 1) -> bool:
+    """Whether one region a sample is pasted into ``x`` by one masked copy, not a copy per sample.
+
+    Always on other devices (a copy per sample is a launch each); on the CPU where samples are
+    small (route ``masked_regions``). In place, a copy per sample writes only the regions: the
+    mask pays for smaller samples, and its temporaries, ``batches`` batch-sized ones (the gather of
+    the partners, and what is made from it), must fit the buffers (no second batch).
+    """
+    if x.device.type != "cpu":
+        return True
+    sample = x.numel() // max(x.shape[0], 1) * (x.element_size() if inplace else 1)
+    fits = not inplace or _inplace.fits_budget(x, batches * x.numel() * x.element_size())
+    return sample < _MASKED_REGIONS_MAX and fits and _backend.ROUTES["masked_regions"]
 
 
 def _region_view(x: torch.Tensor, region: Region) -> torch.Tensor:
@@ -766,6 +776,54 @@ def _paste_regions_masked(
         return torch.where(view, taken, x)
     # into the gather's buffer when it has x's layout, else a new batch in x's layout
     return where_into(view, taken, x, out=taken if taken.stride() == x.stride() else torch.empty_like(x))
+
+
+def paste_resampled(
+    x: torch.Tensor, partners: torch.Tensor, sources: Sequence[torch.Tensor], *, inplace: bool = False
+) -> torch.Tensor:
+    """Paste each sample's partner, resampled, in a constant number of ops at any batch size.
+
+    ``out[p][i] = x[partners[p]][s(p, i)]`` where every axis's source of position ``i`` is ≥ 0,
+    else ``x[p][i]``. ``sources`` holds, for each of the last ``len(sources)`` axes, an int64
+    (n, size) tensor on ``x``'s device, ``n`` 1 (every sample alike) or N: the partner's index along
+    that axis that each position takes, −1 where the patch does not reach. Pixels are copied, never
+    computed: any dtype is exact.
+    """
+    d = len(sources)
+    taken = x.index_select(0, partners)  # every partner read before any write
+    inside: torch.Tensor | None = None
+    for axis, source in enumerate(sources, start=x.ndim - d):
+        shape = [source.shape[0], *[1] * (x.ndim - 1)]
+        shape[axis] = source.shape[1]
+        index = source.clamp_min(0)
+        if source.shape[0] == 1:  # every sample alike: one index along the axis
+            taken = taken.index_select(axis, index[0])
+        else:
+            every = (*taken.shape[:axis], shape[axis], *taken.shape[axis + 1 :])
+            taken = taken.gather(axis, index.reshape(shape).expand(every))
+        along = (source >= 0).reshape(shape)
+        inside = along if inside is None else inside & along
+    inside = cast(torch.Tensor, inside)  # len(sources) >= 1
+    if inplace:
+        _inplace.check_writable(x)
+        return where_into(inside, taken, x, out=x)
+    if torch.is_grad_enabled() and x.requires_grad:  # features: differentiable
+        return torch.where(inside, taken, x)
+    return where_into(inside, taken, x, out=taken if taken.stride() == x.stride() else torch.empty_like(x))
+
+
+def resized_sources(starts: torch.Tensor, sides: torch.Tensor, spatial: Sequence[int]) -> list[torch.Tensor]:
+    """``paste_resampled``'s sources for the whole image resized (nearest) into each of n boxes.
+
+    ``starts`` and ``sides``: int64 (n, d) corners and sides of the boxes over the last d axes of
+    sizes ``spatial``. The box's ``k``-th position along an axis of size S takes the image's
+    ``k·S // side``; −1 off the box (a box of side 0 covers nothing).
+    """
+    sources = []
+    for axis, size in enumerate(spatial):
+        k, side = torch.arange(size, device=starts.device) - starts[:, axis, None], sides[:, axis, None]
+        sources.append(torch.where((k >= 0) & (k < side), k * size // side.clamp_min(1), -1))
+    return sources
 
 
 #: The integer dtype of each element size: the view in which ``where_into`` selects bits.
