@@ -419,6 +419,26 @@ def test_a_resizemix_patch_lands_anywhere_it_fits_uniformly() -> None:
         assert all(abs(c - 1200 / places) < 0.3 * 1200 / places for c in counts.values()), counts
 
 
+@pytest.mark.parametrize("spatial", [(6, 9), (7, 5, 4), (1, 13)], ids=["2-D", "3-D", "one row"])
+def test_a_traced_resizemix_patch_is_the_eager_draw_as_tensors(spatial: tuple[int, ...]) -> None:
+    """The patch drawn for ``torch.compile`` (tensors, nothing read back), run eagerly on the CPU,
+    is the eager draw from the same seed: the same box as each pixel's source along each axis, and
+    the same kept share in float64."""
+    from zmix_transforms.functional._kernels import resized_sources
+    from zmix_transforms.resizemix import _traced_patch, resizemix_regions
+
+    pixels = math.prod(spatial)
+    for seed in range(40):
+        (region,) = resizemix_regions(1, spatial, (0.1, 0.8), torch.Generator().manual_seed(seed))
+        traced = _traced_patch(spatial, (0.1, 0.8), torch.Generator().manual_seed(seed), torch.device("cpu"))
+        bounds = torch.tensor([region.starts, region.sides])
+        for got, expected in zip(
+            traced["sources"], resized_sources(bounds[:1], bounds[1:], spatial), strict=True
+        ):
+            assert torch.equal(got, expected), (seed, region)
+        assert traced["lam"].dtype == torch.float64 and float(traced["lam"]) == 1.0 - region.size / pixels
+
+
 @pytest.mark.parametrize("decay", [3.0, 1000.0])
 @pytest.mark.parametrize("spatial", [(32,), (16, 16), (8, 8, 8)], ids=["1-D", "2-D", "3-D"])
 def test_fmix_noise_is_stationary_every_pixel_kept_alike(spatial: tuple[int, ...], decay: float) -> None:

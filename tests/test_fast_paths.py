@@ -638,6 +638,17 @@ def test_products_fall_back_to_torch_mm_where_onednn_is_missing_or_not_faster() 
         assert len(_backend.ONEDNN_FASTER) == 1
 
 
+def test_products_time_torch_mm_into_the_lent_batch() -> None:
+    """Where a lent batch is given, the product ``torch.mm`` is timed with is written into it."""
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this torch build has no oneDNN: nothing is timed")
+    weights = F.zeta_weights(24, generator=torch.Generator().manual_seed(3))
+    flat = make_images((24, 3000), torch.float32, seed=3)
+    into = torch.full((24, 3000), float("nan"))
+    assert isinstance(_backend._onednn_is_faster(weights, flat, into), bool)
+    assert_products_agree(into, weights @ flat, 24, "torch.mm into the lent batch")
+
+
 def test_onednn_products_compute_the_product() -> None:
     """The operator itself, where the build has it: ``W @ x`` within the product bound."""
     if not torch.backends.mkldnn.is_available():

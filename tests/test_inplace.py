@@ -421,19 +421,24 @@ def test_a_zeta_collate_times_onednn_against_torch_mm_into_its_spare(
     assert sorted(_backend.ONEDNN_FASTER.values()) == [faster, faster]
 
 
-def test_one_spare_takes_one_mix_a_call_of_images_and_soft_masks_alike() -> None:
+@pytest.mark.usefixtures("routes_on")
+@pytest.mark.parametrize("method", ["MixUpCollate", "ZetaMixupCollate"])
+def test_one_spare_takes_one_mix_a_call_of_images_and_soft_masks_alike(method: str) -> None:
     """Images and float masks of one shape both fit the spare: the first mix takes it, the other not."""
     images = make_images((8, 3, 8, 8), torch.float32, seed=1)
     masks = torch.softmax(make_images((8, 3, 8, 8), torch.float32, seed=2), dim=1)
     samples = [(images[i], tv_tensors.Mask(masks[i]), i % 3) for i in range(8)]
-    collate = Z.MixUpCollate(num_classes=3)
+    make = getattr(Z, method)
+    collate = make(num_classes=3)
     returned = []
     for call in range(4):
         torch.manual_seed(call)
         mixed_images, mixed_masks, _ = collate(samples)
         torch.manual_seed(call)
-        expected_images, expected_masks, _ = Z.MixUpCollate(num_classes=3)(samples)  # no spare
-        assert torch.equal(mixed_images, expected_images) and torch.equal(mixed_masks, expected_masks)
+        expected_images, expected_masks, _ = make(num_classes=3)(samples)  # no spare
+        terms = 8 if method == "ZetaMixupCollate" else None
+        assert_same_mix(mixed_images, expected_images, terms)
+        assert_same_mix(mixed_masks, expected_masks, terms)
         returned += [mixed_images, mixed_masks]
     assert len({t.data_ptr() for t in returned}) == len(returned), "each batch in memory of its own"
 
