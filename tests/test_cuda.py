@@ -127,6 +127,21 @@ def test_per_sample_cutmix_boxes_on_the_device(mode: str) -> None:
     torch.testing.assert_close(weights.cpu(), taken)
 
 
+@pytest.mark.parametrize("mode", ["elem", "pair"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_per_sample_resizemix_patches_on_the_device_match_the_cpu(mode: str, dtype: torch.dtype) -> None:
+    """One patch per sample: on the GPU by one masked copy, on the CPU (samples this large) one by
+    one; the same seed gives the same pixels."""
+    x = (torch.rand(8, 3, 160, 160, generator=torch.Generator().manual_seed(0)) * 255).to(dtype)
+    labels = torch.arange(8) % 5
+    outs = []
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(1)
+        out, weights = Z.ResizeMix(num_classes=5, mode=mode, p=0.8)(x.to(device), labels.to(device))
+        outs.append((out.cpu(), weights.cpu()))
+    assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])
+
+
 def test_eight_bit_mixes_in_steps_match_the_cpu() -> None:
     """uint8 with λ in steps of 1/256: int16 on the GPU (one λ) or float32 (per-sample λ), as the CPU."""
     g = torch.Generator().manual_seed(4)
