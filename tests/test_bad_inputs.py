@@ -127,6 +127,20 @@ def test_int64_at_both_ends_of_its_range_saturates_instead_of_wrapping() -> None
         assert low == -(2**63) and high == 2**63 - 1 and abs(middle - 5) <= 2**11
 
 
+def test_int64_sums_saturate_from_one_step_past_either_end() -> None:
+    """The int64 results are the reference plus float64 offsets, added in two halves: one step past
+    either end stops there, as does a sum 2^64 away; one step short of an end is kept."""
+    from zmix_transforms.functional._kernels import _saturating_add
+
+    top, bottom = 2**63 - 1, -(2**63)
+    reference = torch.tensor([top, bottom, top - 1, bottom + 1, top, bottom, 0, 0])
+    offsets = torch.tensor(
+        [1.0, -1.0, 1.0, -1.0, 2.0**64, -(2.0**64), 2.0**63, -(2.0**63)], dtype=torch.float64
+    )
+    expected = [top, bottom, top, bottom, top, bottom, top, bottom]
+    assert _saturating_add(reference, offsets).tolist() == expected
+
+
 @pytest.mark.parametrize("dtype", [torch.int32, torch.uint32, torch.int16, torch.uint8, torch.int8])
 @pytest.mark.parametrize("inplace", [False, True])
 def test_a_weighted_sum_beyond_the_dtype_saturates_at_its_ends(dtype: torch.dtype, inplace: bool) -> None:

@@ -443,6 +443,25 @@ def test_one_spare_takes_one_mix_a_call_of_images_and_soft_masks_alike(method: s
     assert len({t.data_ptr() for t in returned}) == len(returned), "each batch in memory of its own"
 
 
+@pytest.mark.parametrize("make", [Z.MixUp, Z.ZetaMixup], ids=["MixUp", "ZetaMixup"])
+def test_float_masks_are_mixed_in_place_with_the_images(make: type) -> None:
+    """With ``inplace=True`` a blending method writes float (soft) masks over themselves, as the
+    images; class-index masks become one-hot soft masks first, a new batch either way."""
+    images = make_images((6, 3, 5, 5), torch.float32, seed=3)
+    soft = tv_tensors.Mask(torch.softmax(make_images((6, 4, 5, 5), torch.float32, seed=4), dim=1))
+    indices = tv_tensors.Mask(torch.randint(0, 4, (6, 5, 5), generator=torch.Generator().manual_seed(5)))
+    transform = make(num_classes=4)
+    torch.manual_seed(0)
+    expected = transform(images, soft, indices, torch.arange(6) % 4)
+    torch.manual_seed(0)
+    batch = (images.clone(), soft.clone(), indices.clone(), torch.arange(6) % 4)
+    mixed = transform.mix(*batch, inplace=True)
+    assert mixed[0].data_ptr() == batch[0].data_ptr() and mixed[1].data_ptr() == batch[1].data_ptr()
+    assert mixed[2].dtype == torch.float32 and mixed[2].shape == (6, 4, 5, 5)
+    for got, want in zip(mixed, expected, strict=True):
+        assert_same_mix(got, want, 6 if make is Z.ZetaMixup else None)
+
+
 def test_dict_batches_mix_in_place_and_keep_no_spare() -> None:
     samples = [{"image": torch.rand(3, 4, 4), "label": i % 3} for i in range(6)]
     collate = Z.MixUpCollate(num_classes=3)
