@@ -118,6 +118,16 @@ def test_table_rankings_are_uniform_and_words_past_the_limit_drawn_again(limit: 
         assert all(0 <= word < limit_used for word in words)
 
 
+def test_a_table_word_at_the_limit_is_drawn_again_and_the_others_kept() -> None:
+    """Words at or above the limit are drawn again, one exactly at it too; the rest are kept."""
+    words = _draws._table_words(5, torch.Generator().manual_seed(7))
+    limit = max(words)
+    again = _draws._table_words(5, torch.Generator().manual_seed(7), limit)  # the same first words
+    top = words.index(limit)
+    assert all(0 <= word < limit for word in again)
+    assert [w for i, w in enumerate(again) if i != top] == [w for i, w in enumerate(words) if i != top]
+
+
 @pytest.mark.parametrize("numpy_argsort", [True, False])
 @pytest.mark.parametrize("n", [5, 600])  # int32 keys, int64 keys
 def test_rows_drawn_again_are_permutations_led_by_their_sample(n: int, numpy_argsort: bool) -> None:
