@@ -769,13 +769,21 @@ def _paste_regions_masked(
         inside = inside & moved[axis].reshape(n, *[1] * axis, sizes[axis], *[1] * (d - 1 - axis))
     view = inside.reshape(n, *[1] * (x.ndim - 1 - d), *sizes)
     taken = x.index_select(0, to_device(partners, x.device))  # every partner read before any write
+    return _paste_masked(view, taken, x, inplace=inplace)
+
+
+def _paste_masked(mask: torch.Tensor, taken: torch.Tensor, x: torch.Tensor, *, inplace: bool) -> torch.Tensor:
+    """``taken`` (the partners' pixels, read before any write) where ``mask`` is set, else ``x``.
+
+    Over ``x`` for ``inplace``; differentiable where ``x`` needs gradients; else into the gather's
+    buffer when it has ``x``'s layout, or a new batch in ``x``'s layout.
+    """
     if inplace:
         _inplace.check_writable(x)
-        return where_into(view, taken, x, out=x)
+        return where_into(mask, taken, x, out=x)
     if torch.is_grad_enabled() and x.requires_grad:  # features: differentiable
-        return torch.where(view, taken, x)
-    # into the gather's buffer when it has x's layout, else a new batch in x's layout
-    return where_into(view, taken, x, out=taken if taken.stride() == x.stride() else torch.empty_like(x))
+        return torch.where(mask, taken, x)
+    return where_into(mask, taken, x, out=taken if taken.stride() == x.stride() else torch.empty_like(x))
 
 
 def paste_resampled(
@@ -803,13 +811,7 @@ def paste_resampled(
             taken = taken.gather(axis, index.reshape(shape).expand(every))
         along = (source >= 0).reshape(shape)
         inside = along if inside is None else inside & along
-    inside = cast(torch.Tensor, inside)  # len(sources) >= 1
-    if inplace:
-        _inplace.check_writable(x)
-        return where_into(inside, taken, x, out=x)
-    if torch.is_grad_enabled() and x.requires_grad:  # features: differentiable
-        return torch.where(inside, taken, x)
-    return where_into(inside, taken, x, out=taken if taken.stride() == x.stride() else torch.empty_like(x))
+    return _paste_masked(cast(torch.Tensor, inside), taken, x, inplace=inplace)  # len(sources) >= 1
 
 
 def resized_sources(starts: torch.Tensor, sides: torch.Tensor, spatial: Sequence[int]) -> list[torch.Tensor]:
