@@ -638,6 +638,42 @@ def test_products_fall_back_to_torch_mm_where_onednn_is_missing_or_not_faster() 
         assert len(_backend.ONEDNN_FASTER) == 1
 
 
+@pytest.mark.usefixtures("routes_on")
+@pytest.mark.parametrize("n", [1, 8])
+def test_large_eight_bit_samples_are_lerped_through_small_buffers_with_autograd_on(n: int) -> None:
+    """``per_sample_lerp`` with autograd on (the default) and a float λ: a uint8 batch of large
+    samples gets no float32 or int16 copy (a batch of one too: it is mixed with itself, exactly)."""
+    x = make_images((n, 3, 128, 128), torch.uint8, seed=6)
+    partners = F.cycle_partners(n, generator=torch.Generator().manual_seed(6))
+    assert torch.is_grad_enabled()
+    for lam in (0.5, 0.3):  # int16 steps in blocks; float32 buffers a sample
+        peak, out = peak_bytes(F.mix_pairs, x, lam, partners)
+        assert peak <= 1.6 * x.numel() + (1 << 21), f"peak {peak / x.numel():.2f}× the batch"
+        with _backend.routes(per_sample_lerp=False):
+            assert torch.equal(out, F.mix_pairs(x, lam, partners))
+        if n == 1:
+            assert torch.equal(out, x)
+
+
+def test_resampled_sources_of_one_row_apply_to_every_sample_and_of_n_rows_each_to_its_own() -> None:
+    """``paste_resampled`` against the formula written out: one row of sources for the whole batch
+    (a traced patch), or a row a sample (per-sample patches), two samples with other patches."""
+    x = torch.arange(2 * 2 * 4 * 5, dtype=torch.float32).reshape(2, 2, 4, 5)
+    partners = torch.tensor([1, 0])
+    rows = torch.tensor([[-1, 0, 0, 1], [2, 3, -1, -1]])  # sample 0: rows 1-3, sample 1: rows 0-1
+    columns = torch.tensor([[0, 2, 4, -1, -1], [-1, -1, 1, 1, 3]])
+    for sources in ([rows, columns], [rows[:1], columns[:1]]):
+        expected = x.clone()
+        for p, q in enumerate(partners.tolist()):
+            r, c = sources[0][p % len(sources[0])], sources[1][p % len(sources[1])]
+            for i, j in ((i, j) for i in range(4) for j in range(5) if r[i] >= 0 and c[j] >= 0):
+                expected[p, :, i, j] = x[q, :, r[i], c[j]]
+        assert torch.equal(_kernels.paste_resampled(x, partners, sources), expected)
+        again = x.clone()
+        assert _kernels.paste_resampled(again, partners, sources, inplace=True) is again
+        assert torch.equal(again, expected)
+
+
 def test_products_time_torch_mm_into_the_lent_batch() -> None:
     """Where a lent batch is given, the product ``torch.mm`` is timed with is written into it."""
     if not torch.backends.mkldnn.is_available():

@@ -333,7 +333,9 @@ def test_random_mix_of_blending_and_copying_methods_gives_soft_masks_whichever_i
     copies = 0
     for seed in range(12):
         torch.manual_seed(seed)
-        out = mix({"image": images, "mask": tv_tensors.Mask(masks), "known": tv_tensors.Mask(labeled)})
+        batch = images if seed % 2 else (images * 255).round().to(torch.uint8)  # images stay images
+        out = mix({"image": batch, "mask": tv_tensors.Mask(masks), "known": tv_tensors.Mask(labeled)})
+        assert out["image"].dtype == batch.dtype and out["image"].shape == batch.shape
         soft = out["mask"]
         assert type(soft) is tv_tensors.Mask and soft.shape == (n, classes, 6, 6) and soft.is_floating_point()
         torch.testing.assert_close(soft.sum(1).double(), out["known"][:, 0], rtol=0, atol=1e-6)
