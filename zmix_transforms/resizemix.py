@@ -156,16 +156,15 @@ class ResizeMix(_PairMix):
     ) -> torch.Tensor:
         """Paste each sample's shrunk partner into its region (masks alike)."""
         partners, regions = params["partners"], params.get("region", ())  # per sample: read on the host
+        sources = params.get("sources")  # traced: each pixel's source along each axis, as tensors
         if isinstance(regions, list) and takes_masked_paste(inpt, inplace=inplace, batches=2):
             # a patch a sample, where one masked copy pays: made on the host, moved in one copy
             bounds = torch.tensor([(r.starts, r.sides) for r in regions], device="cpu")
             spatial = inpt.shape[inpt.ndim - bounds.shape[2] :]
-            sources = to_device(
-                torch.cat(resized_sources(bounds[:, 0], bounds[:, 1], spatial), 1), inpt.device
-            )
-            params = {"sources": sources.split(list(spatial), dim=1)}
-        if "sources" in params:  # traced, or the patches above: a constant number of ops
-            return paste_resampled(inpt, to_device(partners, inpt.device), params["sources"], inplace=inplace)
+            moved = to_device(torch.cat(resized_sources(bounds[:, 0], bounds[:, 1], spatial), 1), inpt.device)
+            sources = moved.split(list(spatial), dim=1)
+        if sources is not None:  # a constant number of ops
+            return paste_resampled(inpt, to_device(partners, inpt.device), sources, inplace=inplace)
         out = inpt if inplace else inpt.clone()
         if isinstance(regions, Region):  # one region for the batch: the batch shrunk, its partners gathered
             whole: tuple[Any, ...] = (..., *regions.slices())

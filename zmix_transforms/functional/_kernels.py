@@ -756,7 +756,7 @@ def _paste_regions_masked(
     tensor, moved in one non-blocking copy; on the device their product is the (N, *spatial) mask.
     The same values as pasting region by region (pixels are copied, never computed).
     """
-    d, n = len(regions[0].starts), x.shape[0]
+    d = len(regions[0].starts)
     sizes = x.shape[x.ndim - d :]
     bounds = torch.tensor([(*r.starts, *r.stops) for r in regions], dtype=torch.int64, device="cpu")
     extents = [
@@ -764,12 +764,28 @@ def _paste_regions_masked(
         for axis, positions in enumerate(torch.arange(size, device="cpu") for size in sizes)
     ]
     moved = to_device(torch.cat(extents, dim=1), x.device).split(list(sizes), dim=1)
-    inside = moved[0].reshape(n, sizes[0], *[1] * (d - 1))
-    for axis in range(1, d):
-        inside = inside & moved[axis].reshape(n, *[1] * axis, sizes[axis], *[1] * (d - 1 - axis))
-    view = inside.reshape(n, *[1] * (x.ndim - 1 - d), *sizes)
     taken = x.index_select(0, to_device(partners, x.device))  # every partner read before any write
-    return _paste_masked(view, taken, x, inplace=inplace)
+    return _paste_masked(_product_mask(moved, x.ndim), taken, x, inplace=inplace)
+
+
+def _axis_shape(along: torch.Tensor, axis: int, ndim: int) -> list[int]:
+    """The shape that lays an (n, size) tensor along ``axis`` of an ``ndim``-dimensional batch."""
+    shape = [along.shape[0], *[1] * (ndim - 1)]
+    shape[axis] = along.shape[1]
+    return shape
+
+
+def _product_mask(along: Sequence[torch.Tensor], ndim: int) -> torch.Tensor:
+    """The (n, 1, ..., 1, *spatial) mask set where every axis's (n, size) bools of ``along`` are.
+
+    ``along`` holds one tensor for each of the last ``len(along)`` axes of an ``ndim``-dimensional
+    batch; ``n`` is 1 (every sample alike) or N.
+    """
+    start = ndim - len(along)
+    mask = along[0].reshape(_axis_shape(along[0], start, ndim))
+    for axis, bools in enumerate(along[1:], start=start + 1):
+        mask = mask & bools.reshape(_axis_shape(bools, axis, ndim))
+    return mask
 
 
 def _paste_masked(mask: torch.Tensor, taken: torch.Tensor, x: torch.Tensor, *, inplace: bool) -> torch.Tensor:
@@ -797,21 +813,16 @@ def paste_resampled(
     that axis that each position takes, −1 where the patch does not reach. Pixels are copied, never
     computed: any dtype is exact.
     """
-    d = len(sources)
     taken = x.index_select(0, partners)  # every partner read before any write
-    inside: torch.Tensor | None = None
-    for axis, source in enumerate(sources, start=x.ndim - d):
-        shape = [source.shape[0], *[1] * (x.ndim - 1)]
-        shape[axis] = source.shape[1]
+    for axis, source in enumerate(sources, start=x.ndim - len(sources)):
         index = source.clamp_min(0)
         if source.shape[0] == 1:  # every sample alike: one index along the axis
             taken = taken.index_select(axis, index[0])
         else:
-            every = (*taken.shape[:axis], shape[axis], *taken.shape[axis + 1 :])
-            taken = taken.gather(axis, index.reshape(shape).expand(every))
-        along = (source >= 0).reshape(shape)
-        inside = along if inside is None else inside & along
-    return _paste_masked(cast(torch.Tensor, inside), taken, x, inplace=inplace)  # len(sources) >= 1
+            every = (*taken.shape[:axis], source.shape[1], *taken.shape[axis + 1 :])
+            taken = taken.gather(axis, index.reshape(_axis_shape(source, axis, x.ndim)).expand(every))
+    inside = _product_mask([source >= 0 for source in sources], x.ndim)
+    return _paste_masked(inside, taken, x, inplace=inplace)
 
 
 def resized_sources(starts: torch.Tensor, sides: torch.Tensor, spatial: Sequence[int]) -> list[torch.Tensor]:
