@@ -253,6 +253,7 @@ FAST_PATH_CASES = [
     ("onednn_products", "ZetaMixupCollate", (64, 3, 224, 224), torch.float32),
     ("onednn_products", "ZetaMixupCollate", (64, 3, 224, 224), torch.uint8),
     ("selection_masks", "FMix", (64, 3, 224, 224), torch.float32),
+    ("selection_masks", "FMix mode=elem", (128, 3, 32, 32), torch.float32),
     ("selection_masks", "FMix mode=elem", (128, 3, 64, 64), torch.float32),
     ("selection_masks", "FMix mode=elem", (64, 3, 224, 224), torch.float32),
     ("bitwise_where", "FMix", (128, 3, 32, 32), torch.float32),

@@ -407,6 +407,33 @@ def test_a_call_on_another_device_launches_as_many_kernels_for_any_batch(make: t
     assert launches[1] <= 30, launches
 
 
+@pytest.mark.parametrize(
+    ("mode", "n", "side", "on_host"),
+    [
+        ("batch", 16, 32, True),
+        ("batch", 16, 64, True),
+        ("batch", 16, 72, False),
+        ("elem", 4, 32, True),
+        ("pair", 16, 32, False),
+    ],
+)
+def test_fmix_draws_small_masks_on_the_host_and_moves_them_in_one_copy(
+    mode: str, n: int, side: int, on_host: bool
+) -> None:
+    """On another device (meta stands in) masks of at most 4096 pixels in all are drawn on the host
+    and copied over (no FFT, sort or draw launched there); larger ones are drawn on the device."""
+    transform = Z.FMix(num_classes=10, mode=mode)
+    images = torch.empty(n, 3, side, side, device="meta")
+    transform.draw_params([images], None)  # the first call makes what is cached
+    with Ops() as ops:
+        params = transform.draw_params([images], None)
+    assert params["mask"].device == images.device and params["mask"].shape[-2:] == (side, side)
+    drawn_there = {"randn", "_fft_c2r", "sort"} & set(ops.launches)
+    assert drawn_there == (set() if on_host else {"randn", "_fft_c2r", "sort"}), ops.launches
+    if on_host:  # the masks, the partners and (one a sample) the shares: a copy each
+        assert set(ops.launches) == {"_to_copy"} and len(ops.launches) <= 3, ops.launches
+
+
 def test_paste_box_takes_an_empty_box_and_the_whole_image() -> None:
     """A box may be empty (``x1 == x2`` or ``y1 == y2``: λ = 1 draws one) or cover the whole image."""
     x = torch.arange(4.0).reshape(4, 1, 1, 1).expand(4, 2, 5, 6).contiguous()

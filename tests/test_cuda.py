@@ -77,11 +77,14 @@ def test_a_call_returns_while_the_gpu_is_busy(cls: type, n: int) -> None:
         Z.ZetaMixup,
         functools.partial(Z.MixUp, mode="elem"),
         functools.partial(Z.MixUp, mode="pair"),
+        Z.FMix,
+        functools.partial(Z.FMix, mode="elem"),
     ],
 )
 def test_a_seed_gives_the_same_mix_on_the_cpu_and_the_gpu(cls: type) -> None:
-    """The pairing, λ and (N ≤ 64) ζ-mixup's weights are drawn on the host for either batch: one seed, one mix
-    (the arithmetic's rounding aside: a fused multiply-add or a product may round apart)."""
+    """The pairing, λ, (N ≤ 64) ζ-mixup's weights and (up to 4096 pixels in all) FMix's masks are
+    drawn on the host for either batch: one seed, one mix (the arithmetic's rounding aside: a fused
+    multiply-add or a product may round apart)."""
     images, labels = torch.rand(16, 3, 8, 8), torch.arange(16) % 10
     torch.manual_seed(3)
     on_cpu = cls(num_classes=10)(images, labels)

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -110,11 +110,16 @@ def test_out_of_place_products_of_narrow_types_make_no_float32_batch(dtype: torc
     assert out.is_contiguous()
 
 
+@pytest.mark.parametrize("numpy_sorts", [True, False], ids=["numpy's sort", "kthvalue"])
 @pytest.mark.parametrize(
-    ("count", "spatial"), [(1, (64, 64)), (5, (70, 90)), (2, (16, 16, 20)), (3, (32, 32))]
+    ("count", "spatial"), [(1, (64, 64)), (5, (70, 90)), (2, (16, 16, 20)), (3, (32, 32)), (40, (8, 12))]
 )
-def test_fmix_masks_by_selection_equal_those_by_sort(count: int, spatial: tuple[int, ...]) -> None:
-    """The ``selection_masks`` route sets the same pixels as the sort, kept shares 0 and 1 included."""
+def test_fmix_masks_by_selection_equal_those_by_sort(
+    count: int, spatial: tuple[int, ...], numpy_sorts: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``selection_masks`` route sets the same pixels as the sort, kept shares 0 and 1 included,
+    with thresholds from NumPy's sort or from ``kthvalue`` (small rows without NumPy's: the sort)."""
+    monkeypatch.setattr(_backend, "NUMPY_SORTS_FASTER", numpy_sorts)
     lams = torch.rand(count, dtype=torch.float64, generator=torch.Generator().manual_seed(count))
     lams[0] = 0.0 if count > 1 else lams[0]
     lams[-1] = 1.0 if count > 2 else lams[-1]
@@ -124,6 +129,57 @@ def test_fmix_masks_by_selection_equal_those_by_sort(count: int, spatial: tuple[
     assert torch.equal(masks, expected)
     pixels = math.prod(spatial)
     assert masks.flatten(1).sum(1).tolist() == (lams * pixels).round().long().tolist()
+    noise = torch.randn(count, pixels, generator=torch.Generator().manual_seed(8))
+    kept = (lams * pixels).round().long()
+    by_threshold = _backend.top_shares(noise, kept)
+    assert (by_threshold is None) == (not numpy_sorts and pixels < 4096)
+    assert by_threshold is None or torch.equal(by_threshold, _top_shares_by_sort(noise, kept))
+
+
+def _top_shares_by_sort(noise: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    with _backend.routes(selection_masks=False):
+        return _top_shares(noise, kept)
+
+
+@pytest.mark.parametrize("numpy_faster", [True, False])
+def test_numpy_sorts_are_timed_once_against_torch_sort_and_the_choice_kept(
+    numpy_faster: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``selection_masks`` reads thresholds from NumPy's sort only where it was timed at least twice
+    as fast as ``torch.sort``, once a process; ``kthvalue`` otherwise."""
+    monkeypatch.setattr(_backend, "NUMPY_SORTS_FASTER", None)
+    timed: list[bool] = []
+    monkeypatch.setattr(_backend, "_numpy_sorts_faster", lambda: timed.append(numpy_faster) or numpy_faster)
+    sorted_by_numpy: list[int] = []
+    numpy_sort = np.sort
+    monkeypatch.setattr(np, "sort", lambda a, axis: sorted_by_numpy.append(a.shape[0]) or numpy_sort(a, axis))
+    noise = torch.randn(3, 4096, generator=torch.Generator().manual_seed(9))
+    kept = torch.tensor([0, 100, 4096])
+    for _ in range(2):
+        assert torch.equal(_backend.top_shares(noise, kept), _top_shares_by_sort(noise, kept))
+    assert timed == [numpy_faster] and _backend.NUMPY_SORTS_FASTER is numpy_faster
+    assert sorted_by_numpy == ([3, 3] if numpy_faster else [])
+
+
+@pytest.mark.parametrize(("share", "faster"), [(0.5, True), (0.6, False)])
+def test_numpy_sorts_pass_the_timing_at_twice_torch_sorts_speed(
+    share: float, faster: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timing itself, on a clock the sorts advance: NumPy's sort taking half ``torch.sort``'s
+    time passes, taking 0.6 of it fails."""
+    now = [0.0]
+
+    def ticking(sort: Callable[..., object], seconds: float) -> Callable[..., object]:
+        def timed(*args: object, **kwargs: object) -> object:
+            now[0] += seconds
+            return sort(*args, **kwargs)
+
+        return timed
+
+    monkeypatch.setattr(_backend.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(_backend.np, "sort", ticking(np.sort, share))
+    monkeypatch.setattr(_backend.torch, "sort", ticking(torch.sort, 1.0))
+    assert _backend._numpy_sorts_faster() is faster
 
 
 @pytest.mark.parametrize(
@@ -157,8 +213,12 @@ def test_per_sample_regions_are_pasted_by_one_masked_copy_where_samples_are_smal
     assert torch.equal(outs[True], outs[False])
 
 
-def test_fmix_masks_with_values_tied_at_the_threshold_keep_their_exact_share() -> None:
+@pytest.mark.parametrize("numpy_sorts", [True, False], ids=["numpy's sort", "kthvalue"])
+def test_fmix_masks_with_values_tied_at_the_threshold_keep_their_exact_share(
+    numpy_sorts: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Where values tie at a row's threshold, ``>=`` would set too many: the sort decides instead."""
+    monkeypatch.setattr(_backend, "NUMPY_SORTS_FASTER", numpy_sorts)
     noise = torch.arange(5000, dtype=torch.float64).floor_divide(10).reshape(1, -1)  # ten of each value
     for kept in (1, 15, 4995):
         masks = _top_shares(noise, torch.tensor([kept]))
@@ -209,6 +269,7 @@ def test_fmix_makes_one_new_batch_and_resizemix_gathers_only_the_patches() -> No
     x, labels = make_images((16, 3, 40, 40), torch.float32, seed=5), torch.arange(16) % 10
     batch_bytes = x.numel() * x.element_size()
     for transform, limit in ((Z.FMix(num_classes=10), 1.2), (Z.ResizeMix((0.79, 0.8), num_classes=10), 2.5)):
+        transform(x, labels)  # what a first call measures once a process (NumPy's sort against torch's)
         peak, (out, _) = peak_bytes(transform, x, labels)
         assert peak <= limit * batch_bytes, f"{transform}: peak {peak / batch_bytes:.2f}× the batch"
         assert out.data_ptr() != x.data_ptr() and out.stride() == x.stride()

@@ -21,6 +21,7 @@ from .collate import MethodCollate
 from .functional._draws import (
     cycle_partners_unchecked,
     draw_device,
+    host_draw_device,
     sample_lambda_unchecked,
     to_device,
     traceable_lambda,
@@ -77,28 +78,23 @@ def _scale(spatial: tuple[int, ...], decay: float, device: torch.device) -> torc
 _cached_scale = functools.lru_cache(maxsize=16)(_scale)  # only read
 
 
-#: From this many pixels a mask's threshold is selected, not sorted for: one 64² mask 1.26×, 128²
-#: 1.90×, 224² 1.95× faster, 32 of them 1.30×, 1.60× and 1.54× (32²: 1.09×, 1.24×; AMD EPYC, AVX-512).
-_SELECTION_MIN_PIXELS = 4096
-_backend.declare_route("selection_masks")  # _top_shares' fast path on the CPU (off: the sort)
-
-
 def _top_shares(noise: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
     """(L, P) bool masks, row ``l`` set at its ``kept[l]`` largest values: the order of a sort."""
     rows, pixels = noise.shape
     selection = _backend.ROUTES["selection_masks"] and not torch.compiler.is_compiling()
-    if noise.device.type == "cpu" and pixels >= _SELECTION_MIN_PIXELS and selection:
-        # fast path: each row's threshold by selection (kthvalue), not a sort and a scatter of the row
-        masks = torch.zeros(noise.shape, dtype=torch.bool, device=noise.device)
-        for row, count in enumerate(kept.tolist()):
-            if count:
-                torch.ge(noise[row], noise[row].kthvalue(pixels - count + 1).values, out=masks[row])
-        if torch.equal(masks.sum(1), kept):  # else values tie at a threshold: the sort picks
+    if noise.device.type == "cpu" and selection:
+        masks = _backend.top_shares(noise, kept)  # fast path: by thresholds, not a sort and a scatter
+        if masks is not None:
             return masks
     order = noise.argsort(dim=1, descending=True)
     ranks = torch.arange(pixels, device=noise.device).expand(rows, pixels)
     masks = torch.empty((rows, pixels), dtype=torch.bool, device=noise.device)
     return masks.scatter_(1, order, ranks < kept.unsqueeze(1))
+
+
+#: Masks of at most this many pixels in all (one 64² mask, four 32² ones) are drawn on the host for
+#: a batch on another device: 50–70 µs on an AMD EPYC's CPU, where a GPU's draw launches 13 kernels.
+_HOST_MASK_PIXELS = 4096
 
 
 class FMix(_PairMix):
@@ -143,8 +139,10 @@ class FMix(_PairMix):
         """Draw the mask(s) (bool, (1 or N, *spatial)), the exact kept share ``lam`` and the partners."""
         device, batch_size = _batch_device_and_size(flat_inputs)
         spatial = check_spatial_sizes("images", flat_inputs[0], self.spatial_dims)
-        on = draw_device(generator, device)
         pixels, drawn = math.prod(spatial), None
+        # small masks on the host, moved in one copy: on a GPU their draw is a dozen kernel launches
+        small = pixels * (1 if self.mode == "batch" else batch_size) <= _HOST_MASK_PIXELS
+        on = (host_draw_device if small else draw_device)(generator, device)
         if self.mode == "batch":
             if torch.compiler.is_compiling():  # λ then stays a tensor: traced, never read
                 lam = traceable_lambda(self.alpha, generator, on).reshape(1)
