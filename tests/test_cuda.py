@@ -130,11 +130,12 @@ def test_per_sample_cutmix_boxes_on_the_device(mode: str) -> None:
     torch.testing.assert_close(weights.cpu(), taken)
 
 
-@pytest.mark.parametrize("mode", ["elem", "pair"])
+@pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
-def test_per_sample_resizemix_patches_on_the_device_match_the_cpu(mode: str, dtype: torch.dtype) -> None:
+def test_resizemix_patches_on_the_device_match_the_cpu(mode: str, dtype: torch.dtype) -> None:
     """One patch per sample: on the GPU by one masked copy, on the CPU (samples this large) one by
-    one; the same seed gives the same pixels."""
+    one; one for the batch: on the GPU by one index, on the CPU an axis at a time. The same seed
+    gives the same pixels."""
     x = (torch.rand(8, 3, 160, 160, generator=torch.Generator().manual_seed(0)) * 255).to(dtype)
     labels = torch.arange(8) % 5
     outs = []

@@ -735,6 +735,38 @@ def test_resampled_sources_of_one_row_apply_to_every_sample_and_of_n_rows_each_t
         assert torch.equal(again, expected)
 
 
+@pytest.mark.parametrize(
+    ("shape", "sides"),
+    [
+        ((5, 3, 13, 17), (4, 9)),
+        ((4, 13, 17), (13, 1)),
+        ((3, 2, 5, 9, 11), (2, 9, 3)),
+        ((2, 3, 4, 9, 8), (5, 2)),
+    ],
+    ids=["images", "no channel axis", "volumes", "videos"],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_partners_resized_by_one_index_equal_those_resized_axis_by_axis(
+    shape: tuple[int, ...], sides: tuple[int, ...], dtype: torch.dtype
+) -> None:
+    """``resized_partners`` off the CPU (one advanced index, every axis's index moved in one copy)
+    takes each value from where the CPU's ``index_select``/``gather`` per axis takes it, with the
+    partners gathered or without."""
+    x = make_images(shape, dtype, seed=len(shape))
+    partners = F.cycle_partners(shape[0], generator=torch.Generator().manual_seed(1))
+    for rows in (partners, None):
+        on_cpu = _kernels.resized_partners(x, sides, rows)
+        by_index = _kernels._resized_by_one_index(x, sides, rows)
+        expected = x if rows is None else x[rows]
+        for axis, side in enumerate(sides, start=x.ndim - len(sides)):
+            expected = expected.index_select(axis, torch.arange(side) * x.shape[axis] // side)
+        assert torch.equal(on_cpu, expected) and torch.equal(by_index, expected)
+    elsewhere, rows = x.to("meta"), partners.to("meta")
+    with Ops() as ops:  # on another device (meta stands in): one copy and one index
+        _kernels.resized_partners(elsewhere, sides, rows)
+    assert ops.launches == ["_to_copy", "index"], ops.launches
+
+
 def test_products_time_torch_mm_into_the_lent_batch() -> None:
     """Where a lent batch is given, the product ``torch.mm`` is timed with is written into it."""
     if not torch.backends.mkldnn.is_available():

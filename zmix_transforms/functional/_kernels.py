@@ -825,6 +825,41 @@ def paste_resampled(
     return _paste_masked(inside, taken, x, inplace=inplace)
 
 
+def resized_partners(
+    x: torch.Tensor, sides: Sequence[int], partners: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``x[partners]`` (all of ``x`` when None) resized to ``sides`` over its last axes, nearest.
+
+    Position ``k`` along an axis of size ``S`` takes ``k·S // side``: pixels are copied, never
+    computed, so any dtype is exact. On the CPU one ``index_select`` an axis (``gather`` along the
+    last, where ``index_select`` took 1.3–4× as long), the partners gathered from the shrunk batch;
+    on another device one indexing op, its indices made on the host and moved in one copy (two
+    launches where an axis took two and the partners one more).
+    """
+    if x.device.type != "cpu":
+        return _resized_by_one_index(x, sides, partners)
+    for axis, side in enumerate(sides, start=x.ndim - len(sides)):
+        index = torch.arange(side, device=x.device) * x.shape[axis] // side
+        last = axis == x.ndim - 1
+        x = x.gather(axis, index.expand(*x.shape[:-1], side)) if last else x.index_select(axis, index)
+    return x if partners is None else x.index_select(0, partners)
+
+
+def _resized_by_one_index(
+    x: torch.Tensor, sides: Sequence[int], partners: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``resized_partners`` as one advanced index of every axis (the other axes by ``arange``)."""
+    lead = x.ndim - len(sides)
+    pieces = [torch.arange(size, device="cpu") for size in x.shape[int(partners is not None) : lead]]
+    pieces += [
+        torch.arange(side, device="cpu") * size // side
+        for side, size in zip(sides, x.shape[lead:], strict=True)
+    ]
+    moved = list(to_device(torch.cat(pieces), x.device).split([len(piece) for piece in pieces]))
+    axes = ([] if partners is None else [partners]) + moved
+    return x[tuple(index.reshape(_axis_shape(index[None], axis, x.ndim)) for axis, index in enumerate(axes))]
+
+
 def resized_sources(starts: torch.Tensor, sides: torch.Tensor, spatial: Sequence[int]) -> list[torch.Tensor]:
     """``paste_resampled``'s sources for the whole image resized (nearest) into each of n boxes.
 
