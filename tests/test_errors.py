@@ -324,6 +324,54 @@ def test_kernel_argument_errors() -> None:
         F.cutmix_box(0, 4, 0.5)
 
 
+def test_the_methods_draw_functions_check_their_arguments() -> None:
+    """FMix's and ResizeMix's public draws refuse what would give wrong masks or regions silently
+    (a share above 1, a negative decay, a scale above 1) or fail deep inside torch."""
+    from zmix_transforms.fmix import fmix_masks
+    from zmix_transforms.resizemix import resizemix_regions
+
+    half = torch.tensor([0.5], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"^lams must hold shares in \[0, 1\], got values from 0.5 to 1.5$"):
+        fmix_masks(torch.tensor([0.5, 1.5]), (8, 8), 3.0)
+    with pytest.raises(ValueError, match=r"^lams must hold shares in \[0, 1\], got values from nan to nan$"):
+        fmix_masks(torch.tensor([math.nan]), (8, 8), 3.0)
+    with pytest.raises(
+        ValueError, match=r"^lams must be a float tensor of shape \(L,\) with L >= 1, got shape \(1, 1\)$"
+    ):
+        fmix_masks(half.reshape(1, 1), (8, 8), 3.0)
+    with pytest.raises(
+        ValueError, match=r"^lams must be a float tensor of shape \(L,\) with L >= 1, got shape \(0,\)$"
+    ):
+        fmix_masks(half[:0], (8, 8), 3.0)
+    with pytest.raises(TypeError, match=r"^lams must be a float tensor of shape \(L,\), got list$"):
+        fmix_masks([0.5], (8, 8), 3.0)
+    with pytest.raises(ValueError, match=r"^decay must be a finite number > 0, got -1.0$"):
+        fmix_masks(half, (8, 8), -1.0)
+    with pytest.raises(ValueError, match=r"^spatial must be an int >= 1, got 0$"):
+        fmix_masks(half, (8, 0), 3.0)
+    with pytest.raises(
+        TypeError, match=r"^spatial must be a tuple of spatial sizes such as \(H, W\) .* got 8$"
+    ):
+        fmix_masks(half, 8, 3.0)
+    with pytest.raises(TypeError, match=r"^generator must be a torch.Generator or None, got int$"):
+        fmix_masks(half, (8, 8), 3.0, 0)
+    with pytest.raises(ValueError, match=r"^count must be an int >= 1, got 0$"):
+        resizemix_regions(0, (8, 8))
+    with pytest.raises(TypeError, match=r"^count must be an int >= 1, got 2.5 of type float$"):
+        resizemix_regions(2.5, (8, 8))
+    with pytest.raises(ValueError, match=r"^spatial must be an int >= 1, got 0$"):
+        resizemix_regions(2, (8, 0))
+    with pytest.raises(
+        ValueError,
+        match=r"^scale must be a pair \(lo, hi\) of fractions with 0 <= lo <= hi <= 1, got \(0.5, 1.5\)$",
+    ):
+        resizemix_regions(2, (8, 8), (0.5, 1.5))
+    with pytest.raises(TypeError, match=r"^scale must be a pair \(lo, hi\) .* got 0.5$"):
+        resizemix_regions(2, (8, 8), 0.5)
+    with pytest.raises(TypeError, match=r"^generator must be a torch.Generator or None, got int$"):
+        resizemix_regions(2, (8, 8), generator=1)
+
+
 def test_one_hot_errors() -> None:
     with pytest.raises(
         TypeError, match=r"^labels must be integer class indices \(any int dtype\), got dtype torch.float32"

@@ -27,7 +27,7 @@ from tests.numerics import assert_products_agree, assert_same_mix
 from tests.strategies import make_images
 from zmix_transforms import _backend
 from zmix_transforms import functional as F
-from zmix_transforms.fmix import _top_shares, fmix_masks
+from zmix_transforms.fmix import fmix_masks
 from zmix_transforms.functional import _draws, _inplace, _kernels
 from zmix_transforms.functional._dtypes import truncating_copy_
 
@@ -138,7 +138,7 @@ def test_fmix_masks_by_selection_equal_those_by_sort(
 
 def _top_shares_by_sort(noise: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
     with _backend.routes(selection_masks=False):
-        return _top_shares(noise, kept)
+        return _draws.top_share_masks(noise, kept)
 
 
 @pytest.mark.parametrize("numpy_faster", [True, False])
@@ -221,7 +221,7 @@ def test_fmix_masks_with_values_tied_at_the_threshold_keep_their_exact_share(
     monkeypatch.setattr(_backend, "NUMPY_SORTS_FASTER", numpy_sorts)
     noise = torch.arange(5000, dtype=torch.float64).floor_divide(10).reshape(1, -1)  # ten of each value
     for kept in (1, 15, 4995):
-        masks = _top_shares(noise, torch.tensor([kept]))
+        masks = _draws.top_share_masks(noise, torch.tensor([kept]))
         assert int(masks.sum()) == kept
         assert noise[masks].min() >= noise[~masks].max()
 

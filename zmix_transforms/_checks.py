@@ -128,15 +128,15 @@ def check_mode(mode: Any) -> str:
     return mode
 
 
-def check_minmax(minmax: Any, name: str = "minmax") -> tuple[float, float]:
-    """Return ``minmax`` as ``(lo, hi)`` with ``0 <= lo < hi <= 1``, or raise."""
-    expected = "a pair (lo, hi) of fractions with 0 <= lo < hi <= 1"
+def check_minmax(minmax: Any, name: str = "minmax", *, fixed: bool = False) -> tuple[float, float]:
+    """Return ``minmax`` as ``(lo, hi)`` with ``0 <= lo < hi <= 1`` (``lo <= hi`` if ``fixed``), or raise."""
+    expected = f"a pair (lo, hi) of fractions with 0 <= lo {'<=' if fixed else '<'} hi <= 1"
     if isinstance(minmax, (str, bytes)) or not isinstance(minmax, Sequence) or len(minmax) != 2:
         raise TypeError(f"{name} must be {expected}, got {minmax!r}")
     if not all(_is_real_number(v) for v in minmax):
         raise TypeError(f"{name} must be {expected}, got {minmax!r}")
     low, high = float(minmax[0]), float(minmax[1])
-    if not 0.0 <= low < high <= 1.0:
+    if not (0.0 <= low <= high <= 1.0 if fixed else 0.0 <= low < high <= 1.0):
         raise ValueError(f"{name} must be {expected}, got {minmax!r}")
     return low, high
 
@@ -271,6 +271,27 @@ def check_size(name: str, size: Any, *, limit: int | None = None) -> int:
             f"{name} must be an int in [1, {limit}] (larger tensors cannot be allocated), got {size}"
         )
     return size
+
+
+def check_sizes(name: str, shape: Any) -> tuple[int, ...]:
+    """Return spatial sizes ``(H, W)`` or ``(D, H, W)`` as a tuple of ints >= 1, or raise."""
+    if not isinstance(shape, (tuple, list, torch.Size)) or len(shape) == 0:
+        raise TypeError(f"{name} must be a tuple of spatial sizes such as (H, W) or (D, H, W), got {shape!r}")
+    return tuple(check_size(name, size) for size in shape)
+
+
+def check_shares(name: str, shares: Any) -> torch.Tensor:
+    """Check a float tensor of shape (L,), L >= 1, of shares in [0, 1] (values read on the CPU only)."""
+    if not isinstance(shares, torch.Tensor) or not shares.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor of shape (L,), got {describe(shares)}")
+    if shares.ndim != 1 or not len(shares):
+        raise ValueError(
+            f"{name} must be a float tensor of shape (L,) with L >= 1, got shape {tuple(shares.shape)}"
+        )
+    if shares.device.type == "cpu" and not bool(((shares >= 0) & (shares <= 1)).all()):
+        low, high = float(shares.min()), float(shares.max())
+        raise ValueError(f"{name} must hold shares in [0, 1], got values from {low} to {high}")
+    return shares
 
 
 def check_batch_size(batch_size: Any, *, square: bool = False) -> int:

@@ -14,9 +14,8 @@ from typing import Any
 import torch
 from typing_extensions import Unpack
 
-from . import _backend
 from . import functional as F
-from ._checks import check_finite_positive, check_spatial_sizes
+from ._checks import check_finite_positive, check_generator, check_shares, check_sizes, check_spatial_sizes
 from .collate import MethodCollate
 from .functional._draws import (
     cycle_partners_unchecked,
@@ -24,6 +23,7 @@ from .functional._draws import (
     host_draw_device,
     sample_lambda_unchecked,
     to_device,
+    top_share_masks,
     traceable_lambda,
 )
 from .functional._kernels import where_into
@@ -52,11 +52,24 @@ def fmix_masks(
     Returns:
         A bool tensor (L, *spatial).
 
+    Raises:
+        ValueError: If a share is outside [0, 1], ``lams`` is empty or not 1-D, a size is < 1 or δ ≤ 0.
+        TypeError: If an argument has the wrong type.
+
     Examples:
         >>> masks = fmix_masks(torch.tensor([0.25]), (8, 8), 3.0, torch.Generator().manual_seed(0))
         >>> masks.shape, int(masks.sum())
         (torch.Size([1, 8, 8]), 16)
     """
+    lams, spatial = check_shares("lams", lams), check_sizes("spatial", spatial)
+    check_generator(generator)
+    return _masks(lams, spatial, check_finite_positive("decay", decay), generator)
+
+
+def _masks(
+    lams: torch.Tensor, spatial: tuple[int, ...], decay: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """``fmix_masks`` on arguments valid by construction (the transform's: checked once a call)."""
     device = lams.device
     # made once per size, decay and device (nine ATen calls a draw saved), but not while traced
     scale = (_scale if torch.compiler.is_compiling() else _cached_scale)(spatial, decay, device)
@@ -64,7 +77,7 @@ def fmix_masks(
     spectrum = torch.complex(parts[0], parts[1]) * scale
     noise = torch.fft.irfftn(spectrum, s=spatial, dim=tuple(range(1, len(spatial) + 1)))
     kept = (lams.to(torch.float64) * math.prod(spatial)).round().long()
-    return _top_shares(noise.reshape(len(lams), -1), kept).reshape(len(lams), *spatial)
+    return top_share_masks(noise.reshape(len(lams), -1), kept).reshape(len(lams), *spatial)
 
 
 def _scale(spatial: tuple[int, ...], decay: float, device: torch.device) -> torch.Tensor:
@@ -76,20 +89,6 @@ def _scale(spatial: tuple[int, ...], decay: float, device: torch.device) -> torc
 
 
 _cached_scale = functools.lru_cache(maxsize=16)(_scale)  # only read
-
-
-def _top_shares(noise: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
-    """(L, P) bool masks, row ``l`` set at its ``kept[l]`` largest values: the order of a sort."""
-    rows, pixels = noise.shape
-    selection = _backend.ROUTES["selection_masks"] and not torch.compiler.is_compiling()
-    if noise.device.type == "cpu" and selection:
-        masks = _backend.top_shares(noise, kept)  # fast path: by thresholds, not a sort and a scatter
-        if masks is not None:
-            return masks
-    order = noise.argsort(dim=1, descending=True)
-    ranks = torch.arange(pixels, device=noise.device).expand(rows, pixels)
-    masks = torch.empty((rows, pixels), dtype=torch.bool, device=noise.device)
-    return masks.scatter_(1, order, ranks < kept.unsqueeze(1))
 
 
 #: Masks of at most this many pixels in all (one 64² mask, four 32² ones) are drawn on the host for
@@ -154,7 +153,7 @@ class FMix(_PairMix):
             lam = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=on)
             partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
             lam = torch.where(to_device(mixed, on), lam[pick := to_device(leaders, on)], 1.0)  # from the host
-        masks = fmix_masks(lam, spatial, self.decay, generator)
+        masks = _masks(lam, spatial, self.decay, generator)
         share: float | torch.Tensor
         if drawn is not None:  # the share fmix_masks sets, from the host's λ: nothing read back (no sync)
             share = round(drawn * pixels) / pixels

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from typing_extensions import Unpack
 
-from ._checks import check_minmax, check_spatial_sizes
+from ._checks import check_generator, check_minmax, check_size, check_sizes, check_spatial_sizes
 from ._regions import Region
 from .collate import MethodCollate
 from .functional._draws import cycle_partners_unchecked, draw_device, to_device
@@ -37,16 +37,29 @@ def resizemix_regions(
     Args:
         count: How many regions (one per batch, or per sample).
         spatial: The image's sizes, e.g. (H, W) or (D, H, W).
-        scale: τ's range ``(lo, hi)``, fractions of the sides (the paper's default (0.1, 0.8)).
+        scale: τ's range ``(lo, hi)``, fractions of the sides (``lo = hi``: one τ; the paper's (0.1, 0.8)).
         generator: The random source (default: the global RNG).
 
     Returns:
         A list of [`F.Region`][zmix_transforms.functional.Region].
 
+    Raises:
+        ValueError: If ``count`` or a size is < 1, or ``scale`` is not ``(lo, hi)``, 0 ≤ lo ≤ hi ≤ 1.
+        TypeError: If an argument has the wrong type.
+
     Examples:
         >>> resizemix_regions(1, (10, 20), generator=torch.Generator().manual_seed(0))[0].size > 0
         True
     """
+    count, spatial = check_size("count", count), check_sizes("spatial", spatial)
+    check_generator(generator)
+    return _regions(count, spatial, check_minmax(scale, "scale", fixed=True), generator)
+
+
+def _regions(
+    count: int, spatial: tuple[int, ...], scale: tuple[float, float], generator: torch.Generator | None
+) -> list[Region]:
+    """``resizemix_regions`` on arguments valid by construction (the transform's)."""
     on = draw_device(generator, torch.device("cpu"))
     taus = torch.empty(count, dtype=torch.float64, device=on).uniform_(*scale, generator=generator)
     corners = torch.rand((count, len(spatial)), dtype=torch.float64, generator=generator, device=on)
@@ -129,10 +142,10 @@ class ResizeMix(_PairMix):
                 "partners": cycle_partners_unchecked(batch_size, generator, device),
             }
         if self.mode == "batch":
-            (region,) = resizemix_regions(1, spatial, self.scale, generator)
+            (region,) = _regions(1, spatial, self.scale, generator)
             partners = cycle_partners_unchecked(batch_size, generator, device)
             return {"region": region, "lam": 1.0 - region.size / pixels, "partners": partners}
-        drawn = resizemix_regions(batch_size, spatial, self.scale, generator)
+        drawn = _regions(batch_size, spatial, self.scale, generator)
         partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
         none = Region((0,) * len(spatial), (0,) * len(spatial))  # an unmixed sample pastes nothing
         picks = zip(leaders.tolist(), mixed.tolist(), strict=True)

@@ -33,6 +33,7 @@ from .._checks import (
     check_lam,
     check_minmax,
     check_size,
+    check_sizes,
 )
 from .._regions import Region
 
@@ -962,9 +963,7 @@ def cutmix_region(
         >>> [stop - start <= side // 2 for start, stop, side in zip(*region, (16, 32, 32))]
         [True, True, True]
     """
-    if not isinstance(shape, (tuple, list, torch.Size)) or len(shape) == 0:
-        raise TypeError(f"shape must be a tuple of spatial sizes such as (H, W) or (D, H, W), got {shape!r}")
-    sizes = [check_size("shape", size) for size in shape]
+    sizes = check_sizes("shape", shape)
     lam = check_lam(lam)
     check_generator(generator)
     return cutmix_region_unchecked(sizes, lam, generator)
@@ -1107,9 +1106,7 @@ def cutmix_region_minmax(
         >>> all(8 <= stop - start < 24 for start, stop in zip(*region))
         True
     """
-    if not isinstance(shape, (tuple, list, torch.Size)) or len(shape) == 0:
-        raise TypeError(f"shape must be a tuple of spatial sizes such as (H, W) or (D, H, W), got {shape!r}")
-    sizes = [check_size("shape", size) for size in shape]
+    sizes = check_sizes("shape", shape)
     low, high = check_minmax(minmax)
     check_generator(generator)
     draw_on = draw_device(generator, None)
@@ -1127,3 +1124,21 @@ def cutmix_region_minmax(
         for size, cut in zip(sizes, cuts, strict=True)
     ]
     return Region(tuple(starts), tuple(start + cut for start, cut in zip(starts, cuts, strict=True)))
+
+
+def top_share_masks(values: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    """(L, P) bool masks, row ``l`` set at its ``kept[l]`` largest ``values``: the order of a sort.
+
+    On the CPU by each row's threshold where values do not tie at it (route ``selection_masks``,
+    ``_backend.top_shares``); else by a sort of each row and a scatter of its ranks.
+    """
+    rows, count = values.shape
+    selection = _backend.ROUTES["selection_masks"] and not torch.compiler.is_compiling()
+    if values.device.type == "cpu" and selection:
+        masks = _backend.top_shares(values, kept)  # fast path: by thresholds, not a sort and a scatter
+        if masks is not None:
+            return masks
+    order = values.argsort(dim=1, descending=True)
+    ranks = torch.arange(count, device=values.device).expand(rows, count)
+    masks = torch.empty((rows, count), dtype=torch.bool, device=values.device)
+    return masks.scatter_(1, order, ranks < kept.unsqueeze(1))
