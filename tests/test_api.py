@@ -434,6 +434,23 @@ def test_fmix_draws_small_masks_on_the_host_and_moves_them_in_one_copy(
         assert set(ops.launches) == {"_to_copy"} and len(ops.launches) <= 3, ops.launches
 
 
+@pytest.mark.parametrize("make", [Z.ZetaMixup, Z.ZetaCutMix], ids=["ZetaMixup", "ZetaCutMix"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_zeta_weights_reach_another_device_in_the_dtypes_they_are_used_in(
+    make: type, dtype: torch.dtype
+) -> None:
+    """ζ-mixup's weights for up to 64 samples are drawn on the host in float64, and in float32 for
+    float32 images and labels: on another device (meta stands in) nothing is cast, a copy each."""
+    transform = make(num_classes=10)
+    images = torch.empty(16, 3, 8, 8, dtype=dtype, device="meta")
+    labels = torch.empty(16, 10, dtype=dtype, device="meta")
+    params = transform.draw_params([images], None)
+    assert ("weights_float32" in params) == (dtype == torch.float32)
+    with Ops() as ops:
+        transform.mix_images(images, params), transform.mix_labels(labels, params)
+    assert ops.device_casts == [] and ops.names.count("mm") == 2, ops.names
+
+
 def test_paste_box_takes_an_empty_box_and_the_whole_image() -> None:
     """A box may be empty (``x1 == x2`` or ``y1 == y2``: λ = 1 draws one) or cover the whole image."""
     x = torch.arange(4.0).reshape(4, 1, 1, 1).expand(4, 2, 5, 6).contiguous()

@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from typing_extensions import Unpack
 
-from . import functional as F
 from ._checks import (
     check_finite_positive,
 )
@@ -18,6 +17,7 @@ from .functional._kernels import (
     mix_pairs_unchecked,
 )
 from .transforms import MixOptions, _batch_device_and_size, _BatchMix, _pair_rows_params
+from .zeta_mixup import _weights_in, dense_weights
 
 __all__ = ["ZetaCutMix", "ZetaCutMixCollate"]
 
@@ -63,30 +63,30 @@ class ZetaCutMix(_BatchMix):
     def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
         """Draw ζ-mixup's weights, then CutMix's box, kept fraction and partners."""
         device, batch_size = _batch_device_and_size(flat_inputs)
-        weights = F.zeta_weights(
-            batch_size, self.gamma, generator=generator, device=device, dtype=torch.float64
-        )
-        return {"weights": weights, **_draw_cutmix(self.alpha, flat_inputs, generator, self.spatial_dims)}
+        weights = dense_weights(flat_inputs, batch_size, self.gamma, generator, device)
+        return {**weights, **_draw_cutmix(self.alpha, flat_inputs, generator, self.spatial_dims)}
 
     def rows_params(
         self, params: dict[str, Any], rows: torch.Tensor
     ) -> tuple[dict[str, Any], torch.Tensor | None]:
         """The ζ-mixup rows of the ``rows`` and their partners, over the whole batch, then paired."""
         local, select = _pair_rows_params(params, rows)
-        local["weights"] = params["weights"][select.to(params["weights"].device)]
+        for key in ("weights", "weights_float32"):
+            if key in params:
+                local[key] = params[key][select.to(params[key].device)]
         return local, None
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
     ) -> torch.Tensor:
         """ζ-mix one image batch, then paste the partners' boxes (into the ζ-mixed batch itself)."""
-        zeta = apply_weights_unchecked(inpt, params["weights"], inplace=inplace)
+        zeta = apply_weights_unchecked(inpt, _weights_in(params, inpt), inplace=inplace)
         # pasted into the ζ-mixed batch itself, unless autograd needs its values (features)
         return _paste_drawn_region(zeta, params, inplace=not zeta.requires_grad or inplace)
 
     def mix_labels(self, labels: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         """ζ-mix the labels, then weight each with its partner's by the kept pixel fraction."""
-        zeta = apply_weights_unchecked(labels, params["weights"].to(labels.device))
+        zeta = apply_weights_unchecked(labels, _weights_in(params, labels))
         return mix_pairs_unchecked(zeta, params["lam"], params["partners"].to(labels.device))
 
     def _repr_items(self) -> list[tuple[str, Any]]:

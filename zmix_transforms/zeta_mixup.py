@@ -96,11 +96,7 @@ class ZetaMixup(_BatchMix):
                 dtype=torch.float64,
             )
             return {"indices": indices, "values": values}
-        if any([compute_dtype(images.dtype) == torch.float32 for images in flat_inputs]):
-            dtypes = (torch.float64, torch.float32)
-            weights, weights_float32 = zeta_weights_each(batch_size, self.gamma, generator, device, dtypes)
-            return {"weights": weights, "weights_float32": weights_float32}
-        return {"weights": zeta_weights_unchecked(batch_size, self.gamma, generator, device, torch.float64)}
+        return dense_weights(flat_inputs, batch_size, self.gamma, generator, device)
 
     def rows_params(
         self, params: dict[str, Any], rows: torch.Tensor
@@ -132,6 +128,24 @@ class ZetaMixup(_BatchMix):
     def _repr_items(self) -> list[tuple[str, Any]]:
         items = [("gamma", self.gamma), *super()._repr_items()]
         return [items[0], ("max_terms", self.max_terms), *items[1:]] if self.max_terms is not None else items
+
+
+def dense_weights(
+    flat_inputs: list[Any],
+    batch_size: int,
+    gamma: float,
+    generator: torch.Generator | None,
+    device: torch.device,
+) -> dict[str, torch.Tensor]:
+    """Exact ζ-mixup's ``weights`` in float64, and ``weights_float32`` where images are mixed in float32.
+
+    One draw, rounded once to each dtype: on a GPU a copy each and no cast there.
+    """
+    if any([compute_dtype(images.dtype) == torch.float32 for images in flat_inputs]):
+        dtypes = (torch.float64, torch.float32)
+        weights, weights_float32 = zeta_weights_each(batch_size, gamma, generator, device, dtypes)
+        return {"weights": weights, "weights_float32": weights_float32}
+    return {"weights": zeta_weights_unchecked(batch_size, gamma, generator, device, torch.float64)}
 
 
 def _weights_in(params: dict[str, Any], batch: torch.Tensor) -> torch.Tensor:
