@@ -161,6 +161,20 @@ def test_a_weighted_sum_beyond_the_dtype_saturates_at_its_ends(dtype: torch.dtyp
     assert out.dtype == dtype and out.flatten().tolist() == expected
 
 
+@pytest.mark.parametrize(("dtype", "excess"), [(torch.int16, 2e-5), (torch.uint8, 0.01), (torch.int8, 0.02)])
+def test_a_row_just_past_a_sum_of_one_saturates_a_value_it_would_carry_past_the_end(
+    dtype: torch.dtype, excess: float
+) -> None:
+    """Non-negative rows summing to just over 1 (by more than float32's rounding, 1e-5) take the
+    saturating path: the dtype's top value weighted by 1 + excess rounds a step past the end, and
+    stops there instead of wrapping to the bottom."""
+    high = torch.iinfo(dtype).max
+    x = torch.full((2, 1, 2, 2), high, dtype=dtype)
+    weights = torch.tensor([[1.0 + excess, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    assert round(high * (1.0 + excess)) > high  # past the end by at least a step
+    assert F.apply_weights(x, weights).flatten().tolist() == [high] * 8
+
+
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int16])
 def test_convex_weights_take_the_kernels_own_path_and_values(dtype: torch.dtype) -> None:
     """Non-negative rows summing to 1 (every method's) keep the kernels' own path: no float copy,
