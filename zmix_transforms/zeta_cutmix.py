@@ -69,12 +69,11 @@ class ZetaCutMix(_BatchMix):
     def rows_params(
         self, params: dict[str, Any], rows: torch.Tensor
     ) -> tuple[dict[str, Any], torch.Tensor | None]:
-        """The ζ-mixup rows of the ``rows`` and their partners, over the whole batch, then paired."""
-        local, select = _pair_rows_params(params, rows)
-        for key in ("weights", "weights_float32"):
-            if key in params:
-                local[key] = params[key][select.to(params[key].device)]
-        return local, None
+        """The ζ-mixup rows of the ``rows`` and their partners, over the whole batch, then paired.
+
+        Each weight matrix's rows are selected as every per-sample draw is (``_pair_rows_params``).
+        """
+        return _pair_rows_params(params, rows)[0], None
 
     def mix_images(
         self, inpt: torch.Tensor, params: dict[str, Any], *, inplace: bool = False
