@@ -212,3 +212,17 @@ def test_the_parameters_of_some_rows_under_another_default_device(variant: Varia
     assert torch.equal(local["partners"], expected["partners"]) and local["partners"].device.type == "cpu"
     if select is not None:  # the rows, then their partners: row i is paired with n + i, and back
         assert local["partners"].tolist() == [2, 3, 0, 1]
+
+
+def test_sampling_positions_made_in_inference_mode_serve_gradients_after_it() -> None:
+    """ResizeMix's cached sampling positions, first made inside ``torch.inference_mode()`` (a
+    validation loop), are normal tensors: a gather that autograd records outside may save them."""
+    from zmix_transforms.functional import _kernels
+
+    _kernels._nearest.cache_clear()
+    with torch.inference_mode():
+        _kernels.resized_partners(torch.rand(4, 3, 10, 12), (5, 7))
+    x = torch.rand(4, 3, 10, 12, requires_grad=True)
+    out = _kernels.resized_partners(x, (5, 7), torch.tensor([1, 2, 3, 0]))
+    out.sum().backward()
+    assert x.grad is not None and int(x.grad.sum()) == out.numel()
