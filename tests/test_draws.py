@@ -140,6 +140,21 @@ def test_rows_drawn_again_are_permutations_led_by_their_sample(n: int, numpy_arg
     assert torch.equal(order[:, 0], torch.arange(n))
 
 
+@pytest.mark.parametrize("k", [3, 9])
+def test_ranks_drawn_by_sorting_float_keys_lead_with_their_sample(
+    k: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On another device and under ``torch.compile`` (stood in for on the CPU) each row's first
+    ``k`` ranks come from float keys, its own forced to the front: the row's sample, then ``k − 1``
+    others, each once (the ``k`` smallest keys, by ``topk``, where ``k < N``)."""
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    order = _draws._ranked_rows(9, k, torch.Generator().manual_seed(k), torch.device("cpu"))
+    assert order.shape == (9, k) and torch.equal(order[:, 0], torch.arange(9))
+    assert all(len(set(row)) == k for row in order.tolist())
+    full = _draws._ranked_rows(9, 9, torch.Generator().manual_seed(k), torch.device("cpu"))
+    assert torch.equal(order, full[:, :k])  # the same keys: the first k ranks of the full order
+
+
 def test_cycle_partners_are_uniform_over_single_cycles() -> None:
     """All (N−1)! = 6 single cycles of 4 samples are equally likely (chi-square, 5 degrees of freedom)."""
     g = torch.Generator().manual_seed(0)
