@@ -431,6 +431,18 @@ def test_max_terms_errors() -> None:
         F.apply_terms(x, torch.zeros(4, 2, dtype=torch.int32), torch.full((4, 2), 0.5))
 
 
+def test_resizemix_regions_scale_the_sides_by_the_papers_range_by_default() -> None:
+    """τ ~ U(0.1, 0.8) without a ``scale``: sides of a 100×200 image from 10 by 20 to 80 by 160,
+    each region keeping the image's aspect ratio, spread over the whole range."""
+    from zmix_transforms.resizemix import resizemix_regions
+
+    regions = resizemix_regions(3000, (100, 200), generator=torch.Generator().manual_seed(0))
+    heights = torch.tensor([r.sides[0] for r in regions], dtype=torch.float64)
+    assert all(abs(r.sides[1] - 2 * r.sides[0]) <= 1 for r in regions)
+    assert 10 <= heights.min() <= 11 and 79 <= heights.max() <= 80
+    assert abs(float(heights.mean()) - 45.0) < 1.85  # U(10, 80)'s mean, within 5 standard errors (0.37)
+
+
 def test_a_resizemix_patch_lands_anywhere_it_fits_uniformly() -> None:
     """Along each axis a patch's start is uniform over every place it fits, the far edge included."""
     from zmix_transforms.resizemix import resizemix_regions
