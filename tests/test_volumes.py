@@ -371,6 +371,11 @@ def test_spatial_dims_is_explicit() -> None:
         Z.ZetaMixup(num_classes=4)(volume, labels)
     with pytest.raises(ValueError, match=r"^spatial_dims must be 2 \(images\) or 3 \(volumes\), got 4"):
         Z.CutMix(spatial_dims=4)
+    for wrong, kind in ((2.0, "float"), (True, "bool"), ("3", "str")):  # not taken for 2, 1 or 3
+        with pytest.raises(
+            TypeError, match=rf"^spatial_dims must be 2 \(images\) or 3 \(volumes\), got .* of type {kind}$"
+        ):
+            Z.CutMix(spatial_dims=wrong)
     with pytest.raises(
         ValueError, match=r"needs a batch of images of shape \(N, C, D, H, W\), got an unbatched"
     ):
