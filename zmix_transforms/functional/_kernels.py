@@ -862,10 +862,7 @@ def _resized_by_one_index(
     """``resized_partners`` as one advanced index of every axis (the other axes by ``arange``)."""
     lead = x.ndim - len(sides)
     pieces = [torch.arange(size, device="cpu") for size in x.shape[int(partners is not None) : lead]]
-    pieces += [
-        torch.arange(side, device="cpu") * size // side
-        for side, size in zip(sides, x.shape[lead:], strict=True)
-    ]
+    pieces += [_nearest(size, side) for side, size in zip(sides, x.shape[lead:], strict=True)]
     moved = list(to_device(torch.cat(pieces), x.device).split([len(piece) for piece in pieces]))
     axes = ([] if partners is None else [partners]) + moved
     return x[tuple(index.reshape(_axis_shape(index[None], axis, x.ndim)) for axis, index in enumerate(axes))]
