@@ -435,20 +435,29 @@ def test_fmix_draws_small_masks_on_the_host_and_moves_them_in_one_copy(
 
 
 @pytest.mark.parametrize("make", [Z.ZetaMixup, Z.ZetaCutMix], ids=["ZetaMixup", "ZetaCutMix"])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n", [4, 16, 64])  # a weight table's rows, NumPy's scatter, torch's
+@pytest.mark.parametrize(
+    ("dtype", "labels_dtype", "copies"),
+    [(torch.float32, torch.float32, 1), (torch.float64, torch.float64, 1), (torch.float32, torch.float64, 2)],
+)
 def test_zeta_weights_reach_another_device_in_the_dtypes_they_are_used_in(
-    make: type, dtype: torch.dtype
+    make: type, n: int, dtype: torch.dtype, labels_dtype: torch.dtype, copies: int
 ) -> None:
     """ζ-mixup's weights for up to 64 samples are drawn on the host in float64, and in float32 for
-    float32 images and labels: on another device (meta stands in) nothing is cast, a copy each."""
+    float32 images: on another device (meta stands in) nothing is cast, and only the dtypes the
+    images and labels are mixed in are copied over, once each (the float64 ones wait on the host)."""
     transform = make(num_classes=10)
-    images = torch.empty(16, 3, 8, 8, dtype=dtype, device="meta")
-    labels = torch.empty(16, 10, dtype=dtype, device="meta")
-    params = transform.draw_params([images], None)
-    assert ("weights_float32" in params) == (dtype == torch.float32)
+    images = torch.empty(n, 3, 8, 8, dtype=dtype, device="meta")
+    labels = torch.empty(n, 10, dtype=labels_dtype, device="meta")
+    transform.draw_params([images], None)  # the first call makes what is cached
     with Ops() as ops:
+        params = transform.draw_params([images], None)
         transform.mix_images(images, params), transform.mix_labels(labels, params)
+    assert ("weights_float32" in params) == (dtype == torch.float32)
     assert ops.device_casts == [] and ops.names.count("mm") == 2, ops.names
+    copied = [name for name in ops.launches if name == "_to_copy"]
+    assert len(copied) == copies + (make is Z.ZetaCutMix), ops.launches  # and CutMix's partners
+    assert params["weights"].device.type == ("meta" if dtype == torch.float64 else "cpu")
 
 
 def test_paste_box_takes_an_empty_box_and_the_whole_image() -> None:

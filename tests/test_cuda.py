@@ -94,6 +94,38 @@ def test_a_seed_gives_the_same_mix_on_the_cpu_and_the_gpu(cls: type) -> None:
     torch.testing.assert_close(on_gpu[1].cpu(), on_cpu[1])
 
 
+@pytest.mark.parametrize("cls", [Z.ZetaMixup, Z.ZetaCutMix])
+@pytest.mark.parametrize(
+    ("dtype", "labels_dtype"), [(torch.float64, torch.float64), (torch.float32, torch.float64)]
+)
+def test_zeta_float64_weights_reach_the_gpu_when_used_without_a_sync(
+    cls: type, dtype: torch.dtype, labels_dtype: torch.dtype
+) -> None:
+    """Beside float32 weights, ζ-mixup's float64 ones wait on the host until a float64 batch needs
+    them (N ≤ 64), then arrive without a sync; one seed gives ZetaMixup the CPU's mix."""
+    images, soft = (
+        torch.rand(16, 3, 8, 8, dtype=dtype),
+        torch.softmax(torch.randn(16, 10), 1).to(labels_dtype),
+    )
+    torch.manual_seed(3)
+    on_cpu = cls(num_classes=10)(images, soft)
+    transform = cls(num_classes=10)
+    images_gpu, soft_gpu = images.cuda(), soft.cuda()
+    transform(images_gpu, soft_gpu)  # warm up lazy CUDA initialization
+    torch.cuda.synchronize()
+    torch.manual_seed(3)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        on_gpu = transform(images_gpu, soft_gpu)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert on_gpu[0].dtype == dtype and on_gpu[1].dtype == labels_dtype
+    torch.testing.assert_close(on_gpu[1].sum(1).cpu(), torch.ones(16, dtype=labels_dtype))
+    if cls is Z.ZetaMixup:
+        torch.testing.assert_close(on_gpu[0].cpu(), on_cpu[0])
+        torch.testing.assert_close(on_gpu[1].cpu(), on_cpu[1])
+
+
 @pytest.mark.parametrize("cls", TRANSFORMS)
 def test_images_on_the_gpu_labels_on_the_cpu(cls: type) -> None:
     images = torch.rand(8, 3, 16, 16, device="cuda")

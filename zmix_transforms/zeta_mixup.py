@@ -13,7 +13,7 @@ from ._checks import (
     check_max_terms,
 )
 from .collate import MethodCollate
-from .functional._draws import zeta_weights_each, zeta_weights_unchecked
+from .functional._draws import to_device, zeta_weights_drawn, zeta_weights_unchecked
 from .functional._dtypes import compute_dtype
 from .functional._kernels import (
     apply_terms_unchecked,
@@ -139,12 +139,14 @@ def dense_weights(
 ) -> dict[str, torch.Tensor]:
     """Exact ζ-mixup's ``weights`` in float64, and ``weights_float32`` where images are mixed in float32.
 
-    One draw, rounded once to each dtype: on a GPU a copy each and no cast there.
+    One draw, rounded once to each dtype: no cast on a GPU. Beside float32 weights the float64 ones
+    stay where they were made (the host, for up to 64 samples on an accelerator) until a batch mixed
+    in float64 needs them: on a GPU one copy a call for float32 images and labels, not two.
     """
     if any([compute_dtype(images.dtype) == torch.float32 for images in flat_inputs]):
         dtypes = (torch.float64, torch.float32)
-        weights, weights_float32 = zeta_weights_each(batch_size, gamma, generator, device, dtypes)
-        return {"weights": weights, "weights_float32": weights_float32}
+        weights, weights_float32 = zeta_weights_drawn(batch_size, gamma, generator, device, dtypes)
+        return {"weights": weights, "weights_float32": to_device(weights_float32, device)}
     return {"weights": zeta_weights_unchecked(batch_size, gamma, generator, device, torch.float64)}
 
 
@@ -152,12 +154,15 @@ def _weights_in(params: dict[str, Any], batch: torch.Tensor) -> torch.Tensor:
     """The drawn weights for ``batch``: the float32 draw for a batch mixed in float32, if it was drawn.
 
     Else the float64 draw, which the kernel casts to the batch's compute dtype (a cast is exact
-    rounding, so every batch mixed in one dtype gets the same weights); on the batch's device.
+    rounding, so every batch mixed in one dtype gets the same weights); on the batch's device, from
+    the host without waiting (a copy back to the host waits: its values are read next).
     """
     weights = params["weights"]
     if compute_dtype(batch.dtype) == torch.float32:
         weights = params.get("weights_float32", weights)
-    return weights if weights.device == batch.device else weights.to(batch.device)
+    if weights.device == batch.device:
+        return weights
+    return to_device(weights, batch.device) if weights.device.type == "cpu" else weights.to(batch.device)
 
 
 class ZetaMixupCollate(MethodCollate):

@@ -526,13 +526,29 @@ def zeta_weights_each(
     Each is the float64 weights rounded once to its dtype (the series is computed in float64), so
     batches mixed in different dtypes share one draw: ``ZetaMixup`` draws float64 and float32.
     """
+    drawn = zeta_weights_drawn(n, gamma, generator, device, dtypes)
+    return tuple(to_device(weights, device) for weights in drawn)
+
+
+def zeta_weights_drawn(
+    n: int,
+    gamma: float,
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+    dtypes: tuple[torch.dtype, ...],
+) -> tuple[torch.Tensor, ...]:
+    """``zeta_weights_each``'s matrices for a batch on ``device``, each left where it was made.
+
+    For up to 64 samples on an accelerator that is the host (each dtype rounded there: no cast on
+    the device), so that a caller moves only the dtypes it mixes in; for more samples, and under
+    ``torch.compile``, ``device``.
+    """
     draw_on = (host_draw_device if n <= _HOST_WEIGHTS_MAX else draw_device)(generator, device)
     if n <= _TABLE_MAX and draw_on.type == "cpu" and not torch.compiler.is_compiling():
         # a small batch: each row's ranking picked from the table of them all, and its weights
         # gathered from the table's rows of weights: one index_select a dtype (_table_rows)
         rows = torch.tensor(_table_rows(n, generator), device=_CPU)
-        drawn = [_weight_table(n, gamma, dtype).index_select(0, rows) for dtype in dtypes]
-        return tuple(to_device(weights, device) for weights in drawn)
+        return tuple(_weight_table(n, gamma, dtype).index_select(0, rows) for dtype in dtypes)
     dtype = dtypes[0]
     if draw_on.type == "cpu" and _backend.ROUTES["numpy_argsort"] and not torch.compiler.is_compiling():
         # fast path: the rows ranked in NumPy from one torch draw of random words (see the
@@ -548,7 +564,6 @@ def zeta_weights_each(
         else:
             series = _series_tensor(n, gamma, dtype).expand(n, n)
             weights = _scatter_weights(torch.from_numpy(columns), series, every_entry=True)
-        weights = to_device(weights, device)
     else:
         if torch.compiler.is_compiling():
             series = zeta_series(n, gamma, device=device, dtype=dtype)
