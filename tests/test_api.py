@@ -157,6 +157,17 @@ def test_repr_names_the_parameters() -> None:
     assert repr(mix).endswith("p=[0.333333, 0.666667])")
 
 
+def test_the_losses_repr_their_arguments() -> None:
+    assert repr(Z.SoftTargetCrossEntropy("sum")) == "SoftTargetCrossEntropy(reduction='sum')"
+    assert repr(Z.SoftDiceLoss()) == "SoftDiceLoss(smooth=1e-05, reduction='mean')"
+    assert repr(Z.SoftDiceLoss(0.5, "none", ignore_index=255)) == (
+        "SoftDiceLoss(smooth=0.5, reduction='none', ignore_index=255)"
+    )
+    assert repr(Z.MixupELoss(alpha=0.5, eta=0.1)).startswith(
+        "MixupELoss(\n  alpha=0.5, eta=0.1, threshold=1.0\n"
+    )
+
+
 # each method's own parameters, every one away from its default (a new method needs its entry)
 OWN_PARAMETERS: dict[type, dict[str, object]] = {
     Z.ZetaMixup: {"gamma": 3.0, "max_terms": 4},

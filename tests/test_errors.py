@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import PIL.Image
@@ -388,6 +390,45 @@ def test_one_hot_errors() -> None:
         F.one_hot(torch.tensor([0, 1]), 2, dtype=torch.int64)
     with pytest.raises(TypeError, match=r"^num_classes must be an int >= 1, got None"):
         F.one_hot(torch.tensor([0, 1]), None)
+    with pytest.raises(TypeError, match=r"^labels must be a torch.Tensor of class indices, got list$"):
+        F.one_hot([0, 1], 2)
+
+
+def test_one_hot_masks_errors() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^class-index masks must have shape \(N, \*spatial\) or \(N, 1, \*spatial\) with 2 spatial "
+        r"dimensions, got shape \(2, 3, 4, 4\)",
+    ):
+        F.one_hot_masks(torch.zeros(2, 3, 4, 4, dtype=torch.int64), 3)
+
+
+@pytest.mark.parametrize("cls", [cls for cls in BLENDING_CLASSES if cls in TRANSFORMS])
+def test_a_float_mask_batch_must_hold_soft_masks(cls: type) -> None:
+    """A blending method mixes a float ``tv_tensors.Mask`` as soft masks (N, K, *spatial) and refuses a
+    float (N, H, W) one (the copying methods copy any mask as it is)."""
+    with pytest.raises(
+        ValueError,
+        match=r"^a float Mask batch must hold soft masks of shape \(N, K, \*spatial\) with 2 spatial "
+        r"dimensions, got shape \(2, 4, 4\)",
+    ):
+        cls(num_classes=3)(torch.rand(2, 3, 4, 4), torch.tensor([0, 1]), tv_tensors.Mask(torch.rand(2, 4, 4)))
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_image_batches_of_one_call_must_have_one_size(cls: type) -> None:
+    images = (tv_tensors.Image(torch.rand(2, 3, 4, 4)), tv_tensors.Image(torch.rand(3, 3, 4, 4)))
+    with pytest.raises(ValueError, match=r"^all image batches must have the same size, got 2 and 3$"):
+        cls(num_classes=3)(*images, torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("function", [F.mixup, F.cutmix, F.zeta_mixup], ids=lambda f: f.__name__)
+def test_the_functional_api_takes_soft_labels_of_shape_n_k(function: Callable[..., Any]) -> None:
+    images = torch.rand(2, 3, 4, 4)
+    with pytest.raises(ValueError, match=r"^labels must have shape \(N, K\), got shape \(2, 3, 1\)$"):
+        function(images, torch.rand(2, 3, 1), 0.5)
+    with pytest.raises(TypeError, match=r"^labels must be a float torch.Tensor of shape \(N, K\), got list$"):
+        function(images, [0.5, 0.5], 0.5)
 
 
 def test_loss_errors() -> None:
@@ -405,3 +446,24 @@ def test_loss_errors() -> None:
         loss(torch.zeros(2, 3, dtype=torch.int64), torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"^class-index targets must have shape \(N,\) = \(2,\), got \(3,\)"):
         loss(torch.zeros(2, 3), torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"^logits must have shape \(N, K\), got shape \(3,\)$"):
+        loss(torch.zeros(3), torch.zeros(3))
+    with pytest.raises(TypeError, match=r"^targets must be a torch.Tensor, got list$"):
+        loss(torch.zeros(2, 3), [0, 1])
+
+
+def test_soft_dice_loss_errors() -> None:
+    with pytest.raises(ValueError, match=r"^reduction must be one of \('mean', 'sum', 'none'\), got 'avg'$"):
+        Z.SoftDiceLoss(reduction="avg")
+    loss, logits = Z.SoftDiceLoss(), torch.zeros(2, 3, 4, 4)
+    with pytest.raises(
+        TypeError,
+        match=r"^targets must be soft masks \(N, K, \*spatial\) or class-index masks \(N, \*spatial\), got a "
+        r"tensor of dtype torch.bool and shape \(2, 4, 4\)$",
+    ):
+        loss(logits, torch.zeros(2, 4, 4, dtype=torch.bool))
+    with pytest.raises(
+        ValueError,
+        match=r"^class-index targets must have shape \(N, \*spatial\) = \(2, 4, 4\), got \(2, 5, 4\)$",
+    ):
+        loss(logits, torch.zeros(2, 5, 4, dtype=torch.int64))
