@@ -471,6 +471,21 @@ def test_zeta_weights_reach_another_device_in_the_dtypes_they_are_used_in(
     assert params["weights"].device.type == ("meta" if dtype == torch.float64 else "cpu")
 
 
+def test_samples_of_no_values_are_mixed_into_samples_of_no_values() -> None:
+    """A batch of empty samples (a spatial size of 0) is a valid input of the whole-sample mixes:
+    out comes a batch of that shape (embedding_bag, which ``max_terms`` takes, needs a column)."""
+    x = torch.rand(4, 3, 0, 5)
+    terms = F.zeta_terms(4, max_terms=2)
+    for out in (
+        F.apply_terms(x, *terms),
+        F.apply_weights(x, F.zeta_weights(4)),
+        F.mix_pairs(x, 0.3, torch.tensor([1, 2, 3, 0])),
+    ):
+        assert out.shape == x.shape and out.dtype == x.dtype
+    images, labels = Z.ZetaMixup(num_classes=3, max_terms=2)(x, torch.tensor([0, 1, 2, 0]))
+    assert images.shape == x.shape and torch.allclose(labels.sum(1), torch.ones(4))
+
+
 def test_paste_box_takes_an_empty_box_and_the_whole_image() -> None:
     """A box may be empty (``x1 == x2`` or ``y1 == y2``: λ = 1 draws one) or cover the whole image."""
     x = torch.arange(4.0).reshape(4, 1, 1, 1).expand(4, 2, 5, 6).contiguous()

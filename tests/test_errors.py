@@ -322,6 +322,10 @@ def test_kernel_argument_errors() -> None:
         F.paste_box(x, F.Box(0, 0, 9, 4), torch.tensor([1, 2, 3, 0]))
     with pytest.raises(TypeError, match=r"^box must be a Box \(x1, y1, x2, y2\), got"):
         F.paste_box(x, [0, 0, 2, 2], torch.tensor([1, 2, 3, 0]))
+    with pytest.raises(
+        TypeError, match=r"^box must hold four ints \(x1, y1, x2, y2\), got Box\(x1=1.5, y1=0, x2=2, y2=2\)$"
+    ):
+        F.paste_box(x, F.Box(1.5, 0, 2, 2), torch.tensor([1, 2, 3, 0]))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"^height must be an int >= 1, got 0"):
         F.cutmix_box(0, 4, 0.5)
 

@@ -170,11 +170,21 @@ def test_functional_in_place_kernels(dtype: torch.dtype) -> None:
 def test_in_place_with_partners_that_are_not_a_permutation(
     walk: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if walk:
+    """The walk along the pairing's cycles needs a permutation: otherwise the kernel mixes out of place
+    and copies back, as for a batch whose temporaries fit the buffers."""
+    if walk:  # no buffers, and every sample large enough to walk
         monkeypatch.setattr(_inplace, "_buffer_budget", lambda batch: 0)
+        monkeypatch.setattr(_inplace, "PER_SAMPLE_MIN_ELEMENTS", 1)
     x = torch.rand(4, 3, 5, 5)
+    assert _inplace.walk_cycles(x, 1) == walk
     partners = torch.tensor([1, 1, 3, 0])  # sample 1 is the partner of two samples
-    for kernel, arg in ((F.mix_pairs, 0.4), (F.paste_box, F.Box(0, 0, 5, 5))):
+    regions = [
+        F.Region((0, 0), (5, 5)),
+        F.Region((1, 2), (3, 4)),
+        F.Region((0, 1), (4, 2)),
+        F.Region((2, 2), (5, 5)),
+    ]
+    for kernel, arg in ((F.mix_pairs, 0.4), (F.paste_box, F.Box(0, 0, 5, 5)), (F.paste_region, regions)):
         target = x.clone()
         kernel(target, arg, partners, inplace=True)
         assert torch.equal(target, kernel(x, arg, partners))
