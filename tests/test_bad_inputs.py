@@ -365,6 +365,14 @@ def test_collates_say_what_they_expect(collate: type) -> None:
         match=r"^batch must hold samples of one shape .* got images of shapes \[\(3, 8, 8\), \(3, 9, 8\)\]",
     ):
         collate(num_classes=2)(ragged)
+    shapes = r"got images of shapes \[\(3, 8, 8\), \(3, 9, 8\)\]; resize or crop"
+    for samples in (  # the first tensor of each sample is its image, in any structure
+        [torch.rand(3, 8, 8), torch.rand(3, 9, 8)],
+        [{"label": 0, "image": torch.rand(3, 8, 8)}, {"label": 1, "image": torch.rand(3, 9, 8)}],
+        [("a", torch.rand(3, 8, 8), 0), ("b", torch.rand(3, 9, 8), 1)],
+    ):
+        with pytest.raises(ValueError, match=rf"^batch must hold samples of one shape .* {shapes}"):
+            collate(num_classes=2)(samples)
     pre_batched = (torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 0, 1]))  # DataLoader(batch_size=None)
     with pytest.raises(
         ValueError, match=r"^batch must be a list of samples, as DataLoader\(batch_size=...\)"
@@ -570,6 +578,11 @@ def test_unsigned_class_indices_are_read_and_checked_exactly(dtype: torch.dtype)
         match=rf"^labels must be class indices in \[0, num_classes\) = \[0, 3\), got values from {top - 1} to {top}$",
     ):
         Z.MixUp(num_classes=3)(images, torch.tensor([top, top - 1, top], dtype=dtype))
+    with pytest.raises(  # every value below 2^63 (uint64: read as int64 as they are)
+        ValueError,
+        match=r"^labels must be class indices in \[0, num_classes\) = \[0, 3\), got values from 0 to 7$",
+    ):
+        Z.MixUp(num_classes=3)(images, torch.tensor([0, 7, 1], dtype=dtype))
     masks = torch.tensor([0, 1, 2, top], dtype=dtype).reshape(1, 2, 2).expand(3, 2, 2)
     with pytest.raises(
         ValueError,
@@ -667,3 +680,24 @@ def test_cutmix_region_takes_any_number_of_spatial_sizes_but_none() -> None:
         assert len(region.starts) == len(region.stops) == len(shape)
     with pytest.raises(TypeError, match=r"^shape must be a tuple of spatial sizes .* got \(\)"):
         F.cutmix_region((), 0.5)
+
+
+def test_a_collate_fns_own_error_is_left_as_it_is() -> None:
+    """Only torch.stack's error on samples of several shapes becomes the collate's ValueError."""
+
+    def failing(batch: list) -> None:
+        raise RuntimeError("the dataset's own collate failed")
+
+    samples = [(torch.rand(3, 8, 8), 0), (torch.rand(3, 8, 8), 1)]
+    with pytest.raises(RuntimeError, match=r"^the dataset's own collate failed$"):
+        Z.MixUpCollate(num_classes=2, collate_fn=failing)(samples)
+
+
+def test_a_collate_fn_of_another_structure_keeps_it() -> None:
+    """A collate_fn that returns another structure than the samples' is mixed as it returns it."""
+    samples = [(tv_tensors.Image(torch.rand(3, 8, 8)), 0), (tv_tensors.Image(torch.rand(3, 8, 8)), 1)]
+    collate = Z.MixUpCollate(
+        num_classes=2, collate_fn=lambda batch: (*torch.utils.data.default_collate(batch), "id")
+    )
+    images, labels, extra = collate(samples)
+    assert images.shape == (2, 3, 8, 8) and labels.shape == (2, 2) and extra == "id"
