@@ -15,7 +15,7 @@ from torchvision.transforms import v2
 
 import zmix_transforms as Z
 from tests.dispatch import Ops
-from tests.methods import NO_SYNC, TRANSFORM_CLASSES
+from tests.methods import NO_SYNC, TRANSFORM_CLASSES, VARIANTS, Variant
 from zmix_transforms import functional as F
 
 TRANSFORMS = TRANSFORM_CLASSES
@@ -469,6 +469,26 @@ def test_zeta_weights_reach_another_device_in_the_dtypes_they_are_used_in(
     copied = [name for name in ops.launches if name == "_to_copy"]
     assert len(copied) == copies + (make is Z.ZetaCutMix), ops.launches  # and CutMix's partners
     assert params["weights"].device.type == ("meta" if dtype == torch.float64 else "cpu")
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.id)
+def test_the_parameters_of_some_rows_mix_those_rows_as_the_whole_batch_does(variant: Variant) -> None:
+    """What mixing across ranks relies on: ``rows_params`` gives the rows' parameters and the batch
+    rows they read (``select``, None: all), and mixing those gives the rows first, as the whole mix
+    has them (float64: a product of fewer rows within rounding)."""
+    transform = variant.make(num_classes=4)
+    images = torch.rand(6, 3, 8, 8, dtype=torch.float64)
+    labels = F.one_hot(torch.arange(6) % 4, 4, dtype=torch.float64)
+    torch.manual_seed(0)
+    params = transform.draw_params([images], None)
+    whole = transform.mix_images(images, params), transform.mix_labels(labels, params)
+    rows = torch.tensor([4, 1])
+    local, select = transform.rows_params(params, rows)
+    if select is not None:
+        images, labels = images[select], labels[select]
+    part = transform.mix_images(images, local), transform.mix_labels(labels, local)
+    for mixed, expected in zip(part, whole, strict=True):
+        torch.testing.assert_close(mixed[:2], expected[rows])
 
 
 def test_samples_of_no_values_are_mixed_into_samples_of_no_values() -> None:
