@@ -172,6 +172,9 @@ def test_labels_of_bad_shape_or_dtype(cls: type) -> None:
         cls(num_classes=2)(_images(), torch.zeros(4))
     with pytest.raises(TypeError, match=r"^labels must be a torch.Tensor, got list"):
         cls(num_classes=2)(_images(), [0, 1, 0, 1])
+    for shape in ((4,), (4, 2)):
+        with pytest.raises(TypeError, match=r"^labels must hold real numbers, got dtype torch.complex64$"):
+            cls(num_classes=2)(_images(), torch.zeros(shape, dtype=torch.complex64))
 
 
 @pytest.mark.parametrize("cls", TRANSFORMS)
