@@ -329,6 +329,8 @@ def test_sizes_that_need_no_tensor_are_computed_without_one() -> None:
         (torch.arange(1, 300_001, dtype=torch.float64) ** -1.5).sum()
     )
     assert F.zeta_dropped_mass(16, 1.5, 300_000) == pytest.approx(exact, rel=1e-10)
+    # a batch size beyond an N×N matrix's bound (2^29) is fine where no such matrix is made
+    assert F.zeta_dropped_mass(16, 2.8, 10**9) == pytest.approx(F.zeta_dropped_mass(16, 2.8), rel=1e-9)
 
 
 @pytest.mark.parametrize(
