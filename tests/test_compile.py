@@ -123,6 +123,21 @@ def test_a_training_step_with_the_transform_traces_in_one_graph(variant: Variant
     assert explanation.graph_count == 1
 
 
+@pytest.mark.parametrize("variant", TRACED, ids=[variant.id for variant in TRACED])
+@pytest.mark.parametrize("dynamic", [None, True], ids=["recompiled", "dynamic"])
+def test_a_compiled_transform_takes_batches_of_other_sizes(variant: Variant, dynamic: bool | None) -> None:
+    """A loader's last batch is smaller: torch.compile then traces again with a symbolic batch size
+    (``dynamic=True``: from the first call, α and γ symbolic too), still in one graph. Dynamo's
+    trace is what refused ζ-mixup's keys (a factory given ``generator=None``) and, with
+    ``dynamic=True``, a check of α in every per-sample mode: ``backend="eager"`` runs only that."""
+    transform = variant.make(num_classes=5)
+    compiled = torch.compile(transform, fullgraph=True, dynamic=dynamic, backend="eager")
+    for n in (8, 5, 3):
+        images, soft = compiled(torch.rand(n, 3, 8, 8), torch.arange(n) % 5)
+        assert images.shape == (n, 3, 8, 8)
+        torch.testing.assert_close(soft.sum(1), torch.ones(n))
+
+
 @pytest.mark.parametrize("cls", [Z.ZetaMixup, Z.ZetaCutMix])
 def test_the_products_ask_whether_autocast_exists_outside_the_trace(
     cls: type, monkeypatch: pytest.MonkeyPatch

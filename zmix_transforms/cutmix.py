@@ -20,6 +20,7 @@ from .functional._draws import (
     cutmix_mask_traceable,
     cutmix_regions_unchecked,
     cycle_partners_unchecked,
+    sample_lambdas_unchecked,
     to_device,
     traceable_lambda,
 )
@@ -136,7 +137,7 @@ class CutMix(_PairMix):
         spatial = check_spatial_sizes("images", flat_inputs[0], self.spatial_dims)
         minmax = self.minmax
         if minmax is None and torch.compiler.is_compiling():  # a mask per sample: traced, never read
-            each = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=device)
+            each = sample_lambdas_unchecked(self.alpha, batch_size, generator, device)
             partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
             inside, pasted = cutmix_mask_traceable(spatial, each, generator, device)
             inside, pasted = inside[leaders], pasted[leaders].masked_fill(~mixed, 0)  # a pair's one box
@@ -146,7 +147,7 @@ class CutMix(_PairMix):
                 "lam": 1.0 - pasted.to(torch.float64) / math.prod(spatial),
                 "partners": partners,
             }
-        lams = None if minmax else F.sample_lambdas(self.alpha, batch_size, generator=generator).tolist()
+        lams = None if minmax else sample_lambdas_unchecked(self.alpha, batch_size, generator, None).tolist()
         partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
         empty = F.Region((0,) * len(spatial), (0,) * len(spatial))
         drawing = sorted(set(leaders[mixed].tolist()))  # one region for each mixed sample or pair

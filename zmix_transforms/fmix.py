@@ -14,7 +14,6 @@ from typing import Any
 import torch
 from typing_extensions import Unpack
 
-from . import functional as F
 from ._checks import check_finite_positive, check_generator, check_shares, check_sizes, check_spatial_sizes
 from .collate import MethodCollate
 from .functional._draws import (
@@ -22,6 +21,7 @@ from .functional._draws import (
     draw_device,
     host_draw_device,
     sample_lambda_unchecked,
+    sample_lambdas_unchecked,
     to_device,
     top_share_masks,
     traceable_lambda,
@@ -150,7 +150,7 @@ class FMix(_PairMix):
                 lam = torch.full((1,), drawn, dtype=torch.float64, device=on)  # a fill, not a copy
             partners, pick = cycle_partners_unchecked(batch_size, generator, device), None
         else:
-            lam = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=on)
+            lam = sample_lambdas_unchecked(self.alpha, batch_size, generator, on)
             partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
             lam = torch.where(to_device(mixed, on), lam[pick := to_device(leaders, on)], 1.0)  # from the host
         masks = _masks(lam, spatial, self.decay, generator)

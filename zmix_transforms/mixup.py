@@ -6,12 +6,12 @@ from typing import Any
 
 import torch
 
-from . import functional as F
 from .collate import MethodCollate
 from .functional._draws import (
     cycle_partners_unchecked,
     host_draw_device,
     sample_lambda_unchecked,
+    sample_lambdas_unchecked,
     to_device,
     traceable_lambda,
 )
@@ -78,7 +78,7 @@ class MixUp(_PairMix):
                 "partners": cycle_partners_unchecked(batch_size, generator, device),
             }
         on = host_draw_device(generator, device)  # drawn and picked on the host, then moved in two copies
-        lams = F.sample_lambdas(self.alpha, batch_size, generator=generator, device=on)
+        lams = sample_lambdas_unchecked(self.alpha, batch_size, generator, on)
         partners, leaders, mixed = self._draw_pairing(batch_size, generator, device)
         kept = torch.where(mixed, lams[leaders], 1.0)
         kept = round_to_steps(kept) if eight_bit else kept

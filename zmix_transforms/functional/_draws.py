@@ -197,6 +197,17 @@ def sample_lambdas(
     alpha = check_finite_positive("alpha", alpha)
     n = check_batch_size(batch_size)
     check_generator(generator)
+    return sample_lambdas_unchecked(alpha, n, generator, device)
+
+
+def sample_lambdas_unchecked(
+    alpha: float, n: int, generator: torch.Generator | None, device: torch.device | str | None
+) -> torch.Tensor:
+    """[`sample_lambdas`][zmix_transforms.functional.sample_lambdas] on checked arguments.
+
+    For the transforms, whose α was checked at construction (under ``torch.compile(dynamic=True)``
+    it is symbolic, and a check of it would break the graph).
+    """
     concentration = torch.full((n, 2), alpha, dtype=torch.float64, device=host_draw_device(generator, device))
     draws = torch._standard_gamma(concentration, generator=generator)  # λ = G₁ / (G₁ + G₂), as above
     lams = (draws[:, 1] / draws[:, 0]).add_(1.0).reciprocal_()
@@ -231,6 +242,13 @@ def zeta_series(
     """
     n = check_batch_size(batch_size)
     gamma = check_finite_positive("gamma", gamma)
+    return zeta_series_unchecked(n, gamma, device, dtype)
+
+
+def zeta_series_unchecked(
+    n: int, gamma: float, device: torch.device | str | None, dtype: torch.dtype | None
+) -> torch.Tensor:
+    """[`zeta_series`][zmix_transforms.functional.zeta_series] on checked arguments."""
     ranks = torch.arange(1, n + 1, dtype=torch.float64, device=_CPU if device is None else device)
     series = ranks.pow_(-gamma)
     series /= series.sum()
@@ -316,8 +334,13 @@ def _ranked_rows(
     probability about N²·2⁻⁵⁴, are left to the index.
     """
     if device.type != "cpu" or torch.compiler.is_compiling():
+        # generator=None left out: under torch.compile a factory given it refuses a symbolic size
+        # (torch 2.14), and the recompile for a loader's last, smaller batch failed
         with allocation(lambda: f"ζ-mixup's random keys for batch_size={n} ({n}×{n} float64 values)"):
-            keys = torch.rand(n, n, generator=generator, device=device, dtype=torch.float64)
+            if generator is None:
+                keys = torch.rand(n, n, device=device, dtype=torch.float64)
+            else:
+                keys = torch.rand(n, n, generator=generator, device=device, dtype=torch.float64)
         keys.diagonal().fill_(-1.0)  # rank 1 (the largest weight) goes to the sample itself
         # the k smallest keys in order: the same first k ranks as a full argsort, at a fraction of its cost
         return keys.topk(k, dim=1, largest=False).indices if k < n else keys.argsort(dim=1)
@@ -566,7 +589,7 @@ def zeta_weights_drawn(
             weights = _scatter_weights(torch.from_numpy(columns), series, every_entry=True)
     else:
         if torch.compiler.is_compiling():
-            series = zeta_series(n, gamma, device=device, dtype=dtype)
+            series = zeta_series_unchecked(n, gamma, device, dtype)
         else:  # made once per device: on a GPU five kernel launches a call fewer
             series = _series_on(n, gamma, dtype, _CPU if device is None else torch.device(device))
         order = _ranked_rows(n, n, generator, draw_on).to(series.device, non_blocking=True)
