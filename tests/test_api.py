@@ -491,6 +491,14 @@ def test_the_parameters_of_some_rows_mix_those_rows_as_the_whole_batch_does(vari
         torch.testing.assert_close(mixed[:2], expected[rows])
 
 
+@pytest.mark.parametrize("classes", [10, 2000])  # the rows of a cached identity, a scatter
+def test_one_hot_on_another_device_stays_there(classes: int) -> None:
+    """Off the CPU (meta stands in) class indices become one-hot rows there, unchecked (a check
+    would wait for the device), in a (N, K) float batch."""
+    soft = F.one_hot(torch.tensor([0, 3, 1], device="meta"), classes)
+    assert soft.shape == (3, classes) and soft.dtype == torch.float32 and soft.device.type == "meta"
+
+
 def test_samples_of_no_values_are_mixed_into_samples_of_no_values() -> None:
     """A batch of empty samples (a spatial size of 0) is a valid input of the whole-sample mixes:
     out comes a batch of that shape (embedding_bag, which ``max_terms`` takes, needs a column)."""
