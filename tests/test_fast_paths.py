@@ -326,7 +326,7 @@ def test_one_draw_in_two_dtypes_is_the_float64_draw_rounded_once(n: int) -> None
 
     Up to N = 8 each dtype is gathered from its own table; above, the float64 matrix is cast.
     """
-    weights, weights_float32 = _draws.zeta_weights_each(
+    weights, weights_float32 = _draws.zeta_weights_drawn(
         n, 2.8, torch.Generator().manual_seed(n), None, (torch.float64, torch.float32)
     )
     alone = _draws.zeta_weights_unchecked(n, 2.8, torch.Generator().manual_seed(n), None, torch.float64)

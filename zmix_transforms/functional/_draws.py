@@ -534,23 +534,8 @@ def zeta_weights_unchecked(
     dtype: torch.dtype | None,
 ) -> torch.Tensor:
     """[`zeta_weights`][zmix_transforms.functional.zeta_weights] of every term, on checked arguments."""
-    return zeta_weights_each(n, gamma, generator, device, (dtype or torch.get_default_dtype(),))[0]
-
-
-def zeta_weights_each(
-    n: int,
-    gamma: float,
-    generator: torch.Generator | None,
-    device: torch.device | str | None,
-    dtypes: tuple[torch.dtype, ...],
-) -> tuple[torch.Tensor, ...]:
-    """One draw of ``zeta_weights_unchecked``'s matrix in each of ``dtypes``, the widest first.
-
-    Each is the float64 weights rounded once to its dtype (the series is computed in float64), so
-    batches mixed in different dtypes share one draw: ``ZetaMixup`` draws float64 and float32.
-    """
-    drawn = zeta_weights_drawn(n, gamma, generator, device, dtypes)
-    return tuple(to_device(weights, device) for weights in drawn)
+    weights = zeta_weights_drawn(n, gamma, generator, device, (dtype or torch.get_default_dtype(),))[0]
+    return to_device(weights, device)
 
 
 def zeta_weights_drawn(
@@ -560,11 +545,13 @@ def zeta_weights_drawn(
     device: torch.device | str | None,
     dtypes: tuple[torch.dtype, ...],
 ) -> tuple[torch.Tensor, ...]:
-    """``zeta_weights_each``'s matrices for a batch on ``device``, each left where it was made.
+    """One draw of ``zeta_weights_unchecked``'s matrix in each of ``dtypes``, the widest first.
 
-    For up to 64 samples on an accelerator that is the host (each dtype rounded there: no cast on
-    the device), so that a caller moves only the dtypes it mixes in; for more samples, and under
-    ``torch.compile``, ``device``.
+    Each is the float64 weights rounded once to its dtype (the series is computed in float64), so
+    batches mixed in different dtypes share one draw: ``ZetaMixup`` draws float64 and float32. Each
+    is left where it was made, for a batch on ``device``: for up to 64 samples on an accelerator the
+    host (each dtype rounded there: no cast on the device), so that a caller moves only the dtypes
+    it mixes in (``to_device``); for more samples, and under ``torch.compile``, ``device``.
     """
     draw_on = (host_draw_device if n <= _HOST_WEIGHTS_MAX else draw_device)(generator, device)
     if n <= _TABLE_MAX and draw_on.type == "cpu" and not torch.compiler.is_compiling():
