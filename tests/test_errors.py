@@ -83,7 +83,7 @@ def test_bad_parameter_type(cls: type, value: object) -> None:
 def test_bad_resizemix_scale(cls: type) -> None:
     for value in ((0.8, 0.1), (0.0, 1.5), (-0.1, 0.5)):
         with pytest.raises(
-            ValueError, match=r"^scale must be a pair \(lo, hi\) of fractions with 0 <= lo < hi <= 1"
+            ValueError, match=r"^scale must be a pair \(lo, hi\) of fractions with 0 <= lo <= hi <= 1"
         ):
             cls(value)
     for value in (0.5, "0.1, 0.8", (0.1, "0.8")):

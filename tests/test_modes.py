@@ -204,6 +204,18 @@ def test_minmax_per_sample_boxes_have_sides_in_range(mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
+def test_resizemix_takes_one_fixed_scale(mode: str) -> None:
+    """``scale=(lo, lo)`` (one τ, as the reference implementation's ``uniform(lo, lo)`` draws it):
+    every patch of an 8×12 image is 4×6, a quarter of its pixels, anywhere."""
+    transform = Z.ResizeMix((0.5, 0.5), num_classes=6, mode=mode)
+    assert repr(transform).startswith("ResizeMix(scale=(0.5, 0.5), ")
+    for seed in range(3):
+        torch.manual_seed(seed)
+        _, weights = transform(torch.rand(6, 3, 8, 12), torch.arange(6))
+        assert torch.equal(weights.diagonal(), torch.full((6,), 0.75)), weights
+
+
+@pytest.mark.parametrize("mode", ["batch", "elem", "pair"])
 @pytest.mark.parametrize("spatial", [(13, 17), (5, 9, 11)], ids=["2-D", "3-D"])
 def test_resizemix_pastes_its_partner_shrunk_by_nearest_neighbour(
     mode: str, spatial: tuple[int, ...]

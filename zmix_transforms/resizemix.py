@@ -99,7 +99,8 @@ class ResizeMix(_PairMix):
     pair (``mode="pair"``).
 
     Args:
-        scale: τ's range ``(lo, hi)``, fractions of the sides (default (0.1, 0.8), the paper's).
+        scale: τ's range ``(lo, hi)``, fractions of the sides (default (0.1, 0.8), the paper's;
+            ``lo = hi``: one τ).
         mode: ``"batch"``, ``"elem"`` or ``"pair"`` (see [`MixUp`][MixUp]).
         **options: The options every method shares (see [`MixOptions`][MixOptions]).
 
@@ -129,7 +130,7 @@ class ResizeMix(_PairMix):
         **options: Unpack[MixOptions],
     ) -> None:
         super().__init__(mode=mode, **options)
-        self.scale = check_minmax(scale, "scale")
+        self.scale = check_minmax(scale, "scale", fixed=True)
 
     def draw_params(self, flat_inputs: list[Any], generator: torch.Generator | None) -> dict[str, Any]:
         """Draw the patch region(s) (one, or a list of one per sample), the kept share and the partners."""
