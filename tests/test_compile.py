@@ -170,6 +170,20 @@ def test_the_known_breaks_still_break(variant: Variant) -> None:
     assert explanation.graph_break_count > 0
 
 
+@pytest.mark.parametrize("kind", ["Image", "Mask"])
+def test_torchvisions_tensor_subclasses_still_break(kind: str) -> None:
+    """tv_tensors inputs break the graph (torch 2.14's Dynamo cannot compare their attributes, which
+    breaks torchvision's own v2.MixUp too), as the Performance page says; plain tensors trace."""
+    from torchvision import tv_tensors
+
+    transform = Z.MixUp(num_classes=5)
+    images, labels = torch.rand(8, 3, 8, 8), torch.arange(8) % 5
+    masks = tv_tensors.Mask(torch.randint(0, 5, (8, 8, 8)))
+    inputs = (tv_tensors.Image(images), labels) if kind == "Image" else (images, labels, masks)
+    explanation = torch._dynamo.explain(lambda *sample: transform(*sample))(*inputs)
+    assert explanation.graph_break_count > 0
+
+
 # the methods whose compiled mixes the test below reads back (ZetaCutMix: both mixes at once)
 COMPILED = [variant for variant in TRACED if variant.plain and variant.family != "zetacut"]
 
