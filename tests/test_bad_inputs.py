@@ -685,14 +685,30 @@ def test_cutmix_region_takes_any_number_of_spatial_sizes_but_none() -> None:
         F.cutmix_region((), 0.5)
 
 
-def test_a_collate_fns_own_error_is_left_as_it_is() -> None:
-    """Only torch.stack's error on samples of several shapes becomes the collate's ValueError."""
+@pytest.mark.parametrize("collate", COLLATE_CLASSES)
+def test_collates_of_pil_images_name_the_conversion(collate: type) -> None:
+    """A dataset without a ToTensor-like transform gives PIL images: default_collate's TypeError
+    names their class; the collates name the transform that converts them."""
+    image = PIL.Image.new("RGB", (8, 8))
+    for samples in ([(image, 0), (image, 1)], [{"image": image, "label": 0}] * 2, [image, image]):
+        with pytest.raises(
+            TypeError,
+            match=r"^batch must hold tensors \(or arrays or numbers\) to be collated, got samples holding "
+            r"PIL images; convert them in the dataset's transform, e.g. v2.PILToTensor\(\)",
+        ):
+            collate(num_classes=2)(samples)
+
+
+@pytest.mark.parametrize("kind", [RuntimeError, TypeError])
+def test_a_collate_fns_own_error_is_left_as_it_is(kind: type[Exception]) -> None:
+    """Only torch.stack's error on samples of several shapes, and default_collate's on PIL images,
+    become the collate's own errors."""
 
     def failing(batch: list) -> None:
-        raise RuntimeError("the dataset's own collate failed")
+        raise kind("the dataset's own collate failed")
 
     samples = [(torch.rand(3, 8, 8), 0), (torch.rand(3, 8, 8), 1)]
-    with pytest.raises(RuntimeError, match=r"^the dataset's own collate failed$"):
+    with pytest.raises(kind, match=r"^the dataset's own collate failed$"):
         Z.MixUpCollate(num_classes=2, collate_fn=failing)(samples)
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "check_spatial_sizes",
     "describe",
     "describe_sample",
+    "pil_images_in",
     "positions_of",
     "sample_shapes",
 ]
@@ -645,6 +646,21 @@ def check_sample_list(batch: Any) -> None:
             f"whole batches (DataLoader(batch_size=None)), apply the transform to each batch instead, "
             f"e.g. ZetaMixup(num_classes=...)(images, labels)"
         )
+
+
+def pil_images_in(sample: Any) -> bool:
+    """Whether a sample (an item, or a tuple, list or dict of them) holds a PIL image.
+
+    A dataset with no ``ToTensor``-like transform gives them; ``default_collate`` refuses them with
+    a TypeError that names their class, not the fix.
+    """
+    from PIL import Image  # torchvision's dependency, loaded only once a collation has failed
+
+    if isinstance(sample, Mapping):
+        items = list(sample.values())
+    else:
+        items = list(sample) if isinstance(sample, (tuple, list)) else [sample]
+    return any(isinstance(item, Image.Image) for item in items)
 
 
 def sample_shapes(batch: Sequence[Any]) -> list[tuple[int, ...]]:

@@ -17,7 +17,7 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from torch.utils.data import default_collate, get_worker_info
 from torchvision import tv_tensors
 
-from ._checks import check_bool, check_sample_list, sample_shapes
+from ._checks import check_bool, check_sample_list, pil_images_in, sample_shapes
 from .functional._inplace import Spare, fresh_batch, lend_spare
 from .transforms import _BatchMix, check_call
 
@@ -167,6 +167,15 @@ class MixCollate:
                 f"batch must hold samples of one shape to be collated into a batch, got images of "
                 f"shapes {shapes}; resize or crop the samples to one size first (e.g. v2.Resize or "
                 f"v2.RandomResizedCrop in the dataset's transform)"
+            ) from error
+        except TypeError as error:  # default_collate's "found <class 'PIL.Image.Image'>"
+            if not pil_images_in(batch[0]):
+                raise
+            raise TypeError(
+                "batch must hold tensors (or arrays or numbers) to be collated, got samples holding PIL "
+                "images; convert them in the dataset's transform, e.g. v2.PILToTensor() (uint8 "
+                "batches, which are mixed at a quarter of float32's bytes) or v2.Compose([v2.ToImage(), "
+                "v2.ToDtype(torch.float32, scale=True)])"
             ) from error
         collated = _keep_tv_tensor_types(collated, batch[0])
         if self.mixes_in_place:  # the batch is ours alone: overwrite it rather than allocate another
