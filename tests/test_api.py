@@ -491,6 +491,25 @@ def test_the_parameters_of_some_rows_mix_those_rows_as_the_whole_batch_does(vari
         torch.testing.assert_close(mixed[:2], expected[rows])
 
 
+@pytest.mark.parametrize("make", TRANSFORM_CLASSES, ids=lambda make: make.__name__)
+def test_a_batch_mode_call_on_small_batches_keeps_float64_off_the_device(make: type) -> None:
+    """What the README says of Apple's MPS, which has no float64: a call on 16 samples of 3×32² in
+    batch mode (ζ-mixup's weights and FMix's mask drawn on the host, each dtype rounded there) puts
+    no float64 tensor on the device (meta stands in), where a per-sample mode's λs are float64."""
+    transform = make(num_classes=10)
+    images, labels = torch.empty(16, 3, 32, 32, device="meta"), torch.empty(16, 10, device="meta")
+    transform.draw_params([images], None)  # the first call makes what is cached
+    with Ops() as ops:
+        params = transform.draw_params([images], None)
+        transform.mix_images(images, params), transform.mix_labels(labels, params)
+    assert torch.float64 not in ops.device_dtypes, ops.device_dtypes
+    if "mode" in inspect.signature(make).parameters:
+        per_sample = make(num_classes=10, mode="elem")
+        with Ops() as ops:
+            per_sample.mix_labels(labels, per_sample.draw_params([images], None))
+        assert torch.float64 in ops.device_dtypes
+
+
 @pytest.mark.parametrize("classes", [10, 2000])  # the rows of a cached identity, a scatter
 def test_one_hot_on_another_device_stays_there(classes: int) -> None:
     """Off the CPU (meta stands in) class indices become one-hot rows there, unchecked (a check
