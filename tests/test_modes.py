@@ -181,6 +181,8 @@ def test_paste_region_per_sample_errors() -> None:
     inside = Region((0, 0), (2, 2))
     with pytest.raises(ValueError, match=r"^region must hold one Region per sample \(N = 2\), got 3"):
         F.paste_region(x, [inside] * 3, partners)
+    with pytest.raises(ValueError, match=r"^region must hold one Region per sample \(N = 2\), got 0"):
+        F.paste_region(torch.rand(2, 5), [], partners)  # no region: any batch of one axis or more
     with pytest.raises(TypeError, match=r"^region\[1\] must be a Region \(starts, stops\), got"):
         F.paste_region(x, [inside, (0, 0, 2, 2)], partners)
     with pytest.raises(ValueError, match=r"^region\[0\] must lie inside the batch's spatial shape \(4, 4\)"):
