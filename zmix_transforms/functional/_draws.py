@@ -549,9 +549,10 @@ def zeta_weights_drawn(
 
     Each is the float64 weights rounded once to its dtype (the series is computed in float64), so
     batches mixed in different dtypes share one draw: ``ZetaMixup`` draws float64 and float32. Each
-    is left where it was made, for a batch on ``device``: for up to 64 samples on an accelerator the
-    host (each dtype rounded there: no cast on the device), so that a caller moves only the dtypes
-    it mixes in (``to_device``); for more samples, and under ``torch.compile``, ``device``.
+    is left where its keys were drawn, for a batch on ``device``: the host for up to 64 samples on
+    an accelerator, or with a CPU generator (each dtype rounded there: no cast on the device), so
+    that a caller moves only the dtypes it mixes in (``to_device``); else, and under
+    ``torch.compile``, ``device``.
     """
     draw_on = (host_draw_device if n <= _HOST_WEIGHTS_MAX else draw_device)(generator, device)
     if n <= _TABLE_MAX and draw_on.type == "cpu" and not torch.compiler.is_compiling():
@@ -575,11 +576,15 @@ def zeta_weights_drawn(
             series = _series_tensor(n, gamma, dtype).expand(n, n)
             weights = _scatter_weights(torch.from_numpy(columns), series, every_entry=True)
     else:
+        # the keys drawn on the host (a host draw, or a CPU generator's) are scattered there too: the
+        # weights then cross in one copy, as the ranks' order would (as many bytes), and no cast is
+        # made on the device
+        on = draw_on if draw_on.type == "cpu" else (_CPU if device is None else torch.device(device))
         if torch.compiler.is_compiling():
-            series = zeta_series_unchecked(n, gamma, device, dtype)
+            series = zeta_series_unchecked(n, gamma, on, dtype)
         else:  # made once per device: on a GPU five kernel launches a call fewer
-            series = _series_on(n, gamma, dtype, _CPU if device is None else torch.device(device))
-        order = _ranked_rows(n, n, generator, draw_on).to(series.device, non_blocking=True)
+            series = _series_on(n, gamma, dtype, on)
+        order = _ranked_rows(n, n, generator, draw_on).to(on, non_blocking=True)
         weights = _scatter_weights(order, series.expand(n, n), every_entry=True)  # rows: permutations
     return (weights, *(weights.to(other) for other in dtypes[1:]))
 
