@@ -656,11 +656,7 @@ def pil_images_in(sample: Any) -> bool:
     """
     from PIL import Image  # torchvision's dependency, loaded only once a collation has failed
 
-    if isinstance(sample, Mapping):
-        items = list(sample.values())
-    else:
-        items = list(sample) if isinstance(sample, (tuple, list)) else [sample]
-    return any(isinstance(item, Image.Image) for item in items)
+    return any(isinstance(item, Image.Image) for item in _sample_items(sample))
 
 
 def sample_shapes(batch: Sequence[Any]) -> list[tuple[int, ...]]:
@@ -674,12 +670,14 @@ def sample_shapes(batch: Sequence[Any]) -> list[tuple[int, ...]]:
 
 
 def _first_tensor(sample: Any) -> torch.Tensor | None:
-    if isinstance(sample, torch.Tensor):
-        return sample
-    items = sample.values() if isinstance(sample, Mapping) else sample
-    if not isinstance(items, (tuple, list)) and not isinstance(sample, Mapping):
-        return None
-    return next((item for item in items if isinstance(item, torch.Tensor)), None)
+    return next((item for item in _sample_items(sample) if isinstance(item, torch.Tensor)), None)
+
+
+def _sample_items(sample: Any) -> list[Any]:
+    """A sample's items: a dict's values, a tuple's or list's items, else the sample itself."""
+    if isinstance(sample, Mapping):
+        return list(sample.values())
+    return list(sample) if isinstance(sample, (tuple, list)) else [sample]
 
 
 def check_dense_logits_and_targets(logits: Any, targets: Any, ignore_index: int | None = None) -> None:
