@@ -18,7 +18,7 @@ import torch
 import zmix_transforms as Z
 from tests.methods import METHODS, VARIANTS, Method, Variant
 from tests.strategies import make_images
-from zmix_transforms import _distributed
+from zmix_transforms import _backend, _distributed
 from zmix_transforms import functional as F
 from zmix_transforms.functional import _draws
 
@@ -58,13 +58,20 @@ def default_dtype(dtype: torch.dtype) -> Iterator[None]:
 @pytest.mark.parametrize(("shape", "dtype"), BATCHES, ids=["5", "24", "16-uint8-64x64"])
 @pytest.mark.parametrize("default", [torch.float64, torch.bfloat16], ids=str)
 def test_another_default_dtype_changes_nothing(
-    method: Method, shape: tuple[int, ...], dtype: torch.dtype, default: torch.dtype
+    method: Method,
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+    default: torch.dtype,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``torch.set_default_dtype`` changes neither the draws (coins of ``p`` included) nor the mix."""
+    """``torch.set_default_dtype`` changes neither the draws (coins of ``p`` included) nor the mix,
+    also where the process's first call times its routes under it (NumPy's sort, oneDNN)."""
     if method.volumes:
         shape = (*shape[:2], 4, *shape[2:])
     batch = _batch(shape, dtype)
     expected = _run(method, batch)
+    monkeypatch.setattr(_backend, "NUMPY_SORTS_FASTER", None)
+    monkeypatch.setattr(_backend, "ONEDNN_FASTER", {})
     with default_dtype(default):
         got = _run(method, batch)
     for a, b in zip(got, expected, strict=True):
