@@ -391,7 +391,10 @@ def _numpy_sorts_faster(rounds: int = 3) -> bool:
     New values each round: a sort of the same values again runs faster (its branches are learnt).
     """
     generator = torch.Generator().manual_seed(0)
-    batches = [torch.rand(16, 1024, generator=generator, dtype=torch.float32) for _ in range(rounds + 1)]
+    batches = [
+        torch.rand(16, 1024, generator=generator, dtype=torch.float32, device="cpu")
+        for _ in range(rounds + 1)
+    ]
     sorts = {
         "numpy": lambda values: np.sort(values.numpy(), axis=1),
         "torch": lambda values: torch.sort(values, dim=1),
