@@ -7,6 +7,7 @@ import functools
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given
@@ -203,10 +204,31 @@ def test_sample_lambda_follows_beta(alpha: float, traced: bool) -> None:
     assert abs(float(draws.var()) - variance) < 0.15 * variance
 
 
-def test_sample_lambda_with_tiny_alpha_is_finite() -> None:
-    g = torch.Generator().manual_seed(0)
-    draws = [F.sample_lambda(1e-3, generator=g) for _ in range(500)]
-    assert all(math.isfinite(d) and 0.0 <= d <= 1.0 for d in draws)
+@pytest.mark.parametrize("alpha", [1e-300, 1e-3, 0.01, 0.049, 0.05, 0.2])
+@pytest.mark.parametrize("draw", ["sample_lambda", "sample_lambdas", "traceable_lambda"])
+def test_small_alphas_draw_lambda_from_beta(alpha: float, draw: str) -> None:
+    """λ ~ Beta(α, α) for small α too: near 0 or 1, each half the time, and 1/2 no more often than the
+    Beta's density says (the share in (1/4, 3/4), and a Kolmogorov–Smirnov test at the 0.1 % level).
+    torch clamps a Gamma(α) draw to the least normal double: with both of a λ's draws clamped, λ was
+    1/2, at α = 0.001 one λ in four."""
+    stats = pytest.importorskip("scipy.stats")
+    g, n = torch.Generator().manual_seed(4), 4000
+    if draw == "sample_lambda":
+        lams = np.array([F.sample_lambda(alpha, generator=g) for _ in range(n)])
+    elif draw == "sample_lambdas":
+        lams = F.sample_lambdas(alpha, n, generator=g).numpy()
+    else:
+        lams = torch.stack([_draws.traceable_lambda(alpha, g, None) for _ in range(n)]).numpy()
+    assert np.isfinite(lams).all() and ((lams >= 0) & (lams <= 1)).all()
+    below = int((lams < 0.5).sum())
+    assert abs(below - n / 2) < 4 * math.sqrt(n / 4)
+    beta = stats.beta(alpha, alpha)
+    middle = float(beta.cdf(0.75) - beta.cdf(0.25))
+    inside = int(((lams > 0.25) & (lams < 0.75)).sum())
+    assert abs(inside - n * middle) < 4 * math.sqrt(n * middle * (1 - middle)) + 2
+    if alpha >= 0.01:  # the lower half, where a double keeps λ (1 − λ rounds to 0; α = 0.001: λ to 0)
+        lower = lams[lams < 0.5]
+        assert stats.kstest(lower, lambda x: 2 * beta.cdf(x)).pvalue > 1e-3
 
 
 def test_sample_lambda_with_huge_alpha_is_one_half() -> None:

@@ -108,6 +108,13 @@ def sample_lambda(alpha: float, *, generator: torch.Generator | None = None) -> 
         ValueError: If ``alpha`` is not a finite number > 0.
         TypeError: If ``alpha`` is not a number or ``generator`` is not a ``torch.Generator``.
 
+    Note:
+        However small α is, λ follows Beta(α, α): below α = 0.05 it is drawn through the logarithms
+        of its Gamma draws, which torch would otherwise clamp to the least normal double (with
+        both clamped, λ came out 1/2: at α = 0.001 one draw in four). ``torch.distributions.Beta``,
+        which torchvision's ``v2.MixUp`` samples, has that artifact; NumPy's ``beta`` (timm's,
+        MONAI's) has not.
+
     Examples:
         >>> g = torch.Generator().manual_seed(0)
         >>> 0.0 <= sample_lambda(1.0, generator=g) <= 1.0
@@ -123,22 +130,62 @@ def sample_lambda_unchecked(alpha: float, generator: torch.Generator | None) -> 
     return _gamma_draws(alpha, 0, generator)[0]
 
 
+#: Below this α, λ is drawn through logarithms. torch clamps a Gamma(α) draw to the least normal
+#: double, which it falls below with probability about e^(−708·α); where both of a λ's draws are
+#: clamped, G₁ / (G₁ + G₂) is 1/2, a value Beta(α, α) almost never takes (α = 0.001: one λ in four
+#: was 1/2). At α = 0.05 a clamp is a one-in-10^15 event.
+LOG_DRAWS_BELOW = 0.05
+
+
+def _beta_heads(alpha: float) -> list[float]:
+    """The Gamma concentrations a λ is drawn from: ``(α, α)``, or ``(α + 1, α + 1, 1, 1)`` below.
+
+    Below ``LOG_DRAWS_BELOW``: two Gamma(α + 1) and two Exp(1) draws, for ``_log_gamma_difference``.
+    """
+    return [alpha + 1.0, alpha + 1.0, 1.0, 1.0] if alpha < LOG_DRAWS_BELOW else [alpha, alpha]
+
+
+def _log_gamma_difference(alpha: float, g1: Any, g2: Any, e1: Any, e2: Any) -> Any:
+    """``log G₁ − log G₂`` for G ~ Gamma(α), from ``g`` ~ Gamma(α + 1) and ``e`` ~ Exp(1) (floats or tensors).
+
+    ``g · U^(1/α)`` with U uniform is Gamma(α) (Marsaglia and Tsang), and ``−log U`` is Exp(1): so
+    ``log G = log g − e / α``, which no draw clamps. Scaled by α before the difference, the terms
+    stay small; the division by α may give ±inf, λ's 0 or 1, and never NaN.
+    """
+    log = math.log if isinstance(g1, float) else torch.log
+    return ((alpha * log(g1) - e1) - (alpha * log(g2) - e2)) / alpha
+
+
 def _gamma_draws(
     alpha: float, exponentials: int, generator: torch.Generator | None
 ) -> tuple[float, list[float]]:
     """λ ~ Beta(α, α) and ``exponentials`` draws of Exp(1), all from one op (one read to the host).
 
-    Beta(α, α) is G₁ / (G₁ + G₂) for independent G ~ Gamma(α), and Exp(1) is Gamma(1). torch
-    clamps the draws to the least normal double, so tiny alphas still give a finite λ, and
+    Beta(α, α) is G₁ / (G₁ + G₂) for independent G ~ Gamma(α), and Exp(1) is Gamma(1).
     1 / (1 + G₂/G₁) stays right where G₁ + G₂ would overflow (α near the largest double: λ = 1/2).
+    Below ``LOG_DRAWS_BELOW``, λ is the logistic function of ``log G₁ − log G₂``, drawn so that no
+    draw is clamped (``_log_gamma_difference``).
     """
     device = _CPU if generator is None else generator.device
     if torch.compiler.is_compiling():  # Dynamo traces through the cache, and warns that it does
         concentration = _make_concentration(alpha, exponentials, device)
     else:
         concentration = _concentration(alpha, exponentials, device)
-    own, other, *rest = torch._standard_gamma(concentration, generator=generator).tolist()
+    draws = torch._standard_gamma(concentration, generator=generator).tolist()
+    if alpha < LOG_DRAWS_BELOW:
+        difference = _log_gamma_difference(alpha, *draws[:4])
+        if difference >= 0:  # the logistic function, its exponential never overflowing
+            return 1.0 / (1.0 + math.exp(-difference)), draws[4:]
+        return math.exp(difference) / (1.0 + math.exp(difference)), draws[4:]
+    own, other, *rest = draws
     return 1.0 / (1.0 + other / own), rest
+
+
+def _lambdas_of(draws: torch.Tensor, alpha: float) -> torch.Tensor:
+    """λ ~ Beta(α, α) from Gamma draws of ``_beta_heads(alpha)`` along the last dim (float64)."""
+    if alpha < LOG_DRAWS_BELOW:
+        return torch.sigmoid(_log_gamma_difference(alpha, *draws.unbind(-1)[:4]))
+    return (draws[..., 1] / draws[..., 0]).add_(1.0).reciprocal_()
 
 
 def traceable_lambda(
@@ -152,12 +199,12 @@ def traceable_lambda(
     draws = torch._standard_gamma(
         _make_concentration(alpha, 0, draw_device(generator, device)), generator=generator
     )
-    return 1.0 / (1.0 + draws[1] / draws[0])
+    return _lambdas_of(draws, alpha)
 
 
 def _make_concentration(alpha: float, exponentials: int, device: torch.device) -> torch.Tensor:
-    """``(α, α, 1, …, 1)`` in float64 on ``device``, with ``exponentials`` ones."""
-    return torch.tensor([alpha, alpha] + [1.0] * exponentials, dtype=torch.float64, device=device)
+    """``_beta_heads(alpha)`` then ``exponentials`` ones, in float64 on ``device``."""
+    return torch.tensor(_beta_heads(alpha) + [1.0] * exponentials, dtype=torch.float64, device=device)
 
 
 @functools.lru_cache(maxsize=16)
@@ -208,10 +255,14 @@ def sample_lambdas_unchecked(
     For the transforms, whose α was checked at construction (under ``torch.compile(dynamic=True)``
     it is symbolic, and a check of it would break the graph).
     """
-    concentration = torch.full((n, 2), alpha, dtype=torch.float64, device=host_draw_device(generator, device))
+    on = host_draw_device(generator, device)
+    if alpha < LOG_DRAWS_BELOW:
+        concentration = torch.ones((n, 4), dtype=torch.float64, device=on)
+        concentration[:, :2] = alpha + 1.0
+    else:
+        concentration = torch.full((n, 2), alpha, dtype=torch.float64, device=on)
     draws = torch._standard_gamma(concentration, generator=generator)  # λ = G₁ / (G₁ + G₂), as above
-    lams = (draws[:, 1] / draws[:, 0]).add_(1.0).reciprocal_()
-    return to_device(lams, device)
+    return to_device(_lambdas_of(draws, alpha), device)
 
 
 def zeta_series(
