@@ -666,8 +666,8 @@ def test_products_take_the_kernel_measured_faster_and_keep_it(faster: bool) -> N
         calls: list[str] = []
         patch.setattr(_backend, "_onednn_is_faster", lambda w, f, into: calls.append("measured") or faster)
         taken: list[str] = []
-        onednn = _backend._onednn_product
-        patch.setattr(_backend, "_onednn_product", lambda w, f: taken.append("oneDNN") or onednn(w, f))
+        onednn = _backend.onednn_product
+        patch.setattr(_backend, "onednn_product", lambda w, f: taken.append("oneDNN") or onednn(w, f))
         first = F.apply_weights(x, weights)
         second = F.apply_weights(x, weights)
         assert calls == ["measured"] and list(_backend.ONEDNN_FASTER.values()) == [faster]
@@ -686,7 +686,7 @@ def test_products_fall_back_to_torch_mm_where_onednn_is_missing_or_not_faster() 
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_backend, "ONEDNN_FASTER", {})
-        patch.setattr(_backend, "_onednn_product", missing)
+        patch.setattr(_backend, "onednn_product", missing)
         assert torch.equal(_backend.product(weights, flat), weights @ flat)
         assert list(_backend.ONEDNN_FASTER.values()) == [False]
         # small products, float64 and products that need gradients are never timed
@@ -784,4 +784,4 @@ def test_onednn_products_compute_the_product() -> None:
         pytest.skip("this torch build has no oneDNN")
     weights = F.zeta_weights(24, generator=torch.Generator().manual_seed(2))
     flat = make_images((24, 5000), torch.float32, seed=2)
-    assert_products_agree(_backend._onednn_product(weights, flat), weights @ flat, 24, "oneDNN")
+    assert_products_agree(_backend.onednn_product(weights, flat), weights @ flat, 24, "oneDNN")

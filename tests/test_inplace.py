@@ -58,6 +58,9 @@ def test_collate_allocates_no_second_batch(name: str, dtype: torch.dtype, size: 
         assert allowed == 1.6 * batch_bytes
     collate = COLLATES[name]()
     assert collate.mixes_in_place
+    # a process's first product of a shape class times oneDNN against torch.mm into the in-place
+    # buffer (one block-sized buffer more, once): timed here, by another collate (no spare shared)
+    COLLATES[name]()(samples)
     for seed in range(3):
         torch.manual_seed(seed)
         peak, _ = peak_bytes(collate, samples)
@@ -399,6 +402,45 @@ def test_a_collate_writes_a_small_mix_into_the_batch_it_collated_the_call_before
 
 
 @pytest.mark.usefixtures("routes_on")
+@pytest.mark.parametrize("faster", [True, False], ids=["oneDNN's new blocks", "torch.mm into one buffer"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_an_in_place_product_takes_one_way_for_every_block(
+    faster: bool, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over blocks of columns, every block's product goes the way measured for the first (widest)
+    block's class, timed once against torch.mm into a buffer of that block's shape: torch.mm writes
+    every block into that one buffer (a new block's pages may have to be faulted in), oneDNN makes
+    a new block each time. Either mixes as the out-of-place product does."""
+    x = make_images((16, 3, 128, 100), dtype, seed=2)  # blocks of 16,384 columns: 2 whole and 5,632
+    weights = F.zeta_weights(16, generator=torch.Generator().manual_seed(2))
+    expected = F.apply_weights(x, weights)
+    monkeypatch.setattr(_backend, "ONEDNN_FASTER", {})
+    monkeypatch.setattr(_backend, "_onednn_candidate", lambda w, f: True)
+    timed: list[tuple[tuple[int, ...], torch.Tensor]] = []
+    monkeypatch.setattr(
+        _backend, "_onednn_is_faster", lambda w, f, into: timed.append((tuple(f.shape), into)) or faster
+    )
+    mm, taken, written = torch.mm, [], []
+    monkeypatch.setattr(_backend, "onednn_product", lambda w, f: taken.append(f.shape[1]) or mm(w, f))
+
+    def recorded_mm(a: torch.Tensor, b: torch.Tensor, *, out: torch.Tensor | None = None) -> torch.Tensor:
+        if out is None:
+            return mm(a, b)
+        written.append((b.shape[1], out.data_ptr()))
+        return mm(a, b, out=out)
+
+    monkeypatch.setattr(torch, "mm", recorded_mm)
+    got = F.apply_weights(x.clone(), weights, inplace=True)
+    assert [shape for shape, _ in timed] == [(16, 16384)] and timed[0][1].shape == (16, 16384)
+    if faster:
+        assert taken == [16384, 16384, 5632] and written == []
+    else:
+        assert taken == [] and [columns for columns, _ in written] == [16384, 16384, 5632]
+        assert {address for _, address in written} == {timed[0][1].data_ptr()}
+    assert_same_mix(got, expected, 16)
+
+
+@pytest.mark.usefixtures("routes_on")
 @pytest.mark.parametrize("faster", [True, False], ids=["oneDNN's new batch", "torch.mm into the spare"])
 def test_a_zeta_collate_times_onednn_against_torch_mm_into_its_spare(
     faster: bool, monkeypatch: pytest.MonkeyPatch
@@ -409,7 +451,7 @@ def test_a_zeta_collate_times_onednn_against_torch_mm_into_its_spare(
     timed: list[torch.Tensor | None] = []
     monkeypatch.setattr(_backend, "_onednn_is_faster", lambda w, f, into: timed.append(into) or faster)
     taken: list[str] = []
-    monkeypatch.setattr(_backend, "_onednn_product", lambda w, f: taken.append("oneDNN") or torch.mm(w, f))
+    monkeypatch.setattr(_backend, "onednn_product", lambda w, f: taken.append("oneDNN") or torch.mm(w, f))
     collate = Z.ZetaMixupCollate(num_classes=10)
     samples = _samples(8, torch.float32, size=8)
     collate(samples)  # no spare yet: the plain product's class is timed, and the collated batch kept

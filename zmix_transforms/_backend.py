@@ -49,7 +49,8 @@ what its kernel's formula computes:
   bound (README, Guarantees), and a process keeps its choice for each shape class (off: ``torch.mm``).
   A collate's spare batch (``spare_batches``) makes a class of its own: oneDNN has no ``out=``, so
   its new batch, whose pages may have to be faulted in, is timed against ``torch.mm`` into the
-  spare, whose pages are mapped.
+  spare, whose pages are mapped. So do the in-place products' blocks of columns, timed against
+  ``torch.mm`` into one buffer that every block reuses.
 * ``bitwise_where``: a mix that keeps each value from the sample or its partner by a bool mask
   selects on the CPU with three vectorized bitwise ops over the values' integer view, not ATen's
   ``where``, which takes one value at a time: from 16,384 values (below, the calls cost more than
@@ -95,7 +96,7 @@ import functools
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -261,16 +262,21 @@ def product(weights: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
     Through oneDNN (``onednn_products``) for float32 on the CPU where it was measured faster for
     this shape class, else ``torch.mm``. Both compute the same sums, each in its own order.
     """
-    return _onednn_product(weights, flat) if takes_onednn(weights, flat) else torch.mm(weights, flat)
+    return onednn_product(weights, flat) if takes_onednn(weights, flat) else torch.mm(weights, flat)
 
 
-def takes_onednn(weights: torch.Tensor, flat: torch.Tensor, into: torch.Tensor | None = None) -> bool:
+def takes_onednn(
+    weights: torch.Tensor,
+    flat: torch.Tensor,
+    into: torch.Tensor | Callable[[], torch.Tensor] | None = None,
+) -> bool:
     """Whether ``product(weights, flat)`` runs through oneDNN (measured on the shape class's first call).
 
-    ``into``: a contiguous (M, D) batch whose pages are mapped already (a collate's spare), which
-    ``torch.mm`` can write into and oneDNN cannot (it makes a new batch, whose pages may have to be
-    faulted in): then oneDNN's new batch is timed against ``torch.mm`` into ``into``, a shape
-    class of its own.
+    ``into``: a contiguous (M, D) tensor (or a function that makes one) that ``torch.mm`` can write
+    into and oneDNN cannot (it makes a new tensor, whose pages may have to be faulted in): a
+    collate's spare batch, whose pages are mapped, or the in-place product's buffer, which every
+    block of columns reuses. Then oneDNN's new tensor is timed against ``torch.mm`` into it, a
+    shape class of its own.
     """
     if not _onednn_candidate(weights, flat):
         return False
@@ -278,7 +284,8 @@ def takes_onednn(weights: torch.Tensor, flat: torch.Tensor, into: torch.Tensor |
     key = (weights.shape[0], weights.shape[1], flat.shape[1].bit_length(), threads, lent)
     faster = ONEDNN_FASTER.get(key)
     if faster is None:
-        faster = ONEDNN_FASTER[key] = _onednn_is_faster(weights, flat, into)
+        buffer = into() if callable(into) else into
+        faster = ONEDNN_FASTER[key] = _onednn_is_faster(weights, flat, buffer)
     return faster
 
 
@@ -296,7 +303,7 @@ def _onednn_candidate(weights: torch.Tensor, flat: torch.Tensor) -> bool:
     )
 
 
-def _onednn_product(weights: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+def onednn_product(weights: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
     """``weights @ flat`` as oneDNN's ``linear(weights, flat.T)``: (M, N) · (N, D), a contiguous (M, D)."""
     return torch.ops.mkldnn._linear_pointwise(weights, flat.t(), None, "none", [], "")
 
@@ -310,14 +317,14 @@ def _onednn_is_faster(
         True if oneDNN, its result a new batch, is at least 1.2× faster.
     """
     try:
-        _onednn_product(weights, flat)  # warm-up, and the test that this build has the operator
+        onednn_product(weights, flat)  # warm-up, and the test that this build has the operator
     except (RuntimeError, AttributeError, NotImplementedError):
         return False
     mm = torch.mm if into is None else functools.partial(torch.mm, out=into)
     mm(weights, flat)
     best = {"onednn": float("inf"), "mm": float("inf")}
     for _ in range(rounds):
-        for name, run in (("onednn", _onednn_product), ("mm", mm)):
+        for name, run in (("onednn", onednn_product), ("mm", mm)):
             start = time.perf_counter()
             run(weights, flat)
             best[name] = min(best[name], time.perf_counter() - start)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -189,10 +190,30 @@ def check_writable(x: torch.Tensor) -> None:
 
 
 def apply_weights_(x: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype) -> None:
-    """``x ← weights @ x`` for contiguous ``x``, over blocks of columns (``weights`` in ``dtype``)."""
+    """``x ← weights @ x`` for contiguous ``x``, over blocks of columns (``weights`` in ``dtype``).
+
+    Every block's product goes one way, the way measured faster for the first (widest) block's
+    shape class (``_backend.takes_onednn``): ``torch.mm`` into one buffer that every block reuses,
+    or oneDNN's new block, whose pages may have to be faulted in (a process's first call of a
+    class times the two, with that buffer made for the timing).
+    """
+    reused: list[torch.Tensor] = []
+    onednn: list[bool] = []
+
+    def buffer_for(block: torch.Tensor) -> torch.Tensor:
+        if not reused:  # the first block is the widest
+            reused.append(torch.empty_like(block))
+        return reused[0].view(-1)[: block.numel()].view(block.shape)
 
     def mix(block: torch.Tensor, half: torch.Tensor | None) -> torch.Tensor:
-        mixed = _backend.product(weights, block)
+        if not onednn:
+            onednn.append(_backend.takes_onednn(weights, block, functools.partial(buffer_for, block)))
+            if onednn[0]:
+                reused.clear()  # made for the timing only
+        if onednn[0]:
+            mixed = _backend.onednn_product(weights, block)
+        else:
+            mixed = torch.mm(weights, block, out=buffer_for(block))
         return mixed if half is None else mixed.add_(half)
 
     mix_columns_(x, dtype, mix)
@@ -221,9 +242,9 @@ def mix_columns_(
     """Overwrite contiguous ``x`` (N, ...) with a mix that treats every column of its (N, D) view alike.
 
     Each block of columns is copied whole (cast to ``dtype``) into a buffer before its columns are
-    overwritten. ``mix(block, half)`` returns the mixed block as a new tensor, plus ``half`` (a vector
-    of 1/2, one per column) when it is given: integer results are then truncated, as
-    ``add_half_for_rounding`` prepares them.
+    overwritten. ``mix(block, half)`` returns the mixed block (a new tensor, or a buffer of its own
+    that it reuses for every block), plus ``half`` (a vector of 1/2, one per column) when it is
+    given: integer results are then truncated, as ``add_half_for_rounding`` prepares them.
     """
     n = x.shape[0]
     flat = x.view(n, -1)
