@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -19,7 +20,8 @@ def test_the_page_has_its_blocks() -> None:
 @pytest.mark.parametrize("name", sorted(BLOCKS))
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras with torch
 def test_block_runs_as_written(name: str) -> None:
-    if name == "keras":
+    if name == "keras":  # the block picks the torch backend before Keras is imported: so here
+        os.environ.setdefault("KERAS_BACKEND", "torch")  # (else the import looks for TensorFlow)
         pytest.importorskip("keras")
     namespace: dict[str, object] = {}
     exec(compile(BLOCKS[name], f"migration.md ({name})", "exec"), namespace)
