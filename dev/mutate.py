@@ -11,6 +11,9 @@ Usage (prints one JSON line per mutant)::
 
     git clone -q . /tmp/mut
     python dev/mutate.py --root /tmp/mut --count 50 --seed 1 > /tmp/mutants.jsonl
+
+``--changed-since COMMIT`` draws only from the lines a change added or rewrote (``git diff COMMIT``
+in the clone): a targeted run of new code.
 """
 
 from __future__ import annotations
@@ -68,6 +71,27 @@ def mutate(node: ast.AST, index: int) -> None:
         node.value = node.value + 1 if type(node.value) is int else node.value * 2 + 0.5
 
 
+def changed_lines(root: Path, commit: str) -> dict[Path, set[int]]:
+    """The lines of each package file that ``git diff COMMIT`` shows as added or changed."""
+    diff = subprocess.run(
+        ["git", "diff", "-U0", commit, "--", "zmix_transforms"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines: dict[Path, set[int]] = {}
+    path = None
+    for line in diff.splitlines():
+        if line.startswith("+++ b/"):
+            path = root / line[len("+++ b/") :]
+        elif line.startswith("@@") and path is not None:
+            start, _, count = line.split("+")[1].split(" ")[0].partition(",")
+            first, length = int(start), int(count or 1)
+            lines.setdefault(path, set()).update(range(first, first + length))
+    return lines
+
+
 def main() -> None:
     """Run ``--count`` mutants drawn with ``--seed`` in ``--root``, one JSON line each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -75,13 +99,22 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=int, default=400, help="seconds a mutant's tests may take")
+    parser.add_argument(
+        "--changed-since", metavar="COMMIT", help="only spots on lines the clone changed since COMMIT"
+    )
     args = parser.parse_args()
     root = args.root.resolve()
     if root == Path(__file__).resolve().parents[1]:
         sys.exit("--root must be a clone, not this working tree: mutants are written into it")
     package = root / "zmix_transforms"
     modules = sorted(p for p in package.rglob("*.py") if p.name not in SKIPPED_MODULES)
-    candidates = [(path, i) for path in modules for i in range(len(spots(ast.parse(path.read_text()))))]
+    changed = None if args.changed_since is None else changed_lines(root, args.changed_since)
+    candidates = [
+        (path, i)
+        for path in modules
+        for i, (node, _) in enumerate(spots(ast.parse(path.read_text())))
+        if changed is None or getattr(node, "lineno", 0) in changed.get(path, ())
+    ]
     tests = [f"tests/test_{name}.py" for name in FAST_TESTS]
     env = {**os.environ, "PYTHONPATH": str(root), "ZMIX_TESTS_LEG": "1"}
     for path, i in random.Random(args.seed).sample(candidates, min(args.count, len(candidates))):
