@@ -134,15 +134,15 @@ def sample_lambda_unchecked(alpha: float, generator: torch.Generator | None) -> 
 #: double, which it falls below with probability about e^(−708·α); where both of a λ's draws are
 #: clamped, G₁ / (G₁ + G₂) is 1/2, a value Beta(α, α) almost never takes (α = 0.001: one λ in four
 #: was 1/2). At α = 0.05 a clamp is a one-in-10^15 event.
-LOG_DRAWS_BELOW = 0.05
+_LOG_DRAWS_BELOW = 0.05
 
 
 def _beta_heads(alpha: float) -> list[float]:
     """The Gamma concentrations a λ is drawn from: ``(α, α)``, or ``(α + 1, α + 1, 1, 1)`` below.
 
-    Below ``LOG_DRAWS_BELOW``: two Gamma(α + 1) and two Exp(1) draws, for ``_log_gamma_difference``.
+    Below ``_LOG_DRAWS_BELOW``: two Gamma(α + 1) and two Exp(1) draws, for ``_log_gamma_difference``.
     """
-    return [alpha + 1.0, alpha + 1.0, 1.0, 1.0] if alpha < LOG_DRAWS_BELOW else [alpha, alpha]
+    return [alpha + 1.0, alpha + 1.0, 1.0, 1.0] if alpha < _LOG_DRAWS_BELOW else [alpha, alpha]
 
 
 def _log_gamma_difference(alpha: float, g1: Any, g2: Any, e1: Any, e2: Any) -> Any:
@@ -163,7 +163,7 @@ def _gamma_draws(
 
     Beta(α, α) is G₁ / (G₁ + G₂) for independent G ~ Gamma(α), and Exp(1) is Gamma(1).
     1 / (1 + G₂/G₁) stays right where G₁ + G₂ would overflow (α near the largest double: λ = 1/2).
-    Below ``LOG_DRAWS_BELOW``, λ is the logistic function of ``log G₁ − log G₂``, drawn so that no
+    Below ``_LOG_DRAWS_BELOW``, λ is the logistic function of ``log G₁ − log G₂``, drawn so that no
     draw is clamped (``_log_gamma_difference``).
     """
     device = _CPU if generator is None else generator.device
@@ -172,7 +172,7 @@ def _gamma_draws(
     else:
         concentration = _concentration(alpha, exponentials, device)
     draws = torch._standard_gamma(concentration, generator=generator).tolist()
-    if alpha < LOG_DRAWS_BELOW:
+    if alpha < _LOG_DRAWS_BELOW:
         difference = _log_gamma_difference(alpha, *draws[:4])
         if difference >= 0:  # the logistic function, its exponential never overflowing
             return 1.0 / (1.0 + math.exp(-difference)), draws[4:]
@@ -183,7 +183,7 @@ def _gamma_draws(
 
 def _lambdas_of(draws: torch.Tensor, alpha: float) -> torch.Tensor:
     """λ ~ Beta(α, α) from Gamma draws of ``_beta_heads(alpha)`` along the last dim (float64)."""
-    if alpha < LOG_DRAWS_BELOW:
+    if alpha < _LOG_DRAWS_BELOW:
         return torch.sigmoid(_log_gamma_difference(alpha, *draws.unbind(-1)[:4]))
     return (draws[..., 1] / draws[..., 0]).add_(1.0).reciprocal_()
 
@@ -256,7 +256,7 @@ def sample_lambdas_unchecked(
     it is symbolic, and a check of it would break the graph).
     """
     on = host_draw_device(generator, device)
-    if alpha < LOG_DRAWS_BELOW:
+    if alpha < _LOG_DRAWS_BELOW:
         concentration = torch.ones((n, 4), dtype=torch.float64, device=on)
         concentration[:, :2] = alpha + 1.0
     else:
