@@ -205,7 +205,7 @@ def test_sample_lambda_follows_beta(alpha: float, traced: bool) -> None:
 
 
 @pytest.mark.parametrize("alpha", [1e-300, 1e-3, 0.01, 0.049, 0.05, 0.2])
-@pytest.mark.parametrize("draw", ["sample_lambda", "sample_lambdas", "traceable_lambda"])
+@pytest.mark.parametrize("draw", ["sample_lambda", "sample_lambdas", "traceable_lambda", "cutmix_draw"])
 def test_small_alphas_draw_lambda_from_beta(alpha: float, draw: str) -> None:
     """λ ~ Beta(α, α) for small α too: near 0 or 1, each half the time, and 1/2 no more often than the
     Beta's density says (the share in (1/4, 3/4), and a Kolmogorov–Smirnov test at the 0.1 % level).
@@ -217,8 +217,10 @@ def test_small_alphas_draw_lambda_from_beta(alpha: float, draw: str) -> None:
         lams = np.array([F.sample_lambda(alpha, generator=g) for _ in range(n)])
     elif draw == "sample_lambdas":
         lams = F.sample_lambdas(alpha, n, generator=g).numpy()
-    else:
+    elif draw == "traceable_lambda":
         lams = torch.stack([_draws.traceable_lambda(alpha, g, None) for _ in range(n)]).numpy()
+    else:  # CutMix's one op: λ and the centres' exponentials
+        lams = np.array([_draws.cutmix_draw_unchecked((6, 7), alpha, g)[0] for _ in range(n)])
     assert np.isfinite(lams).all() and ((lams >= 0) & (lams <= 1)).all()
     below = int((lams < 0.5).sum())
     assert abs(below - n / 2) < 4 * math.sqrt(n / 4)
@@ -229,6 +231,24 @@ def test_small_alphas_draw_lambda_from_beta(alpha: float, draw: str) -> None:
     if alpha >= 0.01:  # the lower half, where a double keeps λ (1 − λ rounds to 0; α = 0.001: λ to 0)
         lower = lams[lams < 0.5]
         assert stats.kstest(lower, lambda x: 2 * beta.cdf(x)).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("alpha", [0.5, 3.0])
+def test_the_logarithms_draw_beta_at_any_alpha(alpha: float) -> None:
+    """The small-α route's identity, log G = log g − e/α for g ~ Gamma(α + 1) and e ~ Exp(1), holds
+    for any α: at larger ones, where the log g terms weigh as much as e/α, its logistic is Beta(α, α)
+    too (Kolmogorov–Smirnov at the 0.1 % level, 20,000 draws). Below 0.05 those terms are small
+    against e/α, and the draws' test above could not tell them missing."""
+    stats = pytest.importorskip("scipy.stats")
+    g = torch.Generator().manual_seed(5)
+    concentration = torch.tensor([alpha + 1.0, alpha + 1.0, 1.0, 1.0], dtype=torch.float64).expand(20000, 4)
+    draws = torch._standard_gamma(concentration, generator=g)
+    lams = torch.sigmoid(_draws._log_gamma_difference(alpha, *draws.unbind(-1))).numpy()
+    assert stats.kstest(lams, stats.beta(alpha, alpha).cdf).pvalue > 1e-3
+    g1, g2, e1, e2 = (float(v) for v in draws[0])  # the host's floats, as sample_lambda computes them
+    assert _draws._log_gamma_difference(alpha, g1, g2, e1, e2) == pytest.approx(
+        float(_draws._log_gamma_difference(alpha, *draws[0])), rel=1e-12
+    )
 
 
 def test_sample_lambda_with_huge_alpha_is_one_half() -> None:
