@@ -110,6 +110,10 @@ def test_mix_collate_arguments() -> None:
         Z.MixCollate(3)
     with pytest.raises(TypeError, match=r"^collate_fn must be a callable or None, got str"):
         Z.MixCollate(Z.MixUp(num_classes=2), collate_fn="stack")
+    with pytest.raises(
+        TypeError, match=r"^MethodCollate has no method to build: .* use MixCollate\(transform\)$"
+    ):
+        Z.MethodCollate(Z.MixUp(num_classes=2))
 
 
 # -- inputs, checked when called ------------------------------------------------------------------

@@ -110,6 +110,33 @@ def test_cutmix_pastes_one_cuboid_into_volumes_and_masks(make, seed: int) -> Non
     torch.testing.assert_close(labels.diagonal().double(), 1 - fraction, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES + COLLATE_CLASSES)
+def test_a_tuple_of_images_masks_and_labels_mixes_both_targets(cls: type) -> None:
+    keys = ("image", "mask", "label")
+    """``(images, masks, labels)`` mixes the labels as the dict form does: the masks, at the labels'
+    place in ``(images, labels)``, do not leave the labels behind, unmixed."""
+    images, masks = _batch(4, (6, 6), 3, seed=2)
+    labels = torch.tensor([0, 1, 2, 0])
+    outputs = []
+    for form in ("tuple", "dict"):
+        torch.manual_seed(0)
+        t = cls(num_classes=3)
+        if isinstance(t, Z.MixCollate):
+            triples = [
+                (tv_tensors.Image(images[i]), tv_tensors.Mask(masks[i]), int(labels[i])) for i in range(4)
+            ]
+            batch = t(triples if form == "tuple" else [dict(zip(keys, s, strict=True)) for s in triples])
+        elif form == "tuple":
+            batch = t(images, tv_tensors.Mask(masks), labels)
+        else:
+            batch = t(dict(zip(keys, (images, tv_tensors.Mask(masks), labels), strict=True)))
+        outputs.append(list(batch) if form == "tuple" else [batch[k] for k in keys])
+    got_labels, expected = outputs[0][2], outputs[1]
+    assert got_labels.shape == (4, 3) and not torch.equal(got_labels, F.one_hot(labels, 3))
+    for got, want in zip(outputs[0], expected, strict=True):
+        torch.testing.assert_close(got, want)
+
+
 @given(shape=st.tuples(st.integers(1, 40), st.integers(1, 40), st.integers(1, 40)), lam=lams(), seed=seeds())
 def test_the_cuboid_holds_one_minus_lambda_of_the_volume(
     shape: tuple[int, int, int], lam: float, seed: int

@@ -282,7 +282,8 @@ class MethodCollate(MixCollate):
 
     Raises:
         ValueError: If a parameter is out of range.
-        TypeError: If an argument has the wrong type, or the method takes no such argument.
+        TypeError: If an argument has the wrong type, or the method takes no such argument, or the
+            class names no ``transform_class`` (``MethodCollate`` itself).
     """
 
     transform_class: type[_BatchMix]
@@ -295,6 +296,11 @@ class MethodCollate(MixCollate):
         inplace: bool | None = None,
         **kwargs: Any,
     ) -> None:
+        if getattr(type(self), "transform_class", None) is None:
+            raise TypeError(
+                f"{type(self).__name__} has no method to build: a subclass names it in transform_class "
+                f"(as ZetaMixupCollate does); to collate with a transform, use MixCollate(transform)"
+            )
         check_call(
             self.transform_class,
             args,

@@ -79,7 +79,8 @@ class MixOptions(TypedDict, total=False):
         num_classes: Number of classes, needed when labels are class indices of shape (N,) (and to
             one-hot class-index masks).
         labels_getter: ``"default"`` (the second item of a tuple, or a ``labels``-like key of a dict,
-            as in torchvision) or a callable that returns the labels tensor from the input.
+            as in torchvision; in ``(images, masks, labels)``, the third) or a callable that returns
+            the labels tensor from the input.
         label_smoothing: ``s`` in [0, 1], applied to the labels before mixing (as timm does): one-hot
             rows become ``1 − s + s/K`` on the true class and ``s/K`` elsewhere; float labels become
             ``(1 − s)·y + s/K`` (with ``multi_label``, ``(1 − s)·y + s/2``).
@@ -176,7 +177,9 @@ def default_labels_getter(sample: Any) -> Any:
     A tuple or list gives its second item; a mapping (or a mapping found as that second item) gives the
     value of its key named ``labels``, else of the first key that contains ``label`` (both
     case-insensitive). Unlike torchvision's heuristic, a lone tensor is not taken as the labels: a
-    mixing transform called with images alone reports that it found no labels.
+    mixing transform called with images alone reports that it found no labels. And where the second
+    item is a ``Mask``, a plain tensor third item is the labels: ``(images, masks, labels)`` mixes
+    both targets (torchvision's transforms take no masks; nothing there to follow).
 
     Args:
         sample: The input given to the transform.
@@ -187,6 +190,8 @@ def default_labels_getter(sample: Any) -> Any:
     if isinstance(sample, (tuple, list)):
         if len(sample) < 2:
             return None
+        if isinstance(sample[1], tv_tensors.Mask) and len(sample) > 2 and _is_pure_tensor(sample[2]):
+            return sample[2]  # (images, masks, labels)
         sample = sample[1]
         if not isinstance(sample, collections.abc.Mapping):
             return sample  # checked by the caller: a tensor is expected
