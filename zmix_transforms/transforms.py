@@ -527,8 +527,8 @@ class _BatchMix(_PerRankDraws):
         for item in flat_inputs:
             if isinstance(item, _BOXES_AND_POINTS):
                 raise ValueError(
-                    f"{name}() does not support {type(item).__name__}: mixing blends whole images, which "
-                    f"has no meaning for bounding boxes or keypoints"
+                    f"{name}() does not support {type(item).__name__}: it mixes the pixels of several "
+                    f"images, which has no meaning for bounding boxes or keypoints"
                 )
         mask_positions = [i for i, item in enumerate(flat_inputs) if isinstance(item, tv_tensors.Mask)]
         labels = self._labels_getter(sample)
