@@ -1,6 +1,7 @@
 """Fast paths that compute what plain PyTorch computes, faster, each with an off switch.
 
 Every route here gives the same values as the plain PyTorch call beside it (a test compares them),
+but for the matrix product's, which agree within the product bound (``onednn_products``, below),
 and each can be turned off: set ``ZMIX_TRANSFORMS_DISABLE`` to a comma-separated list of route
 names, or to ``all``, before import, or use [`routes`][zmix_transforms._backend.routes] as a context
 manager (the benchmark measures each route on and off that way). The routes:
