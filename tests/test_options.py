@@ -381,6 +381,18 @@ def test_mixupe_value_flips_sign_when_the_term_outweighs_the_mixup_loss() -> Non
     )
 
 
+def test_mixupe_leaves_out_a_sample_whose_s_equals_the_threshold() -> None:
+    """Only ``s_i < τ`` counts: with τ set to one sample's own ``s_i``, that sample is left out."""
+    logits, labels = torch.randn(4, 3, generator=torch.Generator().manual_seed(2)), torch.tensor([2, 0, 1, 1])
+    s = (logits * (F.one_hot(labels, 3) - logits.softmax(dim=1))).sum(dim=1)
+    top = int(s.argmax())
+    loss_fn = Z.MixupELoss(alpha=1.0, threshold=float(s[top]))
+    others = s[torch.arange(4) != top].sum()
+    torch.testing.assert_close(
+        loss_fn.directional_term(logits, labels), (1 - loss_fn.mean_lambda) * others / 4
+    )
+
+
 def test_mixupe_accepts_one_hot_clean_targets() -> None:
     logits, labels = torch.randn(4, 3), torch.tensor([2, 0, 1, 1])
     loss_fn = Z.MixupELoss()
