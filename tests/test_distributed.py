@@ -301,6 +301,42 @@ def test_across_ranks_needs_a_process_group_and_no_collate() -> None:
         Z.ZetaMixup(across_ranks="yes")
 
 
+def workers_job(rank: int, world_size: int) -> dict[str, str]:
+    """``across_ranks`` hidden from ``MixCollate``'s check (inside a ``v2.Compose``) in a worker."""
+    from torchvision.transforms import v2
+
+    samples = [(torch.rand(3, 4, 4), i % 3) for i in range(8)]
+    collate = Z.MixCollate(v2.Compose([Z.ZetaMixup(num_classes=3, across_ranks=True)]))
+    errors = {}
+    for context in ("fork", "spawn"):
+        loader = DataLoader(
+            samples,
+            batch_size=4,
+            num_workers=1,
+            multiprocessing_context=context,
+            collate_fn=collate,
+            timeout=60,
+        )
+        try:
+            next(iter(loader))
+            errors[context] = "no error"
+        except ValueError as error:
+            errors[context] = str(error)
+    return errors
+
+
+def test_across_ranks_refuses_a_dataloader_worker(tmp_path: Path) -> None:
+    """A forked worker's copy of the group hung in the exchange (a spawned one has no group): the
+    call refuses, in any worker, at once."""
+    (errors,) = run_ranks("workers", 1, tmp_path)
+    for context in ("fork", "spawn"):
+        assert re.search(
+            r"ZetaMixup\(across_ranks=True\) cannot mix in a DataLoader worker, got a call in worker 0: "
+            r"workers run outside the process group",
+            errors[context],
+        ), errors[context]
+
+
 def test_outside_a_group_the_draws_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RANK", raising=False)
     torch.manual_seed(3)
@@ -459,4 +495,5 @@ JOBS: dict[str, Callable[[int, int], Any]] = {
     "across": across_job,
     "faults": faults_job,
     "dies": dies_job,
+    "workers": workers_job,
 }

@@ -32,6 +32,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch.utils._pytree import tree_flatten, tree_unflatten
+from torch.utils.data import get_worker_info
 from torchvision import tv_tensors
 
 from . import _backend
@@ -339,6 +340,13 @@ def mix_across_ranks(transform: Any, sample: Any) -> Any:
     ``gather_batches``) after ``exchange_layout`` has checked every rank.
     """
     name = type(transform).__name__
+    worker = get_worker_info()
+    if worker is not None:  # a forked worker's copy of the group hangs; a spawned one has none
+        raise ValueError(
+            f"{name}(across_ranks=True) cannot mix in a DataLoader worker, got a call in worker "
+            f"{worker.id}: workers run outside the process group; apply it to the batches the loader "
+            f"returns, in the training process"
+        )
     if not (dist.is_available() and dist.is_initialized()):
         raise ValueError(
             f"{name}(across_ranks=True) needs an initialized torch.distributed process group "
