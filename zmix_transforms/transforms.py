@@ -171,6 +171,11 @@ def _is_pure_tensor(x: Any) -> bool:
     return isinstance(x, torch.Tensor) and not isinstance(x, tv_tensors.TVTensor)
 
 
+def _is_labels_like(x: Any) -> bool:
+    """A plain tensor of labels' shape: (N,), (N, 1) or (N, K)."""
+    return _is_pure_tensor(x) and x.ndim in (1, 2)
+
+
 def default_labels_getter(sample: Any) -> Any:
     """Find the labels the way torchvision's ``labels_getter="default"`` does.
 
@@ -178,8 +183,9 @@ def default_labels_getter(sample: Any) -> Any:
     value of its key named ``labels``, else of the first key that contains ``label`` (both
     case-insensitive). Unlike torchvision's heuristic, a lone tensor is not taken as the labels: a
     mixing transform called with images alone reports that it found no labels. And where the second
-    item is a ``Mask``, a plain tensor third item is the labels: ``(images, masks, labels)`` mixes
-    both targets (torchvision's transforms take no masks; nothing there to follow).
+    item is a ``Mask``, a third item that is a plain tensor of labels' shape ((N,), (N, 1) or
+    (N, K)) is the labels: ``(images, masks, labels)`` mixes both targets (torchvision's transforms
+    take no masks; nothing there to follow).
 
     Args:
         sample: The input given to the transform.
@@ -190,7 +196,7 @@ def default_labels_getter(sample: Any) -> Any:
     if isinstance(sample, (tuple, list)):
         if len(sample) < 2:
             return None
-        if isinstance(sample[1], tv_tensors.Mask) and len(sample) > 2 and _is_pure_tensor(sample[2]):
+        if isinstance(sample[1], tv_tensors.Mask) and len(sample) > 2 and _is_labels_like(sample[2]):
             return sample[2]  # (images, masks, labels)
         sample = sample[1]
         if not isinstance(sample, collections.abc.Mapping):
