@@ -39,7 +39,7 @@ def test_the_user_pages_have_code() -> None:
     } <= pages
 
 
-OPTIONAL = ("transformers", "accelerate", "lightning")  # the frameworks page's blocks need their extras
+OPTIONAL = ("transformers", "accelerate", "lightning", "monai")  # blocks that need an extra
 
 
 @pytest.mark.parametrize("code", BLOCKS)

@@ -170,6 +170,13 @@ def test_labels_of_bad_shape_or_dtype(cls: type) -> None:
         match=r"labels must be class indices of shape \(N,\) or \(N, 1\), or float labels of shape",
     ):
         cls(num_classes=2)(_images(), torch.zeros(4, 2, 1))
+    with pytest.raises(  # a dense map under the 'label' key (MONAI's segmentation dicts): what to do
+        ValueError,
+        match=r"^labels must be class indices of shape \(N,\) or \(N, 1\), or float labels of shape \(N, K\), "
+        r"got shape \(4, 1, 8, 8\); a segmentation mask goes in as a tv_tensors.Mask \(under a 'label' key "
+        r"too\), mixed with the images' weights$",
+    ):
+        cls(num_classes=2)({"image": _images(), "label": torch.zeros(4, 1, 8, 8, dtype=torch.long)})
     with pytest.raises(
         TypeError, match=r"labels of shape \(N,\) must be integer class indices, got dtype torch.float32"
     ):

@@ -452,6 +452,40 @@ def test_monai_metatensors_and_list_data_collate() -> None:
     assert isinstance(out, monai.data.MetaTensor) and out.shape == images.shape and labels.shape == (4, 3)
 
 
+@pytest.mark.parametrize("collate", [Z.ZetaMixupCollate, Z.CutMixCollate])
+def test_monai_segmentation_dicts_with_the_mask_wrapped_last(collate: type) -> None:
+    """MONAI's segmentation dicts hold the mask under "label": wrapped in a ``Mask`` by a plain
+    function last in the ``Compose`` (MONAI's own transforms would make it a MetaTensor again), the
+    mask is mixed with the volumes' weights: soft masks from ζ-mixup, voxels from CutMix."""
+    pytest.importorskip("monai")
+    from monai.data import MetaTensor, list_data_collate
+    from monai.transforms import Compose, RandFlipd
+
+    _, masks = _batch(4, (4, 6, 6), 3, seed=7)
+    coded = torch.arange(4.0).reshape(4, 1, 1, 1, 1).expand(4, 2, 4, 6, 6)  # each voxel names its sample
+    pipeline = Compose(
+        [RandFlipd(keys=["image", "label"], prob=0.5), lambda d: {**d, "label": tv_tensors.Mask(d["label"])}]
+    )
+    samples = [
+        pipeline({"image": MetaTensor(coded[i]), "label": MetaTensor(masks[i][None])}) for i in range(4)
+    ]
+    torch.manual_seed(0)
+    batch = collate(num_classes=3, spatial_dims=3, collate_fn=list_data_collate)(samples)
+    images, mixed = batch["image"], batch["label"]
+    assert isinstance(mixed, tv_tensors.Mask) and images.shape == (4, 2, 4, 6, 6)
+    if collate is Z.ZetaMixupCollate:  # soft masks (N, K, D, H, W), summing to 1 at every voxel
+        assert mixed.shape == (4, 3, 4, 6, 6)
+        torch.testing.assert_close(mixed.sum(1), torch.ones(4, 4, 6, 6))
+    else:  # class indices: each voxel's from the (flipped) mask of the sample its image voxel came from
+        assert mixed.shape == (4, 1, 4, 6, 6) and mixed.dtype == torch.int64
+        sources = torch.as_tensor(images)[:, 0].round().long()
+        flipped = torch.stack([torch.as_tensor(s["label"])[0] for s in samples])
+        grid = torch.meshgrid(*map(torch.arange, (4, 6, 6)), indexing="ij")
+        expected = torch.stack([flipped[(sources[i], *grid)] for i in range(4)])
+        assert torch.equal(torch.as_tensor(mixed)[:, 0], expected)
+        assert bool((sources != torch.arange(4).reshape(4, 1, 1, 1)).any()), "a cuboid was pasted"
+
+
 def test_random_mix_of_volume_transforms() -> None:
     mix = Z.RandomMix([Z.ZetaMixup(num_classes=3, spatial_dims=3), Z.CutMix(num_classes=3, spatial_dims=3)])
     volumes, masks = _batch(4, (3, 4, 5), 3, seed=5)

@@ -700,7 +700,8 @@ def _soft_labels(
     else:
         raise ValueError(
             f"labels must be class indices of shape (N,) or (N, 1), or float labels of shape (N, K), "
-            f"got shape {tuple(labels.shape)}"
+            f"got shape {tuple(labels.shape)}; a segmentation mask goes in as a tv_tensors.Mask "
+            f"(under a 'label' key too), mixed with the images' weights"
         )
     check_same_batch_size(soft.shape[0], batch_size)
     if not label_smoothing:
