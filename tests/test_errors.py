@@ -199,6 +199,13 @@ def test_unbatched_image(cls: type) -> None:
         match=r"needs a batch of images of shape \(N, C, H, W\), got an unbatched Tensor of shape \(3,\)",
     ):
         cls(num_classes=3)(torch.rand(3), torch.tensor([0, 1, 2]))
+    with pytest.raises(  # a batch of feature vectors (N, D): where to mix it
+        ValueError,
+        match=r"^\w+\(\) needs a batch of images of shape \(N, C, H, W\), got an unbatched Tensor of shape "
+        r"\(4, 16\); batch the samples first \(for example with a DataLoader or the collate classes\), or "
+        r"mix batches of other shapes \(feature vectors, sequences\) with zmix_transforms.functional$",
+    ):
+        cls(num_classes=3)(torch.rand(4, 16), torch.tensor([0, 1, 2, 0]))
     with pytest.raises(
         ValueError, match=r"shape \(N, T, C, H, W\), got an unbatched Video of shape \(2, 3, 8, 8\)"
     ):

@@ -540,7 +540,8 @@ def check_image_batches(images: list[torch.Tensor], name: str, spatial_dims: int
             raise ValueError(
                 f"{name}() needs a batch of images of shape {layout}, got an unbatched "
                 f"{type(image).__name__} of shape {tuple(image.shape)}; batch the samples first "
-                f"(for example with a DataLoader or the collate classes)"
+                f"(for example with a DataLoader or the collate classes), or mix batches of other "
+                f"shapes (feature vectors, sequences) with zmix_transforms.functional"
             )
         if image.ndim > ndim:
             hint = (
