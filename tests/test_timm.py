@@ -116,7 +116,8 @@ def test_minmax_boxes_have_sides_in_range_and_stay_inside(shape: tuple[int, ...]
             assert int(size * low) <= stop - start < max(int(size * high), int(size * low) + 1)
         sides.append(region.stops[0] - region.starts[0])
     assert len(set(sides)) > 3  # drawn, not fixed
-    for reversed_or_empty in ((0.8, 0.2), (0.5, 0.5)):  # timm's randint(lo, hi) draws from neither
+    # timm's randint(lo, hi) draws from neither reversed nor empty ranges; nor can a box leave the image
+    for reversed_or_empty in ((0.8, 0.2), (0.5, 0.5), (0.2, 1.5), (-0.1, 0.5)):
         with pytest.raises(
             ValueError, match=r"^minmax must be a pair \(lo, hi\) of fractions with 0 <= lo < hi <= 1"
         ):
