@@ -56,8 +56,9 @@ class MixCollate:
     Raises:
         TypeError: If ``transform`` or ``collate_fn`` is not callable, at construction; if the batch
             is not a sequence, when called.
-        ValueError: If ``inplace=True`` comes with ``return_originals=True``, at construction; if the
-            batch is empty, when called.
+        ValueError: If ``inplace=True`` comes with ``return_originals=True``, or the transform mixes
+            across ranks (a worker runs outside the process group), at construction; if the batch
+            is empty, when called.
 
     Note:
         The object is picklable when its transform and collate function are, so it works with
