@@ -268,7 +268,8 @@ def test_boxes_are_rejected(cls: type) -> None:
     boxes = tv_tensors.BoundingBoxes(torch.zeros(2, 4), format="XYXY", canvas_size=(8, 8))
     with pytest.raises(
         ValueError,
-        match=r"^\w+\(\) does not support BoundingBoxes: it mixes the pixels of several images, which has no meaning for bounding boxes or keypoints$",
+        match=r"^\w+\(\) does not support BoundingBoxes: it mixes the pixels of several images, which has no "
+        r"meaning for bounding boxes or keypoints$",
     ):
         cls(num_classes=3)(images, labels, boxes)
 

@@ -112,9 +112,9 @@ def test_cutmix_pastes_one_cuboid_into_volumes_and_masks(make, seed: int) -> Non
 
 @pytest.mark.parametrize("cls", TRANSFORM_CLASSES + COLLATE_CLASSES)
 def test_a_tuple_of_images_masks_and_labels_mixes_both_targets(cls: type) -> None:
-    keys = ("image", "mask", "label")
     """``(images, masks, labels)`` mixes the labels as the dict form does: the masks, at the labels'
     place in ``(images, labels)``, do not leave the labels behind, unmixed."""
+    keys = ("image", "mask", "label")
     images, masks = _batch(4, (6, 6), 3, seed=2)
     labels = torch.tensor([0, 1, 2, 0])
     outputs = []
