@@ -137,6 +137,21 @@ def test_a_tuple_of_images_masks_and_labels_mixes_both_targets(cls: type) -> Non
         torch.testing.assert_close(got, want)
 
 
+@pytest.mark.parametrize("cls", COLLATE_CLASSES)
+def test_collated_image_and_mask_pairs_mix_the_masks(cls: type) -> None:
+    """``(Image, Mask)`` samples, as torchvision's segmentation datasets give them with v2 transforms,
+    collate into an image batch and a ``Mask`` batch, mixed as the transform mixes the batches."""
+    images, masks = _batch(4, (6, 6), 3, seed=3)
+    samples = [(tv_tensors.Image(images[i]), tv_tensors.Mask(masks[i])) for i in range(4)]
+    torch.manual_seed(0)
+    out_images, out_masks = cls(num_classes=3)(samples)
+    torch.manual_seed(0)
+    expected = cls.transform_class(num_classes=3)(tv_tensors.Image(images), tv_tensors.Mask(masks))
+    assert isinstance(out_masks, tv_tensors.Mask) and isinstance(out_images, tv_tensors.Image)
+    torch.testing.assert_close(out_images, expected[0])
+    torch.testing.assert_close(out_masks, expected[1])
+
+
 @given(shape=st.tuples(st.integers(1, 40), st.integers(1, 40), st.integers(1, 40)), lam=lams(), seed=seeds())
 def test_the_cuboid_holds_one_minus_lambda_of_the_volume(
     shape: tuple[int, int, int], lam: float, seed: int
