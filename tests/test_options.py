@@ -134,6 +134,13 @@ def test_sample_lambdas_follow_beta() -> None:
     assert abs(float(lams.var()) - 1 / (4 * 5)) < 0.005
 
 
+def test_per_sample_lam_takes_both_ends_of_its_range() -> None:
+    """λ = 0 (the partner alone) and λ = 1 (the sample alone) are weights in [0, 1], not errors."""
+    x, partners = torch.rand(4, 3), torch.tensor([1, 2, 3, 0])
+    mixed = F.mix_pairs(x, torch.tensor([0.0, 1.0, 0.0, 1.0]), partners)
+    assert torch.equal(mixed[[0, 2]], x[[1, 3]]) and torch.equal(mixed[[1, 3]], x[[1, 3]])
+
+
 def test_per_sample_lam_errors() -> None:
     x = torch.rand(4, 3)
     partners = torch.tensor([1, 2, 3, 0])
