@@ -237,17 +237,22 @@ def test_walking_the_cycles_reads_every_partner_before_it_is_written(partners: t
 
 @given(
     partners=permutations(),
-    dtype=st.sampled_from([torch.float32, torch.uint8, torch.bfloat16]),
+    dtype=st.sampled_from([torch.float32, torch.uint8, torch.int8, torch.bfloat16]),
     per_sample=st.booleans(),
+    in_steps=st.booleans(),
     seed=seeds(),
 )
 def test_mix_pairs_walking_the_cycles_equals_out_of_place(
-    partners: torch.Tensor, dtype: torch.dtype, per_sample: bool, seed: int
+    partners: torch.Tensor, dtype: torch.dtype, per_sample: bool, in_steps: bool, seed: int
 ) -> None:
+    """Also with λ in steps of 1/256, as the transforms draw it for 8-bit batches: those are mixed in
+    int16 steps, each sample widened once along its cycle."""
     n = len(partners)
     x = make_images((n, 3, 5, 4), dtype, seed)
     g = torch.Generator().manual_seed(seed)
     lam = F.sample_lambdas(0.4, n, generator=g) if per_sample else F.sample_lambda(0.4, generator=g)
+    if in_steps:
+        lam = (lam * 256).round() / 256 if per_sample else round(lam * 256) / 256
     box = F.cutmix_box(5, 4, 0.5, generator=g)
     for kernel, arg in ((F.mix_pairs, lam), (F.paste_box, box)):
         target = x.clone()

@@ -7,9 +7,9 @@ batch is ever allocated. Each twin here computes exactly what its kernel in ``_k
   the CPU); each block is copied to a buffer (cast to the compute dtype) before its columns are
   overwritten.
 * ``mix_pairs_`` / ``paste_region_``: along the cycles of the pairing, one large sample at a time
-  (on the CPU); a cycle's first sample is saved before it is overwritten, every other partner comes
-  later in the cycle and is still unwritten. Batches of small samples, and batches on other devices,
-  are mixed out of place and copied back.
+  (on the CPU); a cycle's first sample is saved before it is overwritten (8-bit batches in int16
+  steps keep its int16 copy), every other partner comes later in the cycle and is still unwritten.
+  Batches of small samples, and batches on other devices, are mixed out of place and copied back.
 
 Buffers take at most ``_BUFFER_BYTES`` and at most a quarter of the batch, but never less than
 ``_MIN_BUFFER_BYTES``: below that the per-block overhead of many tiny blocks costs more than the
@@ -290,7 +290,7 @@ class SampleLerp:
         self.steps = steps
         if steps:
             dtype = torch.int16
-            self.half = torch.full((), STEPS // 2, dtype=dtype, device=x.device)
+            self.half, self.shift = (torch.full((), v, dtype=dtype, device=x.device) for v in (STEPS // 2, 8))
         if x.dtype != dtype:
             shape = x.shape[1:] if block is None else (block, *x.shape[1:])
             self.buffers = (
@@ -309,7 +309,7 @@ class SampleLerp:
         if self.steps:  # (a·x + (256 − a)·y + 128) // 256 in int16, a = 256·λ: what float32 gives
             a = int(lam * STEPS)
             torch.add(self.half, own, alpha=a, out=own).add_(other.copy_(partner), alpha=STEPS - a)
-            out.copy_(high_byte(own))
+            out.copy_(high_byte(own, self.shift))
             return
         torch.lerp(other.copy_(partner), own, lam, out=own)
         if out.dtype.is_floating_point:
@@ -408,8 +408,38 @@ def mix_pairs_(
     permutation.
     """
     weights = weight_per_sample(weight, x.shape[0])
+    if steps:
+        return _lerp_cycles_in_steps_(x, [int(w * STEPS) for w in weights], partners)
     lerp = SampleLerp(x, dtype, steps=steps)
     return along_cycles(partners, x, lambda p, partner: lerp(x[p], partner, weights[p], out=x[p]))
+
+
+def _lerp_cycles_in_steps_(x: torch.Tensor, steps: list[int], partners: torch.Tensor) -> bool:
+    """``x[p] ← (a_p·x[p] + (256 − a_p)·x[partners[p]] + 128) // 256`` along the cycles, in int16.
+
+    ``SampleLerp``'s formula, with each sample widened to int16 once, not twice: as the partner of
+    the sample before it in its cycle, then kept for its own mix. A cycle's first sample, widened
+    first, stays aside for its last one (no copy of it is saved). Five ATen calls a sample, where
+    a call costs about as much as its arithmetic on a 3×224² sample: against ``SampleLerp``'s
+    seven, ``MixUpCollate`` on 64×3×224² uint8 took 0.88–0.95× the time (AMD EPYC, 2 threads,
+    fresh malloc). Returns False (nothing done) when ``partners`` is not a permutation.
+    """
+    cycles = _cycles(partners)
+    if cycles is None:
+        return False
+    first, *pair = (torch.empty(x.shape[1:], dtype=torch.int16, device=x.device) for _ in range(3))
+    half, shift = (torch.full((), value, dtype=torch.int16, device=x.device) for value in (STEPS // 2, 8))
+    samples = x.unbind(0)  # one call for every sample's view
+    for cycle in cycles:
+        own = first.copy_(samples[cycle[0]])
+        for position, p in enumerate(cycle):
+            last = position == len(cycle) - 1
+            partner = first if last else pair[position % 2].copy_(samples[cycle[position + 1]])
+            total = pair[1] if position == 0 else own  # the first one's int16 values are kept
+            torch.add(half, own, alpha=steps[p], out=total).add_(partner, alpha=STEPS - steps[p])
+            samples[p].copy_(high_byte(total, shift))
+            own = partner
+    return True
 
 
 def paste_region_(region: torch.Tensor, partners: torch.Tensor) -> bool:
