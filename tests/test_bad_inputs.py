@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from typing import Any
 
 import PIL.Image
 import pytest
@@ -247,6 +248,16 @@ def test_mixupe_loss_needs_the_same_classes_in_both_batches() -> None:
         ValueError, match=r"^clean_logits must score the K = 3 classes of mixed_logits, got shape \(4, 4\)"
     ):
         loss(torch.randn(4, 3), torch.full((4, 3), 1 / 3), torch.randn(4, 4), torch.tensor([0, 1, 2, 3]))
+
+
+@pytest.mark.parametrize("clean", [None, [[0.0, 1.0, 2.0]]], ids=["None", "list"])
+def test_mixupe_loss_names_clean_logits_that_are_not_a_tensor(clean: Any) -> None:
+    """Refused as a TypeError naming the argument, not an AttributeError from the classes' check."""
+    with pytest.raises(
+        TypeError,
+        match=rf"^clean_logits must be a float torch.Tensor of shape \(B, K\), got {type(clean).__name__}",
+    ):
+        Z.MixupELoss()(torch.randn(4, 3), torch.full((4, 3), 1 / 3), clean, torch.tensor([0, 1, 2, 0]))
 
 
 @pytest.mark.parametrize("partners", [[5, 0, 1, 2], [-1, 0, 1, 2]])
