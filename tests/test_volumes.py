@@ -228,11 +228,17 @@ def test_soft_dice_takes_mixed_masks_and_has_gradients() -> None:
         Z.SoftDiceLoss()(logits.detach(), torch.full((4, 8, 8), 3))
     with pytest.raises(ValueError, match=r"^soft-mask targets must have the shape of logits"):
         Z.SoftDiceLoss()(logits.detach(), soft[:, :2])
-    for not_logits in (logits.detach().long(), logits.detach()[:, :, 0, 0], "logits"):  # ints, (N, K), str
+    for not_logits in (logits.detach().long(), "logits"):  # ints, str
         with pytest.raises(
             TypeError, match=r"^logits must be a float torch.Tensor of shape \(N, K, \*spatial\)"
         ):
             Z.SoftDiceLoss()(not_logits, masks)
+    with pytest.raises(  # class scores, as a classifier gives
+        ValueError,
+        match=r"^logits must have shape \(N, K, \*spatial\) with at least one spatial dimension, got shape "
+        r"\(4, 3\); class scores \(N, K\) take SoftTargetCrossEntropy",
+    ):
+        Z.SoftDiceLoss()(logits.detach()[:, :, 0, 0], masks)
 
 
 # -- ignore_index: unlabeled positions in class-index masks ---------------------------------------------

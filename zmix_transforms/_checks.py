@@ -686,9 +686,14 @@ def check_dense_logits_and_targets(logits: Any, targets: Any, ignore_index: int 
 
     Class indices lie in [0, K), or equal ``ignore_index``.
     """
-    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.ndim < 3:
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         raise TypeError(
             f"logits must be a float torch.Tensor of shape (N, K, *spatial), got {describe(logits)}"
+        )
+    if logits.ndim < 3:
+        raise ValueError(
+            f"logits must have shape (N, K, *spatial) with at least one spatial dimension, got shape "
+            f"{tuple(logits.shape)}; class scores (N, K) take SoftTargetCrossEntropy"
         )
     if not isinstance(targets, torch.Tensor) or targets.is_complex() or targets.dtype == torch.bool:
         raise TypeError(

@@ -198,7 +198,7 @@ class SoftDiceLoss(nn.Module):
 
     Raises:
         ValueError: If an argument is out of range, at construction; if the shapes do not match,
-            when called.
+            or the logits have no spatial dimension, when called.
         TypeError: If the inputs are not tensors of the right dtypes, when called.
 
     Examples:

@@ -422,7 +422,8 @@ def _lerp_cycles_in_steps_(x: torch.Tensor, steps: list[int], partners: torch.Te
     first, stays aside for its last one (no copy of it is saved). Five ATen calls a sample, where
     a call costs about as much as its arithmetic on a 3×224² sample: against ``SampleLerp``'s
     seven, ``MixUpCollate`` on 64×3×224² uint8 took 0.90–0.91× the time (medians of three
-    processes, AMD EPYC, 2 threads, fresh malloc). Returns False (nothing done) when ``partners`` is not a permutation.
+    processes, AMD EPYC, 2 threads, fresh malloc). Returns False (nothing done) when ``partners``
+    is not a permutation.
     """
     cycles = _cycles(partners)
     if cycles is None:
