@@ -20,6 +20,7 @@ from tests.numerics import assert_products_agree, assert_same_mix
 from tests.strategies import image_dtypes, make_images, permutations, seeds
 from zmix_transforms import _backend
 from zmix_transforms import functional as F
+from zmix_transforms._backend import routes
 from zmix_transforms.functional import _inplace
 
 COLLATES = {
@@ -246,7 +247,9 @@ def test_mix_pairs_walking_the_cycles_equals_out_of_place(
     partners: torch.Tensor, dtype: torch.dtype, per_sample: bool, in_steps: bool, seed: int
 ) -> None:
     """Also with λ in steps of 1/256, as the transforms draw it for 8-bit batches: those are mixed in
-    int16 steps, each sample widened once along its cycle."""
+    int16 steps, each sample widened once along its cycle. Out of place, large narrow samples are
+    lerped one by one (along the cycles too, for λ in steps): the formula's values, fixed points
+    included."""
     n = len(partners)
     x = make_images((n, 3, 5, 4), dtype, seed)
     g = torch.Generator().manual_seed(seed)
@@ -260,7 +263,30 @@ def test_mix_pairs_walking_the_cycles_equals_out_of_place(
             patch.setattr(_inplace, "PER_SAMPLE_MIN_ELEMENTS", 1)  # every sample is "large": walk
             patch.setattr(_inplace, "_buffer_budget", lambda batch: 0)  # no batch fits whole
             kernel(target, arg, partners, inplace=True)
-        assert torch.equal(target, kernel(x, arg, partners))
+            sample_by_sample = kernel(x, arg, partners)
+        expected = kernel(x, arg, partners)
+        assert torch.equal(target, expected)
+        assert torch.equal(sample_by_sample, expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8])
+def test_samples_paired_with_themselves_keep_their_values_sample_by_sample(
+    dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of place, large 8-bit samples are lerped one by one into a new batch, along the pairing's
+    cycles: a sample paired with itself is copied there, not left as the new memory held it (here,
+    memory just freed with other values, which an allocation of that size gets back)."""
+    monkeypatch.setattr(_inplace, "PER_SAMPLE_MIN_ELEMENTS", 1)  # every sample is "large"
+    x = make_images((5, 3, 16, 16), dtype, seed=1)
+    lam = torch.tensor([64, 128, 192, 32, 96], dtype=torch.float64) / 256  # steps of 1/256, unequal
+    partners = torch.tensor([1, 0, 2, 4, 3])  # sample 2 is paired with itself
+    for _ in range(3):
+        stale = torch.full_like(x, 77)
+        del stale
+        mixed = F.mix_pairs(x, lam, partners)
+        assert torch.equal(mixed[2], x[2])
+        with routes(per_sample_lerp=False):
+            assert torch.equal(mixed, F.mix_pairs(x, lam, partners))
 
 
 @given(

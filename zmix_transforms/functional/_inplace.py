@@ -409,28 +409,30 @@ def mix_pairs_(
     """
     weights = weight_per_sample(weight, x.shape[0])
     if steps:
-        return _lerp_cycles_in_steps_(x, [int(w * STEPS) for w in weights], partners)
+        return lerp_cycles_in_steps(x, [int(w * STEPS) for w in weights], partners, out=x)
     lerp = SampleLerp(x, dtype, steps=steps)
     return along_cycles(partners, x, lambda p, partner: lerp(x[p], partner, weights[p], out=x[p]))
 
 
-def _lerp_cycles_in_steps_(x: torch.Tensor, steps: list[int], partners: torch.Tensor) -> bool:
-    """``x[p] ← (a_p·x[p] + (256 − a_p)·x[partners[p]] + 128) // 256`` along the cycles, in int16.
+def lerp_cycles_in_steps(
+    x: torch.Tensor, steps: list[int], partners: torch.Tensor, *, out: torch.Tensor
+) -> bool:
+    """``out[p] ← (a_p·x[p] + (256 − a_p)·x[partners[p]] + 128) // 256`` along the cycles, in int16.
 
     ``SampleLerp``'s formula, with each sample widened to int16 once, not twice: as the partner of
     the sample before it in its cycle, then kept for its own mix. A cycle's first sample, widened
-    first, stays aside for its last one (no copy of it is saved). Five ATen calls a sample, where
-    a call costs about as much as its arithmetic on a 3×224² sample: against ``SampleLerp``'s
-    seven, ``MixUpCollate`` on 64×3×224² uint8 took 0.90–0.91× the time (medians of three
-    processes, AMD EPYC, 2 threads, fresh malloc). Returns False (nothing done) when ``partners``
-    is not a permutation.
+    first, stays aside for its last one, so ``out`` may be ``x`` (no copy of it is saved). Five
+    ATen calls a sample, where a call costs about as much as its arithmetic on a 3×224² sample:
+    against ``SampleLerp``'s seven, ``MixUpCollate`` on 64×3×224² uint8 took 0.90–0.91× the time
+    (medians of three processes, AMD EPYC, 2 threads, fresh malloc). A sample paired with itself
+    keeps its values. Returns False (nothing done) when ``partners`` is not a permutation.
     """
     cycles = _cycles(partners)
     if cycles is None:
         return False
     first, *pair = (torch.empty(x.shape[1:], dtype=torch.int16, device=x.device) for _ in range(3))
     half, shift = (torch.full((), value, dtype=torch.int16, device=x.device) for value in (STEPS // 2, 8))
-    samples = x.unbind(0)  # one call for every sample's view
+    samples, results = x.unbind(0), out.unbind(0)  # one call for every sample's view
     for cycle in cycles:
         own = first.copy_(samples[cycle[0]])
         for position, p in enumerate(cycle):
@@ -438,9 +440,17 @@ def _lerp_cycles_in_steps_(x: torch.Tensor, steps: list[int], partners: torch.Te
             partner = first if last else pair[position % 2].copy_(samples[cycle[position + 1]])
             total = pair[1] if position == 0 else own  # the first one's int16 values are kept
             torch.add(half, own, alpha=steps[p], out=total).add_(partner, alpha=STEPS - steps[p])
-            samples[p].copy_(high_byte(total, shift))
+            results[p].copy_(high_byte(total, shift))
             own = partner
+    if out is not x:
+        for p in _fixed_points(partners):
+            results[p].copy_(samples[p])
     return True
+
+
+def _fixed_points(partners: torch.Tensor) -> list[int]:
+    """The samples paired with themselves."""
+    return [p for p, q in enumerate(partners.tolist()) if p == q]
 
 
 def paste_region_(region: torch.Tensor, partners: torch.Tensor) -> bool:

@@ -523,9 +523,11 @@ def _mix_pairs_routes(
         # the new batch (no float32 copy of the batch): 8-bit ones with one λ in blocks of samples
         if steps is not None and len(set(steps)) == 1:
             return _inplace.lerp_blocks(x, steps[0], partners)
+        out = torch.empty_like(x)
+        if steps is not None and _inplace.lerp_cycles_in_steps(x, steps, partners, out=out):
+            return out
         weights = _inplace.weight_per_sample(weight, n)
         lerp = _inplace.SampleLerp(x, dtype, steps=steps is not None)
-        out = torch.empty_like(x)
         for p, q in enumerate(partners.tolist()):
             lerp(x[p], x[q], weights[p], out=out[p])
         return out
