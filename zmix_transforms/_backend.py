@@ -31,9 +31,9 @@ what its kernel's formula computes:
   float32 copy would exceed the buffer budget mix a copy in place, over blocks (off: one float32
   product of the whole batch).
 * ``per_sample_lerp``: out-of-place pair mixes of large uint8/int8/int16/half samples on the CPU
-  lerp each sample through two small buffers into the result: int16 ones for 8-bit batches in
-  steps of 1/256, a block of samples at a time for one λ; float32 ones otherwise (off: float32 or
-  int16 copies of the batch).
+  lerp each sample through small buffers into the result: int16 ones for 8-bit batches in steps
+  of 1/256 (a block of samples at a time for one λ; per-sample λ along the pairing's cycles, each
+  sample widened once); float32 ones otherwise (off: float32 or int16 copies of the batch).
 * ``integer_steps``: pair mixes of uint8/int8 batches whose weights are multiples of 1/256 (the
   transforms round λ so for 8-bit batches) compute ``(a·x + (256 − a)·y + 128) // 256`` in int16,
   where float32 gives the same values exactly (off: through float32).

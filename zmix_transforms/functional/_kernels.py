@@ -519,8 +519,9 @@ def _mix_pairs_routes(
         return _inplace.copy_back(x, mixed)
     narrow = x.dtype != dtype and x.dtype not in WIDE_INTEGERS
     if narrow and _per_sample_lerp(x, weight):
-        # fast path: large narrow samples on the CPU, lerped through two small buffers straight into
-        # the new batch (no float32 copy of the batch): 8-bit ones with one λ in blocks of samples
+        # fast path: large narrow samples on the CPU, lerped through small buffers straight into the
+        # new batch (no float32 copy of the batch): 8-bit ones with one λ in blocks of samples, with
+        # per-sample λ along the pairing's cycles
         if steps is not None and len(set(steps)) == 1:
             return _inplace.lerp_blocks(x, steps[0], partners)
         out = torch.empty_like(x)
