@@ -170,16 +170,18 @@ def test_functional_in_place_kernels(dtype: torch.dtype) -> None:
         F.apply_weights(x.clone(), weights[:3], inplace=True)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
 @pytest.mark.parametrize("walk", [False, True], ids=["batch fits the buffers", "walk"])
 def test_in_place_with_partners_that_are_not_a_permutation(
-    walk: bool, monkeypatch: pytest.MonkeyPatch
+    walk: bool, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The walk along the pairing's cycles needs a permutation: otherwise the kernel mixes out of place
-    and copies back, as for a batch whose temporaries fit the buffers."""
+    and copies back, as for a batch whose temporaries fit the buffers. uint8 with λ in steps of
+    1/256 (one, or one per sample) too: its walk, in place and sample by sample into a new batch."""
     if walk:  # no buffers, and every sample large enough to walk
         monkeypatch.setattr(_inplace, "_buffer_budget", lambda batch: 0)
         monkeypatch.setattr(_inplace, "PER_SAMPLE_MIN_ELEMENTS", 1)
-    x = torch.rand(4, 3, 5, 5)
+    x = make_images((4, 3, 5, 5), dtype, seed=2)
     assert _inplace.walk_cycles(x, 1) == (walk and _backend.ROUTES["inplace_kernels"])  # a route
     partners = torch.tensor([1, 1, 3, 0])  # sample 1 is the partner of two samples
     regions = [
@@ -188,10 +190,15 @@ def test_in_place_with_partners_that_are_not_a_permutation(
         F.Region((0, 1), (4, 2)),
         F.Region((2, 2), (5, 5)),
     ]
-    for kernel, arg in ((F.mix_pairs, 0.4), (F.paste_box, F.Box(0, 0, 5, 5)), (F.paste_region, regions)):
+    per_sample = torch.tensor([0.25, 0.5, 0.75, 0.125], dtype=torch.float64)
+    cases = [(F.mix_pairs, 0.375), (F.mix_pairs, per_sample), (F.paste_box, F.Box(0, 0, 5, 5))]
+    for kernel, arg in [*cases, (F.paste_region, regions)]:
         target = x.clone()
         kernel(target, arg, partners, inplace=True)
-        assert torch.equal(target, kernel(x, arg, partners))
+        with routes(per_sample_lerp=False):
+            expected = kernel(x, arg, partners)  # the formula, the batch at once
+        assert torch.equal(target, expected)
+        assert torch.equal(kernel(x, arg, partners), expected)
 
 
 def test_non_contiguous_batches_in_place() -> None:
