@@ -198,7 +198,7 @@ def _hard_dice_loss(
     return torch.stack(per_sample)
 
 
-@pytest.mark.parametrize("spatial", [(6, 5), (3, 4, 5)])
+@pytest.mark.parametrize("spatial", [(7,), (6, 5), (3, 4, 5)])  # signals, images, volumes
 @given(seed=seeds())
 def test_soft_dice_equals_the_hard_dice_on_one_hot_targets(spatial: tuple[int, ...], seed: int) -> None:
     g = torch.Generator().manual_seed(seed)
