@@ -282,7 +282,7 @@ def test_samples_paired_with_themselves_keep_their_values_sample_by_sample(
 ) -> None:
     """Out of place, large 8-bit samples are lerped one by one into a new batch, along the pairing's
     cycles: a sample paired with itself is copied there, not left as the new memory held it (here,
-    memory just freed with other values, which an allocation of that size gets back)."""
+    memory just freed with other values, which an allocation of that size is likely to get back)."""
     monkeypatch.setattr(_inplace, "PER_SAMPLE_MIN_ELEMENTS", 1)  # every sample is "large"
     x = make_images((5, 3, 16, 16), dtype, seed=1)
     lam = torch.tensor([64, 128, 192, 32, 96], dtype=torch.float64) / 256  # steps of 1/256, unequal
