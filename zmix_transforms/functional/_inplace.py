@@ -290,7 +290,7 @@ class SampleLerp:
         self.steps = steps
         if steps:
             dtype = torch.int16
-            self.half, self.shift = (torch.full((), v, dtype=dtype, device=x.device) for v in (STEPS // 2, 8))
+            self.half, self.shift = _step_constants(x.device)
         if x.dtype != dtype:
             shape = x.shape[1:] if block is None else (block, *x.shape[1:])
             self.buffers = (
@@ -431,7 +431,7 @@ def lerp_cycles_in_steps(
     if cycles is None:
         return False
     first, *pair = (torch.empty(x.shape[1:], dtype=torch.int16, device=x.device) for _ in range(3))
-    half, shift = (torch.full((), value, dtype=torch.int16, device=x.device) for value in (STEPS // 2, 8))
+    half, shift = _step_constants(x.device)
     samples, results = x.unbind(0), out.unbind(0)  # one call for every sample's view
     for cycle in cycles:
         own = first.copy_(samples[cycle[0]])
@@ -442,15 +442,22 @@ def lerp_cycles_in_steps(
             torch.add(half, own, alpha=steps[p], out=total).add_(partner, alpha=STEPS - steps[p])
             results[p].copy_(high_byte(total, shift))
             own = partner
-    if out is not x:
-        for p in _fixed_points(partners):
-            results[p].copy_(samples[p])
+    if out is not x:  # the samples paired with themselves: those no cycle holds
+        walked = {p for cycle in cycles for p in cycle}
+        for p in range(len(samples)):
+            if p not in walked:
+                results[p].copy_(samples[p])
     return True
 
 
-def _fixed_points(partners: torch.Tensor) -> list[int]:
-    """The samples paired with themselves."""
-    return [p for p, q in enumerate(partners.tolist()) if p == q]
+def _step_constants(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``STEPS // 2`` and the shift 8 as 0-dim int16 tensors: the int16 steps' per-sample operands.
+
+    As tensors made once, a call adds and shifts by them without ATen wrapping a Python int into a
+    new tensor each time (see ``_dtypes.high_byte``).
+    """
+    half, shift = (torch.full((), value, dtype=torch.int16, device=device) for value in (STEPS // 2, 8))
+    return half, shift
 
 
 def paste_region_(region: torch.Tensor, partners: torch.Tensor) -> bool:
