@@ -7,6 +7,7 @@ pasted into images and masks alike, the box law, the Dice loss, the memory bound
 
 from __future__ import annotations
 
+import collections
 import math
 
 import pytest
@@ -29,6 +30,9 @@ BLENDING = [
     lambda **kw: Z.MixUp(mode="elem", **kw),
 ]
 ALL = [*BLENDING, lambda **kw: Z.CutMix(**kw), lambda **kw: Z.ZetaCutMix(**kw)]
+
+
+Case = collections.namedtuple("Case", ["image", "mask", "name"])
 
 
 def _batch(n: int, spatial: tuple[int, ...], classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,6 +154,32 @@ def test_collated_image_and_mask_pairs_mix_the_masks(cls: type) -> None:
     assert isinstance(out_masks, tv_tensors.Mask) and isinstance(out_images, tv_tensors.Image)
     torch.testing.assert_close(out_images, expected[0])
     torch.testing.assert_close(out_masks, expected[1])
+
+
+@pytest.mark.parametrize("cls", COLLATE_CLASSES)
+@pytest.mark.parametrize("form", ["dict", "tuple", "namedtuple"])
+def test_samples_with_file_names_still_mix_their_masks(cls: type, form: str) -> None:
+    """A sample that also holds a file name (a string, which collates to a list of names) still gets
+    its ``Mask`` batch mixed with the images' weights, and the names come back as collated."""
+    images, masks = _batch(4, (6, 6), 3, seed=5)
+    names = [f"case_{i}.png" for i in range(4)]
+    samples: list = [(images[i], tv_tensors.Mask(masks[i]), names[i]) for i in range(4)]
+    if form == "dict":
+        samples = [{"name": name, "image": image, "mask": mask} for image, mask, name in samples]
+    elif form == "namedtuple":
+        samples = [Case(*sample) for sample in samples]
+    torch.manual_seed(0)
+    batch = cls(num_classes=3)(samples)
+    assert type(batch) is {"dict": dict, "tuple": list, "namedtuple": Case}[form]
+    got_images, got_masks, got_names = (
+        (batch["image"], batch["mask"], batch["name"]) if form == "dict" else batch
+    )
+    torch.manual_seed(0)
+    expected_images, expected_masks = cls.transform_class(num_classes=3)(images, tv_tensors.Mask(masks))
+    assert list(got_names) == names
+    assert isinstance(got_masks, tv_tensors.Mask)
+    torch.testing.assert_close(got_images, expected_images)
+    torch.testing.assert_close(got_masks, expected_masks)
 
 
 @given(shape=st.tuples(st.integers(1, 40), st.integers(1, 40), st.integers(1, 40)), lam=lams(), seed=seeds())

@@ -9,11 +9,11 @@ arguments; each method's module declares its named collate ([`ZetaMixupCollate`]
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+import copy
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import torch
-from torch.utils._pytree import tree_flatten, tree_unflatten
 from torch.utils.data import default_collate, get_worker_info
 from torchvision import tv_tensors
 
@@ -238,32 +238,50 @@ def _switched(transform: Any) -> list[Any]:
 
 
 _PLAIN = (torch.Tensor, int, float, str)
+_TYPED = (tv_tensors.Image, tv_tensors.Video, tv_tensors.Mask)
 
 
 def _keep_tv_tensor_types(collated: Any, sample: Any) -> Any:
     """Give each collated tensor the tv_tensor type of the samples' item it was stacked from.
 
     ``default_collate`` stacks ``tv_tensors.Video`` (or ``Image``, ``Mask``) samples into plain
-    tensors; the transforms need the type to tell a video batch from a plain 5-D tensor.
+    tensors; the transforms need the type to tell a video batch from a plain 5-D tensor, and a mask
+    batch from another tensor passed through. The batch is walked beside the sample, node by node,
+    so that an item which collates to several leaves (a file name to a list of names) does not
+    shift the others.
     """
     if type(sample) in (tuple, list) and all(type(item) in _PLAIN for item in sample):
-        return collated  # the common sample, (tensor, int), told at a glance: flattening it costs 20 µs
-    flat_sample, _ = tree_flatten(sample)
-    if not any(isinstance(item, tv_tensors.TVTensor) for item in flat_sample):
-        return collated  # nothing to give back (most samples: a tensor and an int)
-    flat_collated, spec = tree_flatten(collated)
-    if len(flat_sample) != len(flat_collated):  # a collate_fn of another structure: leave it
-        return collated
-    flat_out = [
-        tv_tensors.wrap(out, like=item)
-        if isinstance(item, tv_tensors.TVTensor)
-        and isinstance(out, torch.Tensor)
-        and not isinstance(out, tv_tensors.TVTensor)
-        and type(item) in (tv_tensors.Image, tv_tensors.Video, tv_tensors.Mask)
-        else out
-        for item, out in zip(flat_sample, flat_collated, strict=True)
-    ]
-    return tree_unflatten(flat_out, spec)
+        return collated  # the common sample, (tensor, int), told at a glance
+    return _retyped(collated, sample)
+
+
+def _retyped(collated: Any, sample: Any) -> Any:
+    """``collated`` with its plain tensors stacked from a tv_tensor item of ``sample`` wrapped like it.
+
+    ``collated`` itself where nothing changes, and where its structure is not the sample's (a
+    ``collate_fn`` of its own): containers are rebuilt only around a changed item.
+    """
+    if type(sample) in _TYPED:
+        plain = isinstance(collated, torch.Tensor) and not isinstance(collated, tv_tensors.TVTensor)
+        return tv_tensors.wrap(collated, like=sample) if plain else collated  # a MONAI MetaTensor too
+    if isinstance(sample, Mapping) and isinstance(collated, MutableMapping):
+        changed = {
+            key: item
+            for key in sample
+            if key in collated and (item := _retyped(collated[key], sample[key])) is not collated[key]
+        }
+        if not changed:
+            return collated
+        rebuilt = copy.copy(collated)  # the same mapping type: an OrderedDict stays one
+        rebuilt.update(changed)
+        return rebuilt
+    sequences = isinstance(sample, (tuple, list)) and isinstance(collated, (tuple, list))
+    if sequences and len(sample) == len(collated):  # default_collate makes a list of a tuple sample
+        items = [_retyped(out, item) for out, item in zip(collated, sample, strict=True)]
+        if all(new is old for new, old in zip(items, collated, strict=True)):
+            return collated
+        return type(collated)(*items) if hasattr(collated, "_fields") else type(collated)(items)
+    return collated
 
 
 class MethodCollate(MixCollate):
