@@ -236,6 +236,12 @@ def test_no_labels_found(cls: type) -> None:
         cls(num_classes=3)({"image": _images()})
     with pytest.raises(ValueError, match=r"found no labels in the input: .* got a list of 1 item\(s\)$"):
         cls(num_classes=3)([_images()])
+    masks = torch.zeros(4, 5, 5, dtype=torch.int64)  # a Mask that default_collate made a plain tensor
+    with pytest.raises(
+        ValueError,
+        match=r"got a dict with keys \['image', 'mask'\]; a segmentation mask goes in as a tv_tensors.Mask$",
+    ):
+        cls(num_classes=3)({"image": _images(), "mask": masks})
     with pytest.raises(ValueError, match=r"labels_getter must return a tensor that is part of the input"):
         cls(num_classes=3, labels_getter=lambda sample: torch.zeros(4, dtype=torch.int64))(
             _images(), torch.zeros(4)

@@ -541,9 +541,12 @@ class _BatchMix(_PerRankDraws):
         if mask_positions and (labels is None or isinstance(labels, tv_tensors.Mask)):
             labels = None  # segmentation: the masks are the targets
         elif labels is None:
+            tensors = sum(isinstance(item, torch.Tensor) for item in flat_inputs)
+            hint = "; a segmentation mask goes in as a tv_tensors.Mask" if tensors > 1 else ""
             raise ValueError(
                 f"{name}() found no labels in the input: expected (images, labels), a dict with a "
                 f"'labels'-like key, or a labels_getter that finds them, got {describe_sample(sample)}"
+                f"{hint}"
             )
         elif not isinstance(labels, torch.Tensor):
             raise InputTypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
