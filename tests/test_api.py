@@ -128,6 +128,22 @@ def test_an_unmixed_batch_in_a_dict_hands_back_copies_of_its_soft_labels(cls: ty
 
 
 @pytest.mark.parametrize("cls", TRANSFORMS)
+@pytest.mark.parametrize("key", ["image", "pixel_values", "IMG"])
+def test_a_dict_s_images_are_found_by_their_key_before_an_earlier_tensor(cls: type, key: str) -> None:
+    """In a dict, the plain tensor under an image-like key is the image batch, wherever it stands:
+    a tensor listed before it (a sample weight of image rank, ids) passes through unmixed."""
+    images, labels = _batch(4)
+    weights, ids = torch.rand(4, 1, 1, 1), torch.arange(4)
+    torch.manual_seed(0)
+    out = cls(num_classes=4)({"weight": weights, "id": ids, key: images, "label": labels})
+    torch.manual_seed(0)
+    expected_images, expected_labels = cls(num_classes=4)(images, labels)
+    assert out["weight"] is weights and out["id"] is ids
+    torch.testing.assert_close(out[key], expected_images)
+    torch.testing.assert_close(out["label"], expected_labels)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
 def test_soft_and_integer_multi_hot_labels(cls: type) -> None:
     images, _ = _batch(4)
     multi_hot = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 1, 1], [0, 0, 1]])

@@ -558,7 +558,7 @@ class _BatchMix(_PerRankDraws):
                     "labels_getter must return a tensor that is part of the input, got a new tensor"
                 )
 
-        image_positions = _find_image_batches(flat_inputs, labels, name)
+        image_positions = _find_image_batches(flat_inputs, labels, name, sample)
         batch_size = check_image_batches([flat_inputs[i] for i in image_positions], name, self.spatial_dims)
         reference = flat_inputs[image_positions[0]]
         for position in mask_positions:
@@ -629,17 +629,31 @@ def _rewrap(
     return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
 
 
-def _find_image_batches(flat_inputs: list[Any], labels: torch.Tensor | None, name: str) -> list[int]:
-    """Positions of the image batches, found by torchvision's rule.
+#: The keys (case-insensitive) under which a dict's plain tensor is its image batch: torchvision's,
+#: MONAI's and Hugging Face's names.
+_IMAGE_KEYS = frozenset({"image", "images", "img", "imgs", "pixel_values"})
 
-    Every ``tv_tensors.Image`` or ``Video`` is an image batch; without one, the first plain tensor
-    that is not the labels is.
+
+def _find_image_batches(
+    flat_inputs: list[Any], labels: torch.Tensor | None, name: str, sample: Any = None
+) -> list[int]:
+    """Positions of the image batches, found by torchvision's rule, and by a dict's key.
+
+    Every ``tv_tensors.Image`` or ``Video`` is an image batch; without one, the plain tensor under
+    a dict's key named like images (``"image"``, ``"images"``, ``"img"``, ``"imgs"``,
+    ``"pixel_values"``, any case), else the first plain tensor that is not the labels: so a tensor
+    listed before the images in a dict (an id, a weight) is not mixed in their place.
     """
     explicit = [
         i for i, item in enumerate(flat_inputs) if isinstance(item, (tv_tensors.Image, tv_tensors.Video))
     ]
     if explicit:
         return explicit
+    if isinstance(sample, collections.abc.Mapping):
+        for key, value in sample.items():
+            named = isinstance(key, str) and key.lower() in _IMAGE_KEYS
+            if named and _is_pure_tensor(value) and value is not labels:  # a top-level value: a leaf
+                return [next(i for i, item in enumerate(flat_inputs) if item is value)]
     for i, item in enumerate(flat_inputs):
         if _is_pure_tensor(item) and item is not labels:
             return [i]
