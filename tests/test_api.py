@@ -144,6 +144,26 @@ def test_a_dict_s_images_are_found_by_their_key_before_an_earlier_tensor(cls: ty
 
 
 @pytest.mark.parametrize("cls", TRANSFORMS)
+def test_a_dict_s_labels_are_found_by_their_key(cls: type) -> None:
+    """``"labels"`` first, then ``"label"`` (before an earlier ``"label_names"``), then the first key
+    containing ``label`` (any case): the others pass through."""
+    images, labels = _batch(4)
+    names = ["cat", "dog", "cat", "cat"]
+    torch.manual_seed(0)
+    _, expected = cls(num_classes=4)(images, labels)
+    for sample, key in [
+        ({"image": images, "label_names": names, "label": labels}, "label"),
+        ({"image": images, "Label": torch.zeros(4, dtype=torch.int64), "LABELS": labels}, "LABELS"),
+        ({"image": images, "class_label": labels}, "class_label"),
+    ]:
+        torch.manual_seed(0)
+        out = cls(num_classes=4)(sample)
+        torch.testing.assert_close(out[key], expected)
+        passed = [other for other in sample if other not in (key, "image")]
+        assert all(out[k] is sample[k] if torch.is_tensor(sample[k]) else out[k] == sample[k] for k in passed)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
 def test_soft_and_integer_multi_hot_labels(cls: type) -> None:
     images, _ = _batch(4)
     multi_hot = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 1, 1], [0, 0, 1]])

@@ -180,7 +180,8 @@ def default_labels_getter(sample: Any) -> Any:
     """Find the labels the way torchvision's ``labels_getter="default"`` does.
 
     A tuple or list gives its second item; a mapping (or a mapping found as that second item) gives the
-    value of its key named ``labels``, else of the first key that contains ``label`` (both
+    value of its key named ``labels``, else of its key named ``label`` (where torchvision would take
+    an earlier ``label_names``), else of the first key that contains ``label`` (all
     case-insensitive). Unlike torchvision's heuristic, a lone tensor is not taken as the labels: a
     mixing transform called with images alone reports that it found no labels. And where the second
     item is a ``Mask``, a third item that is a plain tensor of labels' shape ((N,), (N, 1) or
@@ -203,9 +204,10 @@ def default_labels_getter(sample: Any) -> Any:
             return sample  # checked by the caller: a tensor is expected
     if isinstance(sample, collections.abc.Mapping):
         keys = [key for key in sample if isinstance(key, str)]
-        for key in keys:
-            if key.lower() == "labels":
-                return sample[key]
+        for name in ("labels", "label"):
+            for key in keys:
+                if key.lower() == name:
+                    return sample[key]
         for key in keys:
             if "label" in key.lower():
                 return sample[key]
