@@ -47,7 +47,7 @@ def soft_target_loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any
         logits = outputs[0]
     soft = labels.is_floating_point()
     per_sample = torch.nn.functional.cross_entropy(
-        logits, labels.to(logits.dtype) if soft else labels, reduction="none"
+        logits, labels.to(logits.dtype) if soft else labels.long(), reduction="none"
     )
     if num_items_in_batch is None:
         counted = per_sample.numel() if soft else int(labels.ne(-100).sum())

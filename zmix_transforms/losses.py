@@ -26,7 +26,7 @@ class SoftTargetCrossEntropy(nn.Module):
 
     For float targets this equals ``torch.nn.functional.cross_entropy(logits, targets)`` (which takes
     class probabilities since PyTorch 1.10) and timm's ``SoftTargetCrossEntropy``; integer class
-    indices of shape (N,) are also accepted, for evaluating on unmixed data.
+    indices of shape (N,), of any integer dtype, are also accepted, for evaluating on unmixed data.
 
     Args:
         reduction: ``"mean"`` (over samples, default), ``"sum"`` or ``"none"``.
@@ -61,6 +61,8 @@ class SoftTargetCrossEntropy(nn.Module):
             The loss: a scalar, or shape (N,) for ``reduction="none"``.
         """
         check_logits_and_targets(logits, targets, "logits", "targets", batch="N", float_kind="float")
+        if not targets.is_floating_point() and targets.dtype != torch.int64:
+            targets = targets.long()  # torch's cross_entropy takes int64 class indices (and uint8) only
         return F.cross_entropy(logits, targets, reduction=self.reduction)
 
     def extra_repr(self) -> str:
