@@ -143,3 +143,52 @@ def permutations(draw: st.DrawFn, max_size: int = 24) -> torch.Tensor:
     """Permutations of ``0..N-1`` as int64 tensors: several cycles, fixed points, the identity."""
     n = draw(batch_sizes(max_size=max_size))
     return torch.tensor(draw(st.permutations(range(n))), dtype=torch.int64)
+
+
+#: The extra items a dataset's sample may hold beside its image, mask and label, and what one
+#: sample's value is: a file name, an id, a score, a nested record, an auxiliary tensor.
+SAMPLE_EXTRAS = ("name", "id", "score", "meta", "aux")
+
+
+@dataclass(frozen=True)
+class SampleLayout:
+    """How a dataset's samples are laid out: a dict (keys in ``order``) or a tuple/named tuple
+    ``(image, [mask,] label, *extras)``, with or without a ``tv_tensors.Mask``."""
+
+    form: str
+    order: tuple[str, ...]
+    mask: bool
+    typed_image: bool
+
+    def sample(self, index: int, image: torch.Tensor, mask: torch.Tensor, label: int) -> object:
+        """Sample ``index``: its image, mask and label among the extras, in this layout."""
+        values = {
+            "image": tv_tensors.Image(image) if self.typed_image else image,
+            "mask": tv_tensors.Mask(mask),
+            "label": label,
+            "name": f"case_{index}.png",
+            "id": index,
+            "score": index / 10,
+            "meta": {"site": "A" if index % 2 else "B", "slice": index},
+            "aux": torch.full((2,), float(index)),
+        }
+        return (
+            {key: values[key] for key in self.order}
+            if self.form == "dict"
+            else tuple(values[key] for key in self.order)
+        )
+
+
+@st.composite
+def sample_layouts(draw: st.DrawFn) -> SampleLayout:
+    """A sample layout: a dict in any key order (a mask, a label or both), or a tuple with the
+    image first, then the mask (if any), the label and the extras, as torchvision's convention."""
+    form = draw(st.sampled_from(["dict", "tuple"]))
+    extras = draw(st.lists(st.sampled_from(SAMPLE_EXTRAS), unique=True, max_size=len(SAMPLE_EXTRAS)))
+    mask = draw(st.booleans())
+    if form == "dict":
+        targets = ["mask", "label"] if mask and draw(st.booleans()) else ["mask"] if mask else ["label"]
+        order = tuple(draw(st.permutations(["image", *targets, *extras])))
+    else:
+        order = ("image", *(["mask"] if mask else []), "label", *extras)
+    return SampleLayout(form, order, mask, draw(st.booleans()))

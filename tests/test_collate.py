@@ -1,4 +1,4 @@
-"""The collate classes in a real DataLoader with worker processes, over PIL images."""
+"""The collate classes: in a real DataLoader with worker processes, over PIL images, on samples of any layout."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import pickle
 import PIL.Image
 import pytest
 import torch
-from torch.utils.data import DataLoader, Dataset
+from hypothesis import given
+from hypothesis import strategies as st
+from torch.utils.data import DataLoader, Dataset, default_collate
+from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 import zmix_transforms as Z
 from tests.methods import COLLATE_CLASSES
+from tests.strategies import SampleLayout, sample_layouts, seeds
 
 NUM_CLASSES = 5
 
@@ -209,3 +213,39 @@ def test_a_shared_switch_reads_as_a_bool() -> None:
     assert collate.transform.mixup_enabled is False and collate.mixup_enabled is False
     collate.transform.mixup_enabled = True
     assert collate.transform.mixup_enabled is True and collate.mixup_enabled is True
+
+
+@given(layout=sample_layouts(), cls=st.sampled_from(COLLATE_CLASSES), seed=seeds())
+def test_any_sample_layout_collates_to_the_batch_the_transform_mixes(
+    cls: type, layout: SampleLayout, seed: int
+) -> None:
+    """Whatever a sample holds beside its image, mask and label (file names, ids, scores, nested
+    records, tensors, in any order of a dict's keys): the collate gives what the method gives on
+    the batch collated by hand, the masks mixed with the images' weights, the rest as collated."""
+    g = torch.Generator().manual_seed(seed)
+    images, masks = torch.rand(4, 3, 6, 6, generator=g), torch.randint(0, 3, (4, 6, 6), generator=g)
+    labels = [int(c) for c in torch.randint(0, 3, (4,), generator=g)]
+    samples = [layout.sample(i, images[i], masks[i], labels[i]) for i in range(4)]
+    by_hand = {key: default_collate([_item(s, layout, key) for s in samples]) for key in layout.order}
+    by_hand["image"] = tv_tensors.Image(images) if layout.typed_image else images
+    by_hand["mask"] = tv_tensors.Mask(masks)
+    batch = by_hand if layout.form == "dict" else [by_hand[key] for key in layout.order]
+    torch.manual_seed(seed)
+    expected = cls.transform_class(num_classes=3)(batch)
+    torch.manual_seed(seed)
+    got = cls(num_classes=3)(samples)
+    collated = default_collate(samples)
+    for key in layout.order:
+        have = _item(got, layout, key)
+        if key in ("image", "mask", "label"):
+            want = _item(expected, layout, key)
+            assert type(have) is type(want), key
+            torch.testing.assert_close(have, want)
+        else:  # passed through as collated
+            want = _item(collated, layout, key)
+            assert type(have) is type(want) and str(have) == str(want), key
+
+
+def _item(sample: object, layout: SampleLayout, key: str) -> object:
+    """The item ``key`` of a sample or batch in ``layout``."""
+    return sample[key] if layout.form == "dict" else sample[layout.order.index(key)]  # type: ignore[index]
