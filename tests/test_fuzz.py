@@ -21,6 +21,7 @@ from torch.utils._pytree import tree_flatten
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
+from tests.methods import MODE_CLASSES, TRANSFORM_CLASSES, VARIANTS
 from zmix_transforms import functional as F
 
 DTYPES = (
@@ -180,7 +181,7 @@ def calls(draw: st.DrawFn, name: str) -> tuple[Any, tuple[Any, ...], dict[str, A
 
         return from_timm_and_call, (images, labels), {}
     options = {"num_classes": num_classes}
-    if name in ("MixUp", "CutMix"):  # timm's modes
+    if name.split()[0] in MODE_NAMES:  # timm's modes
         options["mode"] = mode
     if name.endswith("masks"):
         method = name.split()[0]
@@ -250,8 +251,10 @@ FUNCTIONAL = [
     "smooth_labels",
     "cutmix_box",
 ]
-TRANSFORMS = ["ZetaMixup", "MixUp", "CutMix", "ZetaCutMix", "from_timm"]
-MASKED = ["ZetaMixup masks", "MixUp masks", "CutMix masks"]
+TRANSFORMS = [cls.__name__ for cls in TRANSFORM_CLASSES] + ["from_timm"]
+MASKED = [f"{cls.__name__} masks" for cls in TRANSFORM_CLASSES]
+MODE_NAMES = [cls.__name__ for cls in MODE_CLASSES]
+FAMILIES = {variant.cls.__name__: variant.family for variant in VARIANTS}
 
 
 def _check_result(name: str, args: tuple[Any, ...], result: Any) -> None:
@@ -267,7 +270,7 @@ def _check_result(name: str, args: tuple[Any, ...], result: Any) -> None:
             return
         assert isinstance(mask, tv_tensors.Mask) and mask.shape[0] == images.shape[0]
         assert mask.device == images.device
-        if not name.startswith("CutMix"):  # blended: soft masks (N, K, H, W) that sum to 1 per pixel
+        if getattr(Z, name.split()[0]).blends:  # soft masks (N, K, H, W) that sum to 1 per pixel
             assert mask.is_floating_point() and mask.ndim == 4
             if mask.device.type == "cpu" and mask.numel():
                 torch.testing.assert_close(mask.sum(1), torch.ones_like(mask.sum(1)), atol=1e-3, rtol=0)
@@ -280,7 +283,8 @@ def _check_result(name: str, args: tuple[Any, ...], result: Any) -> None:
             not images.is_floating_point() or torch.isfinite(images).all()
         )
         if finite and images.dtype not in (torch.bool, torch.complex64) and images.numel():
-            # a convex mix stays within each pixel's range over the batch: exactly, for integers
+            # a convex mix stays within each pixel's range over the batch (ResizeMix: the batch's
+            # range): exactly, for integers
             # (any rounding of a convex combination of integers lies between them: no wrapping)
             if images.is_floating_point():
                 flat, mixed = images.double().reshape(len(images), -1), out.double().reshape(len(images), -1)
@@ -290,7 +294,11 @@ def _check_result(name: str, args: tuple[Any, ...], result: Any) -> None:
                 # wrapped uint64 would read negative)
                 flat, mixed = images.long().reshape(len(images), -1), out.long().reshape(len(images), -1)
                 tol = 0
-            assert (mixed >= flat.min(0).values - tol).all() and (mixed <= flat.max(0).values + tol).all()
+            if FAMILIES.get(name) == "resize":  # nearest-neighbour copies from other places: any pixel's
+                low, high = flat.min(), flat.max()
+            else:
+                low, high = flat.min(0).values, flat.max(0).values
+            assert (mixed >= low - tol).all() and (mixed <= high + tol).all()
         if soft.device.type == "cpu":
             assert torch.isfinite(soft).all()
     elif name in ("apply_weights", "apply_terms", "mix_pairs", "paste_box", "paste_region"):
