@@ -17,6 +17,7 @@ from torchvision import tv_tensors
 
 import zmix_transforms as Z
 from tests.methods import (
+    BLENDING_CLASSES,
     COLLATE_CLASSES,
     COPYING_CLASSES,
     METHOD_IDS,
@@ -505,7 +506,7 @@ def test_mask_values_are_checked_whether_or_not_the_batch_is_mixed() -> None:
         message = (
             rf"^masks must be class indices in \[0, num_classes\) = \[0, 3\), got values from {low} to {high}"
         )
-        for make in (Z.MixUp, Z.ZetaMixup):
+        for make in BLENDING_CLASSES:  # the copying methods copy any value, made into no one-hot
             with pytest.raises(ValueError, match=message):
                 make(num_classes=3, spatial_dims=3)(_segmentation(n, masks))
 

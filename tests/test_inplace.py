@@ -16,6 +16,7 @@ from torchvision import tv_tensors
 
 import zmix_transforms as Z
 from tests.memory import peak_bytes
+from tests.methods import BLENDING_CLASSES
 from tests.numerics import assert_products_agree, assert_same_mix
 from tests.strategies import image_dtypes, make_images, permutations, seeds
 from zmix_transforms import _backend
@@ -533,7 +534,7 @@ def test_one_spare_takes_one_mix_a_call_of_images_and_soft_masks_alike(method: s
     assert len({t.data_ptr() for t in returned}) == len(returned), "each batch in memory of its own"
 
 
-@pytest.mark.parametrize("make", [Z.MixUp, Z.ZetaMixup], ids=["MixUp", "ZetaMixup"])
+@pytest.mark.parametrize("make", BLENDING_CLASSES)
 def test_float_masks_are_mixed_in_place_with_the_images(make: type) -> None:
     """With ``inplace=True`` a blending method writes float (soft) masks over themselves, as the
     images; class-index masks become one-hot soft masks first, a new batch either way."""
