@@ -637,7 +637,7 @@ _IMAGE_KEYS = frozenset({"image", "images", "img", "imgs", "pixel_values"})
 
 
 def _find_image_batches(
-    flat_inputs: list[Any], labels: torch.Tensor | None, name: str, sample: Any = None
+    flat_inputs: list[Any], labels: torch.Tensor | None, name: str, sample: Any
 ) -> list[int]:
     """Positions of the image batches, found by torchvision's rule, and by a dict's key.
 
