@@ -700,9 +700,14 @@ def test_cutmix_region_takes_any_number_of_spatial_sizes_but_none() -> None:
 @pytest.mark.parametrize("collate", COLLATE_CLASSES)
 def test_collates_of_pil_images_name_the_conversion(collate: type) -> None:
     """A dataset without a ToTensor-like transform gives PIL images: default_collate's TypeError
-    names their class; the collates name the transform that converts them."""
+    names their class; the collates name the transform that converts them (a batch of one too)."""
     image = PIL.Image.new("RGB", (8, 8))
-    for samples in ([(image, 0), (image, 1)], [{"image": image, "label": 0}] * 2, [image, image]):
+    for samples in (
+        [(image, 0), (image, 1)],
+        [{"image": image, "label": 0}] * 2,
+        [image, image],
+        [(image, 0)],
+    ):
         with pytest.raises(
             TypeError,
             match=r"^batch must hold tensors \(or arrays or numbers\) to be collated, got samples holding "
