@@ -332,6 +332,8 @@ NO_SYNC = [
 #: and those that draw per "elem" or "pair".
 BLENDING_CLASSES = list(dict.fromkeys(v.cls for v in VARIANTS if v.family in ("zeta", "pair", "zetacut")))
 COPYING_CLASSES = [cls for cls in TRANSFORM_CLASSES if cls not in BLENDING_CLASSES]
+#: The methods whose mix is a matrix product (ζ-mixup's weights): their own routes and dtypes.
+PRODUCT_CLASSES = list(dict.fromkeys(v.cls for v in VARIANTS if v.family in ("zeta", "zetacut")))
 MODE_CLASSES = [cls for cls in TRANSFORM_CLASSES if "mode" in inspect.signature(cls).parameters]
 
 

@@ -15,7 +15,7 @@ from torchvision.transforms import v2
 
 import zmix_transforms as Z
 from tests.dispatch import Ops
-from tests.methods import NO_SYNC, TRANSFORM_CLASSES, VARIANTS, Variant
+from tests.methods import NO_SYNC, PRODUCT_CLASSES, TRANSFORM_CLASSES, VARIANTS, Variant
 from zmix_transforms import functional as F
 
 TRANSFORMS = TRANSFORM_CLASSES
@@ -481,7 +481,7 @@ def test_fmix_draws_small_masks_on_the_host_and_moves_them_in_one_copy(
         assert set(ops.launches) == {"_to_copy"} and len(ops.launches) <= 3, ops.launches
 
 
-@pytest.mark.parametrize("make", [Z.ZetaMixup, Z.ZetaCutMix], ids=["ZetaMixup", "ZetaCutMix"])
+@pytest.mark.parametrize("make", PRODUCT_CLASSES)
 @pytest.mark.parametrize("n", [4, 16, 64])  # a weight table's rows, NumPy's scatter, torch's
 @pytest.mark.parametrize(
     ("dtype", "labels_dtype", "copies"),

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import zmix_transforms as Z
-from tests.methods import VARIANTS, Variant
+from tests.methods import PRODUCT_CLASSES, VARIANTS, Variant
 from zmix_transforms import functional as F
 
 FUNCTIONS = [(F.zeta_mixup, 2.8), (F.mixup, 0.3), (F.cutmix, 0.4)]
@@ -138,7 +138,7 @@ def test_a_compiled_transform_takes_batches_of_other_sizes(variant: Variant, dyn
         torch.testing.assert_close(soft.sum(1), torch.ones(n))
 
 
-@pytest.mark.parametrize("cls", [Z.ZetaMixup, Z.ZetaCutMix])
+@pytest.mark.parametrize("cls", PRODUCT_CLASSES)
 def test_the_products_ask_whether_autocast_exists_outside_the_trace(
     cls: type, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import zmix_transforms as Z
-from tests.methods import NO_SYNC, TRANSFORM_CLASSES, VARIANTS
+from tests.methods import NO_SYNC, PRODUCT_CLASSES, TRANSFORM_CLASSES, VARIANTS
 from tests.numerics import assert_same_mix
 from zmix_transforms import functional as F
 
@@ -94,7 +94,7 @@ def test_a_seed_gives_the_same_mix_on_the_cpu_and_the_gpu(cls: type) -> None:
     torch.testing.assert_close(on_gpu[1].cpu(), on_cpu[1])
 
 
-@pytest.mark.parametrize("cls", [Z.ZetaMixup, Z.ZetaCutMix])
+@pytest.mark.parametrize("cls", PRODUCT_CLASSES)
 @pytest.mark.parametrize(
     ("dtype", "labels_dtype"), [(torch.float64, torch.float64), (torch.float32, torch.float64)]
 )
