@@ -159,6 +159,7 @@ class SampleLayout:
     order: tuple[str, ...]
     mask: bool
     typed_image: bool
+    dtype: torch.dtype  # the images' (float32, or uint8 as PILToTensor gives them)
 
     def sample(self, index: int, image: torch.Tensor, mask: torch.Tensor, label: int) -> object:
         """Sample ``index``: its image, mask and label among the extras, in this layout."""
@@ -191,4 +192,6 @@ def sample_layouts(draw: st.DrawFn) -> SampleLayout:
         order = tuple(draw(st.permutations(["image", *targets, *extras])))
     else:
         order = ("image", *(["mask"] if mask else []), "label", *extras)
-    return SampleLayout(form, order, mask, draw(st.booleans()))
+    return SampleLayout(
+        form, order, mask, draw(st.booleans()), draw(st.sampled_from([torch.float32, torch.uint8]))
+    )

@@ -224,6 +224,7 @@ def test_any_sample_layout_collates_to_the_batch_the_transform_mixes(
     the batch collated by hand, the masks mixed with the images' weights, the rest as collated."""
     g = torch.Generator().manual_seed(seed)
     images, masks = torch.rand(4, 3, 6, 6, generator=g), torch.randint(0, 3, (4, 6, 6), generator=g)
+    images = (images * 255).to(layout.dtype) if layout.dtype == torch.uint8 else images
     labels = [int(c) for c in torch.randint(0, 3, (4,), generator=g)]
     samples = [layout.sample(i, images[i], masks[i], labels[i]) for i in range(4)]
     by_hand = {key: default_collate([_item(s, layout, key) for s in samples]) for key in layout.order}
