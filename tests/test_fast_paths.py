@@ -698,6 +698,13 @@ def test_products_fall_back_to_torch_mm_where_onednn_is_missing_or_not_faster() 
         grad = weights.clone().requires_grad_()
         assert torch.equal(_backend.product(grad, flat), grad @ flat)
         assert len(_backend.ONEDNN_FASTER) == 1
+        # where oneDNN was measured faster, a product that needs gradients still takes torch.mm
+        # (oneDNN's linear has no autograd kernel: backward leaves no gradient), either factor's
+        patch.setattr(_backend, "ONEDNN_FASTER", dict.fromkeys(_backend.ONEDNN_FASTER, True))
+        for w, f in ((grad, flat), (weights, flat.clone().requires_grad_())):
+            product = _backend.product(w, f)
+            assert product.grad_fn is not None
+            torch.testing.assert_close(product, weights @ flat)
 
 
 @pytest.mark.usefixtures("routes_on")
