@@ -483,6 +483,13 @@ def test_loss_errors() -> None:
         loss(torch.zeros(2, 3), torch.zeros(3, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"^logits must have shape \(N, K\), got shape \(3,\)$"):
         loss(torch.zeros(3), torch.zeros(3))
+    with pytest.raises(
+        ValueError,
+        match=r"^logits must have shape \(N, K\), got shape \(2, 3, 4, 4\); for per-pixel logits \(N, K, "
+        r"\*spatial\) use torch.nn.functional.cross_entropy, which takes soft masks as class probabilities, "
+        r"or SoftDiceLoss$",
+    ):
+        loss(torch.zeros(2, 3, 4, 4), torch.full((2, 3, 4, 4), 1 / 3))
     with pytest.raises(TypeError, match=r"^targets must be a torch.Tensor, got list$"):
         loss(torch.zeros(2, 3), [0, 1])
 

@@ -603,7 +603,13 @@ def check_logits_and_targets(
     if not isinstance(targets, torch.Tensor):
         raise TypeError(f"{targets_name} must be a torch.Tensor, got {type(targets).__name__}")
     if logits.ndim != 2:
-        raise ValueError(f"{logits_name} must have shape ({batch}, K), got shape {tuple(logits.shape)}")
+        hint = (
+            "; for per-pixel logits (N, K, *spatial) use torch.nn.functional.cross_entropy, which takes "
+            "soft masks as class probabilities, or SoftDiceLoss"
+            if logits.ndim > 2
+            else ""
+        )
+        raise ValueError(f"{logits_name} must have shape ({batch}, K), got shape {tuple(logits.shape)}{hint}")
     if targets.is_floating_point():
         if targets.shape != logits.shape:
             raise ValueError(
