@@ -372,13 +372,12 @@ def top_shares(values: torch.Tensor, kept: torch.Tensor) -> torch.Tensor | None:
         thresholds[counts == 0] = math.inf
         selected = array >= thresholds[:, None]
         return torch.from_numpy(selected) if np.array_equal(selected.sum(1), counts) else None
-    if count >= _SELECTION_MIN_VALUES:
-        masks = torch.zeros(values.shape, dtype=torch.bool)
-        for row, k in enumerate(kept.tolist()):
-            if k:
-                torch.ge(values[row], values[row].kthvalue(count - k + 1).values, out=masks[row])
-    else:
+    if count < _SELECTION_MIN_VALUES:
         return None
+    masks = torch.zeros(values.shape, dtype=torch.bool)
+    for row, k in enumerate(kept.tolist()):
+        if k:
+            torch.ge(values[row], values[row].kthvalue(count - k + 1).values, out=masks[row])
     return masks if torch.equal(masks.sum(1), kept) else None
 
 
