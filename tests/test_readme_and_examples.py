@@ -11,6 +11,8 @@ from types import ModuleType
 
 import torch
 
+from tests.figures import assert_drawn
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -64,7 +66,7 @@ def test_train_digits_quick_run(tmp_path: Path) -> None:
         assert len(run.history) == 3
     rows = [line for line in (tmp_path / "results.md").read_text().splitlines() if line.startswith("| ")]
     assert [row.split(" | ")[0][2:] for row in rows[2:]] == list(table)  # header, rule, one row a method
-    assert (tmp_path / "curves.png").stat().st_size > 10_000
+    assert_drawn(tmp_path / "curves.png")
 
 
 def test_moons_quick_run(tmp_path: Path) -> None:
@@ -77,7 +79,7 @@ def test_moons_quick_run(tmp_path: Path) -> None:
         assert 0.0 <= numbers["wrongly_labelled"] <= 1.0
     # the figure's point: with γ = 2.8 far fewer outputs are labelled against where they lie
     assert results["ζ-mixup (γ=2.8)"]["wrongly_labelled"] < results["mixup (α=1)"]["wrongly_labelled"]
-    assert result["figure"].stat().st_size > 10_000
+    assert_drawn(result["figure"])
 
 
 def test_helix_quick_run(tmp_path: Path) -> None:
@@ -91,7 +93,7 @@ def test_helix_quick_run(tmp_path: Path) -> None:
         assert estimate > 1.0 and estimate < 3.5  # mixed points spread into the 3-D space around it
         assert 0.0 < table[name]["distance"] < 1.0  # inside the unit-radius cylinder around the axis
     assert len(result["by_batch"]) == 2
-    assert result["figure"].stat().st_size > 10_000
+    assert_drawn(result["figure"])
 
 
 def test_gallery_quick_run(tmp_path: Path) -> None:
@@ -102,7 +104,7 @@ def test_gallery_quick_run(tmp_path: Path) -> None:
         assert images.dtype == torch.uint8 and images.shape == originals.shape
         assert soft.shape == (8, 8)
         torch.testing.assert_close(soft.sum(1), torch.ones(8))
-    assert (tmp_path / "gallery.png").stat().st_size > 10_000
+    assert_drawn(tmp_path / "gallery.png")
 
 
 def test_method_figures_quick_run(tmp_path: Path) -> None:
@@ -121,7 +123,8 @@ def test_method_figures_quick_run(tmp_path: Path) -> None:
         assert ((kept >= 0) & (kept <= 1)).all()
     pasted = result["resizemix"]["pasted"]  # τ ~ U(0.1, 0.8): a patch of τ² of the image
     assert pasted.min() >= 0.1**2 * 0.9 and pasted.max() <= 0.8**2 * 1.02
-    assert all(path.stat().st_size > 5_000 for path in result["figures"])
+    for path in result["figures"]:
+        assert_drawn(path)
 
 
 def test_ddp_digits_quick_run(tmp_path: Path, monkeypatch) -> None:
@@ -137,7 +140,7 @@ def test_ddp_digits_quick_run(tmp_path: Path, monkeypatch) -> None:
     torch.testing.assert_close(weights.sum(1), torch.ones(16, dtype=weights.dtype))
     assert torch.equal(weights.argmax(1), torch.arange(16))  # ζ-mixup: each sample ranks first in its row
     assert (weights[:8, 8:] > 0).all()  # rank 0's outputs take from rank 1's inputs
-    assert (tmp_path / "global_weights.png").stat().st_size > 10_000
+    assert_drawn(tmp_path / "global_weights.png")
     assert "across ranks" in (tmp_path / "ddp_digits.md").read_text()
 
 
@@ -150,4 +153,5 @@ def test_volumes_3d_quick_run(tmp_path: Path) -> None:
     if "MONAI" in result["comparison"]:  # the optional extra: its label weights miss the pasted voxels
         gaps = [abs(p - w) for p, w in result["comparison"]["MONAI"]]
         assert sum(gaps) / len(gaps) > 0.05
-    assert all(path.stat().st_size > 10_000 for path in result["figures"])
+    for path in result["figures"]:
+        assert_drawn(path)

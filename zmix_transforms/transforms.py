@@ -252,12 +252,31 @@ class _PerRankDraws(Transform):
         return _distributed.rank_generator(_distributed.world(self._pickled_world))
 
 
+class _InitSignature:
+    """A class's signature, its ``__init__``'s without ``self``, for ``inspect.signature`` (not public).
+
+    ``_BatchMix`` checks each call in ``__new__``. Python 3.10's ``inspect.signature`` takes an
+    inherited ``__new__`` before an inherited ``__init__`` (3.11 and later take the nearer one), so
+    without this a method that inherits its ``__init__`` (``MixUp``) read as ``(*args, **kwargs)``
+    there, and ``check_call`` refused its parameters. Read on the class only: an instance's
+    signature stays its ``forward``'s.
+    """
+
+    def __get__(self, instance: object, owner: type[Any]) -> inspect.Signature:
+        if instance is not None:
+            raise AttributeError("__signature__")
+        init = inspect.signature(owner.__init__)
+        return init.replace(parameters=list(init.parameters.values())[1:])
+
+
 class _BatchMix(_PerRankDraws):
     """Shared input handling of the batch mixing transforms (not public).
 
     Its ``__init__`` declares the defaults of [`MixOptions`][MixOptions]; a method's ``__init__``
     takes its own parameters and ``**options``, and passes the options on.
     """
+
+    __signature__ = _InitSignature()
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         """Check the call against the public class's signature before ``__init__`` runs."""
