@@ -19,6 +19,13 @@ NUMERICS_TESTS := $(foreach t,properties fast_paths inplace draws modes volumes 
 	tests/test_distributed.py::test_mixing_across_ranks_equals_mixing_the_concatenated_batch
 # the two later runs look for failures of other paths and kernels: a third of the hypothesis examples
 LATER_LEG      := ZMIX_TESTS_LEG=1
+# the routes-off leg runs on the oldest Python that requires-python admits, in a venv of its own
+# (set up beside the first leg), so that what one Python version does differently shows; where that
+# Python is missing or its install fails, on .venv's Python, saying so
+OLDEST_PYTHON  ?= $(shell for p in python3.10 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10; do \
+	$$p -c "" > /dev/null 2>&1 && echo $$p && break; done)
+OLDEST_VENV    := .venv-oldest
+OLDEST_PY      = $$(test -e $(OLDEST_VENV)/.test && echo $(OLDEST_VENV)/bin/python || echo $(PY))
 
 # $(call beside,NAME,A,B): run A (called NAME) in the background while B runs, then print A's
 # output; fails if either does. make test pairs a one-thread job with a suite that is largely one
@@ -40,6 +47,12 @@ $(VENV)/.test: $(VENV)/bin/activate pyproject.toml
 	$(PIP) install -q -e ".[test]"
 	touch $@
 
+$(OLDEST_VENV)/.test: pyproject.toml
+	@rm -rf $(OLDEST_VENV) && if test -n "$(OLDEST_PYTHON)" \
+		&& $(OLDEST_PYTHON) -m venv $(OLDEST_VENV) && $(OLDEST_VENV)/bin/python -m pip install -q --upgrade pip \
+		&& $(OLDEST_VENV)/bin/python -m pip install -q -e ".[test]"; then touch $@; \
+	else rm -rf $(OLDEST_VENV); echo "NOTE: no Python 3.10 with the test extra here: the routes-off leg runs on .venv's Python"; fi
+
 $(VENV)/.examples: $(VENV)/bin/activate pyproject.toml
 	$(PIP) install -q -e ".[examples]"
 	touch $@
@@ -49,13 +62,15 @@ $(VENV)/.docs: $(VENV)/bin/activate pyproject.toml
 	touch $@
 
 ## make test: install the package with its test extra into .venv, lint, type-check and run the tests,
-## then the tests of the methods again with every fast path off (the plain PyTorch paths), and once
-## more on other kernels (the numerics leg)
+## then the tests of the methods again with every fast path off (the plain PyTorch paths) on Python
+## 3.10, and once more on other kernels (the numerics leg)
 test: $(VENV)/.test
 	$(PY) -m ruff check .
-	$(call beside,mypy,$(PY) -m mypy zmix_transforms,$(PY) -m pytest)
+	$(call beside,mypy and the oldest Python's venv,{ $(PY) -m mypy zmix_transforms && $(MAKE) -s $(OLDEST_VENV)/.test; },\
+		$(PY) -m pytest)
 	$(call beside,the numerics leg,$(LATER_LEG) $(NUMERICS_ENV) $(PY) -m pytest -q -p no:cacheprovider $(NUMERICS_TESTS),\
-		$(LATER_LEG) ZMIX_TRANSFORMS_DISABLE=all $(PY) -m pytest -q -p no:cacheprovider tests $(ROUTES_OFF_SKIP))
+		$(OLDEST_PY) -V && $(LATER_LEG) ZMIX_TRANSFORMS_DISABLE=all $(OLDEST_PY) -m pytest -q -p no:cacheprovider tests \
+		$(ROUTES_OFF_SKIP))
 
 ## make demo: train a small CNN on scikit-learn's digits with each method (about a minute on 2 cores)
 demo: $(VENV)/.examples
@@ -108,4 +123,4 @@ lint: $(VENV)/.test
 	$(PY) -m ruff format --check .
 
 clean:
-	rm -rf $(VENV) site dist docs/javascripts/vendor .pytest_cache .hypothesis .ruff_cache
+	rm -rf $(VENV) $(OLDEST_VENV) site dist docs/javascripts/vendor .pytest_cache .hypothesis .ruff_cache
