@@ -263,11 +263,12 @@ def _documented_default(entry: str) -> tuple[bool, object]:
 
 def _args_entries(obj: object) -> dict[str, str]:
     """Each ``Args:`` entry of a class's or function's docstring, by parameter name, lines joined."""
-    section = re.search(r"\n    Args:\n(.*?)(?:\n\n|\Z)", obj.__doc__ or "", re.DOTALL)
+    # cleaned as Python 3.13 compiles docstrings (their common indent stripped), on every Python
+    section = re.search(r"\nArgs:\n(.*?)(?:\n\n|\Z)", inspect.cleandoc(obj.__doc__ or ""), re.DOTALL)
     entries: dict[str, str] = {}
     name = None
     for line in section.group(1).splitlines() if section else []:
-        if match := re.match(r"^        (\w+): (.*)", line):
+        if match := re.match(r"^    (\w+): (.*)", line):
             name = match.group(1)
             entries[name] = match.group(2)
         elif name is not None:
