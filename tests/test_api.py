@@ -276,6 +276,28 @@ def _args_entries(obj: object) -> dict[str, str]:
     return entries
 
 
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES, ids=lambda c: c.__name__)
+def test_a_class_reads_as_its_init_and_takes_its_parameters_on_any_python(cls: type) -> None:
+    """A method's signature is its ``__init__``'s, whether it has one of its own (``CutMix``) or
+    inherits it (``MixUp``, a user's subclass): the base's checking ``__new__`` never shows.
+    Python 3.10 took an inherited ``__new__`` first, and refused ``MixUp(alpha=0.2)``; the routes-off
+    leg of ``make test`` runs this there."""
+    subclass = type(f"My{cls.__name__}", (cls,), {"__doc__": "A user's subclass, no __init__ of its own."})
+    init = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    for each in (cls, subclass):
+        assert list(inspect.signature(each).parameters.values()) == init, each.__name__
+        own = [p for p in init if p.kind is p.POSITIONAL_OR_KEYWORD]
+        made = each(**{p.name: p.default for p in own}, num_classes=3)  # every own parameter by name
+        assert all(getattr(made, p.name) == p.default for p in own), each.__name__
+        with pytest.raises(
+            TypeError, match=rf"^{each.__name__}\(\) got an unexpected keyword argument 'gama'"
+        ):
+            each(gama=1.0)
+    # read on the class only: an instance reads as any Module does (its __call__)
+    module = inspect.signature(torch.nn.Identity())
+    assert inspect.signature(cls(num_classes=3)) == module and inspect.signature(subclass()) == module
+
+
 def test_a_documented_default_is_the_signatures() -> None:
     """Where a parameter's docstring entry states its default, the signature has that default."""
     stated, wrong = [], []

@@ -258,8 +258,8 @@ class _InitSignature:
     ``_BatchMix`` checks each call in ``__new__``. Python 3.10's ``inspect.signature`` takes an
     inherited ``__new__`` before an inherited ``__init__`` (3.11 and later take the nearer one), so
     without this a method that inherits its ``__init__`` (``MixUp``) read as ``(*args, **kwargs)``
-    there, and ``check_call`` refused its parameters. Read on the class only: an instance's
-    signature stays its ``forward``'s.
+    there, and ``check_call`` refused its parameters. Read on the class only: an instance reads
+    as any Module does.
     """
 
     def __get__(self, instance: object, owner: type[Any]) -> inspect.Signature:
