@@ -48,8 +48,8 @@ $(VENV)/.test: $(VENV)/bin/activate pyproject.toml
 	touch $@
 
 $(OLDEST_VENV)/.test: pyproject.toml
-	@rm -rf $(OLDEST_VENV) && if test -n "$(OLDEST_PYTHON)" \
-		&& $(OLDEST_PYTHON) -m venv $(OLDEST_VENV) && $(OLDEST_VENV)/bin/python -m pip install -q --upgrade pip \
+	@rm -rf $(OLDEST_VENV) && oldest="$(OLDEST_PYTHON)" && if test -n "$$oldest" \
+		&& $$oldest -m venv $(OLDEST_VENV) && $(OLDEST_VENV)/bin/python -m pip install -q --upgrade pip \
 		&& $(OLDEST_VENV)/bin/python -m pip install -q -e ".[test]"; then touch $@; \
 	else rm -rf $(OLDEST_VENV); echo "NOTE: no Python 3.10 with the test extra here: the routes-off leg runs on .venv's Python"; fi
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 
 def assert_drawn(path: Path, *, min_side: int = 100, min_ink: float = 0.05) -> None:
     """Assert that ``path`` is a PNG at least ``min_side`` pixels a side, ``min_ink`` of it not white.
@@ -17,5 +15,5 @@ def assert_drawn(path: Path, *, min_side: int = 100, min_ink: float = 0.05) -> N
 
     image = mpimg.imread(path)
     assert image.ndim == 3 and min(image.shape[:2]) >= min_side, f"{path.name}: shape {image.shape}"
-    ink = float((np.asarray(image)[..., :3] < 0.95).any(axis=-1).mean())
+    ink = float((image[..., :3] < 0.95).any(axis=-1).mean())
     assert ink >= min_ink, f"{path.name}: {ink:.1%} of its pixels drawn"
