@@ -870,31 +870,31 @@ def cycle_partners_unchecked(
     n: int, generator: torch.Generator | None, device: torch.device | str | None
 ) -> torch.Tensor:
     """[`cycle_partners`][zmix_transforms.functional.cycle_partners] on arguments already checked."""
-    draw_on = host_draw_device(generator, device)
-    if draw_on.type == "cpu" and _backend.ROUTES["numpy_draws"] and not torch.compiler.is_compiling():
+    on_host = generator is None or generator.device.type == "cpu"  # where host_draw_device draws
+    if on_host and _backend.ROUTES["numpy_draws"] and not torch.compiler.is_compiling():
         # fast path: torch draws σ into a NumPy buffer and NumPy builds the cycle (see numpy_draws)
-        order, drawn = _order_buffer(n)
+        order, drawn, following = _order_buffer(n)
         torch.randperm(n, generator=generator, out=drawn, device=_CPU)
         cycle = np.empty_like(order)
-        cycle[order[:-1]] = order[1:]
-        cycle[order[-1]] = order[0]
+        cycle[order] = order[following]
         return to_device(torch.from_numpy(cycle), device)
-    sigma = torch.randperm(n, generator=generator, device=draw_on)
+    sigma = torch.randperm(n, generator=generator, device=host_draw_device(generator, device))
     partners = sigma.scatter(0, sigma, sigma.roll(-1))  # partners[σ_i] = σ_{i+1}: every entry written
     return to_device(partners, device)
 
 
-def _order_buffer(n: int) -> tuple[np.ndarray, torch.Tensor]:
-    """An int64 NumPy array of ``n`` and a tensor on its memory, this thread's to reuse for σ.
+def _order_buffer(n: int) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
+    """An int64 NumPy array of ``n``, a tensor on its memory, this thread's to reuse for σ, and
+    ``[1, 2, …, n − 1, 0]``, the index of each position's successor on the cycle (read only).
 
     The cycle is built from σ into a new array, so σ's buffer is free again when the draw returns.
     """
     return _thread_buffer(("order", n), _new_order, n)
 
 
-def _new_order(n: int) -> tuple[np.ndarray, torch.Tensor]:
+def _new_order(n: int) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
     order = np.empty(n, dtype=np.int64)
-    return order, torch.from_numpy(order)
+    return order, torch.from_numpy(order), np.roll(np.arange(n, dtype=np.int64), -1)
 
 
 _BUFFERS = threading.local()
