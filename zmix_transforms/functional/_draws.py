@@ -884,10 +884,11 @@ def cycle_partners_unchecked(
 
 
 def _order_buffer(n: int) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
-    """An int64 NumPy array of ``n``, a tensor on its memory, this thread's to reuse for σ, and
-    ``[1, 2, …, n − 1, 0]``, the index of each position's successor on the cycle (read only).
+    """This thread's buffers for σ: an int64 NumPy array of ``n``, a tensor on its memory, and more.
 
-    The cycle is built from σ into a new array, so σ's buffer is free again when the draw returns.
+    The third, ``[1, 2, …, n − 1, 0]``, is the index of each position's successor on the cycle
+    (only read). The cycle is built from σ into a new array, so σ's buffer is free again when the
+    draw returns.
     """
     return _thread_buffer(("order", n), _new_order, n)
 
