@@ -25,6 +25,8 @@ from tests.methods import (
     MODE_CLASSES,
     TRANSFORM_CLASSES,
     VARIANTS,
+    Method,
+    reveal_origins,
 )
 from zmix_transforms import functional as F
 
@@ -110,6 +112,28 @@ def test_unsigned_wide_integers_are_mixed_exactly_near_their_top(dtype: torch.dt
     partners = F.cycle_partners(6, generator=g)
     expected_pairs = from_first(differences[partners].lerp(differences, 0.3))
     assert F.mix_pairs(x, 0.3, partners).flatten().tolist() == expected_pairs
+
+
+COPYING_METHODS = [m for m in METHODS if m.family in ("cut", "resize")]
+
+
+@pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64], ids=str)
+@pytest.mark.parametrize("method", COPYING_METHODS, ids=[m.name for m in COPYING_METHODS])
+def test_copying_methods_copy_unsigned_wide_values_whole(method: Method, dtype: torch.dtype) -> None:
+    """uint16–uint64 values near their top (the sign bit of their width set) are copied bit for bit
+    from where the coded run says (``reveal_origins``), by every copying method, transform and
+    collate (torch 2.9–2.11 have no CPU ``gather`` or ``where`` for these dtypes: each copy goes
+    through the signed view of the same width)."""
+    n, shape = 6, (6, 2, 5, 7, 4) if method.volumes else (6, 2, 5, 7)
+    top = torch.iinfo(dtype).max
+    below = torch.randint(0, 1000, shape, generator=torch.Generator().manual_seed(3))
+    x = torch.tensor([top - v for v in below.flatten().tolist()], dtype=dtype).reshape(shape)
+    param = method.typical if method.typical is not None else 1.0
+    mixed, _ = method.run(x, torch.arange(n), n, param, 5)
+    origins = reveal_origins(method, x, param, 5).flatten()
+    assert mixed.dtype == dtype
+    expected = [top - v for v in below.flatten()[origins].tolist()]
+    assert mixed.flatten().tolist() == expected
 
 
 def test_int64_at_both_ends_of_its_range_saturates_instead_of_wrapping() -> None:

@@ -9,12 +9,17 @@ round to nearest with ties up, ``floor(x + 1/2)``.
 (``in_steps``, ``high_byte``; the route ``integer_steps``): ``(a·x + (256 − a)·y + 128) // 256`` for
 ``λ = a/256`` is exactly what float32 computes, since every product and sum of the float32 formula
 is exact for such weights, and it needs no float32 copy of the batch.
+
+Kernels that only copy values (those of the methods that copy pixels) see a uint16, uint32 or uint64
+batch through the signed dtype of its width (``copies_bits``): the same bits, on torch versions
+without kernels for the unsigned ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import overload
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast, overload
 
 import torch
 
@@ -26,6 +31,31 @@ WIDE_INTEGERS = (torch.int32, torch.int64, torch.uint32, torch.uint64)
 
 # Float dtypes that are their own compute dtype: mixed as they are, with no cast (compute_dtype).
 WIDE_FLOATS = (torch.float32, torch.float64)
+
+#: The signed dtype of each unsigned one's width, whose view ``copies_bits`` copies values through.
+SIGNED_VIEWS = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
+
+_Kernel = TypeVar("_Kernel", bound=Callable[..., torch.Tensor])
+
+
+def copies_bits(kernel: _Kernel) -> _Kernel:
+    """Run ``kernel(x, ...)``, which only copies ``x``'s values, on a signed view of a uint16–64 ``x``.
+
+    The same bits, so the same values, exactly; the result is viewed back (``x`` itself where the
+    kernel returned the view, in place). torch 2.9 to 2.11 have no CPU ``gather``, ``where`` or
+    advanced indexing for uint16, uint32 and uint64; their signed twins have them everywhere.
+    """
+
+    @functools.wraps(kernel)
+    def on_signed(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        signed = SIGNED_VIEWS.get(x.dtype)
+        if signed is None:
+            return kernel(x, *args, **kwargs)
+        view = x.view(signed)
+        out = kernel(view, *args, **kwargs)
+        return x if out is view else out.view(x.dtype)
+
+    return cast(_Kernel, on_signed)
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:

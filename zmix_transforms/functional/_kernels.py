@@ -37,11 +37,13 @@ from . import _inplace
 from ._draws import Box, Region, to_device
 from ._dtypes import (
     EIGHT_BITS,
+    SIGNED_VIEWS,
     STEPS,
     WIDE_FLOATS,
     WIDE_INTEGERS,
     add_half_for_rounding,
     compute_dtype,
+    copies_bits,
     high_byte,
     in_steps,
     restore_dtype,
@@ -664,6 +666,7 @@ def paste_region(
     return paste_region_unchecked(x, region, partners, inplace=inplace)
 
 
+@copies_bits
 def paste_region_unchecked(
     x: torch.Tensor, region: Region | list[Region], partners: torch.Tensor, *, inplace: bool = False
 ) -> torch.Tensor:
@@ -805,6 +808,7 @@ def _paste_masked(mask: torch.Tensor, taken: torch.Tensor, x: torch.Tensor, *, i
     return where_into(mask, taken, x, out=taken if taken.stride() == x.stride() else torch.empty_like(x))
 
 
+@copies_bits
 def paste_resampled(
     x: torch.Tensor, partners: torch.Tensor, sources: Sequence[torch.Tensor], *, inplace: bool = False
 ) -> torch.Tensor:
@@ -828,6 +832,7 @@ def paste_resampled(
     return _paste_masked(inside, taken, x, inplace=inplace)
 
 
+@copies_bits
 def resized_partners(
     x: torch.Tensor, sides: Sequence[int], partners: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -911,6 +916,10 @@ def where_into(
     worth = values >= _BITWISE_MIN_VALUES and (size <= 2 or values * size <= _BITWISE_WIDE_MAX_BYTES)
     routed = worth and _backend.ROUTES["bitwise_where"] and not torch.compiler.is_compiling()
     if not routed or size not in _BITS or x.device.type != "cpu" or x.requires_grad:
+        if x.dtype in SIGNED_VIEWS:  # a signed view: the same bits (see copies_bits)
+            bits = SIGNED_VIEWS[x.dtype]
+            torch.where(mask, x.view(bits), other.view(bits), out=out.view(bits))
+            return out
         return torch.where(mask, x, other, out=out)
     bits = _BITS[size]
     last = x if out is other else other  # the operand out does not hold until the end
