@@ -666,7 +666,6 @@ def paste_region(
     return paste_region_unchecked(x, region, partners, inplace=inplace)
 
 
-@copies_bits
 def paste_region_unchecked(
     x: torch.Tensor, region: Region | list[Region], partners: torch.Tensor, *, inplace: bool = False
 ) -> torch.Tensor:
