@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zmix_transforms as Z
-from tests.dispatch import Ops
+from tests.dispatch import VIEWS, Ops
 from tests.memory import peak_bytes
 from tests.strategies import batch_sizes, gammas, seeds
 from zmix_transforms import _backend
@@ -170,12 +170,15 @@ def test_cycle_partners_are_uniform_over_single_cycles() -> None:
 
 @given(n=batch_sizes(), seed=seeds())
 def test_cycle_partners_are_drawn_alike_with_or_without_numpy(n: int, seed: int) -> None:
-    """The numpy_draws route builds the cycle torch's path builds, from the same σ, into a new tensor."""
+    """The numpy_draws route builds the cycle torch's path builds, from the same σ, into a new tensor;
+    on, with a CPU generator, torch dispatches the permutation alone (NumPy builds the cycle)."""
     draws = {}
     for on in (True, False):
         g = torch.Generator().manual_seed(seed)
-        with _backend.routes(numpy_draws=on):
+        with _backend.routes(numpy_draws=on), Ops() as ops:
             draws[on] = [F.cycle_partners(n, generator=g) for _ in range(3)]
+        computed = set(ops.names) - VIEWS  # torch.from_numpy shows as a view (lift_fresh)
+        assert computed == ({"randperm"} if on else {"randperm", "roll", "scatter"}), ops.names
     for got, want in zip(draws[True], draws[False], strict=True):
         assert torch.equal(got, want) and got.dtype == torch.int64
     # σ's buffer is reused by the next draw of the same size: what a draw returned is its own
