@@ -38,6 +38,12 @@ SIGNED_VIEWS = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint
 _Kernel = TypeVar("_Kernel", bound=Callable[..., torch.Tensor])
 
 
+def signed_view(x: torch.Tensor) -> torch.Tensor:
+    """``x`` seen as the signed dtype of its width where it is uint16–64 (the same bits), else ``x``."""
+    signed = SIGNED_VIEWS.get(x.dtype)
+    return x if signed is None else x.view(signed)
+
+
 def copies_bits(kernel: _Kernel) -> _Kernel:
     """Run ``kernel(x, ...)``, which only copies ``x``'s values, on a signed view of a uint16–64 ``x``.
 
@@ -48,10 +54,9 @@ def copies_bits(kernel: _Kernel) -> _Kernel:
 
     @functools.wraps(kernel)
     def on_signed(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        signed = SIGNED_VIEWS.get(x.dtype)
-        if signed is None:
+        view = signed_view(x)
+        if view is x:
             return kernel(x, *args, **kwargs)
-        view = x.view(signed)
         out = kernel(view, *args, **kwargs)
         return x if out is view else out.view(x.dtype)
 

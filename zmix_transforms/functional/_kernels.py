@@ -37,7 +37,6 @@ from . import _inplace
 from ._draws import Box, Region, to_device
 from ._dtypes import (
     EIGHT_BITS,
-    SIGNED_VIEWS,
     STEPS,
     WIDE_FLOATS,
     WIDE_INTEGERS,
@@ -47,6 +46,7 @@ from ._dtypes import (
     high_byte,
     in_steps,
     restore_dtype,
+    signed_view,
 )
 
 __all__ = ["apply_terms", "apply_weights", "mix_pairs", "paste_box", "paste_region"]
@@ -915,11 +915,9 @@ def where_into(
     worth = values >= _BITWISE_MIN_VALUES and (size <= 2 or values * size <= _BITWISE_WIDE_MAX_BYTES)
     routed = worth and _backend.ROUTES["bitwise_where"] and not torch.compiler.is_compiling()
     if not routed or size not in _BITS or x.device.type != "cpu" or x.requires_grad:
-        if x.dtype in SIGNED_VIEWS:  # a signed view: the same bits (see copies_bits)
-            bits = SIGNED_VIEWS[x.dtype]
-            torch.where(mask, x.view(bits), other.view(bits), out=out.view(bits))
-            return out
-        return torch.where(mask, x, other, out=out)
+        # uint16–64 through their signed views (see copies_bits); any other dtype as it is
+        torch.where(mask, signed_view(x), signed_view(other), out=signed_view(out))
+        return out
     bits = _BITS[size]
     last = x if out is other else other  # the operand out does not hold until the end
     ones = mask.to(bits) - 1 if out is other else mask.to(bits).neg_()  # ~m or m, all ones or none
