@@ -15,7 +15,7 @@ from torch.utils.data import default_collate
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
-from tests.memory import peak_bytes
+from tests.memory import peak_bytes, threads
 from tests.methods import BLENDING_CLASSES
 from tests.numerics import assert_products_agree, assert_same_mix
 from tests.strategies import image_dtypes, make_images, permutations, seeds
@@ -51,6 +51,13 @@ def _samples(n: int, dtype: torch.dtype, size: int = 32) -> list[tuple[torch.Ten
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
 @pytest.mark.parametrize("size", [32, 112])
 def test_collate_allocates_no_second_batch(name: str, dtype: torch.dtype, size: int) -> None:
+    """With one thread, as in a ``DataLoader`` worker, every collate mixes a large batch where it
+    lies (with several threads outside a worker, ζ-mixup's float product does not: next test)."""
+    with threads(1):
+        _assert_no_second_batch(name, dtype, size)
+
+
+def _assert_no_second_batch(name: str, dtype: torch.dtype, size: int) -> None:
     samples = _samples(32, dtype, size)
     batch_bytes = 32 * samples[0][0].numel() * samples[0][0].element_size()
     # the batch, the kernels' buffers (a quarter of the batch, or 256 KB for a small batch) and
@@ -72,6 +79,54 @@ def test_collate_allocates_no_second_batch(name: str, dtype: torch.dtype, size: 
     assert not out_of_place.mixes_in_place
     peak, _ = peak_bytes(out_of_place, samples)
     assert peak >= 2.0 * batch_bytes
+
+
+@pytest.mark.usefixtures("routes_on")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_outside_a_worker_with_threads_a_large_float_zeta_product_goes_into_the_spare(
+    dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With several threads, outside a worker, a float batch beyond the in-place buffers takes one
+    product apart from it: a new batch on the collate's first call, then the batch the call before
+    collated (the spare), never one a call returned; the collate keeps one batch more. With one
+    thread, or the route ``spare_batches`` off, it is mixed where it lies and no second batch is
+    made. Either way the mix is ζ-mixup's on ``default_collate``'s batch."""
+    monkeypatch.setitem(_backend.ROUTES, "onednn_products", False)  # oneDNN has no out=: torch.mm's route
+    samples = _samples(8, dtype, size=256)  # 6 MiB of float32, above the in-place buffers
+    batch_bytes = 8 * samples[0][0].numel() * samples[0][0].element_size()
+    assert not _inplace.fits_budget(torch.stack([image for image, _ in samples]), batch_bytes)
+    in_place = 1.35 * batch_bytes + max(batch_bytes / 4, _inplace._MIN_BUFFER_BYTES)
+    collated: list[int] = []
+
+    def recording_collate(batch: list[tuple[torch.Tensor, int]]) -> list[torch.Tensor]:
+        images, labels = default_collate(batch)
+        collated.append(images.data_ptr())
+        return [images, labels]
+
+    for count, route in ((2, True), (1, True), (2, False)):
+        monkeypatch.setitem(_backend.ROUTES, "spare_batches", route)
+        apart = count > 1 and route
+        collated.clear()
+        collate = Z.ZetaMixupCollate(num_classes=10, collate_fn=recording_collate, inplace=True)
+        returned = []
+        with threads(count):
+            for call in range(3):
+                torch.manual_seed(call)
+                peak, (images, labels) = peak_bytes(collate, samples)
+                torch.manual_seed(call)
+                expected, expected_labels = Z.ZetaMixup(num_classes=10)(default_collate(samples))
+                assert_same_mix(images, expected, 8)
+                assert torch.equal(labels, expected_labels)
+                where = (count, route, call)
+                if not apart:
+                    assert images.data_ptr() == collated[-1] and peak <= in_place, where
+                elif call == 0:  # no spare yet: a new batch
+                    assert images.data_ptr() not in collated and peak >= 2 * batch_bytes, where
+                else:  # into the spare: only the collation allocates
+                    assert images.data_ptr() == collated[-2] and peak <= 1.35 * batch_bytes, where
+                returned.append(images)  # held, as a training loop holds its batch
+        assert len({images.data_ptr() for images in returned}) == 3, "no batch is returned twice"
+        assert [spare.data_ptr() for spare in collate._spares] == ([collated[-1]] if apart else [])
 
 
 @pytest.mark.usefixtures("routes_on")

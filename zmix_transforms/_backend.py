@@ -61,7 +61,9 @@ what its kernel's formula computes:
   behind (one per thread calling at once, never a batch a call returned) and writes the next
   call's mix into it, mixup's, and ζ-mixup's unless oneDNN's new batch was measured faster
   (``onednn_products``): its pages are mapped already, where a new batch's must be faulted in
-  (off: a new batch).
+  (off: a new batch). With more than one thread, outside a worker, ζ-mixup's product of a float
+  batch of any size is made apart from it this way: one ATen call instead of three per block of
+  columns in place (off: the blocks).
 * ``masked_regions``: one region per sample (CutMix's ``"elem"`` and ``"pair"`` modes), or one
   resized copy of the partner per sample (``paste_resampled``), is pasted on the CPU by one masked
   copy over the batch when its samples hold fewer than 16,384 values (in place, as the collates

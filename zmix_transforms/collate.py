@@ -48,10 +48,12 @@ class MixCollate:
             it leaves is kept (one, or one per thread calling at once; never a batch a call
             returned) and takes the next call's mix where it fits, mixup's, and ζ-mixup's unless
             oneDNN's new batch was measured faster than ``torch.mm`` into it (on first use): its
-            pages are mapped already, where a new batch's must be faulted in. In a ``DataLoader``
-            worker a small batch is copied back all the same: ``default_collate`` collates into
-            shared memory there, and a new batch would be copied into it on its way to the main
-            process.
+            pages are mapped already, where a new batch's must be faulted in. With more than one
+            thread, ζ-mixup's product of a float batch of any size goes that way too (one call,
+            where in place it takes three per block of columns): the collate then holds one batch
+            more. In a ``DataLoader`` worker (one thread) a batch is mixed where it lies, a small
+            one copied back all the same: ``default_collate`` collates into shared memory there,
+            and a new batch would be copied into it on its way to the main process.
 
     Raises:
         TypeError: If ``transform`` or ``collate_fn`` is not callable, at construction; if the batch

@@ -447,7 +447,9 @@ class _BatchMix(_PerRankDraws):
         """Mix the inputs as ``forward`` does; with ``inplace=True``, overwrite their image batches.
 
         The collate classes call this with ``inplace=True`` on the batch they have just collated, so
-        that no second full-size batch is allocated. Labels are always returned as a new tensor.
+        that no second full-size batch is allocated (outside a ``DataLoader`` worker a new mix may
+        go into a batch the collate keeps instead; see ``MixCollate``'s ``inplace``). Labels are
+        always returned as a new tensor.
 
         Args:
             *inputs: As for ``forward``.

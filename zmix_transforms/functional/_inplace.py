@@ -1,7 +1,9 @@
 """The in-place twins of the kernels: the same formulas, computed through small reused buffers.
 
 The collate classes mix the batch they have just collated in place, so that no second full-size
-batch is ever allocated. Each twin here computes exactly what its kernel in ``_kernels`` computes:
+batch is allocated (but ζ-mixup's float product outside a worker with several threads, which goes
+into a batch the collate keeps: ``product_apart``). Each twin here computes exactly what its kernel
+in ``_kernels`` computes:
 
 * ``apply_weights_`` / ``apply_terms_``: the product over blocks of columns of the (N, D) view (on
   the CPU); each block is copied to a buffer (cast to the compute dtype) before its columns are
@@ -156,6 +158,23 @@ def product_in_blocks(x: torch.Tensor, dtype: torch.dtype) -> bool:
     if not x.is_contiguous() or x.dtype in WIDE_INTEGERS:
         return False
     return x.dtype != dtype or not fits_budget(x, x.numel() * x.element_size())
+
+
+def product_apart(x: torch.Tensor, dtype: torch.dtype) -> bool:
+    """Whether a collate's in-place product on ``x`` is made apart from it, whatever its size.
+
+    True inside ``fresh_batch()`` (a collate outside a ``DataLoader`` worker) with the route
+    ``spare_batches`` on and more than one thread, for a batch of its own compute dtype (float32,
+    float64): the product goes into the collate's spare batch (a new one on its first call), and
+    the collated batch is kept as the next call's spare. That is one ATen call; over blocks of
+    columns each block takes three (its copy out, its product, its copy back), and with several
+    threads each is a parallel region whose threads must meet. It costs one more batch of memory,
+    held by the collate: its peak is then the recipe's (the collated batch and a new mix). With
+    one thread the blocks' copies run in the cache with no thread to wait for, and in place was
+    as fast (Performance log); a batch of another dtype (uint8) is widened block by block.
+    """
+    fresh = _FRESH.get() and _backend.ROUTES["spare_batches"]
+    return fresh and x.dtype == dtype and torch.get_num_threads() > 1
 
 
 def walk_cycles(x: torch.Tensor, temporary_bytes: int) -> bool:

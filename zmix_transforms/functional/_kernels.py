@@ -312,7 +312,7 @@ def _apply_weights_routes(x: torch.Tensor, weights: torch.Tensor, *, inplace: bo
             if not _backend.takes_onednn(rows, flat, into=out):
                 _inplace.take_spare(x)
                 return torch.mm(rows, flat, out=out).view_as(x)
-        if _inplace.product_in_blocks(x, dtype):
+        if _inplace.product_in_blocks(x, dtype) and not _inplace.product_apart(x, dtype):
             _inplace.apply_weights_(x, rows, dtype)
             return x
         return _inplace.copy_back(x, _apply_weights(x, weights))
