@@ -6,6 +6,7 @@ import contextlib
 import functools
 import pickle
 import threading
+from typing import Any
 
 import pytest
 import torch
@@ -82,41 +83,52 @@ def _assert_no_second_batch(name: str, dtype: torch.dtype, size: int) -> None:
 
 
 @pytest.mark.usefixtures("routes_on")
+@pytest.mark.parametrize("structure", ["pairs", "Image pairs", "dicts"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_outside_a_worker_with_threads_a_large_float_zeta_product_goes_into_the_spare(
-    dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+    dtype: torch.dtype, structure: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With several threads, outside a worker, a float batch beyond the in-place buffers takes one
     product apart from it: a new batch on the collate's first call, then the batch the call before
     collated (the spare), never one a call returned; the collate keeps one batch more. With one
-    thread, or the route ``spare_batches`` off, it is mixed where it lies and no second batch is
-    made. Either way the mix is ζ-mixup's on ``default_collate``'s batch."""
+    thread, the route ``spare_batches`` off, or a dict batch (whose images the collate does not
+    keep), it is mixed where it lies and no second batch is made. Either way the mix is ζ-mixup's on
+    ``default_collate``'s batch."""
     monkeypatch.setitem(_backend.ROUTES, "onednn_products", False)  # oneDNN has no out=: torch.mm's route
-    samples = _samples(8, dtype, size=256)  # 6 MiB of float32, above the in-place buffers
-    batch_bytes = 8 * samples[0][0].numel() * samples[0][0].element_size()
-    assert not _inplace.fits_budget(torch.stack([image for image, _ in samples]), batch_bytes)
+    pairs = _samples(8, dtype, size=256)  # 6 MiB of float32, above the in-place buffers
+    samples: list[Any] = {
+        "pairs": pairs,
+        "Image pairs": [(tv_tensors.Image(image), label) for image, label in pairs],
+        "dicts": [{"image": image, "label": label} for image, label in pairs],
+    }[structure]
+    batch_bytes = 8 * pairs[0][0].numel() * pairs[0][0].element_size()
+    assert not _inplace.fits_budget(torch.stack([image for image, _ in pairs]), batch_bytes)
     in_place = 1.35 * batch_bytes + max(batch_bytes / 4, _inplace._MIN_BUFFER_BYTES)
     collated: list[int] = []
 
-    def recording_collate(batch: list[tuple[torch.Tensor, int]]) -> list[torch.Tensor]:
-        images, labels = default_collate(batch)
-        collated.append(images.data_ptr())
-        return [images, labels]
+    def images_of(batch: Any) -> torch.Tensor:
+        return batch["image"] if structure == "dicts" else batch[0]
+
+    def recording_collate(batch: list[Any]) -> Any:
+        collated_batch = default_collate(batch)
+        collated.append(images_of(collated_batch).data_ptr())
+        return collated_batch
 
     for count, route in ((2, True), (1, True), (2, False)):
         monkeypatch.setitem(_backend.ROUTES, "spare_batches", route)
-        apart = count > 1 and route
+        apart = count > 1 and route and structure != "dicts"
         collated.clear()
         collate = Z.ZetaMixupCollate(num_classes=10, collate_fn=recording_collate, inplace=True)
         returned = []
         with threads(count):
             for call in range(3):
                 torch.manual_seed(call)
-                peak, (images, labels) = peak_bytes(collate, samples)
+                peak, mixed = peak_bytes(collate, samples)
                 torch.manual_seed(call)
-                expected, expected_labels = Z.ZetaMixup(num_classes=10)(default_collate(samples))
-                assert_same_mix(images, expected, 8)
-                assert torch.equal(labels, expected_labels)
+                expected = Z.ZetaMixup(num_classes=10)(default_collate(samples))
+                images = images_of(mixed)
+                assert type(images) is (tv_tensors.Image if structure == "Image pairs" else torch.Tensor)
+                assert_same_mix(images, images_of(expected), 8)
                 where = (count, route, call)
                 if not apart:
                     assert images.data_ptr() == collated[-1] and peak <= in_place, where

@@ -200,10 +200,11 @@ class MixCollate:
         """
         in_worker = get_worker_info() is not None
         images = _images_of(collated)
+        keeps = images is not None  # and so, once its mix goes elsewhere, the next call's spare
         try:  # pop: a call (a thread's, too) takes the spare for itself
-            spare = Spare(self._spares.pop())
+            spare = Spare(self._spares.pop(), keeps=keeps)
         except IndexError:
-            spare = Spare(None)
+            spare = Spare(None, keeps=keeps)
         with contextlib.nullcontext() if in_worker else fresh_batch(), lend_spare(spare):
             mixed = self.transform.mix(collated, inplace=True)  # type: ignore[attr-defined]
         out = _images_of(mixed)
@@ -220,9 +221,18 @@ class MixCollate:
 
 
 def _images_of(batch: Any) -> torch.Tensor | None:
-    """The image batch of an ``[images, labels, ...]`` batch (a plain tensor), or None."""
-    if isinstance(batch, (list, tuple)) and batch and type(batch[0]) is torch.Tensor:
-        return batch[0]
+    """The image batch of an ``[images, labels, ...]`` batch, or None.
+
+    A plain tensor, or the plain data of a ``tv_tensors.Image`` or ``Video`` batch (what the
+    kernels mix and a spare must fit); not a subclass that carries metadata of its own (MONAI's
+    ``MetaTensor``), nor a dict's.
+    """
+    if isinstance(batch, (list, tuple)) and batch:
+        first = batch[0]
+        if type(first) is torch.Tensor:
+            return first
+        if type(first) in (tv_tensors.Image, tv_tensors.Video):
+            return first.as_subclass(torch.Tensor)
     return None
 
 
