@@ -83,7 +83,7 @@ def _assert_no_second_batch(name: str, dtype: torch.dtype, size: int) -> None:
 
 
 @pytest.mark.usefixtures("routes_on")
-@pytest.mark.parametrize("structure", ["pairs", "Image pairs", "dicts"])
+@pytest.mark.parametrize("structure", ["pairs", "Image pairs", "dicts", "soft masks"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_outside_a_worker_with_threads_a_large_float_zeta_product_goes_into_the_spare(
     dtype: torch.dtype, structure: str, monkeypatch: pytest.MonkeyPatch
@@ -93,25 +93,34 @@ def test_outside_a_worker_with_threads_a_large_float_zeta_product_goes_into_the_
     collated (the spare), never one a call returned; the collate keeps one batch more. With one
     thread, the route ``spare_batches`` off, or a dict batch (whose images the collate does not
     keep), it is mixed where it lies and no second batch is made. Either way the mix is ζ-mixup's on
-    ``default_collate``'s batch."""
+    ``default_collate``'s batch. Soft masks beside the images are mixed where they lie (the
+    collate keeps only the images)."""
     monkeypatch.setitem(_backend.ROUTES, "onednn_products", False)  # oneDNN has no out=: torch.mm's route
     pairs = _samples(8, dtype, size=256)  # 6 MiB of float32, above the in-place buffers
     samples: list[Any] = {
         "pairs": pairs,
         "Image pairs": [(tv_tensors.Image(image), label) for image, label in pairs],
         "dicts": [{"image": image, "label": label} for image, label in pairs],
+        "soft masks": [
+            (image, tv_tensors.Mask(torch.softmax(image[:2], dim=0)), label) for image, label in pairs
+        ],
     }[structure]
     batch_bytes = 8 * pairs[0][0].numel() * pairs[0][0].element_size()
     assert not _inplace.fits_budget(torch.stack([image for image, _ in pairs]), batch_bytes)
-    in_place = 1.35 * batch_bytes + max(batch_bytes / 4, _inplace._MIN_BUFFER_BYTES)
+    masks_bytes = 2 * batch_bytes / 3 if structure == "soft masks" else 0  # two channels of three
+    in_place = 1.35 * batch_bytes + masks_bytes + max(batch_bytes / 4, _inplace._MIN_BUFFER_BYTES)
     collated: list[int] = []
 
     def images_of(batch: Any) -> torch.Tensor:
         return batch["image"] if structure == "dicts" else batch[0]
 
+    masks: list[int] = []
+
     def recording_collate(batch: list[Any]) -> Any:
         collated_batch = default_collate(batch)
         collated.append(images_of(collated_batch).data_ptr())
+        if structure == "soft masks":
+            masks.append(collated_batch[1].data_ptr())
         return collated_batch
 
     for count, route in ((2, True), (1, True), (2, False)):
@@ -125,17 +134,26 @@ def test_outside_a_worker_with_threads_a_large_float_zeta_product_goes_into_the_
                 torch.manual_seed(call)
                 peak, mixed = peak_bytes(collate, samples)
                 torch.manual_seed(call)
-                expected = Z.ZetaMixup(num_classes=10)(default_collate(samples))
+                batch = default_collate(samples)
+                if structure == "soft masks":  # default_collate stacks Mask items into plain tensors
+                    batch[1] = tv_tensors.Mask(batch[1])
+                expected = Z.ZetaMixup(num_classes=10)(batch)
                 images = images_of(mixed)
                 assert type(images) is (tv_tensors.Image if structure == "Image pairs" else torch.Tensor)
                 assert_same_mix(images, images_of(expected), 8)
+                if structure == "soft masks":  # not kept: mixed where they lie
+                    assert mixed[1].data_ptr() == masks[-1], (count, route, call)
+                    assert_same_mix(mixed[1], expected[1], 8)
                 where = (count, route, call)
                 if not apart:
                     assert images.data_ptr() == collated[-1] and peak <= in_place, where
                 elif call == 0:  # no spare yet: a new batch
                     assert images.data_ptr() not in collated and peak >= 2 * batch_bytes, where
                 else:  # into the spare: only the collation allocates
-                    assert images.data_ptr() == collated[-2] and peak <= 1.35 * batch_bytes, where
+                    into_spare = 1.35 * batch_bytes + masks_bytes
+                    if masks_bytes:  # and the masks' blocks, in place
+                        into_spare += max(masks_bytes / 4, _inplace._MIN_BUFFER_BYTES)
+                    assert images.data_ptr() == collated[-2] and peak <= into_spare, where
                 returned.append(images)  # held, as a training loop holds its batch
         assert len({images.data_ptr() for images in returned}) == 3, "no batch is returned twice"
         assert [spare.data_ptr() for spare in collate._spares] == ([collated[-1]] if apart else [])

@@ -200,11 +200,10 @@ class MixCollate:
         """
         in_worker = get_worker_info() is not None
         images = _images_of(collated)
-        keeps = images is not None  # and so, once its mix goes elsewhere, the next call's spare
         try:  # pop: a call (a thread's, too) takes the spare for itself
-            spare = Spare(self._spares.pop(), keeps=keeps)
+            spare = Spare(self._spares.pop(), keeps=images)
         except IndexError:
-            spare = Spare(None, keeps=keeps)
+            spare = Spare(None, keeps=images)  # kept as the next call's, once its mix goes elsewhere
         with contextlib.nullcontext() if in_worker else fresh_batch(), lend_spare(spare):
             mixed = self.transform.mix(collated, inplace=True)  # type: ignore[attr-defined]
         out = _images_of(mixed)

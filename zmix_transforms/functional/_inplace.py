@@ -87,11 +87,12 @@ class Spare:
     whose output it fits takes it (``taken``); no other kernel of the call can.
     """
 
-    def __init__(self, batch: torch.Tensor | None, *, keeps: bool = False) -> None:
+    def __init__(self, batch: torch.Tensor | None, *, keeps: torch.Tensor | None = None) -> None:
         self.batch = batch
         self.taken = False
-        #: Whether the collate keeps this call's collated batch once its mix goes elsewhere, as the
-        #: next call's spare (an ``[images, labels, ...]`` batch's images; ``product_apart``).
+        #: The collated batch that the collate keeps as the next call's spare if this call's mix
+        #: of it goes elsewhere (an ``[images, labels, ...]`` batch's images), or None
+        #: (``product_apart``).
         self.keeps = keeps
 
     def fits(self, like: torch.Tensor) -> bool:
@@ -169,18 +170,19 @@ def product_apart(x: torch.Tensor, dtype: torch.dtype) -> bool:
     True inside ``fresh_batch()`` (a collate outside a ``DataLoader`` worker) with the route
     ``spare_batches`` on and more than one thread, for a batch of its own compute dtype (float32,
     float64) that the collate keeps once its mix goes elsewhere (``Spare.keeps``: the images of an
-    ``[images, labels, ...]`` batch; a dict's are mixed in place): the product goes into the
-    collate's spare batch (a new one on its first call), and the collated batch is kept as the
-    next call's spare. That is one ATen call; over blocks of columns each block takes three (its
-    copy out, its product, its copy back), and with several threads each is a parallel region
-    whose threads must meet. It costs one more batch of memory, held by the collate: its peak is
-    then the recipe's (the collated batch and a new mix). With one thread the blocks' copies run
-    in the cache with no thread to wait for, and in place was as fast (Performance log); a batch
-    of another dtype (uint8) is widened block by block.
+    ``[images, labels, ...]`` batch; its masks, and a dict's images, are mixed in place): the
+    product goes into the collate's spare batch (a new one on its first call), and the collated
+    batch is kept as the next call's spare. That is one ATen call; over blocks of columns each block
+    takes three (its copy out, its product, its copy back), and with several threads each is a
+    parallel region whose threads must meet. It costs one more batch of memory, held by the collate:
+    its peak is then the recipe's (the collated batch and a new mix). With one thread the blocks'
+    copies run in the cache with no thread to wait for, and in place was as fast (Performance log);
+    a batch of another dtype (uint8) is widened block by block.
     """
     spare = _SPARE.get()
-    kept = _FRESH.get() and spare is not None and spare.keeps and _backend.ROUTES["spare_batches"]
-    return kept and x.dtype == dtype and torch.get_num_threads() > 1
+    kept = spare is not None and spare.keeps is not None and spare.keeps.data_ptr() == x.data_ptr()
+    fresh = kept and _FRESH.get() and _backend.ROUTES["spare_batches"]
+    return fresh and x.dtype == dtype and torch.get_num_threads() > 1
 
 
 def walk_cycles(x: torch.Tensor, temporary_bytes: int) -> bool:
