@@ -138,13 +138,12 @@ def test_outside_a_worker_with_threads_a_large_float_zeta_product_goes_into_the_
                 if structure == "soft masks":  # default_collate stacks Mask items into plain tensors
                     batch[1] = tv_tensors.Mask(batch[1])
                 expected = Z.ZetaMixup(num_classes=10)(batch)
-                images = images_of(mixed)
+                images, where = images_of(mixed), (count, route, call)
                 assert type(images) is (tv_tensors.Image if structure == "Image pairs" else torch.Tensor)
                 assert_same_mix(images, images_of(expected), 8)
                 if structure == "soft masks":  # not kept: mixed where they lie
-                    assert mixed[1].data_ptr() == masks[-1], (count, route, call)
+                    assert mixed[1].data_ptr() == masks[-1], where
                     assert_same_mix(mixed[1], expected[1], 8)
-                where = (count, route, call)
                 if not apart:
                     assert images.data_ptr() == collated[-1] and peak <= in_place, where
                 elif call == 0:  # no spare yet: a new batch
