@@ -7,9 +7,7 @@ untracked tensors count nothing. Allocations inside a single kernel are not seen
 
 from __future__ import annotations
 
-import contextlib
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -63,14 +61,3 @@ def peak_bytes(fn: Any, *args: Any) -> tuple[int, Any]:
     with PeakMemory() as tracker:
         result = fn(*args)
     return tracker.peak, result
-
-
-@contextlib.contextmanager
-def threads(count: int) -> Iterator[None]:
-    """Within: torch runs its CPU ops on ``count`` threads (a ``DataLoader`` worker runs on one)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -8,8 +8,7 @@ change what a call returns, nor break the calls made after them.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,6 +16,7 @@ import torch
 
 import zmix_transforms as Z
 from tests.methods import METHODS, VARIANTS, Method, Variant
+from tests.settings import default_dtype
 from tests.strategies import make_images
 from zmix_transforms import _backend, _distributed
 from zmix_transforms import functional as F
@@ -48,16 +48,6 @@ def _clear_first_use_timings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Forget the routes the process timed on its first use, so that the next call times them again."""
     monkeypatch.setattr(_backend, "NUMPY_SORTS_FASTER", None)
     monkeypatch.setattr(_backend, "ONEDNN_FASTER", {})
-
-
-@contextlib.contextmanager
-def default_dtype(dtype: torch.dtype) -> Iterator[None]:
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(before)
 
 
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)

@@ -16,9 +16,10 @@ from torch.utils.data import default_collate
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
-from tests.memory import peak_bytes, threads
+from tests.memory import peak_bytes
 from tests.methods import BLENDING_CLASSES
 from tests.numerics import assert_products_agree, assert_same_mix
+from tests.settings import threads
 from tests.strategies import image_dtypes, make_images, permutations, seeds
 from zmix_transforms import _backend
 from zmix_transforms import functional as F

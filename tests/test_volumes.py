@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from torchvision import tv_tensors
 
 import zmix_transforms as Z
-from tests.memory import peak_bytes, threads
+from tests.memory import peak_bytes
 from tests.methods import BLENDING_CLASSES, COLLATE_CLASSES, COPYING_CLASSES, TRANSFORM_CLASSES
+from tests.settings import threads
 from tests.strategies import lams, seeds
 from zmix_transforms import functional as F
 from zmix_transforms.functional import _inplace
