@@ -74,6 +74,48 @@ def test_tv_tensor_images_and_videos_keep_their_type(cls: type) -> None:
     assert out_labels.shape == (6, 4)
 
 
+_SOFT = F.one_hot(torch.arange(6) % 4, 4)
+_PARTNERS = torch.tensor([1, 2, 3, 4, 5, 0])
+# each public function of the functional API that takes a batch first, called with a seeded generator
+FUNCTIONAL_CALLS = {
+    "zeta_mixup": lambda x, g, **kw: F.zeta_mixup(x, _SOFT, generator=g, **kw),
+    "mixup": lambda x, g, **kw: F.mixup(x, _SOFT, 0.3, generator=g, **kw),
+    "cutmix": lambda x, g, **kw: F.cutmix(x, _SOFT, 0.4, generator=g, **kw),
+    "apply_weights": lambda x, g, **kw: F.apply_weights(x, F.zeta_weights(6, generator=g), **kw),
+    "apply_terms": lambda x, g, **kw: F.apply_terms(x, *F.zeta_terms(6, 3, generator=g), **kw),
+    "mix_pairs": lambda x, g, **kw: F.mix_pairs(x, 0.3, _PARTNERS, **kw),
+    "paste_box": lambda x, g, **kw: F.paste_box(x, F.Box(1, 2, 5, 7), _PARTNERS, **kw),
+    "paste_region": lambda x, g, **kw: F.paste_region(
+        x, F.cutmix_region((8, 8), 0.5, generator=g), _PARTNERS, **kw
+    ),
+}
+_IN_PLACE = ("apply_weights", "apply_terms", "mix_pairs", "paste_box", "paste_region")
+
+
+@pytest.mark.parametrize("name", FUNCTIONAL_CALLS)
+@pytest.mark.parametrize("kind", [tv_tensors.Image, tv_tensors.Video, tv_tensors.Mask])
+def test_the_functional_api_keeps_a_tv_tensor_s_type(name: str, kind: type) -> None:
+    """As torchvision's ``v2.functional`` does: a tv_tensor in, the same type out, with the plain
+    tensor's values; in place, the batch itself; a plain batch comes out plain."""
+    call = FUNCTIONAL_CALLS[name]
+    plain = torch.rand(6, 2, 3, 8, 8) if kind is tv_tensors.Video else torch.rand(6, 3, 8, 8)
+    expected = call(plain, torch.Generator().manual_seed(3))
+    out = call(kind(plain), torch.Generator().manual_seed(3))
+    mixed, expected = (out[0], expected[0]) if isinstance(out, tuple) else (out, expected)
+    assert type(expected) is torch.Tensor and type(mixed) is kind and torch.equal(mixed, expected)
+    if name in _IN_PLACE:
+        batch = kind(plain.clone())
+        assert call(batch, torch.Generator().manual_seed(3), inplace=True) is batch
+        assert torch.equal(batch.as_subclass(torch.Tensor), expected)
+
+
+def test_a_functional_batch_passed_by_keyword_keeps_its_type() -> None:
+    images = tv_tensors.Image(torch.rand(6, 3, 8, 8))
+    mixed, labels = F.mixup(images=images, labels=_SOFT, lam=0.3)
+    assert type(mixed) is tv_tensors.Image and type(labels) is torch.Tensor
+    assert type(F.mix_pairs(x=images, lam=0.3, partners=_PARTNERS)) is tv_tensors.Image
+
+
 @pytest.mark.parametrize("cls", TRANSFORMS)
 def test_image_and_video_in_one_sample_share_the_mix(cls: type) -> None:
     """Explicit tv_tensors are all mixed with one draw; a plain tensor beside them passes through."""

@@ -254,3 +254,23 @@ def test_compiled_p_mixes_some_calls_and_leaves_others_as_they_were() -> None:
         assert torch.equal(out, x) != mixed or torch.allclose(out, x), "images and labels pick alike"
         outcomes.add(mixed)
     assert outcomes == {False, True}
+
+
+@pytest.mark.parametrize(("fn", "param"), FUNCTIONS, ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize("kind", ["Image", "Video"])
+def test_a_functional_call_on_a_tv_tensor_compiles_with_breaks_and_keeps_its_type(fn, param, kind: str) -> None:
+    """Graph breaks allowed (the default), the functional API takes a tv_tensor batch under
+    ``torch.compile`` as it does eagerly: the mix comes back in its type (``F.cutmix`` failed in
+    AOTAutograd before its batch was mixed as plain data)."""
+    from torchvision import tv_tensors
+
+    shape = (6, 2, 3, 8, 8) if kind == "Video" else (6, 3, 8, 8)
+    images = getattr(tv_tensors, kind)(torch.rand(shape, generator=torch.Generator().manual_seed(2)))
+    labels = torch.eye(6)  # identity labels: the weights themselves
+    mixed, soft = torch.compile(fn, backend="aot_eager")(images, labels, param)
+    assert type(mixed) is type(images) and mixed.shape == images.shape
+    torch.testing.assert_close(soft.sum(1), torch.ones(6))
+    if fn is F.cutmix:  # every value copied from the sample or the one partner of its row
+        plain, out = images.as_subclass(torch.Tensor), mixed.as_subclass(torch.Tensor)
+        partners = (soft - torch.diag(soft.diagonal())).argmax(1)
+        assert torch.equal(out, torch.where(out == plain, plain, plain[partners]))

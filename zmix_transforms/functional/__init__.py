@@ -19,6 +19,9 @@ an explicit ``torch.Generator`` (the global torch RNG when it is ``None``); **ke
 ([`apply_weights`][apply_weights], [`mix_pairs`][mix_pairs], [`paste_box`][paste_box]) are
 deterministic.
 [`zeta_mixup`][zeta_mixup], [`mixup`][mixup] and [`cutmix`][cutmix] draw and apply in one call.
+As in torchvision's ``v2.functional``, a batch that is a ``tv_tensors`` type (``Image``, ``Video``,
+``Mask``) comes out as that type, from the kernels and the methods alike, and a plain tensor as a
+plain tensor.
 
 The package's modules, from the bottom up: ``_draws`` (the random parameters), ``_dtypes`` (the
 dtype a batch is mixed in and the way back), ``_kernels`` (each kernel as its formula), ``_inplace``

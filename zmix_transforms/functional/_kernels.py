@@ -15,11 +15,13 @@ small buffers; fast paths sit beside the formula, each named where it is taken.
 from __future__ import annotations
 
 import functools
+import inspect
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import torch
+from torchvision import tv_tensors
 
 from .. import _backend
 from .._checks import (
@@ -187,6 +189,35 @@ def _routed(*, without_autocast: bool) -> Callable[[Kernel], Kernel]:
     return route
 
 
+Public = TypeVar("Public", bound=Callable[..., Any])
+
+
+def keeps_type(function: Public) -> Public:
+    """A public function's batch (its first argument) keeps its torchvision type, as in ``v2.functional``.
+
+    A ``tv_tensors.Image`` or ``Video`` (any ``TVTensor``) is mixed as its plain data and the mixed
+    batch (the result, or a result's first item) is wrapped back in its type: an ``Image`` in, an
+    ``Image`` out, whichever formula ran (ATen's ops return plain tensors; ``clone`` keeps the
+    type), and, under ``torch.compile``, traced as a plain tensor. In place, the batch itself
+    returns. Other tensors, subclasses such as MONAI's ``MetaTensor`` included, go through as they are.
+    """
+    batch = next(iter(inspect.signature(function).parameters))  # its name, if passed by keyword
+
+    @functools.wraps(function)
+    def typed(*args: Any, **kwargs: Any) -> Any:
+        x = args[0] if args else kwargs.get(batch)
+        if not isinstance(x, tv_tensors.TVTensor):
+            return function(*args, **kwargs)
+        plain = x.as_subclass(torch.Tensor)
+        out = function(plain, *args[1:], **kwargs) if args else function(**{**kwargs, batch: plain})
+        mixed = out[0] if isinstance(out, tuple) else out
+        typed_mix = x if mixed is plain else tv_tensors.wrap(mixed, like=x)
+        return (typed_mix, *out[1:]) if isinstance(out, tuple) else typed_mix
+
+    return cast(Public, typed)
+
+
+@keeps_type
 def apply_weights(x: torch.Tensor, weights: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     """Mix a batch with a weight matrix: ``out[p] = Σ_i weights[p, i] · x[i]``, one matrix product.
 
@@ -342,6 +373,7 @@ def _apply_weights(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return _in_compute_dtype(x, product)
 
 
+@keeps_type
 def apply_terms(
     x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor, *, inplace: bool = False
 ) -> torch.Tensor:
@@ -427,6 +459,7 @@ def _apply_terms(x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -
     return _in_compute_dtype(x, gathered_sum)
 
 
+@keeps_type
 def mix_pairs(
     x: torch.Tensor, lam: float | torch.Tensor, partners: torch.Tensor, *, inplace: bool = False
 ) -> torch.Tensor:
@@ -572,6 +605,7 @@ def _half_step(device: torch.device) -> torch.Tensor:
     return torch.full((), STEPS // 2, dtype=torch.int16, device=device)
 
 
+@keeps_type
 def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     """Paste the box region of every sample's partner into a copy of the sample (CutMix's image step).
 
@@ -615,6 +649,7 @@ def paste_box(x: torch.Tensor, box: Box, partners: torch.Tensor, *, inplace: boo
     return paste_region(x, Region((y1, x1), (y2, x2)), partners, inplace=inplace)
 
 
+@keeps_type
 def paste_region(
     x: torch.Tensor,
     region: Region | Sequence[Region],

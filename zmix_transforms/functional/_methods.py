@@ -16,11 +16,12 @@ from .._checks import (
 )
 from ._draws import cutmix_mask_traceable, cutmix_region, cycle_partners, zeta_weights
 from ._dtypes import compute_dtype, restore_dtype
-from ._kernels import apply_weights_unchecked, mix_pairs, paste_region
+from ._kernels import apply_weights_unchecked, keeps_type, mix_pairs, paste_region
 
 __all__ = ["cutmix", "mixup", "zeta_mixup"]
 
 
+@keeps_type
 def zeta_mixup(
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -64,6 +65,7 @@ def zeta_mixup(
     return apply_weights_unchecked(images, weights), apply_weights_unchecked(labels, weights)  # checked above
 
 
+@keeps_type
 def mixup(
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -107,6 +109,7 @@ def mixup(
     return mix_pairs(images, lam, partners), mix_pairs(labels, lam, partners)
 
 
+@keeps_type
 def cutmix(
     images: torch.Tensor,
     labels: torch.Tensor,
