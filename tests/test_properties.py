@@ -9,10 +9,11 @@ weight structure (4) is in test_zeta.py.
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchvision import tv_tensors
 
@@ -47,6 +48,7 @@ def _given_method(test):  # one hypothesis test per method, each with its own pa
 
     wrapper.__name__ = test.__name__
     wrapper.__doc__ = test.__doc__
+    wrapper.check = test  # the check each example runs, for a test that runs it another way
     return wrapper
 
 
@@ -122,6 +124,22 @@ def test_mix_is_convex_and_applies_its_weights(
 
     expected_labels = weights @ _smoothed(batch, method).to(torch.float64)
     torch.testing.assert_close(out_labels.to(torch.float64), expected_labels, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=METHOD_IDS)
+def test_what_runs_under_compile_keeps_the_properties(method: Method) -> None:
+    """The branches each method takes while ``torch.compile`` traces it (draws kept as tensors, a
+    box pasted through a mask: whatever asks ``torch.compiler.is_compiling()``), run eagerly with
+    that answer stood in, keep the properties of the test above. test_compile checks compiled graphs
+    of the transforms, in the main leg only; this runs every method in every leg."""
+
+    @settings(max_examples=max(10, settings().max_examples // 4))
+    @given(batch=_batches_for(method), param=method.params, seed=seeds())
+    def run(batch: MixBatch, param: float, seed: int) -> None:
+        with mock.patch.object(torch.compiler, "is_compiling", return_value=True):
+            test_mix_is_convex_and_applies_its_weights.check(method, batch, param, seed)
+
+    run()
 
 
 @_given_method
