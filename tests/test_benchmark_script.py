@@ -16,8 +16,8 @@ from tests.figures import assert_drawn
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_mixing", ROOT / "benchmarks" / "bench_mixing.py")
+def _load(name: str = "bench_mixing"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -76,6 +76,44 @@ def test_quick_benchmark_writes_its_page(tmp_path: Path, monkeypatch: pytest.Mon
     assert dict(result["breaks"])["zmix_transforms F.cutmix"] == "0"
     assert_drawn(tmp_path / "assets" / "benchmarks.png")
     assert module.CUDA_PLACEHOLDER in page  # no GPU measured yet: the page says so
+
+
+def _page(rows: list[tuple[str, float, float | None]], held: list[tuple[str, float, float | None]]) -> str:
+    """A benchmark page's two tables of targets, each row (target, measured, floor)."""
+
+    def table(rows: list[tuple[str, float, float | None]]) -> str:
+        lines = [
+            f"| {what} | {value:.2f}× | {'yes' if value <= 1 else '**no**'} | "
+            f"{'—' if floor is None else f'{floor:.2f}×'} |"
+            for what, value, floor in rows
+        ]
+        return "| target | measured | met | floor |\n| --- | --- | --- | --- |\n" + "\n".join(lines) + "\n"
+
+    return f"# Benchmarks\n\n## Targets (cpu)\n\n{table(rows)}\n*Floor*: ...\n\nheld:\n\n{table(held)}\n## Next\n"
+
+
+def test_the_ranges_over_runs_read_every_page(tmp_path: Path) -> None:
+    """Each target's range is the least and greatest of its runs, met counted run by run; the
+    README's rows span the targets they name, each of which the benchmark measures."""
+    module, ranges = _load(), _load("ranges")
+    names = {target.what for target in module.TARGETS}
+    assert {target for targets in ranges.README_ROWS.values() for target in targets} <= names
+    mixup, zeta = "MixUp ≤ 0.6× torchvision v2.MixUp", "ZetaMixup ≤ 1.0× torchvision v2.MixUp"
+    runs = [
+        _page([(mixup, 0.57, 0.41), (zeta, 0.91, 0.8)], [(mixup, 0.6, 0.3), (zeta, 1.2, 1.4)]),
+        _page([(mixup, 0.52, 0.44), (zeta, 1.07, 0.9)], [(mixup, 0.61, 0.2), (zeta, 1.1, None)]),
+    ]
+    for i, page in enumerate(runs):
+        (tmp_path / f"run{i}.md").write_text(page)
+    text = ranges.main([str(tmp_path / f"run{i}.md") for i in range(2)])
+    assert f"| {mixup} | 0.52–0.57× | 2 of 2 | 0.41–0.44× |" in text
+    assert f"| {zeta} | 0.91–1.07× | 1 of 2 | 0.80–0.90× |" in text
+    held = text[text.index("freed memory held") :]
+    assert f"| {zeta} | 1.10–1.20× | 0 of 2 | 1.40× |" in held  # a floor in one run only
+    assert "| exact `ZetaMixup` / `v2.MixUp` | 0.91–1.07× |" in text
+    assert "| `CutMix` / `v2.CutMix` | — |" in text  # a row whose targets no page has
+    with pytest.raises(ValueError, match=r"a ratio must read like 0\.59×, got 'fast'"):
+        ranges.summary([runs[0].replace("0.57×", "fast")])
 
 
 def test_a_measured_cuda_section_survives_a_cpu_rerun(tmp_path: Path) -> None:

@@ -1,0 +1,122 @@
+"""Ranges over several runs of ``bench_mixing.py``: each target's, and the README speed table's column.
+
+One run's ratios move with a shared machine's load and with where the OS puts the threads, so
+claims are ranges over runs, each run a separate process. Run the benchmark a few times, each into
+its own folder, then read the pages together::
+
+    for i in 1 2 3; do python benchmarks/bench_mixing.py --out bench-out/run$i; done
+    python benchmarks/ranges.py bench-out/run*/benchmarks.md
+
+It prints, for each table of targets (new batches faulted in; freed memory held), every target's
+range, its floor's range and in how many runs it was met, then the rows of the README's speed table
+as one column (the README names which targets each row spans). Nothing is measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+TABLE_HEADER = "| target | measured | met | floor |"
+TABLE_NAMES = ("every new batch faulted in", "freed memory held")
+
+#: The README speed table's rows (64×3×224×224), each the targets it spans.
+README_ROWS: dict[str, tuple[str, ...]] = {
+    "`MixUp` / torchvision's `v2.MixUp`": ("MixUp ≤ 0.6× torchvision v2.MixUp",),
+    "`MixUp` / timm's in-place `Mixup`": ("MixUp ≤ 1.0× timm's in-place Mixup (64×3×224²)",),
+    "`CutMix` / `v2.CutMix`": ("CutMix ≤ 0.67× torchvision v2.CutMix",),
+    "`CutMix` / timm's `Mixup` (CutMix)": ("CutMix ≤ 1.0× timm's in-place Mixup (64×3×224²)",),
+    "exact `ZetaMixup` / `v2.MixUp`": ("ZetaMixup ≤ 1.0× torchvision v2.MixUp",),
+    "collates / the `v2.MixUp(*default_collate(batch))` recipes": (
+        "MixUpCollate ≤ 0.5× the v2.MixUp recipe (64×3×224²)",
+        "CutMixCollate ≤ 0.55× the v2.CutMix recipe (64×3×224²)",
+        "ZetaMixupCollate ≤ 1.0× the v2.MixUp recipe (64×3×224²)",
+    ),
+    "uint8 collates / their float32 time": (
+        "MixUpCollate uint8 ≤ 0.4× its float32 time",
+        "CutMixCollate uint8 ≤ 0.5× its float32 time",
+        "ZetaMixupCollate uint8 ≤ 0.4× its float32 time",
+    ),
+}
+
+Row = tuple[float, bool, float | None]  # measured ratio, met, floor (None: no floor)
+
+
+def target_tables(page: str) -> list[dict[str, Row]]:
+    """The page's tables of targets, in order: each maps a target to its ratio, whether met, floor."""
+    tables = []
+    for part in page.split(TABLE_HEADER)[1:]:
+        table: dict[str, Row] = {}
+        for line in part.splitlines()[2:]:
+            if not line.startswith("|"):
+                break
+            target, measured, met, floor = (cell.strip() for cell in line.strip().strip("|").split("|"))
+            table[target] = (_ratio(measured), met == "yes", None if floor == "—" else _ratio(floor))
+        tables.append(table)
+    return tables
+
+
+def _ratio(cell: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)×", cell)
+    if match is None:
+        raise ValueError(f"a ratio must read like 0.59×, got {cell!r}")
+    return float(match.group(1))
+
+
+def span(values: Sequence[float]) -> str:
+    """``0.56–0.60×``, or ``0.56×`` for one value."""
+    low, high = min(values), max(values)
+    return f"{low:.2f}×" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}–{high:.2f}×"
+
+
+def summary(pages: Sequence[str]) -> str:
+    """The ranges over ``pages`` (each one run's ``benchmarks.md``) as Markdown."""
+    runs = [target_tables(page) for page in pages]
+    if not all(runs):
+        raise ValueError("every page must hold a table of targets (a page of bench_mixing.py on the cpu)")
+    lines = [f"Ranges over {len(pages)} runs.", ""]
+    for index, name in enumerate(TABLE_NAMES):
+        tables = [run[index] for run in runs if len(run) > index]
+        if len(tables) < len(runs):
+            continue
+        lines += [f"## Targets, {name}", "", "| target | range | met | floor |", "| --- | --- | --- | --- |"]
+        for target in tables[0]:
+            rows = [table[target] for table in tables if target in table]
+            floors = [floor for _, _, floor in rows if floor is not None]
+            met = sum(row[1] for row in rows)
+            lines.append(
+                f"| {target} | {span([row[0] for row in rows])} | {met} of {len(rows)} | "
+                f"{span(floors) if floors else '—'} |"
+            )
+        lines.append("")
+    for index, name in enumerate(TABLE_NAMES):
+        if all(len(run) > index for run in runs):
+            lines += [f"## README speed table, {name}", "", "| | range |", "| --- | --- |"]
+            lines += [f"| {row} | {cell} |" for row, cell in readme_column([run[index] for run in runs])]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def readme_column(tables: Sequence[dict[str, Row]]) -> list[tuple[str, str]]:
+    """Each README row and the range of its targets' ratios over ``tables`` (one table a run)."""
+    column = []
+    for row, targets in README_ROWS.items():
+        values = [table[target][0] for table in tables for target in targets if target in table]
+        column.append((row, span(values) if values else "—"))
+    return column
+
+
+def main(argv: Sequence[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pages", nargs="+", type=Path, help="benchmarks.md of each run")
+    args = parser.parse_args(argv)
+    text = summary([page.read_text() for page in args.pages])
+    sys.stdout.write(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
