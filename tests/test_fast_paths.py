@@ -300,9 +300,12 @@ def test_ranked_columns_of_some_rows_put_their_own_sample_first() -> None:
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("n", [1, 2, 8, 9, 63, 64, 300])
+@pytest.mark.parametrize("n", [1, 2, 8, 9, 63, 64, 300, 512, 513])
 def test_zeta_weights_through_numpy_equal_torch(n: int, dtype: torch.dtype) -> None:
     """The same random words ranked in NumPy give the same matrix, element for element.
+
+    Both routes pack a key into the same width: int32 up to N = 512, int64 from N = 513 (fewer than
+    ``_draws._MIN_RANDOM_BITS`` random bits would be left beside the index in 32).
 
     Above N = 8 the weights are scattered by NumPy below N = 64 and by ``torch.scatter_`` from there
     (and for bfloat16, which NumPy lacks). Up to N = 8, on either route, each row's weights are
