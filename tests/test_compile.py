@@ -258,7 +258,9 @@ def test_compiled_p_mixes_some_calls_and_leaves_others_as_they_were() -> None:
 
 @pytest.mark.parametrize(("fn", "param"), FUNCTIONS, ids=lambda v: getattr(v, "__name__", str(v)))
 @pytest.mark.parametrize("kind", ["Image", "Video"])
-def test_a_functional_call_on_a_tv_tensor_compiles_with_breaks_and_keeps_its_type(fn, param, kind: str) -> None:
+def test_a_functional_call_on_a_tv_tensor_compiles_with_breaks_and_keeps_its_type(
+    fn, param, kind: str
+) -> None:
     """Graph breaks allowed (the default), the functional API takes a tv_tensor batch under
     ``torch.compile`` as it does eagerly: the mix comes back in its type (``F.cutmix`` failed in
     AOTAutograd before its batch was mixed as plain data)."""
