@@ -20,8 +20,9 @@ an explicit ``torch.Generator`` (the global torch RNG when it is ``None``); **ke
 deterministic.
 [`zeta_mixup`][zeta_mixup], [`mixup`][mixup] and [`cutmix`][cutmix] draw and apply in one call.
 As in torchvision's ``v2.functional``, a batch that is a ``tv_tensors`` type (``Image``, ``Video``,
-``Mask``) comes out as that type, from the kernels and the methods alike, and a plain tensor as a
-plain tensor.
+``Mask``) comes out of the kernels and the methods as that type, and a plain tensor as a plain
+tensor; the label encoders (``one_hot``, ``one_hot_masks``, ``smooth_labels``) return plain float
+targets.
 
 The package's modules, from the bottom up: ``_draws`` (the random parameters), ``_dtypes`` (the
 dtype a batch is mixed in and the way back), ``_kernels`` (each kernel as its formula), ``_inplace``
