@@ -116,6 +116,14 @@ def test_a_functional_batch_passed_by_keyword_keeps_its_type() -> None:
     assert type(F.mix_pairs(x=images, lam=0.3, partners=_PARTNERS)) is tv_tensors.Image
 
 
+def test_the_label_encoders_return_plain_float_targets() -> None:
+    """What the functional page says: only the functions that mix a batch keep its type."""
+    masks = tv_tensors.Mask(torch.randint(0, 3, (4, 5, 5)))
+    soft = F.one_hot_masks(masks, 3)
+    assert type(soft) is torch.Tensor and soft.is_floating_point() and soft.shape == (4, 3, 5, 5)
+    assert type(F.smooth_labels(tv_tensors.Mask(torch.rand(4, 3)), 0.1)) is torch.Tensor
+
+
 @pytest.mark.parametrize("cls", TRANSFORMS)
 def test_image_and_video_in_one_sample_share_the_mix(cls: type) -> None:
     """Explicit tv_tensors are all mixed with one draw; a plain tensor beside them passes through."""
