@@ -117,7 +117,7 @@ def test_a_functional_batch_passed_by_keyword_keeps_its_type() -> None:
 
 
 def test_the_label_encoders_return_plain_float_targets() -> None:
-    """What the functional page says: only the functions that mix a batch keep its type."""
+    """As Getting started says: only the functions that mix a batch keep its type."""
     masks = tv_tensors.Mask(torch.randint(0, 3, (4, 5, 5)))
     soft = F.one_hot_masks(masks, 3)
     assert type(soft) is torch.Tensor and soft.is_floating_point() and soft.shape == (4, 3, 5, 5)
