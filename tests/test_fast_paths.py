@@ -789,6 +789,39 @@ def test_products_time_torch_mm_into_the_lent_batch() -> None:
     assert_products_agree(into, weights @ flat, 24, "torch.mm into the lent batch")
 
 
+@pytest.mark.parametrize(
+    ("onednn", "mm", "chosen"),
+    [
+        ([1.0, 1.0, 1.0], [2.0, 2.0, 2.0], True),
+        ([1.0, 1.0, 1.0], [1.25, 1.25, 1.25], True),  # 1.25× faster: above the 1.2× rule
+        ([1.0, 1.0, 1.0], [1.15, 1.15, 1.15], False),  # 1.15×: below it
+        ([2.0, 2.0, 2.0], [1.0, 1.0, 1.0], False),
+        ([5.0, 1.0, 3.0], [2.0, 2.0, 2.0], True),  # the best of the rounds counts, not the first
+        ([1.0, 1.0, 1.0], [9.0, 1.1, 9.0], False),
+    ],
+)
+def test_onednn_is_chosen_where_its_best_time_is_1_2x_torch_mm_s(
+    onednn: list[float], mm: list[float], chosen: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timing rule on a clock that each product advances by its listed time, round by round
+    (after one warm-up call of each, which costs nothing here)."""
+    now = [0.0]
+    costs = {"onednn": [0.0, *onednn], "mm": [0.0, *mm]}
+
+    def run(name: str) -> Callable[..., None]:
+        def product(*args: object, **kwargs: object) -> None:
+            now[0] += costs[name].pop(0)
+
+        return product
+
+    monkeypatch.setattr(_backend, "time", type("Clock", (), {"perf_counter": staticmethod(lambda: now[0])}))
+    monkeypatch.setattr(_backend, "onednn_product", run("onednn"))
+    monkeypatch.setattr(torch, "mm", run("mm"))
+    weights, flat = torch.eye(2), torch.ones(2, 3)
+    assert _backend._onednn_is_faster(weights, flat, rounds=3) is chosen
+    assert costs == {"onednn": [], "mm": []}  # a warm-up and three rounds of each
+
+
 def test_onednn_products_compute_the_product() -> None:
     """The operator itself, where the build has it: ``W @ x`` within the product bound."""
     if not torch.backends.mkldnn.is_available():
