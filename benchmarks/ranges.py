@@ -77,11 +77,14 @@ def summary(pages: Sequence[str]) -> str:
     runs = [target_tables(page) for page in pages]
     if not all(runs):
         raise ValueError("every page must hold a table of targets (a page of bench_mixing.py on the cpu)")
+    # each table every run has: (its name, that table of each run)
+    present = [
+        (name, [run[index] for run in runs])
+        for index, name in enumerate(TABLE_NAMES)
+        if all(len(run) > index for run in runs)
+    ]
     lines = [f"Ranges over {len(pages)} runs.", ""]
-    for index, name in enumerate(TABLE_NAMES):
-        tables = [run[index] for run in runs if len(run) > index]
-        if len(tables) < len(runs):
-            continue
+    for name, tables in present:
         lines += [f"## Targets, {name}", "", "| target | range | met | floor |", "| --- | --- | --- | --- |"]
         for target in tables[0]:
             rows = [table[target] for table in tables if target in table]
@@ -92,11 +95,10 @@ def summary(pages: Sequence[str]) -> str:
                 f"{span(floors) if floors else '—'} |"
             )
         lines.append("")
-    for index, name in enumerate(TABLE_NAMES):
-        if all(len(run) > index for run in runs):
-            lines += [f"## README speed table, {name}", "", "| | range |", "| --- | --- |"]
-            lines += [f"| {row} | {cell} |" for row, cell in readme_column([run[index] for run in runs])]
-            lines.append("")
+    for name, tables in present:
+        lines += [f"## README speed table, {name}", "", "| | range |", "| --- | --- |"]
+        lines += [f"| {row} | {cell} |" for row, cell in readme_column(tables)]
+        lines.append("")
     return "\n".join(lines)
 
 
