@@ -781,7 +781,7 @@ def report(
         "## Graph breaks under `torch.compile`",
         "",
         "Counted with `torch._dynamo.explain` (our functional API and transforms with `generator=None`;",
-        "an explicit `torch.Generator` cannot be traced by torch 2.14 and breaks the graph).",
+        "an explicit `torch.Generator` cannot be traced by torch 2.14 or 2.15 and breaks the graph).",
         "",
         "| function | graph breaks |",
         "| --- | --- |",

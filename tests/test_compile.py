@@ -172,8 +172,9 @@ def test_the_known_breaks_still_break(variant: Variant) -> None:
 
 @pytest.mark.parametrize("kind", ["Image", "Mask"])
 def test_torchvisions_tensor_subclasses_still_break(kind: str) -> None:
-    """tv_tensors inputs break the graph (torch 2.14's Dynamo cannot compare their attributes, which
-    breaks torchvision's own v2.MixUp too), as the Performance page says; plain tensors trace."""
+    """tv_tensors inputs break the graph (the Dynamo of torch 2.14 and 2.15 cannot compare their
+    attributes, which breaks torchvision's own v2.MixUp too), as the Performance page says; plain
+    tensors trace."""
     from torchvision import tv_tensors
 
     transform = Z.MixUp(num_classes=5)

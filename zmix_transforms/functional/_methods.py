@@ -49,7 +49,8 @@ def zeta_mixup(
 
     Note:
         Traces under ``torch.compile(fullgraph=True)`` without a graph break when ``generator`` is
-        ``None`` (torch 2.14 cannot trace a ``torch.Generator`` argument and breaks the graph there).
+        ``None`` (torch 2.14 and 2.15 cannot trace a ``torch.Generator`` argument and break the
+        graph there).
 
     Examples:
         >>> x, y = torch.rand(8, 3, 4, 4), one_hot(torch.arange(8) % 2, 2)
@@ -92,7 +93,8 @@ def mixup(
 
     Note:
         Traces under ``torch.compile(fullgraph=True)`` without a graph break when ``generator`` is
-        ``None`` (torch 2.14 cannot trace a ``torch.Generator`` argument and breaks the graph there).
+        ``None`` (torch 2.14 and 2.15 cannot trace a ``torch.Generator`` argument and break the
+        graph there).
 
     Examples:
         >>> x, y = torch.rand(4, 2), one_hot(torch.tensor([0, 1, 0, 1]), 2)
@@ -141,8 +143,8 @@ def cutmix(
 
     Note:
         Under ``torch.compile`` the box stays a tensor and is pasted with ``torch.where``, so the
-        function traces without a graph break (with ``generator=None``: torch 2.14 cannot trace a
-        ``torch.Generator`` argument, and breaks the graph there).
+        function traces without a graph break (with ``generator=None``: torch 2.14 and 2.15 cannot
+        trace a ``torch.Generator`` argument, and break the graph there).
 
     Examples:
         >>> x, y = torch.rand(4, 3, 8, 8), one_hot(torch.tensor([0, 1, 2, 3]), 4)
