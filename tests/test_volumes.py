@@ -422,6 +422,15 @@ def test_random_mix_of_blending_and_copying_methods_gives_soft_masks_whichever_i
     assert 0 < copies < 12, "both transforms were picked"
     copying_only = Z.RandomMix([Z.CutMix(), copying()])  # no soft masks to match: indices stay indices
     assert copying_only(images, tv_tensors.Mask(masks))[1].dtype == masks.dtype
+    # with no masks in the batch none is needed: no num_classes, whichever it picks (the others pass)
+    soft_labels = torch.softmax(torch.rand(n, classes, dtype=torch.float64), 1)
+    for seed in range(12):
+        torch.manual_seed(seed)
+        batch = {"image": (images * 255).round().to(torch.uint8), "labels": soft_labels, "name": "b"}
+        out = Z.RandomMix([Z.MixUp(), copying()])(batch)
+        assert (
+            out["image"].dtype == torch.uint8 and out["labels"].shape == (n, classes) and out["name"] == "b"
+        )
     with pytest.raises(
         ValueError, match=r"^RandomMix gives the class-index masks of a transform that copies"
     ):
