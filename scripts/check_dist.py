@@ -3,9 +3,11 @@
     python scripts/check_dist.py dist
 
 The wheel must hold every module of the package, ``py.typed`` and the license; the sdist the
-license, README and tests. The clean venv gets the wheel and its dependencies from the package
-index (torch from this machine's disk where pip is set up so), and runs the README's usage block
-from a folder outside the repository, asserting it imported the installed package.
+license, README and tests. The clean venv gets the wheel, with no index: pip resolves its
+dependencies there against the ones installed beside this script (a view of their folder, less this
+package; a second copy of torch would cost about 5 GB of disk and a minute). It then runs the
+README's usage block from a folder outside the repository, asserting it imported the installed
+package.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import tempfile
 import venv
@@ -51,9 +54,24 @@ def run_usage_block(wheel: Path) -> None:
     assert code is not None, "the README lost its usage block"
     with tempfile.TemporaryDirectory() as scratch:
         env_dir = Path(scratch) / "venv"
-        venv.create(env_dir, with_pip=True)
+        venv.create(env_dir)  # no pip, nor its setuptools, of its own: this pip installs
         python = env_dir / "bin" / "python"
-        subprocess.run([python, "-m", "pip", "install", "-q", str(wheel)], check=True)
+        # the dependencies: links to what this Python has installed, but this package (its
+        # editable install included), on the clean venv's path after its own site-packages
+        installed, deps = Path(sysconfig.get_paths()["purelib"]), Path(scratch) / "deps"
+        deps.mkdir()
+        for entry in installed.iterdir():
+            if not entry.name.startswith(("zmix_transforms", "__editable__")):
+                (deps / entry.name).symlink_to(entry)
+        site = subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        (Path(site) / "dependencies.pth").write_text(f"{deps}\n")
+        pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index"]
+        subprocess.run([*pip, str(wheel)], check=True)
         check = code.group(1) + (
             "\nimport zmix_transforms\n"
             f"assert zmix_transforms.__file__.startswith({str(env_dir)!r}), zmix_transforms.__file__\n"
