@@ -21,10 +21,12 @@ NUMERICS_TESTS := $(foreach t,properties fast_paths inplace draws modes volumes 
 LATER_LEG      := ZMIX_TESTS_LEG=1
 # the routes-off leg runs on the oldest Python that requires-python admits, in a venv of its own
 # (set up beside the first leg), so that what one Python version does differently shows; where that
-# Python is missing or its install fails, on .venv's Python, saying so
+# Python is missing, the disk lacks room for a second torch (about 6 GB, and as much again for
+# pip's download) or the install fails, on .venv's Python, saying so
 OLDEST_PYTHON  ?= $(shell for p in python3.10 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10; do \
 	$$p -c "" > /dev/null 2>&1 && echo $$p && break; done)
 OLDEST_VENV    := .venv-oldest
+OLDEST_MIN_FREE_GB ?= 12
 OLDEST_PY      = $$(test -e $(OLDEST_VENV)/.test && echo $(OLDEST_VENV)/bin/python || echo $(PY))
 
 # $(call beside,NAME,A,B): run A (called NAME) in the background while B runs, then print A's
@@ -48,10 +50,13 @@ $(VENV)/.test: $(VENV)/bin/activate pyproject.toml
 	touch $@
 
 $(OLDEST_VENV)/.test: pyproject.toml
-	@rm -rf $(OLDEST_VENV) && oldest="$(OLDEST_PYTHON)" && if test -n "$$oldest" \
-		&& $$oldest -m venv $(OLDEST_VENV) && $(OLDEST_VENV)/bin/python -m pip install -q --upgrade pip \
+	@rm -rf $(OLDEST_VENV) && oldest="$(OLDEST_PYTHON)" && free=$$(df -Pk . | awk 'NR == 2 {print int($$4 / 1048576)}') \
+	&& if test -z "$$oldest"; then echo "NOTE: no Python 3.10 here: the routes-off leg runs on .venv's Python"; \
+	elif test "$$free" -lt $(OLDEST_MIN_FREE_GB); then echo "NOTE: $$free GB of disk free, under the" \
+		"$(OLDEST_MIN_FREE_GB) GB a second torch takes: the routes-off leg runs on .venv's Python"; \
+	elif $$oldest -m venv $(OLDEST_VENV) && $(OLDEST_VENV)/bin/python -m pip install -q --upgrade pip \
 		&& $(OLDEST_VENV)/bin/python -m pip install -q -e ".[test]"; then touch $@; \
-	else rm -rf $(OLDEST_VENV); echo "NOTE: no Python 3.10 with the test extra here: the routes-off leg runs on .venv's Python"; fi
+	else rm -rf $(OLDEST_VENV); echo "NOTE: the test extra did not install on Python 3.10: the routes-off leg runs on .venv's Python"; fi
 
 $(VENV)/.examples: $(VENV)/bin/activate pyproject.toml
 	$(PIP) install -q -e ".[examples]"
