@@ -172,7 +172,8 @@ def test_int64_sums_saturate_from_one_step_past_either_end() -> None:
 def test_a_weighted_sum_beyond_the_dtype_saturates_at_its_ends(dtype: torch.dtype, inplace: bool) -> None:
     """Rows (2, −1) and (−1, 2) sum to 1 but reach beyond the inputs, and a row (1, 1) sums to 2: a
     sum past the dtype's range stops at its end instead of wrapping (32-bit integers are mixed in
-    int64, narrower ones in float32), for ``apply_weights`` and ``apply_terms`` alike."""
+    int64, narrower ones in float32), for ``apply_weights`` and ``apply_terms`` alike, and for
+    fewer rows than the batch has."""
     low, high = torch.iinfo(dtype).min, torch.iinfo(dtype).max
     x = torch.tensor([high, low, high], dtype=dtype).reshape(3, 1, 1, 1)
     weights = torch.tensor([[2.0, -1.0, 0.0], [-1.0, 2.0, 0.0], [1.0, 0.0, 1.0]])
@@ -185,6 +186,9 @@ def test_a_weighted_sum_beyond_the_dtype_saturates_at_its_ends(dtype: torch.dtyp
     )
     out = F.apply_terms(x.clone(), indices, values, inplace=inplace)
     assert out.dtype == dtype and out.flatten().tolist() == expected
+    if not inplace:  # some rows of the mix (a rank's, across ranks): the saturating path makes only those
+        assert F.apply_weights(x, weights[:2]).flatten().tolist() == expected[:2]
+        assert F.apply_terms(x, indices[:2], values[:2]).flatten().tolist() == expected[:2]
 
 
 @pytest.mark.parametrize(("dtype", "excess"), [(torch.int16, 2e-5), (torch.uint8, 0.01), (torch.int8, 0.02)])
