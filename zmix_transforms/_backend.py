@@ -189,7 +189,9 @@ def ranked_columns(
     random parts do, and give the column back from their low bits. Row ``i`` is the row
     ``rows[i]`` of the batch: its diagonal key gets the least random part, so it comes first. A
     row whose random parts repeat ordered the tied columns by their index (the caller draws it
-    again). On the CPU the draws take ``rank_array`` instead (``numpy_argsort``).
+    again): so does a row in which another word, shifted, has the least random part too (the
+    sign bit alone), its diagonal then perhaps second. On the CPU the draws take ``rank_array``
+    instead (``numpy_argsort``).
 
     Returns:
         The int64 columns of every row in rank order, and the positions of the rows that tied.
