@@ -459,6 +459,35 @@ def test_zeta_terms_drawn_on_the_host_for_another_device_reach_it_without_waitin
     assert indices.is_meta and values.is_meta and copies.seen == []
 
 
+def test_a_batch_of_scalars_mixes_as_a_batch_of_one_value_samples() -> None:
+    """The functional API's batches are (N, ...): a 1-D batch (N,) is N samples of one value, mixed
+    as its (N, 1) view is, and comes back 1-D (mutation seed 62: ``apply_weights`` asking for
+    two dimensions passed). Products within a float32 rounding; the pair mixes, one lerp a value,
+    equal."""
+    x, labels = torch.arange(6, dtype=torch.float32) * 10, torch.eye(6)
+    column = x.unsqueeze(1)
+    seed = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    weights, (indices, values) = (
+        F.zeta_weights(6, generator=seed()),
+        F.zeta_terms(6, max_terms=3, generator=seed()),
+    )
+    partners = F.cycle_partners(6, generator=seed())
+    products = [
+        (F.apply_weights(x, weights), F.apply_weights(column, weights)),
+        (F.apply_terms(x, indices, values), F.apply_terms(column, indices, values)),
+        (F.zeta_mixup(x, labels, generator=seed())[0], F.zeta_mixup(column, labels, generator=seed())[0]),
+    ]
+    for mixed, expected in products:
+        assert mixed.shape == (6,)
+        torch.testing.assert_close(mixed, expected.squeeze(1), rtol=0, atol=1e-4)
+    pairs = [
+        (F.mix_pairs(x, 0.3, partners), F.mix_pairs(column, 0.3, partners)),
+        (F.mixup(x, labels, 0.3, generator=seed())[0], F.mixup(column, labels, 0.3, generator=seed())[0]),
+    ]
+    for mixed, expected in pairs:
+        assert mixed.shape == (6,) and torch.equal(mixed, expected.squeeze(1))
+
+
 def test_functional_mixup_takes_a_lambda_per_sample() -> None:
     """``F.mixup``'s λ may be a float tensor (N,), one per sample: equal λs mix as the one float."""
     images, labels = torch.rand(6, 3, 4, 4), torch.eye(6)
