@@ -351,6 +351,14 @@ def test_kernel_argument_errors() -> None:
         F.mix_pairs(x, 0.5, torch.tensor([1, 0]))
     with pytest.raises(ValueError, match=r"^box must lie inside the 8×8 image"):
         F.paste_box(x, F.Box(0, 0, 9, 4), torch.tensor([1, 2, 3, 0]))
+    # a box is checked on any batch with (H, W), (N, H, W) included; x itself, a list here, by the
+    # region's checks (mutation seed 62: box checks from four dimensions, or of any x, passed)
+    with pytest.raises(ValueError, match=r"^box must lie inside the 8×8 image"):
+        F.paste_box(x[:, 0], F.Box(0, 0, 9, 4), torch.tensor([1, 2, 3, 0]))
+    with pytest.raises(
+        TypeError, match=r"^x must be a torch.Tensor batch of shape \(N, \.\.\., \*spatial\), got list$"
+    ):
+        F.paste_box(x.tolist(), F.Box(0, 0, 2, 2), torch.tensor([1, 2, 3, 0]))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^box must be a Box \(x1, y1, x2, y2\), got"):
         F.paste_box(x, [0, 0, 2, 2], torch.tensor([1, 2, 3, 0]))
     with pytest.raises(
