@@ -124,12 +124,17 @@ def test_minmax_boxes_have_sides_in_range_and_stay_inside(shape: tuple[int, ...]
             Z.CutMix(minmax=reversed_or_empty)
 
 
-def test_from_timm_takes_every_keyword_of_timms_mixup() -> None:
+def test_from_timm_takes_every_keyword_of_timms_mixup_with_its_default() -> None:
+    """Every keyword of timm's ``Mixup``, with timm's default: ``Mixup()``'s arguments left out mean
+    the same here (mutation seed 63: a default ``mixup_alpha`` of 2.5 passed)."""
     import inspect
 
-    timms = set(inspect.signature(timm_mixup.Mixup.__init__).parameters) - {"self"}
-    ours = set(inspect.signature(Z.RandomMix.from_timm).parameters)
-    assert timms <= ours, timms - ours
+    timms = dict(inspect.signature(timm_mixup.Mixup.__init__).parameters)
+    timms.pop("self")
+    ours = inspect.signature(Z.RandomMix.from_timm).parameters
+    assert set(timms) <= set(ours), set(timms) - set(ours)
+    defaults = {name: (ours[name].default, timms[name].default) for name in timms}
+    assert all(mine == theirs for mine, theirs in defaults.values()), defaults
 
 
 @pytest.mark.parametrize(
