@@ -190,8 +190,8 @@ def ranked_columns(
     ``rows[i]`` of the batch: its diagonal key gets the least random part, so it comes first. A
     row whose random parts repeat ordered the tied columns by their index (the caller draws it
     again): so does a row in which another word, shifted, has the least random part too (the
-    sign bit alone), its diagonal then perhaps second. On the CPU the draws take ``rank_array``
-    instead (``numpy_argsort``).
+    sign bit alone), which then sorts before the diagonal if its column does. On the CPU the
+    draws take ``rank_array`` instead (``numpy_argsort``).
 
     Returns:
         The int64 columns of every row in rank order, and the positions of the rows that tied.
