@@ -13,7 +13,9 @@ Usage (prints one JSON line per mutant)::
     python dev/mutate.py --root /tmp/mut --count 50 --seed 1 > /tmp/mutants.jsonl
 
 ``--changed-since COMMIT`` draws only from the lines a change added or rewrote (``git diff COMMIT``
-in the clone): a targeted run of new code.
+in the clone): a targeted run of new code. ``--module NAME`` draws only from the modules of that file
+name (repeatable: ``_distributed.py``, skipped by default, included when named), and ``--tests NAME``
+runs those test modules (``distributed`` for ``tests/test_distributed.py``) instead of the fast ones.
 """
 
 from __future__ import annotations
@@ -102,12 +104,21 @@ def main() -> None:
     parser.add_argument(
         "--changed-since", metavar="COMMIT", help="only spots on lines the clone changed since COMMIT"
     )
+    parser.add_argument(
+        "--module", action="append", default=[], help="only modules of this file name (repeatable)"
+    )
+    parser.add_argument(
+        "--tests", action="append", default=[], help="run tests/test_NAME.py instead of the fast tests"
+    )
     args = parser.parse_args()
     root = args.root.resolve()
     if root == Path(__file__).resolve().parents[1]:
         sys.exit("--root must be a clone, not this working tree: mutants are written into it")
     package = root / "zmix_transforms"
-    modules = sorted(p for p in package.rglob("*.py") if p.name not in SKIPPED_MODULES)
+    wanted = (lambda name: name in args.module) if args.module else (lambda name: name not in SKIPPED_MODULES)
+    modules = sorted(p for p in package.rglob("*.py") if wanted(p.name))
+    if not modules:
+        sys.exit(f"--module names no module of the package, got {args.module}")
     changed = None if args.changed_since is None else changed_lines(root, args.changed_since)
     candidates = [
         (path, i)
@@ -115,7 +126,7 @@ def main() -> None:
         for i, (node, _) in enumerate(spots(ast.parse(path.read_text())))
         if changed is None or getattr(node, "lineno", 0) in changed.get(path, ())
     ]
-    tests = [f"tests/test_{name}.py" for name in FAST_TESTS]
+    tests = [f"tests/test_{name}.py" for name in args.tests or FAST_TESTS]
     env = {**os.environ, "PYTHONPATH": str(root), "ZMIX_TESTS_LEG": "1"}
     for path, i in random.Random(args.seed).sample(candidates, min(args.count, len(candidates))):
         source = path.read_text()
