@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader, Dataset
+from torchvision import tv_tensors
 
 import zmix_transforms as Z
 from tests.methods import VARIANTS
@@ -196,6 +197,13 @@ def _counting_fetches() -> Iterator[list[int]]:
         _distributed.fetch_rows = original
 
 
+# a sample's shape on each rank: the last size or the channels differ
+SAMPLES_THAT_DIFFER: dict[str, Callable[[int], tuple[int, ...]]] = {
+    "last size": lambda rank: (3, 6, 5 + rank),
+    "channels": lambda rank: (3 + rank, 6, 5),
+}
+
+
 def across_job(rank: int, world_size: int) -> dict[str, Any]:
     size = SIZES[world_size][rank]
     results: dict[str, Any] = {}
@@ -212,10 +220,21 @@ def across_job(rank: int, world_size: int) -> dict[str, Any]:
                 images.to(memory_format=torch.channels_last), labels
             )
     errors = {}
-    try:
-        Z.MixUp(num_classes=5, across_ranks=True)(torch.rand(2, 3, 6, 5 + rank), torch.tensor([0, 1]))
-    except ValueError as error:
-        errors["shapes"] = str(error)
+    for case, shape in SAMPLES_THAT_DIFFER.items():  # the ranks' samples differ in one size
+        try:
+            Z.MixUp(num_classes=5, across_ranks=True)(torch.rand(2, *shape(rank)), torch.tensor([0, 1]))
+        except ValueError as error:
+            errors[case] = str(error)
+    image = tv_tensors.Image(torch.rand(2, 3, 6, 5))
+    not_one_batch = {  # a sample across ranks is one image batch and its labels
+        "a mask": {"image": image, "mask": tv_tensors.Mask(torch.zeros(2, 6, 5, dtype=torch.int64))},
+        "two image batches": {"image": image, "other": image.clone(), "labels": torch.tensor([0, 1])},
+    }
+    for case, sample in not_one_batch.items():
+        try:
+            Z.MixUp(num_classes=5, across_ranks=True)(sample)
+        except ValueError as error:
+            errors[case] = str(error)
     try:
         Z.MixUp(num_classes=5, across_ranks=True)(
             torch.rand(2, 3, 6, 5, requires_grad=True), torch.tensor([0, 1])
@@ -275,12 +294,25 @@ def test_mixing_across_ranks_equals_mixing_the_concatenated_batch(world_size: in
             assert_same_mix(laid[0], plain[0], terms, f"{name} {dtype}")
             assert_same_mix(laid[1], plain[1], terms, f"{name} {dtype}")
             assert laid[0].is_contiguous(memory_format=torch.channels_last), f"{name} {dtype}"
-    for result in ranks:  # every rank refuses alike: no rank waits on a collective the others skip
-        assert (
-            "needs batches whose samples have one shape, dtype and number of classes"
-            in result["errors"]["shapes"]
+    # every rank refuses alike, naming each rank's samples: no rank waits on a collective the others skip
+    for case, shape in SAMPLES_THAT_DIFFER.items():
+        each = "; ".join(
+            f"rank {r}: 2 samples of {shape(r)} torch.float32, 5 classes" for r in range(world_size)
         )
+        for result in ranks:
+            assert result["errors"][case] == (
+                "MixUp(across_ranks=True) needs batches whose samples have one shape, dtype and number of "
+                f"classes on every rank, got {each}"
+            ), case
+    for result in ranks:
         assert result["errors"]["grad"].startswith("images must not require grad with across_ranks=True")
+        for case, found in {
+            "a mask": "1 image batch(es), 1 mask(s) and no",
+            "two image batches": "2 image batch(es), 0 mask(s) and one",
+        }.items():
+            assert result["errors"][case] == (
+                f"MixUp(across_ranks=True) mixes one image batch with its labels, got {found} labels tensor"
+            ), case
     assert ranks[1]["errors"]["one refuses"].startswith("labels and images must have the same batch size")
     for result in ranks[:1] + ranks[2:]:
         assert result["errors"]["one refuses"].startswith(
