@@ -247,6 +247,16 @@ def across_job(rank: int, world_size: int) -> dict[str, Any]:
     except ValueError as error:
         errors["one refuses"] = str(error)
     results["errors"] = errors
+    # each call posts its keys to the group's store and removes its last call's, so the store does
+    # not grow with the calls (its keys counted between barriers, once every rank is done)
+    store, keys = dist.distributed_c10d._get_default_store(), []
+    mix = Z.MixUp(num_classes=5, across_ranks=True)
+    for _ in range(4):
+        mix(*_rank_batch(rank, size, torch.float32))
+        dist.barrier()
+        keys.append(store.num_keys())
+        dist.barrier()
+    results["store keys"] = keys
     return results
 
 
@@ -314,6 +324,7 @@ def test_mixing_across_ranks_equals_mixing_the_concatenated_batch(world_size: in
                 f"MixUp(across_ranks=True) mixes one image batch with its labels, got {found} labels tensor"
             ), case
     assert ranks[1]["errors"]["one refuses"].startswith("labels and images must have the same batch size")
+    assert all(len(set(result["store keys"])) == 1 for result in ranks), [r["store keys"] for r in ranks]
     for result in ranks[:1] + ranks[2:]:
         assert result["errors"]["one refuses"].startswith(
             "ZetaMixup(across_ranks=True) needs every rank's input to mix the global batch, got rank(s) [1]"
