@@ -39,6 +39,13 @@ def test_soft_target_loss_is_the_mean_cross_entropy_under_gradient_accumulation(
         counted = 12 * (4 if labels.is_floating_point() else 1)
         half = soft_target_loss((logits,), labels, num_items_in_batch=torch.tensor(counted))
         torch.testing.assert_close(half, expected / 2)
+    one = torch.tensor([-100, -100, 2, -100, -100, -100])  # one label counted: the mean is its loss
+    torch.testing.assert_close(
+        soft_target_loss({"logits": logits}, one), torch.nn.functional.cross_entropy(logits, one)
+    )
+    none = torch.full((6,), -100)  # none counted: 0, where torch's mean divides 0 by 0 (NaN)
+    assert torch.nn.functional.cross_entropy(logits, none).isnan()
+    assert soft_target_loss({"logits": logits}, none).item() == 0.0
     ignored = torch.tensor([0, -100, 1, 1, 2, 0])  # torch's ignore_index: not counted
     for dtype in (torch.int64, torch.int32, torch.int16):  # torch's cross_entropy takes int64 only
         torch.testing.assert_close(

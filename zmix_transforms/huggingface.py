@@ -34,7 +34,7 @@ def soft_target_loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any
         num_items_in_batch: The Trainer's count of label values over the accumulated batches, or None.
 
     Returns:
-        The loss, a scalar.
+        The loss, a scalar; 0 for a batch whose labels are all ignored (torch's mean is NaN there).
 
     Examples:
         >>> loss = soft_target_loss({"logits": torch.zeros(2, 4)}, torch.tensor([0, 3]))
