@@ -219,28 +219,20 @@ def across_job(rank: int, world_size: int) -> dict[str, Any]:
             results[name, dtype, "channels_last"] = make()(
                 images.to(memory_format=torch.channels_last), labels
             )
-    errors = {}
-    for case, shape in SAMPLES_THAT_DIFFER.items():  # the ranks' samples differ in one size
-        try:
-            Z.MixUp(num_classes=5, across_ranks=True)(torch.rand(2, *shape(rank)), torch.tensor([0, 1]))
-        except ValueError as error:
-            errors[case] = str(error)
-    image = tv_tensors.Image(torch.rand(2, 3, 6, 5))
-    not_one_batch = {  # a sample across ranks is one image batch and its labels
+    image, two = tv_tensors.Image(torch.rand(2, 3, 6, 5)), torch.tensor([0, 1])
+    refused = {  # inputs MixUp refuses on every rank alike
+        **{case: (torch.rand(2, *shape(rank)), two) for case, shape in SAMPLES_THAT_DIFFER.items()},
+        # a sample across ranks is one image batch and its labels
         "a mask": {"image": image, "mask": tv_tensors.Mask(torch.zeros(2, 6, 5, dtype=torch.int64))},
-        "two image batches": {"image": image, "other": image.clone(), "labels": torch.tensor([0, 1])},
+        "two image batches": {"image": image, "other": image.clone(), "labels": two},
+        "grad": (torch.rand(2, 3, 6, 5, requires_grad=True), two),
     }
-    for case, sample in not_one_batch.items():
+    errors = {}
+    for case, sample in refused.items():
         try:
             Z.MixUp(num_classes=5, across_ranks=True)(sample)
         except ValueError as error:
             errors[case] = str(error)
-    try:
-        Z.MixUp(num_classes=5, across_ranks=True)(
-            torch.rand(2, 3, 6, 5, requires_grad=True), torch.tensor([0, 1])
-        )
-    except ValueError as error:
-        errors["grad"] = str(error)
     try:  # only rank 1's input is refused: every rank raises at once, none waits for the others
         labels = torch.tensor([0, 1]) if rank != 1 else torch.tensor([0, 1, 2])
         Z.ZetaMixup(num_classes=5, across_ranks=True)(torch.rand(2, 3, 6, 5), labels)
