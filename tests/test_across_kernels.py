@@ -18,10 +18,12 @@ from pathlib import Path
 
 import torch
 
-import zmix_transforms as Z
+from tests.methods import PRODUCT_CLASSES, TRANSFORM_CLASSES
 from zmix_transforms import functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The methods that copy pixels or blend pairs (every one but ζ-mixup's products): exact on uint8.
+ELEMENTWISE_CLASSES = [cls for cls in TRANSFORM_CLASSES if cls not in PRODUCT_CLASSES]
 
 
 def compute(path: str) -> None:
@@ -42,14 +44,9 @@ def compute(path: str) -> None:
         "lerp f64": F.mix_pairs(x.double(), lams, partners),
         "uint8 in steps": F.mix_pairs(u8, 77 / 256, partners),
     }
-    for name, make in (
-        ("MixUp", Z.MixUp),
-        ("CutMix", Z.CutMix),
-        ("FMix", Z.FMix),
-        ("ResizeMix", Z.ResizeMix),
-    ):
+    for cls in ELEMENTWISE_CLASSES:
         torch.manual_seed(4)  # smoothed labels: blended values, not only 0 and 1
-        results[name], results[f"{name} labels"] = make(num_classes=5, label_smoothing=0.1)(
+        results[cls.__name__], results[f"{cls.__name__} labels"] = cls(num_classes=5, label_smoothing=0.1)(
             u8, torch.arange(16) % 5
         )
     results["x"], results["partner of x"] = x, x[partners]
@@ -63,7 +60,7 @@ def test_copies_and_integers_are_exact_and_blends_bounded_between_kernels(tmp_pa
     code = f"from tests.test_across_kernels import compute; compute({str(portable)!r})"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=300)
     a, b = torch.load(here), torch.load(portable)
-    for name in ("partners", "rankings", "uint8 in steps", "MixUp", "CutMix", "FMix", "ResizeMix"):
+    for name in ("partners", "rankings", "uint8 in steps", *(cls.__name__ for cls in ELEMENTWISE_CLASSES)):
         assert torch.equal(a[name], b[name]), name
     scale = torch.maximum(a["x"].abs(), a["partner of x"].abs())
     for name in ("lerp f32", "lerp f64"):
@@ -72,5 +69,5 @@ def test_copies_and_integers_are_exact_and_blends_bounded_between_kernels(tmp_pa
     for name in ("lams", "series"):
         u = torch.finfo(a[name].dtype).eps / 2
         assert ((a[name] - b[name]).abs() <= 8 * u * a[name].abs()).all(), name
-    for name in ("MixUp labels", "CutMix labels", "FMix labels", "ResizeMix labels"):  # in [0, 1]
+    for name in (f"{cls.__name__} labels" for cls in ELEMENTWISE_CLASSES):  # in [0, 1]
         assert ((a[name] - b[name]).abs() <= 6 * torch.finfo(a[name].dtype).eps / 2).all(), name

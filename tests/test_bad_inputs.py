@@ -62,11 +62,7 @@ def test_a_mix_of_equal_integers_is_that_integer(dtype: torch.dtype, where: str)
         "mixup per sample": F.mix_pairs(x, F.sample_lambdas(0.4, 5, generator=g), F.cycle_partners(5)),
         "apply_weights in place": F.apply_weights(x.clone(), weights, inplace=True),
         "apply_terms": F.apply_terms(x, *F.zeta_terms(5, max_terms=3, generator=g)),
-        "ZetaMixup": Z.ZetaMixup(num_classes=5)(x, torch.arange(5))[0],
-        "MixUp": Z.MixUp(num_classes=5)(x, torch.arange(5))[0],
-        "MixUp(elem)": Z.MixUp(num_classes=5, mode="elem")(x, torch.arange(5))[0],
-        "CutMix": Z.CutMix(num_classes=5)(x, torch.arange(5))[0],
-        "ZetaCutMix": Z.ZetaCutMix(num_classes=5)(x, torch.arange(5))[0],
+        **{variant.id: variant.make(num_classes=5)(x, torch.arange(5))[0] for variant in VARIANTS},
         "ZetaMixupCollate": Z.ZetaMixupCollate(num_classes=5)(list(zip(x, range(5), strict=True)))[0],
         "MixUpCollate": Z.MixUpCollate(num_classes=5)(list(zip(x, range(5), strict=True)))[0],
     }
