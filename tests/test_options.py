@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 
 import pytest
 import torch
@@ -220,10 +221,12 @@ def test_random_mix_errors() -> None:
         ValueError, match=r"^p must hold finite numbers >= 0 with a positive sum, got \[0, 0\]"
     ):
         Z.RandomMix([Z.MixUp(), Z.CutMix()], p=[0, 0])
-    with pytest.raises(
-        ValueError, match=r"^p must hold finite numbers >= 0 with a positive sum, got \[1, -1\]"
-    ):
-        Z.RandomMix([Z.MixUp(), Z.CutMix()], p=[1, -1])
+    for bad in ([1, -1], [2, -1], [1, math.nan], [1, math.inf]):  # a negative entry with a positive sum too
+        with pytest.raises(
+            ValueError,
+            match=rf"^p must hold finite numbers >= 0 with a positive sum, got {re.escape(str(bad))}$",
+        ):
+            Z.RandomMix([Z.MixUp(), Z.CutMix()], p=bad)
     with pytest.raises(TypeError, match=r"^transforms must be a sequence of callables, got MixUp"):
         Z.RandomMix(Z.MixUp())
 
