@@ -63,8 +63,10 @@ def test_a_mix_of_equal_integers_is_that_integer(dtype: torch.dtype, where: str)
         "apply_weights in place": F.apply_weights(x.clone(), weights, inplace=True),
         "apply_terms": F.apply_terms(x, *F.zeta_terms(5, max_terms=3, generator=g)),
         **{variant.id: variant.make(num_classes=5)(x, torch.arange(5))[0] for variant in VARIANTS},
-        "ZetaMixupCollate": Z.ZetaMixupCollate(num_classes=5)(list(zip(x, range(5), strict=True)))[0],
-        "MixUpCollate": Z.MixUpCollate(num_classes=5)(list(zip(x, range(5), strict=True)))[0],
+        **{
+            cls.__name__: cls(num_classes=5)(list(zip(x, range(5), strict=True)))[0]
+            for cls in COLLATE_CLASSES
+        },
     }
     for name, out in outputs.items():
         assert out.dtype == dtype, name
