@@ -74,11 +74,12 @@ def test_a_mix_of_equal_integers_is_that_integer(dtype: torch.dtype, where: str)
 
 
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
-def test_wide_integers_are_mixed_exactly_and_rounded_to_nearest(dtype: torch.dtype) -> None:
+@pytest.mark.parametrize("columns", [7, 100_000])  # and a batch whose float64 copy exceeds the buffers
+def test_wide_integers_are_mixed_exactly_and_rounded_to_nearest(dtype: torch.dtype, columns: int) -> None:
     """Values far beyond float32's 2^24: the exact float64 formula, floor(x + 1/2)."""
     g = torch.Generator().manual_seed(1)
     top = 2**31 - 1 if dtype == torch.int32 else 2**62
-    x = torch.randint(top - 10**6, top, (6, 7), generator=g, dtype=torch.int64).to(dtype)
+    x = torch.randint(top - 10**6, top, (6, columns), generator=g, dtype=torch.int64).to(dtype)
     x[0] = top  # the dtype's largest values (int32) mix without wrapping
     weights = F.zeta_weights(6, generator=g, dtype=torch.float64)
     # the exact mix, rounded: an integer reference computed from differences that float64 holds exactly
