@@ -602,6 +602,12 @@ def test_meta_and_real_tensors_are_not_mixed_together(mode: str) -> None:
             ValueError, match=r"^images must be on the meta device as masks is, " + hint + "images on cpu"
         ):
             make(num_classes=3, **options)({"image": images, "mask": meta_mask, "label": labels})
+        second = {"image": tv_tensors.Image(images.to("meta")), "other": tv_tensors.Image(images)}
+        with pytest.raises(
+            ValueError,
+            match=r"^images\[1\] must be on the meta device as images is, " + hint + r"images\[1\] on cpu",
+        ):
+            make(num_classes=3, **options)({**second, "label": labels.to("meta")})
 
 
 @pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64])
