@@ -790,7 +790,7 @@ def zeta_dropped_mass(max_terms: int, gamma: float = 2.8, batch_size: int | None
         batch_size: ``N``; ``None`` for the bound over all ``N``.
 
     Returns:
-        The dropped fraction, in [0, 1): 1 only for the bound (no ``batch_size``) at γ <= 1.
+        The dropped fraction, in [0, 1]: 1 only for the bound (no ``batch_size``) at γ <= 1.
 
     Raises:
         ValueError: If an argument is out of range.
