@@ -196,7 +196,8 @@ def test_a_dict_s_images_are_found_by_their_key_before_an_earlier_tensor(cls: ty
 @pytest.mark.parametrize("cls", TRANSFORMS)
 def test_a_dict_s_labels_are_found_by_their_key(cls: type) -> None:
     """``"labels"`` first, then ``"label"`` (before an earlier ``"label_names"``), then the first key
-    containing ``label`` (any case): the others pass through."""
+    containing ``label`` (any case), in a dict given alone or as a tuple's second item: the others
+    pass through."""
     images, labels = _batch(4)
     names = ["cat", "dog", "cat", "cat"]
     torch.manual_seed(0)
@@ -211,6 +212,11 @@ def test_a_dict_s_labels_are_found_by_their_key(cls: type) -> None:
         torch.testing.assert_close(out[key], expected)
         passed = [other for other in sample if other not in (key, "image")]
         assert all(out[k] is sample[k] if torch.is_tensor(sample[k]) else out[k] == sample[k] for k in passed)
+    # a mapping as the second item of a tuple, as torchvision's labels_getter finds it there
+    torch.manual_seed(0)
+    _, target = cls(num_classes=4)(images, {"names": names, "labels": labels})
+    torch.testing.assert_close(target["labels"], expected)
+    assert list(target) == ["names", "labels"] and target["names"] == names
 
 
 @pytest.mark.parametrize("cls", TRANSFORMS)
