@@ -249,6 +249,12 @@ def across_job(rank: int, world_size: int) -> dict[str, Any]:
         keys.append(store.num_keys())
         dist.barrier()
     results["store keys"] = keys
+    # p: every rank tosses the same coin (from the shared seed), so all mix or none; unmixed, a
+    # rank's batch comes back as it does in one process (soft, smoothed labels)
+    images, labels = _rank_batch(rank, size, torch.float32)
+    torch.manual_seed(100 + rank)
+    coin = Z.MixUp(num_classes=5, across_ranks=True, p=0.5, label_smoothing=0.1)
+    results["p"] = [coin(images, labels) for _ in range(8)]
     return results
 
 
@@ -317,6 +323,19 @@ def test_mixing_across_ranks_equals_mixing_the_concatenated_batch(world_size: in
             ), case
     assert ranks[1]["errors"]["one refuses"].startswith("labels and images must have the same batch size")
     assert all(len(set(result["store keys"])) == 1 for result in ranks), [r["store keys"] for r in ranks]
+    unmixed = [
+        Z.MixUp(num_classes=5, p=0.0, label_smoothing=0.1)(*_rank_batch(rank, size, torch.float32))
+        for rank, size in enumerate(SIZES[world_size])
+    ]
+    left = [[torch.equal(out[0], unmixed[r][0]) for out in result["p"]] for r, result in enumerate(ranks)]
+    torch.manual_seed(100)  # each call's seed is rank 0's next draw: the coin a process tosses with it
+    seeds = [int(torch.randint(0, 2**62, (), dtype=torch.int64)) for _ in range(8)]
+    coin, total = Z.MixUp(num_classes=5, p=0.5), sum(SIZES[world_size])
+    tossed = [not coin._should_mix(total, torch.Generator().manual_seed(seed)) for seed in seeds]
+    assert all(each == tossed for each in left) and 0 < sum(tossed) < 8, (left, tossed)  # both sides
+    for rank, result in enumerate(ranks):
+        for out, kept in zip(result["p"], left[rank], strict=True):
+            assert torch.equal(out[1], unmixed[rank][1]) or not kept  # mixed, they may match by class
     for result in ranks[:1] + ranks[2:]:
         assert result["errors"]["one refuses"].startswith(
             "ZetaMixup(across_ranks=True) needs every rank's input to mix the global batch, got rank(s) [1]"
