@@ -515,6 +515,37 @@ def test_monai_metatensors_and_list_data_collate() -> None:
     assert isinstance(out, monai.data.MetaTensor) and out.shape == images.shape and labels.shape == (4, 3)
 
 
+@pytest.mark.parametrize("collate", COLLATE_CLASSES)
+def test_a_collate_of_metatensor_samples_mixes_them_as_its_method_mixes_their_batch(collate: type) -> None:
+    """``(MetaTensor, label)`` samples (MONAI's tensors, with metadata of their own): every call of a
+    collate gives what its method gives on ``default_collate``'s batch, in its type and with that
+    call's metadata (none kept from an earlier batch), and leaves the samples as they were."""
+    pytest.importorskip("monai")
+    from monai.data import MetaTensor
+    from torch.utils.data import default_collate
+
+    mix = collate(num_classes=3)
+    for call in range(3):  # the later calls, where a collate of plain tensors has a spare batch
+        samples = [
+            (MetaTensor(torch.rand(3, 8, 8), meta={"filename_or_obj": f"{call}-{i}"}), i % 3)
+            for i in range(6)
+        ]
+        originals = [sample[0].as_tensor().clone() for sample in samples]
+        torch.manual_seed(call)
+        images, labels = mix(samples)
+        torch.manual_seed(call)
+        expected_images, expected_labels = collate.transform_class(num_classes=3)(*default_collate(samples))
+        assert (
+            type(images) is MetaTensor
+            and images.meta["filename_or_obj"] == expected_images.meta["filename_or_obj"]
+        )
+        torch.testing.assert_close(images.as_tensor(), expected_images.as_tensor())  # ζ: within the bound
+        torch.testing.assert_close(labels, expected_labels)
+        assert all(
+            torch.equal(s[0].as_tensor(), before) for s, before in zip(samples, originals, strict=True)
+        )
+
+
 @pytest.mark.parametrize("collate", [Z.ZetaMixupCollate, Z.CutMixCollate])
 def test_monai_segmentation_dicts_with_the_mask_wrapped_last(collate: type) -> None:
     """MONAI's segmentation dicts hold the mask under "label": wrapped in a ``Mask`` by a plain
