@@ -399,6 +399,29 @@ def test_sizes_whose_tensors_cannot_exist_are_refused(call, message: str) -> Non
         call()
 
 
+def test_only_an_allocator_s_failure_is_named_as_one() -> None:
+    """The guard around an allocation names what could not be allocated (torch's and NumPy's
+    messages, their first line); any other error in its block passes through as it was raised, one
+    of another type too whatever its text."""
+    from zmix_transforms._checks import allocation
+
+    for failure in (
+        RuntimeError("DefaultCPUAllocator: can't allocate memory\n(C++ trace)"),
+        MemoryError("Unable to allocate"),
+    ):
+        with (
+            pytest.raises(
+                ValueError, match=rf"^a batch could not be allocated: {failure.args[0].splitlines()[0]}$"
+            ),
+            allocation(lambda: "a batch"),
+        ):
+            raise failure
+    for other in (RuntimeError("shapes cannot be multiplied"), KeyError("out of memory")):
+        with pytest.raises(type(other)) as raised, allocation("a batch"):
+            raise other
+        assert raised.value is other
+
+
 @pytest.mark.parametrize("collate", COLLATE_CLASSES)
 def test_collates_say_what_they_expect(collate: type) -> None:
     ragged = [(torch.rand(3, 8, 8), 0), (torch.rand(3, 9, 8), 1)]

@@ -236,6 +236,8 @@ def test_no_labels_found(cls: type) -> None:
         cls(num_classes=3)({"image": _images()})
     with pytest.raises(ValueError, match=r"found no labels in the input: .* got a list of 1 item\(s\)$"):
         cls(num_classes=3)([_images()])
+    with pytest.raises(ValueError, match=r"found no labels in the input: .* got int$"):
+        cls(num_classes=3)(5)
     masks = torch.zeros(4, 5, 5, dtype=torch.int64)  # a Mask that default_collate made a plain tensor
     with pytest.raises(
         ValueError,
