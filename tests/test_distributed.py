@@ -255,6 +255,10 @@ def across_job(rank: int, world_size: int) -> dict[str, Any]:
     torch.manual_seed(100 + rank)
     coin = Z.MixUp(num_classes=5, across_ranks=True, p=0.5, label_smoothing=0.1)
     results["p"] = [coin(images, labels) for _ in range(8)]
+    torch.manual_seed(100 + rank)  # no timeout of its own: the store's, and the same mix
+    results["rank_timeout=None"] = Z.MixUp(num_classes=5, across_ranks=True, rank_timeout=None)(
+        images, labels
+    )
     return results
 
 
@@ -336,6 +340,8 @@ def test_mixing_across_ranks_equals_mixing_the_concatenated_batch(world_size: in
     for rank, result in enumerate(ranks):
         for out, kept in zip(result["p"], left[rank], strict=True):
             assert torch.equal(out[1], unmixed[rank][1]) or not kept  # mixed, they may match by class
+        for got, plain in zip(result["rank_timeout=None"], result["MixUp", torch.float32, True], strict=True):
+            assert torch.equal(got, plain)  # elementwise: exact
     for result in ranks[:1] + ranks[2:]:
         assert result["errors"]["one refuses"].startswith(
             "ZetaMixup(across_ranks=True) needs every rank's input to mix the global batch, got rank(s) [1]"
