@@ -207,6 +207,9 @@ SAMPLES_THAT_DIFFER: dict[str, Callable[[int], tuple[int, ...]]] = {
 def across_job(rank: int, world_size: int) -> dict[str, Any]:
     size = SIZES[world_size][rank]
     results: dict[str, Any] = {}
+    dist.barrier()
+    keys_before = dist.distributed_c10d._get_default_store().num_keys()  # before any call's keys
+    dist.barrier()
     for dtype in (torch.float32, torch.uint8):
         images, labels = _rank_batch(rank, size, dtype)
         for name, make in METHODS.items():
@@ -239,8 +242,9 @@ def across_job(rank: int, world_size: int) -> dict[str, Any]:
     except ValueError as error:
         errors["one refuses"] = str(error)
     results["errors"] = errors
-    # each call posts its keys to the group's store and removes its last call's, so the store does
-    # not grow with the calls (its keys counted between barriers, once every rank is done)
+    # each call posts its keys to the group's store and removes its last call's, so the store holds
+    # one call's keys, whatever the calls before (counted between barriers, once every rank is done,
+    # from the store's keys before the job's first call)
     store, keys = dist.distributed_c10d._get_default_store(), []
     mix = Z.MixUp(num_classes=5, across_ranks=True)
     for _ in range(4):
@@ -248,7 +252,7 @@ def across_job(rank: int, world_size: int) -> dict[str, Any]:
         dist.barrier()
         keys.append(store.num_keys())
         dist.barrier()
-    results["store keys"] = keys
+    results["store keys"] = [count - keys_before for count in keys]
     # p: every rank tosses the same coin (from the shared seed), so all mix or none; unmixed, a
     # rank's batch comes back as it does in one process (soft, smoothed labels)
     images, labels = _rank_batch(rank, size, torch.float32)
@@ -326,7 +330,8 @@ def test_mixing_across_ranks_equals_mixing_the_concatenated_batch(world_size: in
                 f"MixUp(across_ranks=True) mixes one image batch with its labels, got {found} labels tensor"
             ), case
     assert ranks[1]["errors"]["one refuses"].startswith("labels and images must have the same batch size")
-    assert all(len(set(result["store keys"])) == 1 for result in ranks), [r["store keys"] for r in ranks]
+    # the last call's keys, one a rank, and no earlier call's
+    assert all(result["store keys"] == [world_size] * 4 for result in ranks), [r["store keys"] for r in ranks]
     unmixed = [
         Z.MixUp(num_classes=5, p=0.0, label_smoothing=0.1)(*_rank_batch(rank, size, torch.float32))
         for rank, size in enumerate(SIZES[world_size])
