@@ -420,6 +420,12 @@ def test_outside_a_group_the_draws_are_unchanged(monkeypatch: pytest.MonkeyPatch
     torch.manual_seed(3)
     again = Z.MixUp(num_classes=3)(torch.rand(6, 3, 4, 4), torch.arange(6) % 3)
     assert all(torch.equal(a, b) for a, b in zip(default, again, strict=True))
+    # one rank (torchrun --nproc-per-node 1) is no group of several ranks: the draws are unchanged
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    torch.manual_seed(3)
+    alone = Z.MixUp(num_classes=3)(torch.rand(6, 3, 4, 4), torch.arange(6) % 3)
+    assert all(torch.equal(a, b) for a, b in zip(default, alone, strict=True))
 
 
 def test_the_world_is_read_from_an_environment_of_any_kind(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -427,6 +433,8 @@ def test_the_world_is_read_from_an_environment_of_any_kind(monkeypatch: pytest.M
     monkeypatch.setattr(os, "environ", {"RANK": "1", "WORLD_SIZE": "2"})
     assert _distributed.world() == _distributed.World(1, 2)
     monkeypatch.setattr(os, "environ", {})
+    assert _distributed.world() is None
+    monkeypatch.setattr(os, "environ", {"RANK": "", "WORLD_SIZE": "2"})  # not a rank: no world
     assert _distributed.world() is None
 
 
