@@ -504,12 +504,90 @@ def top_level_ops(fn: Callable[[], Any]) -> int:
     return sum(1 for e in ops if e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::"))
 
 
-def per_call_rows(quick: bool) -> list[tuple[str, int, float, float]]:
+#: The per-call targets (a call at 8×3×8×8 on one thread): (target, call, its anchor, limit).
+PER_CALL_TARGETS = [
+    ("MixUp ≤ 1.0× timm's mixup, a call (8×3×8²)", "MixUp", "timm Mixup (mixup)", 1.0),
+    ("CutMix ≤ 1.0× timm's CutMix, a call (8×3×8²)", "CutMix", "timm Mixup (CutMix)", 1.0),
+    ("ZetaMixup ≤ 1.5× timm's mixup, a call (8×3×8²)", "ZetaMixup", "timm Mixup (mixup)", 1.5),
+]
+#: The most top-level ATen operations a call may dispatch on a 16×3×32×32 float batch.
+OPS_LIMITS = {"MixUp": 10, "CutMix": 12, "ZetaMixup": 14}
+#: What every call does at least: a pairing's lerp and one-hot labels, timed beside the calls.
+BARE_CALL = "a bare lerp + one-hot"
+
+
+@dataclass
+class PerCall:
+    """A call's top-level ATen ops (16×3×32²) and its µs a call at 8×3×8×8, round by round."""
+
+    ops: dict[str, int]
+    times: dict[str, list[float]]
+
+    def ratio(self, name: str, anchor: str) -> float:
+        """The median of per-round ratios of ``name``'s time to ``anchor``'s."""
+        return statistics.median(t / a for t, a in zip(self.times[name], self.times[anchor], strict=True))
+
+    def rows(self) -> list[tuple[str, int, float, float]]:
+        """(call, ATen ops, median µs, ratio to timm's mixup, or to the bare call without timm)."""
+        anchor = "timm Mixup (mixup)" if "timm Mixup (mixup)" in self.times else BARE_CALL
+        return [
+            (name, self.ops[name], statistics.median(self.times[name]), self.ratio(name, anchor))
+            for name in self.times
+        ]
+
+    def target_rows(self) -> list[str]:
+        """The per-call targets as rows of a targets table (none without timm); floor: the bare call."""
+        rows = []
+        for what, name, anchor, limit in PER_CALL_TARGETS:
+            if anchor in self.times:
+                value, floor = self.ratio(name, anchor), self.ratio(BARE_CALL, anchor)
+                met = "yes" if value <= limit else "**no**"
+                rows.append(f"| {what} | {value:.2f}× | {met} | {floor:.2f}× |")
+        return rows
+
+
+def per_call_section(per_call: PerCall) -> list[str]:
+    """The page's "Per call" section: each call's ops and time, then the per-call targets."""
+    timm_cut = "timm Mixup (CutMix)" in per_call.times
+    anchor = "timm's mixup" if timm_cut else BARE_CALL
+    head = f"| call | ATen ops (16×3×32²) | µs a call (8×3×8²) | × {anchor} |" + (
+        " × timm's CutMix |" if timm_cut else ""
+    )
+    lines = [
+        "## Per call",
+        "",
+        "What a call costs beyond its memory traffic: the ATen operations it dispatches on a",
+        "16×3×32×32 float batch (each one a kernel launch on a GPU; a limit in brackets), and the time",
+        "of a call on a tiny 8×3×8×8 batch on one thread, where almost all of it is Python and",
+        "dispatch. A ratio is the median of per-round ratios to its column's anchor (timm's `Mixup`",
+        "overwrites a copy of the batch here).",
+        "",
+        head,
+        "| --- " * head.count(" |") + "|",
+    ]
+    for name, ops, us, ratio in per_call.rows():
+        limit = f" (≤ {OPS_LIMITS[name]})" if name in OPS_LIMITS else ""
+        cut = f" {per_call.ratio(name, 'timm Mixup (CutMix)'):.2f}× |" if timm_cut else ""
+        lines.append(f"| {name} | {ops}{limit} | {us:.0f} | {ratio:.2f}× |{cut}")
+    targets = per_call.target_rows()
+    if targets:
+        lines += [
+            "",
+            "Per-call targets: each method against its timm counterpart, a call at 8×3×8×8 on one",
+            "thread; the floor is the bare lerp + one-hot over the same anchor.",
+            "",
+            "| target | measured | met | floor |",
+            "| --- | --- | --- | --- |",
+            *targets,
+        ]
+    return [*lines, ""]
+
+
+def measure_per_call(quick: bool) -> PerCall:
     """Per call: top-level ATen ops at 16×3×32², and µs a call at 8×3×8×8 on one thread (overhead).
 
     Ours beside timm's ``Mixup`` (mixup and CutMix; it overwrites a copy) and a bare lerp + one-hot,
-    alternating round by round in one process; a row's ratio is the median of per-round ratios to
-    timm's mixup.
+    alternating round by round in one process.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -522,7 +600,7 @@ def per_call_rows(quick: bool) -> list[tuple[str, int, float, float]]:
             "ZetaMixup": Z.ZetaMixup(num_classes=10),
             "FMix": Z.FMix(num_classes=10),
             "ResizeMix": Z.ResizeMix(num_classes=10),
-            "a bare lerp + one-hot": lambda a, b: (
+            BARE_CALL: lambda a, b: (
                 torch.lerp(a.roll(1, 0), a, 0.3),
                 torch.nn.functional.one_hot(b, 10).float(),
             ),
@@ -543,12 +621,7 @@ def per_call_rows(quick: bool) -> list[tuple[str, int, float, float]]:
                 times[name].append((time.perf_counter() - start) / reps * 1e6)
     finally:
         torch.set_num_threads(threads)
-    anchor = "timm Mixup (mixup)" if timm is not None else "a bare lerp + one-hot"
-    rows = []
-    for name in calls:
-        ratios = [t / a for t, a in zip(times[name], times[anchor], strict=True)]
-        rows.append((name, ops[name], statistics.median(times[name]), statistics.median(ratios)))
-    return rows
+    return PerCall(ops, times)
 
 
 # glibc's mallopt settings (malloc.h: M_TRIM_THRESHOLD -1, M_MMAP_THRESHOLD -3, M_MMAP_MAX -4)
@@ -681,7 +754,7 @@ def report(
     fast_paths: list[tuple[str, str, float, float, float]],
     chart: Path,
     quick: bool,
-    per_call: list[tuple[str, int, float, float]],
+    per_call: PerCall,
     allocator: str,
     held_targets: list[str] | None = None,
     commit: str | None = None,
@@ -767,17 +840,7 @@ def report(
             for r, case, on, off, gain in fast_paths
         ],
         "",
-        "## Per call",
-        "",
-        "What a call costs beyond its memory traffic: the ATen operations it dispatches on a",
-        "16×3×32×32 float batch (each one a kernel launch on a GPU), and the time of a call on a tiny",
-        "8×3×8×8 batch on one thread, where almost all of it is Python and dispatch. Ratios to timm's",
-        "`Mixup` (mixup), median of per-round ratios.",
-        "",
-        "| call | ATen ops (16×3×32²) | µs a call (8×3×8²) | × timm's mixup |",
-        "| --- | --- | --- | --- |",
-        *[f"| {name} | {ops} | {us:.0f} | {ratio:.2f}× |" for name, ops, us, ratio in per_call],
-        "",
+        *per_call_section(per_call),
         "## Graph breaks under `torch.compile`",
         "",
         "Counted with `torch._dynamo.explain` (our functional API and transforms with `generator=None`;",
@@ -873,7 +936,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     large.times = measure(large_cases, *(rounds or (11, 2)), args.device)
     breaks = graph_breaks()
     fast_paths = fast_path_rows(args.quick)
-    per_call = per_call_rows(args.quick)
+    per_call = measure_per_call(args.quick)
     held_targets = held_target_rows(args) if args.malloc == "fresh" else None
     chart = args.out / "assets" / "benchmarks.png"
     chart.parent.mkdir(parents=True, exist_ok=True)
@@ -891,7 +954,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "chart": chart,
         "breaks": breaks,
         "fast_paths": fast_paths,
-        "per_call": per_call,
+        "per_call": per_call.rows(),
+        "per_call_targets": per_call.target_rows(),
     }
 
 

@@ -7,21 +7,27 @@ its own folder, then read the pages together::
     for i in 1 2 3; do python benchmarks/bench_mixing.py --out bench-out/run$i; done
     python benchmarks/ranges.py bench-out/run*/benchmarks.md
 
-It prints, for each table of targets (new batches faulted in; freed memory held), every target's
-range, its floor's range and in how many runs it was met, then the rows of the README's speed table
-as one column (the README names which targets each row spans). Nothing is measured here.
+It prints, for each table of targets (new batches faulted in; freed memory held; a call on a tiny
+batch, one thread), every target's range, its floor's range and in how many runs it was met, then
+the rows of the README's speed table as one column (the README names which targets each row spans).
+Nothing is measured here.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 TABLE_HEADER = "| target | measured | met | floor |"
+#: The batch shapes' tables of targets, in the order a page gives them.
 TABLE_NAMES = ("every new batch faulted in", "freed memory held")
+#: The table of per-call targets (8×3×8×8, one thread), found by the paragraph that leads it.
+PER_CALL = "a call on a tiny batch"
+PER_CALL_LEAD = "Per-call targets"
 
 #: The README speed table's rows (64×3×224×224), each the targets it spans.
 README_ROWS: dict[str, tuple[str, ...]] = {
@@ -45,17 +51,30 @@ README_ROWS: dict[str, tuple[str, ...]] = {
 Row = tuple[float, bool, float | None]  # measured ratio, met, floor (None: no floor)
 
 
-def target_tables(page: str) -> list[dict[str, Row]]:
-    """The page's tables of targets, in order: each maps a target to its ratio, whether met, floor."""
-    tables = []
-    for part in page.split(TABLE_HEADER)[1:]:
+def target_tables(page: str) -> dict[str, dict[str, Row]]:
+    """The page's tables of targets by name: each maps a target to its ratio, whether met, floor.
+
+    The batch shapes' tables are named in order (``TABLE_NAMES``); the per-call one by the paragraph
+    before it, which a page of an earlier version of the benchmark does not have.
+    """
+    tables: dict[str, dict[str, Row]] = {}
+    names = iter(TABLE_NAMES)
+    parts = page.split(TABLE_HEADER)
+    for before, part in itertools.pairwise(parts):
         table: dict[str, Row] = {}
         for line in part.splitlines()[2:]:
             if not line.startswith("|"):
                 break
             target, measured, met, floor = (cell.strip() for cell in line.strip().strip("|").split("|"))
             table[target] = (_ratio(measured), met == "yes", None if floor == "—" else _ratio(floor))
-        tables.append(table)
+        lead = before.strip().split("\n\n")[-1]
+        name = PER_CALL if lead.startswith(PER_CALL_LEAD) else next(names, None)
+        if name is None:
+            raise ValueError(
+                f"a page holds at most {len(TABLE_NAMES)} tables of targets for batch shapes, got more: "
+                f"give each run's benchmarks.md as a page of its own"
+            )
+        tables[name] = table
     return tables
 
 
@@ -79,9 +98,9 @@ def summary(pages: Sequence[str]) -> str:
         raise ValueError("every page must hold a table of targets (a page of bench_mixing.py on the cpu)")
     # each table every run has: (its name, that table of each run)
     present = [
-        (name, [run[index] for run in runs])
-        for index, name in enumerate(TABLE_NAMES)
-        if all(len(run) > index for run in runs)
+        (name, [run[name] for run in runs])
+        for name in (*TABLE_NAMES, PER_CALL)
+        if all(name in run for run in runs)
     ]
     lines = [f"Ranges over {len(pages)} runs.", ""]
     for name, tables in present:
@@ -96,6 +115,8 @@ def summary(pages: Sequence[str]) -> str:
             )
         lines.append("")
     for name, tables in present:
+        if name == PER_CALL:  # the README's speed table is of the batch shapes' targets
+            continue
         lines += [f"## README speed table, {name}", "", "| | range |", "| --- | --- |"]
         lines += [f"| {row} | {cell} |" for row, cell in readme_column(tables)]
         lines.append("")

@@ -49,8 +49,13 @@ def test_quick_benchmark_writes_its_page(tmp_path: Path, monkeypatch: pytest.Mon
     per_call = {name: (ops, us, ratio) for name, ops, us, ratio in result["per_call"]}
     assert {"MixUp", "CutMix", "ZetaMixup", "FMix", "ResizeMix"} <= set(per_call)
     assert all(ops > 0 and us > 0 and ratio > 0 for ops, us, ratio in per_call.values())
-    if module.timm is not None:  # the ratios are to timm's mixup
+    if module.timm is not None:  # the ratios are to timm's mixup; each per-call target has a row
         assert per_call["timm Mixup (mixup)"][2] == 1.0
+        rows = result["per_call_targets"]
+        assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [t[0] for t in module.PER_CALL_TARGETS]
+        assert all(row in page for row in rows) and "× timm's CutMix |" in page
+    else:  # the ratios are to the bare call; no targets without their anchors
+        assert per_call[module.BARE_CALL][2] == 1.0 and result["per_call_targets"] == []
     assert "torch CPU capability" in page and "fast paths on: " in page
     targets = page[page.index("## Targets") : page.index("*Floor*")]
     held = page[page.index("With freed memory held") : page.index("## ", page.index("*Floor*"))]
@@ -78,8 +83,13 @@ def test_quick_benchmark_writes_its_page(tmp_path: Path, monkeypatch: pytest.Mon
     assert module.CUDA_PLACEHOLDER in page  # no GPU measured yet: the page says so
 
 
-def _page(rows: list[tuple[str, float, float | None]], held: list[tuple[str, float, float | None]]) -> str:
-    """A benchmark page's two tables of targets, each row (target, measured, floor)."""
+def _page(
+    rows: list[tuple[str, float, float | None]],
+    held: list[tuple[str, float, float | None]],
+    per_call: list[tuple[str, float, float | None]] | None = None,
+) -> str:
+    """A benchmark page's tables of targets, each row (target, measured, floor): the batch shapes'
+    two, and the per-call one where given."""
 
     def table(rows: list[tuple[str, float, float | None]]) -> str:
         lines = [
@@ -89,7 +99,10 @@ def _page(rows: list[tuple[str, float, float | None]], held: list[tuple[str, flo
         ]
         return "| target | measured | met | floor |\n| --- | --- | --- | --- |\n" + "\n".join(lines) + "\n"
 
-    return f"# Benchmarks\n\n## Targets (cpu)\n\n{table(rows)}\n*Floor*: ...\n\nheld:\n\n{table(held)}\n## Next\n"
+    calls = (
+        "" if per_call is None else f"## Per call\n\n| call |\n\nPer-call targets: ...\n\n{table(per_call)}\n"
+    )
+    return f"# Benchmarks\n\n## Targets (cpu)\n\n{table(rows)}\n*Floor*: ...\n\nheld:\n\n{table(held)}\n{calls}## Next\n"
 
 
 def test_the_ranges_over_runs_read_every_page(tmp_path: Path) -> None:
@@ -114,6 +127,25 @@ def test_the_ranges_over_runs_read_every_page(tmp_path: Path) -> None:
     assert "| `CutMix` / `v2.CutMix` | — |" in text  # a row whose targets no page has
     with pytest.raises(ValueError, match=r"a ratio must read like 0\.59×, got 'fast'"):
         ranges.summary([runs[0].replace("0.57×", "fast")])
+
+
+def test_the_ranges_read_the_per_call_targets_by_their_lead(tmp_path: Path) -> None:
+    """The per-call table is named by the paragraph before it, wherever it stands; a run without one
+    (an earlier benchmark's page) leaves it out, and it gives no README column."""
+    module, ranges = _load(), _load("ranges")
+    mixup = "MixUp ≤ 0.6× torchvision v2.MixUp"
+    call = module.PER_CALL_TARGETS[0][0]
+    shapes = [(mixup, 0.57, 0.41)], [(mixup, 0.6, 0.3)]
+    pages = [_page(*shapes, [(call, 0.97, 0.37)]), _page(*shapes, [(call, 0.93, 0.35)]), _page(*shapes)]
+    text = ranges.summary(pages[:2])
+    calls = text[text.index(f"## Targets, {ranges.PER_CALL}") :]
+    assert calls.startswith(f"## Targets, {ranges.PER_CALL}\n\n| target | range | met | floor |")
+    assert f"| {call} | 0.93–0.97× | 2 of 2 | 0.35–0.37× |" in calls
+    assert text.count("## README speed table") == 2 and call not in text[: text.index(ranges.PER_CALL)]
+    assert f"| {mixup} | 0.57× | 2 of 2 | 0.41× |" in text  # the shapes' tables read as before
+    assert ranges.PER_CALL not in ranges.summary(pages)
+    with pytest.raises(ValueError, match="a page holds at most 2 tables of targets for batch shapes"):
+        ranges.summary([_page(*shapes) + _page(*shapes)])
 
 
 def test_a_measured_cuda_section_survives_a_cpu_rerun(tmp_path: Path) -> None:
