@@ -609,8 +609,8 @@ def zeta_weights_drawn(
     if n <= _TABLE_MAX and draw_on.type == "cpu" and not torch.compiler.is_compiling():
         # a small batch: each row's ranking picked from the table of them all, and its weights
         # gathered from the table's rows of weights: one index_select a dtype (_table_rows)
-        rows = torch.tensor(_table_rows(n, generator), device=_CPU)
-        return tuple(_weight_table(n, gamma, dtype).index_select(0, rows) for dtype in dtypes)
+        rows = _table_rows(n, generator)[1]
+        return tuple([_weight_table(n, gamma, dtype).index_select(0, rows) for dtype in dtypes])
     dtype = dtypes[0]
     if draw_on.type == "cpu" and _backend.ROUTES["numpy_argsort"] and not torch.compiler.is_compiling():
         # fast path: the rows ranked in NumPy from one torch draw of random words (see the
@@ -655,7 +655,8 @@ _HOST_WEIGHTS_MAX = 64
 #: timm's mixup in one process): on an AMD EPYC with AVX2, 2.00–2.04× with the keys sorted and
 #: 1.69–1.70× with the rankings looked up but the weights scattered in NumPy; on an AMD EPYC with
 #: AVX-512, 1.56–1.57× with that NumPy scatter and 1.30–1.80× (1.47× or less in eleven runs of twelve)
-#: with the weights gathered by torch.
+#: with the weights gathered by torch; a call's rows made a tensor through a NumPy buffer, not
+#: ``torch.tensor``, took 0.82–0.83× the call's time before (dev/performance-log.md, stop 57).
 _TABLE_MAX = 8
 
 
@@ -710,20 +711,31 @@ def _new_words(n: int) -> torch.Tensor:
     return torch.empty(n, dtype=torch.int64, device=_CPU)
 
 
-def _table_rows(n: int, generator: torch.Generator | None, limit: int | None = None) -> list[int]:
+def _table_rows(
+    n: int, generator: torch.Generator | None, limit: int | None = None
+) -> tuple[np.ndarray, torch.Tensor]:
     """Each row's uniformly random ranking with itself first, as its row of the flattened tables.
 
     Row ``p`` takes ranking ``word mod (N − 1)!`` of ``_table_words``: row ``p·(N − 1)! + word mod
-    (N − 1)!`` of ``_ranking_table(n)`` and ``_weight_table``, flattened.
+    (N − 1)!`` of ``_ranking_table(n)`` and ``_weight_table``, flattened. Returned as this thread's
+    int64 buffer of ``n`` and the tensor on its memory, valid until the thread's next draw of ``n``:
+    a list written into NumPy costs 0.3 µs where ``torch.tensor`` of it costs 4 (N = 8, AMD EPYC).
     """
     count = math.factorial(n - 1)
-    return [p * count + word % count for p, word in enumerate(_table_words(n, generator, limit))]
+    array, tensor = _thread_buffer(("table rows", n), _new_rows, n)
+    array[:] = [p * count + word % count for p, word in enumerate(_table_words(n, generator, limit))]
+    return array, tensor
+
+
+def _new_rows(n: int) -> tuple[np.ndarray, torch.Tensor]:
+    array = np.empty(n, dtype=np.int64)
+    return array, torch.from_numpy(array)
 
 
 def _table_ranks(n: int, generator: torch.Generator | None, limit: int | None = None) -> np.ndarray:
-    """Each row's ranks (int8, N × N, rank 1 as 0) of ``_table_rows``'s rankings."""
+    """Each row's ranks (int8, N × N, rank 1 as 0) of ``_table_rows``'s rankings (a new array)."""
     table, count = _ranking_table(n)
-    return table.reshape(n * count, n)[_table_rows(n, generator, limit)]
+    return table.reshape(n * count, n)[_table_rows(n, generator, limit)[0]]
 
 
 #: From this batch size the CPU draw scatters the weights with torch's ``scatter_`` (below, NumPy).
