@@ -369,18 +369,35 @@ def test_region_views_of_any_strides_paste_as_slicing_does() -> None:
         assert torch.equal(F.paste_region(inplace, region, partners, inplace=True), expected)
 
 
+def test_the_rows_a_small_batchs_weights_are_gathered_by_are_each_threads_own() -> None:
+    """A draw's rows live in its thread's buffer until that thread's next draw: another thread's draw
+    of the same size, in between, leaves them as they were (the race the test below looks for, made
+    certain)."""
+    array, tensor = _draws._table_rows(6, torch.Generator().manual_seed(0))
+    kept = array.copy()
+    other: list[np.ndarray] = []
+    thread = threading.Thread(
+        target=lambda: other.append(_draws._table_rows(6, torch.Generator().manual_seed(1))[0].copy())
+    )
+    thread.start()
+    thread.join(timeout=60)
+    assert len(other) == 1 and not np.array_equal(other[0], kept)  # the other thread drew other rows
+    assert np.array_equal(array, kept) and tensor.tolist() == kept.tolist()
+
+
 def test_draws_from_several_threads_at_once_are_each_threads_own() -> None:
     """Threads drawing at once (a threaded loader, a prefetcher) each get their generator's draws.
 
-    The NumPy routes keep scratch buffers per thread (σ for mixup's cycle, ζ-mixup's keys): a buffer
-    shared between threads would hand one thread's draw to another.
+    The NumPy routes keep scratch buffers per thread (σ for mixup's cycle, ζ-mixup's keys, and the
+    rows a small batch's W is gathered by): a buffer shared between threads would hand one thread's
+    draw to another.
     """
 
     def draws(seed: int) -> list[torch.Tensor]:
         g = torch.Generator().manual_seed(seed)
         out = []
         for i in range(60):
-            n = 8 + i % 5
+            n = 5 + i % 8  # up to 8 W's rows are looked up in a table, above its keys are sorted
             out += [F.cycle_partners(n, generator=g), F.zeta_weights(n, generator=g)]
             out += F.zeta_terms(40 + n, max_terms=3, generator=g)
         return out
