@@ -354,6 +354,9 @@ class Target:
     floor: tuple[str, ...] = ()
 
 
+#: The head of a table of targets (``benchmarks/ranges.py`` finds the tables by it).
+TARGETS_HEAD = ["| target | measured | met | floor |", "| --- | --- | --- | --- |"]
+
 TARGETS = [
     Target(
         "MixUp ≤ 0.6× torchvision v2.MixUp", LARGE, "MixUp [f32]", "torchvision v2.MixUp [f32]", 0.6, (COPY,)
@@ -504,16 +507,17 @@ def top_level_ops(fn: Callable[[], Any]) -> int:
     return sum(1 for e in ops if e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::"))
 
 
+#: The per-call cases' anchors: timm's ``Mixup`` as mixup and as CutMix, and what every call does at
+#: least (a pairing's lerp and one-hot labels), timed beside the calls.
+TIMM_MIXUP, TIMM_CUTMIX, BARE_CALL = "timm Mixup (mixup)", "timm Mixup (CutMix)", "a bare lerp + one-hot"
 #: The per-call targets (a call at 8×3×8×8 on one thread): (target, call, its anchor, limit).
 PER_CALL_TARGETS = [
-    ("MixUp ≤ 1.0× timm's mixup, a call (8×3×8²)", "MixUp", "timm Mixup (mixup)", 1.0),
-    ("CutMix ≤ 1.0× timm's CutMix, a call (8×3×8²)", "CutMix", "timm Mixup (CutMix)", 1.0),
-    ("ZetaMixup ≤ 1.5× timm's mixup, a call (8×3×8²)", "ZetaMixup", "timm Mixup (mixup)", 1.5),
+    ("MixUp ≤ 1.0× timm's mixup, a call (8×3×8²)", "MixUp", TIMM_MIXUP, 1.0),
+    ("CutMix ≤ 1.0× timm's CutMix, a call (8×3×8²)", "CutMix", TIMM_CUTMIX, 1.0),
+    ("ZetaMixup ≤ 1.5× timm's mixup, a call (8×3×8²)", "ZetaMixup", TIMM_MIXUP, 1.5),
 ]
 #: The most top-level ATen operations a call may dispatch on a 16×3×32×32 float batch.
 OPS_LIMITS = {"MixUp": 10, "CutMix": 12, "ZetaMixup": 14}
-#: What every call does at least: a pairing's lerp and one-hot labels, timed beside the calls.
-BARE_CALL = "a bare lerp + one-hot"
 
 
 @dataclass
@@ -527,11 +531,15 @@ class PerCall:
         """The median of per-round ratios of ``name``'s time to ``anchor``'s."""
         return statistics.median(t / a for t, a in zip(self.times[name], self.times[anchor], strict=True))
 
+    @property
+    def anchor(self) -> str:
+        """What the rows' ratios are to: timm's mixup, or the bare call without timm."""
+        return TIMM_MIXUP if TIMM_MIXUP in self.times else BARE_CALL
+
     def rows(self) -> list[tuple[str, int, float, float]]:
-        """(call, ATen ops, median µs, ratio to timm's mixup, or to the bare call without timm)."""
-        anchor = "timm Mixup (mixup)" if "timm Mixup (mixup)" in self.times else BARE_CALL
+        """(call, ATen ops, median µs, ratio to ``anchor``)."""
         return [
-            (name, self.ops[name], statistics.median(self.times[name]), self.ratio(name, anchor))
+            (name, self.ops[name], statistics.median(self.times[name]), self.ratio(name, self.anchor))
             for name in self.times
         ]
 
@@ -548,8 +556,8 @@ class PerCall:
 
 def per_call_section(per_call: PerCall) -> list[str]:
     """The page's "Per call" section: each call's ops and time, then the per-call targets."""
-    timm_cut = "timm Mixup (CutMix)" in per_call.times
-    anchor = "timm's mixup" if timm_cut else BARE_CALL
+    timm_cut = TIMM_CUTMIX in per_call.times
+    anchor = "timm's mixup" if per_call.anchor == TIMM_MIXUP else BARE_CALL
     head = f"| call | ATen ops (16×3×32²) | µs a call (8×3×8²) | × {anchor} |" + (
         " × timm's CutMix |" if timm_cut else ""
     )
@@ -567,7 +575,7 @@ def per_call_section(per_call: PerCall) -> list[str]:
     ]
     for name, ops, us, ratio in per_call.rows():
         limit = f" (≤ {OPS_LIMITS[name]})" if name in OPS_LIMITS else ""
-        cut = f" {per_call.ratio(name, 'timm Mixup (CutMix)'):.2f}× |" if timm_cut else ""
+        cut = f" {per_call.ratio(name, TIMM_CUTMIX):.2f}× |" if timm_cut else ""
         lines.append(f"| {name} | {ops}{limit} | {us:.0f} | {ratio:.2f}× |{cut}")
     targets = per_call.target_rows()
     if targets:
@@ -576,8 +584,7 @@ def per_call_section(per_call: PerCall) -> list[str]:
             "Per-call targets: each method against its timm counterpart, a call at 8×3×8×8 on one",
             "thread; the floor is the bare lerp + one-hot over the same anchor.",
             "",
-            "| target | measured | met | floor |",
-            "| --- | --- | --- | --- |",
+            *TARGETS_HEAD,
             *targets,
         ]
     return [*lines, ""]
@@ -608,8 +615,8 @@ def measure_per_call(quick: bool) -> PerCall:
         if timm is not None:
             mixup = Mixup(mixup_alpha=1.0, cutmix_alpha=0.0, label_smoothing=0.0, num_classes=10)
             cutmix = Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.0, num_classes=10)
-            calls["timm Mixup (mixup)"] = lambda a, b: mixup(a.clone(), b)
-            calls["timm Mixup (CutMix)"] = lambda a, b: cutmix(a.clone(), b)
+            calls[TIMM_MIXUP] = lambda a, b: mixup(a.clone(), b)
+            calls[TIMM_CUTMIX] = lambda a, b: cutmix(a.clone(), b)
         ops = {name: top_level_ops(lambda f=fn: f(ops_x, ops_y)) for name, fn in calls.items()}
         reps, rounds = (50, 3) if quick else (400, 15)
         times: dict[str, list[float]] = {name: [] for name in calls}
@@ -787,8 +794,7 @@ def report(
     lines += [
         f"## Targets ({main_shape.device})",
         "",
-        "| target | measured | met | floor |",
-        "| --- | --- | --- | --- |",
+        *TARGETS_HEAD,
     ]
     lines += target_rows(by_shape)
     lines += [
@@ -804,8 +810,7 @@ def report(
             "With freed memory held instead (`--malloc held`, measured in a second process): no case",
             "faults in new pages after the warm-up, so a time is the arithmetic and the passes over memory.",
             "",
-            "| target | measured | met | floor |",
-            "| --- | --- | --- | --- |",
+            *TARGETS_HEAD,
             *held_targets,
             "",
         ]

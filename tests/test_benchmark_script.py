@@ -54,6 +54,8 @@ def test_quick_benchmark_writes_its_page(tmp_path: Path, monkeypatch: pytest.Mon
         rows = result["per_call_targets"]
         assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [t[0] for t in module.PER_CALL_TARGETS]
         assert all(row in page for row in rows) and "× timm's CutMix |" in page
+        ranges = _load("ranges")  # the page's lead of the per-call table is the one ranges.py finds
+        assert set(ranges.target_tables(page)[ranges.PER_CALL]) == {t[0] for t in module.PER_CALL_TARGETS}
     else:  # the ratios are to the bare call; no targets without their anchors
         assert per_call[module.BARE_CALL][2] == 1.0 and result["per_call_targets"] == []
     assert "torch CPU capability" in page and "fast paths on: " in page
