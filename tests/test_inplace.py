@@ -172,6 +172,43 @@ def test_samples_from_the_walks_least_size_are_mixed_along_the_pairing(channels:
     assert walked == (channels == 2), f"peak {peak} bytes"
 
 
+def test_the_int16_walk_keeps_its_buffers_for_its_threads_next_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An 8-bit batch walked in int16 steps goes through three int16 buffers of a sample that its
+    thread keeps: the next call of that size allocates nothing but its two 0-dim int16 constants and
+    mixes the same, another thread walks through buffers of its own, and a sample above
+    ``_WALK_BUFFER_MAX_BYTES`` gets new ones."""
+    x = make_images((6, 3, 7, 13), torch.uint8, seed=2)  # a shape no other test walks
+    partners = F.cycle_partners(6, generator=torch.Generator().manual_seed(2))
+    steps = [37, 200, 128, 1, 255, 90]
+    expected = x.clone()
+    for p, q in enumerate(partners.tolist()):  # (a·x + (256 − a)·y + 128) // 256, in int32
+        expected[p] = (steps[p] * x[p].int() + (256 - steps[p]) * x[q].int() + 128) // 256
+
+    def walk(out: torch.Tensor) -> torch.Tensor:
+        assert _inplace.lerp_cycles_in_steps(x, steps, partners, out=out)
+        return out
+
+    sample_bytes = 2 * x[0].numel()
+    for call in range(3):
+        peak, mixed = peak_bytes(walk, torch.empty_like(x))
+        assert torch.equal(mixed, expected), f"call {call}"
+        assert (peak >= 3 * sample_bytes) if call == 0 else (peak < 16), f"call {call}: {peak} bytes"
+
+    def addresses() -> set[int]:
+        return {buffer.data_ptr() for buffer in _inplace._walk_buffers(x.shape[1:], x.device)}
+
+    mine, theirs = addresses(), list[set[int]]()
+    thread = threading.Thread(target=lambda: theirs.append(addresses()))
+    thread.start()
+    thread.join(timeout=60)
+    assert len(mine) == 3 and addresses() == mine, "the thread's own three, again"
+    assert len(theirs) == 1 and len(theirs[0]) == 3 and not mine & theirs[0], "another thread's own"
+    monkeypatch.setattr(_inplace, "_WALK_BUFFER_MAX_BYTES", 3 * sample_bytes - 1)
+    for call in range(2):
+        peak, mixed = peak_bytes(walk, torch.empty_like(x))
+        assert torch.equal(mixed, expected) and peak >= 3 * sample_bytes, f"call {call}: {peak} bytes"
+
+
 @pytest.mark.usefixtures("routes_on")
 @pytest.mark.parametrize(
     ("name", "n"),

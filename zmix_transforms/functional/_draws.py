@@ -482,12 +482,12 @@ def _key_buffer(rows: int, n: int, dtype: type[np.integer]) -> tuple[torch.Tenso
     """Words to draw ``rows × n`` keys into (an int64 tensor) and the (rows, n) keys of ``dtype`` on them.
 
     ``rank_array`` overwrites the keys and returns new arrays, so a buffer is free again when a draw
-    returns: up to ``_KEY_BUFFER_MAX_BYTES``, each thread keeps its own (``_thread_buffer``).
+    returns: up to ``_KEY_BUFFER_MAX_BYTES``, each thread keeps its own (``thread_buffer``).
     """
     size = (rows * n + 1) // 2 if dtype == np.int32 else rows * n
     if size * 8 > _KEY_BUFFER_MAX_BYTES:
         return _new_keys(rows, n, dtype, size)
-    return _thread_buffer(("keys", rows, n, dtype), _new_keys, rows, n, dtype, size)
+    return thread_buffer(("keys", rows, n, dtype), _new_keys, rows, n, dtype, size)
 
 
 def _new_keys(rows: int, n: int, dtype: type[np.integer], size: int) -> tuple[torch.Tensor, np.ndarray]:
@@ -698,7 +698,7 @@ def _table_words(n: int, generator: torch.Generator | None, limit: int | None = 
     """
     count = math.factorial(n - 1)
     limit = limit if limit is not None else (1 << 63) // count * count
-    words = _thread_buffer(("table words", n), _new_words, n).random_(generator=generator).tolist()
+    words = thread_buffer(("table words", n), _new_words, n).random_(generator=generator).tolist()
     while limit < 1 << 63 and max(words) >= limit:  # (N − 1)! of 1 or 2 divides 2^63: no check
         again = [i for i, word in enumerate(words) if word >= limit]
         fresh = torch.empty(len(again), dtype=torch.int64, device=_CPU).random_(generator=generator).tolist()
@@ -722,7 +722,7 @@ def _table_rows(
     a list written into NumPy costs 0.3 µs where ``torch.tensor`` of it costs 4 (N = 8, AMD EPYC).
     """
     count = math.factorial(n - 1)
-    array, tensor = _thread_buffer(("table rows", n), _new_rows, n)
+    array, tensor = thread_buffer(("table rows", n), _new_rows, n)
     array[:] = [p * count + word % count for p, word in enumerate(_table_words(n, generator, limit))]
     return array, tensor
 
@@ -902,7 +902,7 @@ def _order_buffer(n: int) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
     (only read). The cycle is built from σ into a new array, so σ's buffer is free again when the
     draw returns.
     """
-    return _thread_buffer(("order", n), _new_order, n)
+    return thread_buffer(("order", n), _new_order, n)
 
 
 def _new_order(n: int) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
@@ -914,7 +914,7 @@ _BUFFERS = threading.local()
 _T = TypeVar("_T")
 
 
-def _thread_buffer(key: tuple[Any, ...], make: Callable[..., _T], *args: Any) -> _T:
+def thread_buffer(key: tuple[Any, ...], make: Callable[..., _T], *args: Any) -> _T:
     """This thread's buffer for ``key``, ``make(*args)`` the first time (kept for the last 8 keys).
 
     For a draw's scratch memory that is free again when the draw returns: one per thread (DataLoader
