@@ -203,10 +203,14 @@ def test_the_int16_walk_keeps_its_buffers_for_its_threads_next_call(monkeypatch:
     thread.join(timeout=60)
     assert len(mine) == 3 and addresses() == mine, "the thread's own three, again"
     assert len(theirs) == 1 and len(theirs[0]) == 3 and not mine & theirs[0], "another thread's own"
-    monkeypatch.setattr(_inplace, "_WALK_BUFFER_MAX_BYTES", 3 * sample_bytes - 1)
-    for call in range(2):
-        peak, mixed = peak_bytes(walk, torch.empty_like(x))
-        assert torch.equal(mixed, expected) and peak >= 3 * sample_bytes, f"call {call}: {peak} bytes"
+    for limit, kept in ((3 * sample_bytes, True), (3 * sample_bytes - 1, False)):  # up to the limit
+        monkeypatch.setattr(_inplace, "_WALK_BUFFER_MAX_BYTES", limit)
+        for call in range(2):
+            peak, mixed = peak_bytes(walk, torch.empty_like(x))
+            assert torch.equal(mixed, expected), f"limit {limit}, call {call}"
+            assert (peak < 16) if kept else (peak >= 3 * sample_bytes), (
+                f"limit {limit}, call {call}: {peak} bytes"
+            )
 
 
 @pytest.mark.usefixtures("routes_on")

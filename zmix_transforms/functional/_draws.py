@@ -917,8 +917,9 @@ _T = TypeVar("_T")
 def thread_buffer(key: tuple[Any, ...], make: Callable[..., _T], *args: Any) -> _T:
     """This thread's buffer for ``key``, ``make(*args)`` the first time (kept for the last 8 keys).
 
-    For a draw's scratch memory that is free again when the draw returns: one per thread (DataLoader
-    workers with threads, or a training loop's), so no allocation per call.
+    For scratch memory that is free again when the call returns (a draw's, and the int16 walk's in
+    ``_inplace``): one per thread (DataLoader workers with threads, or a training loop's), so no
+    allocation per call.
     """
     buffers: dict[tuple[Any, ...], Any] = _BUFFERS.__dict__.setdefault("buffers", {})
     found = buffers.get(key)
