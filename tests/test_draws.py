@@ -86,6 +86,20 @@ def test_zeta_ranks_are_uniform_when_keys_tie(random_bits: int | None) -> None:
     assert chi2 < 49.7  # the 99.9 % quantile for 23 degrees of freedom
 
 
+@pytest.mark.parametrize("n", range(3, _draws._TABLE_MAX + 1))
+def test_rows_ranked_up_to_the_tables_size_are_looked_up_as_zeta_weights_does(n: int) -> None:
+    """Up to N = ``_TABLE_MAX`` each row's ranking comes from the table, as ``zeta_weights``' does:
+    the same generator state gives the same rankings. ``random_bits`` (for tests) takes the keys."""
+    looked_up, keyed = [], []
+    for seed in range(5):
+        weights = F.zeta_weights(n, generator=torch.Generator().manual_seed(seed))
+        ranked = _draws._ranked_rows(n, n, torch.Generator().manual_seed(seed), torch.device("cpu"))
+        with_keys = _draws._ranked_rows(n, n, torch.Generator().manual_seed(seed), torch.device("cpu"), 20)
+        looked_up.append(torch.equal(ranked, weights.argsort(1, descending=True)))
+        keyed.append(torch.equal(with_keys, ranked))
+    assert all(looked_up) and not all(keyed), (looked_up, keyed)
+
+
 @pytest.mark.parametrize("n", range(1, _draws._TABLE_MAX + 1))
 def test_the_ranking_table_holds_every_ranking_once(n: int) -> None:
     """Row ``p`` of each of the (N−1)! rankings ranks ``p`` first and is a permutation; none repeats."""
