@@ -733,14 +733,18 @@ def test_a_batch_that_looks_channels_last_warns_where_a_region_is_cut(cls: type)
             cls(num_classes=3)(images, labels)
 
 
-def test_the_size_limit_is_the_last_size_allowed() -> None:
-    """``MAX_SQUARE_BATCH`` itself passes the check (its keys then fail to allocate, with their own
-    message); one more is refused as a size no tensor could have."""
-    from zmix_transforms._checks import MAX_SQUARE_BATCH, check_batch_size
+@pytest.mark.parametrize(("square", "limit"), [(True, 2**29), (False, 2**59)])
+def test_the_size_limit_is_the_last_size_allowed(square: bool, limit: int) -> None:
+    """The limit itself passes the check (``MAX_SQUARE_BATCH`` for an N×N draw, whose keys then fail
+    to allocate with their own message; ``MAX_ELEMENTS`` for others); one more is refused as a size
+    no tensor could have."""
+    from zmix_transforms._checks import check_batch_size
 
-    assert check_batch_size(MAX_SQUARE_BATCH, square=True) == MAX_SQUARE_BATCH
-    with pytest.raises(ValueError, match=r"^batch_size must be an int in \[1, 536870912\] .* got 536870913$"):
-        check_batch_size(MAX_SQUARE_BATCH + 1, square=True)
+    assert check_batch_size(limit, square=square) == limit
+    with pytest.raises(
+        ValueError, match=rf"^batch_size must be an int in \[1, {limit}\] .* got {limit + 1}$"
+    ):
+        check_batch_size(limit + 1, square=square)
 
 
 def test_cutmix_region_takes_any_number_of_spatial_sizes_but_none() -> None:
