@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -493,13 +494,15 @@ def test_loss_errors() -> None:
         loss(torch.zeros(2, 3), torch.zeros(3, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"^logits must have shape \(N, K\), got shape \(3,\)$"):
         loss(torch.zeros(3), torch.zeros(3))
-    with pytest.raises(
-        ValueError,
-        match=r"^logits must have shape \(N, K\), got shape \(2, 3, 4, 4\); for per-pixel logits \(N, K, "
-        r"\*spatial\) use torch.nn.functional.cross_entropy, which takes soft masks as class probabilities, "
-        r"or SoftDiceLoss$",
-    ):
-        loss(torch.zeros(2, 3, 4, 4), torch.full((2, 3, 4, 4), 1 / 3))
+    for spatial in [(5,), (4, 4)]:  # per-pixel logits of one spatial dimension get the hint too
+        shape = (2, 3, *spatial)
+        with pytest.raises(
+            ValueError,
+            match=rf"^logits must have shape \(N, K\), got shape {re.escape(str(shape))}; for per-pixel "
+            r"logits \(N, K, \*spatial\) use torch.nn.functional.cross_entropy, which takes soft masks as "
+            r"class probabilities, or SoftDiceLoss$",
+        ):
+            loss(torch.zeros(shape), torch.full(shape, 1 / 3))
     with pytest.raises(TypeError, match=r"^targets must be a torch.Tensor, got list$"):
         loss(torch.zeros(2, 3), [0, 1])
 
